@@ -1,0 +1,1 @@
+//! einvoice-analytics (being built).

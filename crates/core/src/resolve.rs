@@ -1,0 +1,2 @@
+//! Invoice state resolution: a pure, order-independent function of the set of
+//! messages about one invoice.

@@ -1,0 +1,1 @@
+//! einvoice-mig (being built).

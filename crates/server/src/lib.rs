@@ -1,0 +1,1 @@
+//! einvoice-server (being built).

@@ -1,0 +1,1 @@
+//! einvoice-store-postgres (being built).
