@@ -1,1 +1,96 @@
-fn main() {}
+//! `einvoice`: the command line. Each command group lives in its own module under
+//! [`cmd`]; this file only declares the command tree and dispatches.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// einvoice — an open-source cloud e-invoice platform (Taiwan MOF / MIG 4.1).
+#[derive(Parser)]
+#[command(name = "einvoice", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate MIG 4.1 XML or JSON messages and print every rule they break.
+    Validate(cmd::core::ValidateArgs),
+    /// Convert a message between MIG 4.1 XML and JSON through the model.
+    Convert(cmd::core::ConvertArgs),
+    /// Print the barcode and QR code texts of an F0401's proof.
+    Proof(cmd::core::ProofArgs),
+    /// The highest regular prize of invoice numbers for a period.
+    Prize(cmd::core::PrizeArgs),
+    /// Run the site: HTTP API over the configured store.
+    Serve(cmd::site::ServeArgs),
+    /// Start a site with demo data and print how to try it.
+    Up(cmd::site::UpArgs),
+    /// Demo data.
+    #[command(subcommand)]
+    Demo(cmd::site::DemoCommand),
+    /// Operator commands (sellers, keys, tracks, apps, operators).
+    Admin(cmd::site::AdminArgs),
+    /// Signed API client, as an integrator would use it.
+    Client(cmd::site::ClientArgs),
+    /// The ledger: verify the hash chain, follow new entries.
+    #[command(subcommand)]
+    Ledger(cmd::store::LedgerCommand),
+    /// Create or upgrade the store's schema.
+    Migrate(cmd::store::MigrateArgs),
+    /// Export a site's ledger to a file.
+    Export(cmd::store::ExportArgs),
+    /// Import a ledger export into a store.
+    Import(cmd::store::ImportArgs),
+    /// The Uniform Invoice prize draw.
+    #[command(subcommand)]
+    Draw(cmd::draw::DrawCommand),
+    /// Benchmarks (print medians and ratios to baselines measured in the same run).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// MIG XML decode + validate versus raw quick-xml tokenising.
+    Decode(cmd::core::BenchDecodeArgs),
+    /// Ingest over the real HTTP API.
+    Ingest(cmd::site::BenchIngestArgs),
+    /// Carrier queries.
+    Query(cmd::site::BenchQueryArgs),
+    /// Regular-prize match and cloud-prize draw over a synthetic snapshot.
+    Draw(cmd::draw::BenchDrawArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => cmd::core::validate(a),
+        Command::Convert(a) => cmd::core::convert(a),
+        Command::Proof(a) => cmd::core::proof(a),
+        Command::Prize(a) => cmd::core::prize(a),
+        Command::Serve(a) => cmd::site::serve(a),
+        Command::Up(a) => cmd::site::up(a),
+        Command::Demo(c) => cmd::site::demo(c),
+        Command::Admin(a) => cmd::site::admin(a),
+        Command::Client(a) => cmd::site::client(a),
+        Command::Ledger(c) => cmd::store::ledger(c),
+        Command::Migrate(a) => cmd::store::migrate(a),
+        Command::Export(a) => cmd::store::export(a),
+        Command::Import(a) => cmd::store::import(a),
+        Command::Draw(c) => cmd::draw::draw(c),
+        Command::Bench(BenchCommand::Decode(a)) => cmd::core::bench_decode(a),
+        Command::Bench(BenchCommand::Ingest(a)) => cmd::site::bench_ingest(a),
+        Command::Bench(BenchCommand::Query(a)) => cmd::site::bench_query(a),
+        Command::Bench(BenchCommand::Draw(a)) => cmd::draw::bench_draw(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -18,7 +18,11 @@ pub struct Violation {
 impl Violation {
     /// Build a violation.
     pub fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code, field: field.into(), message: message.into() }
+        Self {
+            code,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The same violation with `prefix/` prepended to its field path.

@@ -42,7 +42,11 @@ impl Default for IdPolicy {
 impl IdPolicy {
     /// Production: current checksum rule, no test identifiers.
     pub fn production() -> Self {
-        Self { ubn_rule: UbnRule::Div5, sandbox: false, sandbox_ubns: Vec::new() }
+        Self {
+            ubn_rule: UbnRule::Div5,
+            sandbox: false,
+            sandbox_ubns: Vec::new(),
+        }
     }
     /// Sandbox: also accepts MOF's sample identifiers `90000011` and `90000099`.
     pub fn sandbox() -> Self {
@@ -72,7 +76,9 @@ fn ubn_checksum(d: &[u8; 8]) -> (u32, bool) {
 
 /// Is `s` a UBN under `rule` (checksum only, no sandbox list)?
 pub fn ubn_checksum_ok(s: &str, rule: UbnRule) -> bool {
-    let Ok(d) = <[u8; 8]>::try_from(s.as_bytes()) else { return false };
+    let Ok(d) = <[u8; 8]>::try_from(s.as_bytes()) else {
+        return false;
+    };
     if !d.iter().all(u8::is_ascii_digit) {
         return false;
     }
@@ -105,7 +111,8 @@ impl Ubn {
             return Ok(Self(d));
         }
         if !ubn_checksum_ok(s, policy.ubn_rule) {
-            let hint = if !policy.sandbox && IdPolicy::sandbox().sandbox_ubns.iter().any(|t| t == s) {
+            let hint = if !policy.sandbox && IdPolicy::sandbox().sandbox_ubns.iter().any(|t| t == s)
+            {
                 " (this is an MOF test identifier: accepted only in sandbox mode)"
             } else {
                 ""
@@ -354,7 +361,9 @@ pub struct CarrierTypes {
 impl Default for CarrierTypes {
     fn default() -> Self {
         Self {
-            exact: ["1K0001", "1H0001", "2G0001", "5G0001"].map(String::from).to_vec(),
+            exact: ["1K0001", "1H0001", "2G0001", "5G0001"]
+                .map(String::from)
+                .to_vec(),
             prefixes: ["EJ", "EK", "EG"].map(String::from).to_vec(),
         }
     }
@@ -379,7 +388,9 @@ impl CarrierType {
             CARRIER_CITIZEN_CERT => return Ok(Self::CitizenCertificate),
             _ => {}
         }
-        let shaped = s.len() == 6 && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        let shaped = s.len() == 6
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
         if shaped
             && (others.exact.iter().any(|e| e == s)
                 || others.prefixes.iter().any(|p| s.starts_with(p.as_str())))
@@ -424,7 +435,9 @@ impl Carrier {
                 b.len() == 8
                     && b[0] == b'/'
                     && b[1..].iter().all(|c| {
-                        c.is_ascii_digit() || c.is_ascii_uppercase() || matches!(c, b'.' | b'+' | b'-')
+                        c.is_ascii_digit()
+                            || c.is_ascii_uppercase()
+                            || matches!(c, b'.' | b'+' | b'-')
                     })
             }
             // [A-Z]{2}\d{14}
@@ -448,10 +461,17 @@ impl Carrier {
             return Err(Violation::new(
                 "CARRIER_ID_FORMAT",
                 "",
-                format!("carrier id for type {} must be {want}, got {:?}", kind.code(), clip(id)),
+                format!(
+                    "carrier id for type {} must be {want}, got {:?}",
+                    kind.code(),
+                    clip(id)
+                ),
             ));
         }
-        Ok(Self { kind, id: id.to_string() })
+        Ok(Self {
+            kind,
+            id: id.to_string(),
+        })
     }
 }
 
@@ -508,7 +528,11 @@ mod tests {
 
     /// Straightforward reference: spell out the rule from MOF-RULES.md.
     fn reference(s: &str, modulus: u32) -> bool {
-        let ds: Vec<u32> = match s.chars().map(|c| c.to_digit(10)).collect::<Option<Vec<_>>>() {
+        let ds: Vec<u32> = match s
+            .chars()
+            .map(|c| c.to_digit(10))
+            .collect::<Option<Vec<_>>>()
+        {
             Some(d) if d.len() == 8 => d,
             _ => return false,
         };
@@ -518,10 +542,13 @@ mod tests {
             .zip(weights)
             .map(|(d, w)| {
                 let p = d * w;
-                p.to_string().chars().map(|c| c.to_digit(10).unwrap_or(0)).sum::<u32>()
+                p.to_string()
+                    .chars()
+                    .map(|c| c.to_digit(10).unwrap_or(0))
+                    .sum::<u32>()
             })
             .sum();
-        total % modulus == 0 || (ds[6] == 7 && (total + 1) % modulus == 0)
+        total.is_multiple_of(modulus) || (ds[6] == 7 && (total + 1).is_multiple_of(modulus))
     }
 
     proptest! {

@@ -25,12 +25,14 @@ pub mod validate;
 pub mod validated;
 
 pub use error::{Violation, Violations};
-pub use ids::{BuyerId, Carrier, CarrierType, IdPolicy, InvoiceNumber, LoveCode, RandomNumber, Track, Ubn};
+pub use ids::{
+    BuyerId, Carrier, CarrierType, IdPolicy, InvoiceNumber, LoveCode, RandomNumber, Track, Ubn,
+};
 pub use model::{Message, MessageKind};
 pub use money::{Decimal, Money};
 pub use period::Period;
 pub use prize::{Prize, PrizeTable, WinningNumbers};
-pub use validate::{Rules, validate};
-pub use validated::{Facts, NaturalKey, Validated};
 /// Re-export of the date/time crate used in the public API.
 pub use time;
+pub use validate::{Rules, validate};
+pub use validated::{Facts, NaturalKey, Validated};

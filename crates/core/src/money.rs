@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// An amount of New Taiwan dollars, whole dollars only (MIG amounts have no fraction
 /// in NT$; TaxAmount has no fraction digits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 pub struct Money(pub i64);
 
 impl Money {
@@ -27,11 +29,18 @@ impl Money {
             return Err(Violation::new(
                 "AMOUNT_FRACTION",
                 "",
-                format!("this amount is whole NT$ with no fraction digits, got {}", clip(s)),
+                format!(
+                    "this amount is whole NT$ with no fraction digits, got {}",
+                    clip(s)
+                ),
             ));
         }
         i64::try_from(d).map(Money).map_err(|_| {
-            Violation::new("AMOUNT_RANGE", "", format!("amount out of range: {}", clip(s)))
+            Violation::new(
+                "AMOUNT_RANGE",
+                "",
+                format!("amount out of range: {}", clip(s)),
+            )
         })
     }
 }
@@ -42,7 +51,10 @@ pub fn parse_decimal(s: &str) -> Result<Decimal, Violation> {
         Violation::new(
             "DECIMAL_FORMAT",
             "",
-            format!("expected a plain decimal number such as 12 or 12.5, got {:?}", clip(s)),
+            format!(
+                "expected a plain decimal number such as 12 or 12.5, got {:?}",
+                clip(s)
+            ),
         )
     };
     // Plain decimal only: optional '-', digits, optional '.' digits. No exponent, no '+'.
@@ -83,10 +95,19 @@ mod tests {
     #[test]
     fn b2c_split_vectors() {
         // test-vectors.json b2c_tax_inclusive_split
-        assert_eq!(split_tax_inclusive(Money(104), standard_rate()), (Money(99), Money(5)));
-        assert_eq!(split_tax_inclusive(Money(1380), standard_rate()), (Money(1314), Money(66)));
+        assert_eq!(
+            split_tax_inclusive(Money(104), standard_rate()),
+            (Money(99), Money(5))
+        );
+        assert_eq!(
+            split_tax_inclusive(Money(1380), standard_rate()),
+            (Money(1314), Money(66))
+        );
         // QR example in the barcode spec: total 340 -> sales 324
-        assert_eq!(split_tax_inclusive(Money(340), standard_rate()).0, Money(324));
+        assert_eq!(
+            split_tax_inclusive(Money(340), standard_rate()).0,
+            Money(324)
+        );
     }
 
     #[test]

@@ -37,13 +37,19 @@ impl Period {
         }
         let roc_year: u16 = s[..3].parse().map_err(|_| bad("year"))?;
         let end_month: u8 = s[3..].parse().map_err(|_| bad("month"))?;
-        Self::new(roc_year, end_month).ok_or_else(|| bad("month must be 02, 04, .., 12 and year at least 001"))
+        Self::new(roc_year, end_month)
+            .ok_or_else(|| bad("month must be 02, 04, .., 12 and year at least 001"))
     }
 
     /// Build from ROC year and even closing month.
     pub fn new(roc_year: u16, end_month: u8) -> Option<Self> {
-        (roc_year >= 1 && roc_year <= 999 && end_month % 2 == 0 && (2..=12).contains(&end_month))
-            .then_some(Self { roc_year, end_month })
+        ((1..=999).contains(&roc_year)
+            && end_month.is_multiple_of(2)
+            && (2..=12).contains(&end_month))
+        .then_some(Self {
+            roc_year,
+            end_month,
+        })
     }
 
     /// The period a Gregorian date falls in.
@@ -149,7 +155,10 @@ pub fn parse_mig_date(s: &str) -> Result<Date, Violation> {
         Violation::new(
             "DATE_FORMAT",
             "",
-            format!("a date is yyyyMMdd, a real Gregorian day (e.g. 20241201), got {:?}", clip(s)),
+            format!(
+                "a date is yyyyMMdd, a real Gregorian day (e.g. 20241201), got {:?}",
+                clip(s)
+            ),
         )
     };
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -172,13 +181,22 @@ pub fn format_mig_date(d: Date) -> String {
 
 /// Format a date as ROC `yyyMMdd` (QR code).
 pub fn format_roc_date(d: Date) -> String {
-    format!("{:03}{:02}{:02}", d.year() - ROC_OFFSET, d.month() as u8, d.day())
+    format!(
+        "{:03}{:02}{:02}",
+        d.year() - ROC_OFFSET,
+        d.month() as u8,
+        d.day()
+    )
 }
 
 /// Parse a MIG time `HH:mm:ss`.
 pub fn parse_mig_time(s: &str) -> Result<time::Time, Violation> {
     let bad = || {
-        Violation::new("TIME_FORMAT", "", format!("a time is HH:mm:ss (e.g. 09:00:00), got {:?}", clip(s)))
+        Violation::new(
+            "TIME_FORMAT",
+            "",
+            format!("a time is HH:mm:ss (e.g. 09:00:00), got {:?}", clip(s)),
+        )
     };
     let b = s.as_bytes();
     if b.len() != 8 || b[2] != b':' || b[5] != b':' {
@@ -206,7 +224,10 @@ mod tests {
         assert_eq!(p.last_day(), date!(2024 - 12 - 31));
         assert_eq!(p.next().unwrap().to_string(), "11402");
         assert_eq!(Period::parse("11402").unwrap().prev().unwrap(), p);
-        assert_eq!(Period::parse("11302").unwrap().last_day(), date!(2024 - 02 - 29));
+        assert_eq!(
+            Period::parse("11302").unwrap().last_day(),
+            date!(2024 - 02 - 29)
+        );
         assert!(Period::parse("11301").is_err());
         assert!(Period::parse("11314").is_err());
         assert!(Period::parse("1131").is_err());
@@ -216,15 +237,24 @@ mod tests {
     fn draw_and_claim() {
         let p = Period::parse("11312").unwrap();
         assert_eq!(p.draw_date(), date!(2025 - 01 - 25));
-        assert_eq!(p.claim_window(), (date!(2025 - 02 - 06), date!(2025 - 05 - 05)));
+        assert_eq!(
+            p.claim_window(),
+            (date!(2025 - 02 - 06), date!(2025 - 05 - 05))
+        );
         let q = Period::parse("11306").unwrap();
         assert_eq!(q.draw_date(), date!(2024 - 07 - 25));
     }
 
     #[test]
     fn of_date() {
-        assert_eq!(Period::of_date(date!(2024 - 12 - 01)).unwrap().to_string(), "11312");
-        assert_eq!(Period::of_date(date!(2024 - 01 - 31)).unwrap().to_string(), "11302");
+        assert_eq!(
+            Period::of_date(date!(2024 - 12 - 01)).unwrap().to_string(),
+            "11312"
+        );
+        assert_eq!(
+            Period::of_date(date!(2024 - 01 - 31)).unwrap().to_string(),
+            "11302"
+        );
         assert_eq!(format_roc_date(date!(2013 - 05 - 23)), "1020523");
     }
 

@@ -132,10 +132,18 @@ impl PrizeTable {
         .into_iter()
         .map(|(p, a)| (p, Money(a)))
         .collect();
-        let cloud = [(1_000_000, 30), (2_000, 16_000), (800, 100_000), (500, 3_150_000)]
-            .into_iter()
-            .map(|(a, c)| CloudPrize { amount: Money(a), count: c })
-            .collect();
+        let cloud = [
+            (1_000_000, 30),
+            (2_000, 16_000),
+            (800, 100_000),
+            (500, 3_150_000),
+        ]
+        .into_iter()
+        .map(|(a, c)| CloudPrize {
+            amount: Money(a),
+            count: c,
+        })
+        .collect();
         Self { amounts, cloud }
     }
     /// Amount of a regular prize (zero if the table omits it).
@@ -161,12 +169,16 @@ pub struct WinningNumbers {
 
 fn eight_digits(field: &str, s: &str) -> Result<u32, Violation> {
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().map_err(|_| Violation::new("WINNING_NUMBER_FORMAT", field, "8 digits"))
+        s.parse()
+            .map_err(|_| Violation::new("WINNING_NUMBER_FORMAT", field, "8 digits"))
     } else {
         Err(Violation::new(
             "WINNING_NUMBER_FORMAT",
             field,
-            format!("a winning number is exactly 8 digits, got {:?}", crate::ids::clip(s)),
+            format!(
+                "a winning number is exactly 8 digits, got {:?}",
+                crate::ids::clip(s)
+            ),
         ))
     }
 }
@@ -186,7 +198,10 @@ impl WinningNumbers {
             return Err(Violation::new(
                 "WINNING_NUMBER_FIRST_COUNT",
                 "first",
-                format!("1 to 10 first-prize numbers are needed, got {}", first.len()),
+                format!(
+                    "1 to 10 first-prize numbers are needed, got {}",
+                    first.len()
+                ),
             ));
         }
         let first = first
@@ -204,17 +219,28 @@ impl WinningNumbers {
             .iter()
             .map(|s| {
                 if s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()) {
-                    s.parse::<u16>().map_err(|_| Violation::new("WINNING_NUMBER_FORMAT", "additional_sixth", "3 digits"))
+                    s.parse::<u16>().map_err(|_| {
+                        Violation::new("WINNING_NUMBER_FORMAT", "additional_sixth", "3 digits")
+                    })
                 } else {
                     Err(Violation::new(
                         "WINNING_NUMBER_FORMAT",
                         "additional_sixth",
-                        format!("an additional sixth-prize number is 3 digits, got {:?}", crate::ids::clip(s)),
+                        format!(
+                            "an additional sixth-prize number is 3 digits, got {:?}",
+                            crate::ids::clip(s)
+                        ),
                     ))
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { period, special, grand, first, additional_sixth })
+        Ok(Self {
+            period,
+            special,
+            grand,
+            first,
+            additional_sixth,
+        })
     }
 
     /// The highest regular prize won by an invoice whose 8 digits are `digits`
@@ -251,7 +277,9 @@ impl WinningNumbers {
             return by_suffix;
         }
         let last3 = (digits % 1000) as u16;
-        self.additional_sixth.contains(&last3).then_some(Prize::AdditionalSixth)
+        self.additional_sixth
+            .contains(&last3)
+            .then_some(Prize::AdditionalSixth)
     }
 
     /// The highest regular prize of an invoice number.
@@ -270,7 +298,11 @@ pub struct CloudWinners {
 impl CloudWinners {
     /// The cloud prize amount an invoice number wins, if any (highest tier).
     pub fn prize_of(&self, n: &InvoiceNumber) -> Option<Money> {
-        self.tiers.iter().rev().find(|(_, set)| set.contains(n)).map(|(a, _)| Money(*a))
+        self.tiers
+            .iter()
+            .rev()
+            .find(|(_, set)| set.contains(n))
+            .map(|(a, _)| Money(*a))
     }
 }
 
@@ -317,13 +349,26 @@ mod tests {
         if s == format!("{:08}", w.grand) {
             return Some(Prize::Grand);
         }
-        for p in [Prize::First, Prize::Second, Prize::Third, Prize::Fourth, Prize::Fifth, Prize::Sixth] {
+        for p in [
+            Prize::First,
+            Prize::Second,
+            Prize::Third,
+            Prize::Fourth,
+            Prize::Fifth,
+            Prize::Sixth,
+        ] {
             let k = p.first_suffix_len().unwrap() as usize;
-            if w.first.iter().any(|f| format!("{f:08}")[8 - k..] == s[8 - k..]) {
+            if w.first
+                .iter()
+                .any(|f| format!("{f:08}")[8 - k..] == s[8 - k..])
+            {
                 return Some(p);
             }
         }
-        if w.additional_sixth.iter().any(|a| format!("{a:03}") == s[5..]) {
+        if w.additional_sixth
+            .iter()
+            .any(|a| format!("{a:03}") == s[5..])
+        {
             return Some(Prize::AdditionalSixth);
         }
         None

@@ -34,7 +34,10 @@ impl Rules {
     }
     /// Sandbox rules: MOF test identifiers accepted.
     pub fn sandbox() -> Self {
-        Self { ids: IdPolicy::sandbox(), ..Self::production() }
+        Self {
+            ids: IdPolicy::sandbox(),
+            ..Self::production()
+        }
     }
 }
 

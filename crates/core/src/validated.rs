@@ -71,7 +71,12 @@ impl NaturalKey {
         match self {
             Self::Invoice { seller, number } => format!("invoice/{seller}/{number}"),
             Self::Allowance { seller, number } => format!("allowance/{seller}/{number}"),
-            Self::TrackRange { seller, period, track, begin } => {
+            Self::TrackRange {
+                seller,
+                period,
+                track,
+                begin,
+            } => {
                 format!("track/{seller}/{period}/{track}/{begin:08}")
             }
         }
@@ -101,10 +106,22 @@ impl Facts {
     /// The natural key.
     pub fn key(&self) -> NaturalKey {
         match self {
-            Self::Invoice(f) => NaturalKey::Invoice { seller: f.seller, number: f.number },
-            Self::Cancel(f) | Self::Void(f) => NaturalKey::Invoice { seller: f.seller, number: f.number },
-            Self::Allowance(f) => NaturalKey::Allowance { seller: f.seller, number: f.number.clone() },
-            Self::CancelAllowance(f) => NaturalKey::Allowance { seller: f.seller, number: f.number.clone() },
+            Self::Invoice(f) => NaturalKey::Invoice {
+                seller: f.seller,
+                number: f.number,
+            },
+            Self::Cancel(f) | Self::Void(f) => NaturalKey::Invoice {
+                seller: f.seller,
+                number: f.number,
+            },
+            Self::Allowance(f) => NaturalKey::Allowance {
+                seller: f.seller,
+                number: f.number.clone(),
+            },
+            Self::CancelAllowance(f) => NaturalKey::Allowance {
+                seller: f.seller,
+                number: f.number.clone(),
+            },
             Self::TrackAllocation(f) => NaturalKey::TrackRange {
                 seller: f.seller,
                 period: f.period,

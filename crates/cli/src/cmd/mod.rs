@@ -1,0 +1,11 @@
+//! Command groups. Each module owns its argument types and runs its commands.
+
+pub mod core;
+pub mod draw;
+pub mod site;
+pub mod store;
+
+/// The error for a command whose capability has not landed yet.
+pub fn not_yet(what: &str) -> anyhow::Error {
+    anyhow::anyhow!("NOT_IMPLEMENTED: `{what}` is not available in this build yet")
+}
