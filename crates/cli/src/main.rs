@@ -21,7 +21,7 @@ enum Command {
     /// Convert a message between MIG 4.1 XML and JSON through the model.
     Convert(cmd::core::ConvertArgs),
     /// Print the barcode and QR code texts of an F0401's proof.
-    Proof(cmd::core::ProofArgs),
+    Proof(cmd::proof::ProofArgs),
     /// The highest regular prize of invoice numbers for a period.
     Prize(cmd::core::PrizeArgs),
     /// Run the site: HTTP API over the configured store.
@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(a) => cmd::core::validate(a),
         Command::Convert(a) => cmd::core::convert(a),
-        Command::Proof(a) => cmd::core::proof(a),
+        Command::Proof(a) => cmd::proof::proof(a),
         Command::Prize(a) => cmd::core::prize(a),
         Command::Serve(a) => cmd::site::serve(a),
         Command::Up(a) => cmd::site::up(a),

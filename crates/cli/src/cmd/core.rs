@@ -1,4 +1,4 @@
-//! `validate`, `convert`, `proof`, `prize`, `bench decode`.
+//! `validate`, `convert`, `prize`, `bench decode`.
 
 use super::not_yet;
 use clap::Args;
@@ -27,29 +27,6 @@ pub struct ConvertArgs {
     /// Output form.
     #[arg(long, value_parser = ["xml", "json"])]
     pub to: String,
-}
-
-/// `einvoice proof FILE (--qr-key HEX | --qr-passphrase TEXT) [--json] [--svg DIR]`
-#[derive(Args)]
-pub struct ProofArgs {
-    /// An F0401 (XML or JSON).
-    pub file: PathBuf,
-    /// The seller's 32-hex-digit QR key.
-    #[arg(
-        long,
-        conflicts_with = "qr_passphrase",
-        required_unless_present = "qr_passphrase"
-    )]
-    pub qr_key: Option<String>,
-    /// The seller's QR passphrase (the key is derived as MOF does).
-    #[arg(long)]
-    pub qr_passphrase: Option<String>,
-    /// Print one JSON object.
-    #[arg(long)]
-    pub json: bool,
-    /// Write barcode.svg, qr-left.svg and qr-right.svg into this folder.
-    #[arg(long)]
-    pub svg: Option<PathBuf>,
 }
 
 /// `einvoice prize --period P --numbers FILE [--json] NUMBER...`
@@ -87,10 +64,6 @@ pub fn validate(_a: ValidateArgs) -> anyhow::Result<ExitCode> {
 /// Run `convert`.
 pub fn convert(_a: ConvertArgs) -> anyhow::Result<ExitCode> {
     Err(not_yet("convert"))
-}
-/// Run `proof`.
-pub fn proof(_a: ProofArgs) -> anyhow::Result<ExitCode> {
-    Err(not_yet("proof"))
 }
 /// Run `prize`.
 pub fn prize(_a: PrizeArgs) -> anyhow::Result<ExitCode> {

@@ -2,6 +2,7 @@
 
 pub mod core;
 pub mod draw;
+pub mod proof;
 pub mod site;
 pub mod store;
 
