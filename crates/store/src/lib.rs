@@ -1,1 +1,237 @@
-//! einvoice-store (being built).
+//! einvoice-store: the ledger and its projections behind one [`Store`] trait.
+//!
+//! The ledger is the truth (DESIGN.md, principle 1): every accepted message is
+//! appended as a [`LedgerEntry`] to the accepting site's hash chain, and the
+//! projections (invoice state, carrier index, tracks, ...) are updated in the
+//! same transaction. Two implementations satisfy the trait — SQLite
+//! (`einvoice-store-sqlite`, the embedded default) and PostgreSQL
+//! (`einvoice-store-postgres`) — and one conformance suite ([`conformance`])
+//! runs against both.
+//!
+//! **Tenant scoping lives here**: every seller-data method takes a [`Scope`]
+//! and the implementation filters by it, so an HTTP handler cannot forget it.
+//!
+//! **Acknowledged means durable**: [`Store::append`] returns receipts only
+//! after the transaction that holds the entries has been committed to disk.
+//! Implementations batch concurrent appends into one transaction (group
+//! commit) but never answer before the commit.
+
+pub mod conformance;
+mod entry;
+mod error;
+mod records;
+mod scope;
+
+pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
+pub use error::{Rejection, StoreError};
+pub use records::*;
+pub use scope::Scope;
+
+use einvoice_core::{Carrier, InvoiceNumber, Period, RandomNumber, Ubn, Validated};
+use std::future::Future;
+
+/// The outcome of appending one message: its receipt, or why it was refused.
+pub type AppendOutcome = Result<Receipt, Rejection>;
+
+/// The storage contract every backend satisfies. All methods are async and
+/// their futures are `Send`, so the server can be generic over `S: Store`.
+///
+/// Errors of the backend itself (unreachable database, timeout) are
+/// [`StoreError`]; the server maps [`StoreError::Unavailable`] to 503 with
+/// `Retry-After`.
+pub trait Store: Clone + Send + Sync + 'static {
+    // ---- the ledger -------------------------------------------------------
+
+    /// This site's id (the `origin` of entries it appends).
+    fn site(&self) -> &str;
+
+    /// Append validated messages for sellers within `scope`, acting as `actor`.
+    /// One outcome per message, in order. Idempotent by (kind, natural key):
+    /// an identical resubmission (same canonical body) returns the original
+    /// receipt with `duplicate: true` and appends nothing; a different body
+    /// under the same (kind, key) is refused with `DUPLICATE_CONFLICT` naming
+    /// the original entry. F0401/A0101 must lie in a track range allocated to
+    /// the seller for the invoice's period (`NUMBER_OUTSIDE_TRACK`). Returns
+    /// only after the commit is durable.
+    fn append(
+        &self,
+        scope: &Scope,
+        actor: &str,
+        messages: Vec<Validated>,
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>, StoreError>> + Send;
+
+    /// Append a non-invoice entry (operator actions, carrier and draw events):
+    /// `kind` such as `ADMIN`, `body` canonical JSON without secrets.
+    fn append_event(
+        &self,
+        entry: NewEntry,
+    ) -> impl Future<Output = Result<Receipt, StoreError>> + Send;
+
+    /// Entries of `origin` with `seq > after`, in sequence order, at most
+    /// `limit`. Never skips an entry that becomes visible later with a smaller
+    /// sequence (readers see a gap-free prefix).
+    fn entries(
+        &self,
+        origin: &str,
+        after: u64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+
+    /// Walk `origin`'s hash chain from the start and report the first broken link.
+    fn verify_ledger(
+        &self,
+        origin: &str,
+    ) -> impl Future<Output = Result<LedgerVerdict, StoreError>> + Send;
+
+    // ---- seller data (scoped) ---------------------------------------------
+
+    /// One invoice's current (resolved) view.
+    fn invoice(
+        &self,
+        scope: &Scope,
+        seller: Ubn,
+        number: InvoiceNumber,
+    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+
+    /// Every ledger entry about one invoice (issue, cancel, void, allowances).
+    fn invoice_history(
+        &self,
+        scope: &Scope,
+        seller: Ubn,
+        number: InvoiceNumber,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+
+    /// A seller's invoices in a period, ordered by number, after `after`.
+    fn list_invoices(
+        &self,
+        scope: &Scope,
+        seller: Ubn,
+        period: Period,
+        after: Option<InvoiceNumber>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<InvoiceSummary>, StoreError>> + Send;
+
+    /// Track ranges allocated to a seller in a period.
+    fn tracks(
+        &self,
+        scope: &Scope,
+        seller: Ubn,
+        period: Period,
+    ) -> impl Future<Output = Result<Vec<TrackAllocation>, StoreError>> + Send;
+
+    /// Unused numbers of a seller's allocations in a period, computed from
+    /// what was actually issued (the content of an E0402 blank report).
+    fn blanks(
+        &self,
+        scope: &Scope,
+        seller: Ubn,
+        period: Period,
+    ) -> impl Future<Output = Result<Vec<BlankRange>, StoreError>> + Send;
+
+    // ---- citizens and the public ------------------------------------------
+
+    /// Invoices on a carrier in a period (the caller has authenticated the carrier).
+    fn carrier_invoices(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> impl Future<Output = Result<Vec<InvoiceView>, StoreError>> + Send;
+
+    /// Public lookup of one invoice by number and random code.
+    fn lookup_invoice(
+        &self,
+        number: InvoiceNumber,
+        random: RandomNumber,
+    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+
+    /// Register or replace a carrier's credential (argon2 hash of its verification code).
+    fn put_carrier(
+        &self,
+        carrier: CarrierRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A carrier's credential and failure counters.
+    fn carrier(
+        &self,
+        carrier: &Carrier,
+    ) -> impl Future<Output = Result<Option<CarrierRecord>, StoreError>> + Send;
+
+    /// Record a carrier login attempt (failure counters and soft lock).
+    fn record_carrier_login(
+        &self,
+        carrier: &Carrier,
+        attempt: LoginAttempt,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // ---- tenants, keys, apps, operators -----------------------------------
+
+    /// Register or update a seller.
+    fn put_seller(
+        &self,
+        seller: SellerRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// One seller.
+    fn seller(
+        &self,
+        ubn: Ubn,
+    ) -> impl Future<Output = Result<Option<SellerRecord>, StoreError>> + Send;
+
+    /// Create or replace an API key (secret stored sealed by the caller).
+    fn put_api_key(&self, key: ApiKeyRecord)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// One API key by id.
+    fn api_key(
+        &self,
+        key_id: &str,
+    ) -> impl Future<Output = Result<Option<ApiKeyRecord>, StoreError>> + Send;
+
+    /// Remember a request nonce; `false` if it was already seen (a replay).
+    /// Nonces older than `expires_unix` may be forgotten.
+    fn remember_nonce(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        expires_unix: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Register or replace a MOF App API application.
+    fn put_app(&self, app: AppRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// One application by appID.
+    fn app(
+        &self,
+        app_id: &str,
+    ) -> impl Future<Output = Result<Option<AppRecord>, StoreError>> + Send;
+
+    /// Create or replace an operator account.
+    fn put_operator(
+        &self,
+        operator: OperatorRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// One operator by name.
+    fn operator(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<OperatorRecord>, StoreError>> + Send;
+
+    /// Number of operator accounts (bootstrap checks for zero).
+    fn operator_count(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Create a session (the token is stored hashed).
+    fn put_session(
+        &self,
+        session: SessionRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A live session by token hash.
+    fn session(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
+
+    /// Readiness: can the store serve a query right now?
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,277 @@
+//! Ledger entries, receipts, the hybrid logical clock and the entry hash.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// A SHA-256 digest, shown as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct EntryHash(pub [u8; 32]);
+
+impl EntryHash {
+    /// The hash before the first entry of every chain: 32 zero bytes.
+    pub const GENESIS: EntryHash = EntryHash([0; 32]);
+
+    /// Lowercase hex.
+    pub fn to_hex(&self) -> String {
+        let mut s = String::with_capacity(64);
+        for b in self.0 {
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        s
+    }
+
+    /// Parse 64 hex digits.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = u8::try_from(hi * 16 + lo).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+impl fmt::Debug for EntryHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EntryHash({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for EntryHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl Serialize for EntryHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for EntryHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::from_hex(&s).ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+    }
+}
+
+/// A hybrid logical clock reading: milliseconds since the Unix epoch in the
+/// high 48 bits, a logical counter in the low 16. Monotonic per site even if
+/// the wall clock steps back.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Hlc(pub u64);
+
+impl Hlc {
+    /// The next reading after `last`, given the wall clock `now_ms`.
+    pub fn tick(last: Hlc, now_ms: u64) -> Hlc {
+        let physical = now_ms << 16;
+        if physical > last.0 {
+            Hlc(physical)
+        } else {
+            Hlc(last.0 + 1)
+        }
+    }
+
+    /// The reading for a wall clock now.
+    pub fn now_after(last: Hlc) -> Hlc {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX >> 16))
+            .unwrap_or(0);
+        Self::tick(last, now_ms)
+    }
+}
+
+/// An entry to append that is not an invoice message: operator actions,
+/// carrier registrations, draw events. `body` is canonical (compact JSON with
+/// sorted keys, no secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    /// Entry kind, e.g. `ADMIN`.
+    pub kind: String,
+    /// Natural key, e.g. `seller/12345675`.
+    pub key: String,
+    /// Who did it (`operator:alice`, `key:K1`, `system`).
+    pub actor: String,
+    /// Canonical body bytes.
+    pub body: Vec<u8>,
+}
+
+/// One link of a site's hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// The site that accepted it.
+    pub origin: String,
+    /// Gap-free sequence per origin, from 1.
+    pub seq: u64,
+    /// Hybrid logical clock at acceptance.
+    pub hlc: Hlc,
+    /// Message kind (`F0401`, ...) or event kind (`ADMIN`, ...).
+    pub kind: String,
+    /// Natural key string (see `NaturalKey::to_key_string`).
+    pub key: String,
+    /// Who submitted it.
+    pub actor: String,
+    /// Canonical body bytes (for messages: `einvoice_mig::canonical`).
+    #[serde(with = "body_b64")]
+    pub body: Vec<u8>,
+    /// Hash of the previous entry of this origin ([`EntryHash::GENESIS`] for seq 1).
+    pub prev_hash: EntryHash,
+    /// [`hash_entry`] of this entry.
+    pub hash: EntryHash,
+}
+
+impl LedgerEntry {
+    /// Recompute this entry's hash from its fields.
+    pub fn computed_hash(&self) -> EntryHash {
+        hash_entry(
+            &self.prev_hash,
+            &self.origin,
+            self.seq,
+            self.hlc,
+            &self.kind,
+            &self.key,
+            &self.actor,
+            &self.body,
+        )
+    }
+}
+
+mod body_b64 {
+    //! Bodies travel as lowercase hex in JSON exports (simple, unambiguous).
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(b.len() * 2);
+        for x in b {
+            out.push_str(&format!("{x:02x}"));
+        }
+        s.serialize_str(&out)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() % 2 != 0 {
+            return Err(serde::de::Error::custom("odd hex length"));
+        }
+        (0..s.len())
+            .step_by(2)
+            .map(|i| {
+                s.get(i..i + 2)
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    .ok_or_else(|| serde::de::Error::custom("bad hex"))
+            })
+            .collect()
+    }
+}
+
+/// What a client gets back for an accepted message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// Accepting site.
+    pub origin: String,
+    /// Ledger sequence of the entry.
+    pub seq: u64,
+    /// Entry hash.
+    pub hash: EntryHash,
+    /// Hybrid logical clock of the entry.
+    pub hlc: Hlc,
+    /// Kind of the entry.
+    pub kind: String,
+    /// Natural key of the entry.
+    pub key: String,
+    /// True when this was an identical resubmission answered with the original receipt.
+    pub duplicate: bool,
+}
+
+/// The entry hash: SHA-256 over the previous hash and the canonical entry
+/// encoding. Every variable field is length-prefixed (u32 big-endian) so no
+/// two different entries encode alike:
+///
+/// ```text
+/// "einvoice-ledger-v1" ‖ prev_hash(32) ‖ u32 len ‖ origin ‖ u64 seq ‖ u64 hlc
+///   ‖ u32 len ‖ kind ‖ u32 len ‖ key ‖ u32 len ‖ actor ‖ u32 len ‖ body
+/// ```
+///
+/// (integers big-endian). Changing this breaks every existing chain: don't.
+#[allow(clippy::too_many_arguments)]
+pub fn hash_entry(
+    prev: &EntryHash,
+    origin: &str,
+    seq: u64,
+    hlc: Hlc,
+    kind: &str,
+    key: &str,
+    actor: &str,
+    body: &[u8],
+) -> EntryHash {
+    let mut h = Sha256::new();
+    h.update(b"einvoice-ledger-v1");
+    h.update(prev.0);
+    let field = |h: &mut Sha256, b: &[u8]| {
+        let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
+        h.update(len.to_be_bytes());
+        h.update(b);
+    };
+    field(&mut h, origin.as_bytes());
+    h.update(seq.to_be_bytes());
+    h.update(hlc.0.to_be_bytes());
+    field(&mut h, kind.as_bytes());
+    field(&mut h, key.as_bytes());
+    field(&mut h, actor.as_bytes());
+    field(&mut h, body);
+    EntryHash(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hlc_is_monotonic_when_the_clock_steps_back() {
+        let a = Hlc::tick(Hlc(0), 1_000);
+        let b = Hlc::tick(a, 900);
+        let c = Hlc::tick(b, 2_000);
+        assert!(a < b && b < c);
+        assert_eq!(c, Hlc(2_000 << 16));
+    }
+
+    #[test]
+    fn hash_hex_round_trip_and_length_prefix_separates_fields() {
+        let h1 = hash_entry(
+            &EntryHash::GENESIS,
+            "main",
+            1,
+            Hlc(5),
+            "F0401",
+            "ab",
+            "c",
+            b"x",
+        );
+        let h2 = hash_entry(
+            &EntryHash::GENESIS,
+            "main",
+            1,
+            Hlc(5),
+            "F0401",
+            "a",
+            "bc",
+            b"x",
+        );
+        assert_ne!(h1, h2);
+        assert_eq!(EntryHash::from_hex(&h1.to_hex()), Some(h1));
+        assert_eq!(EntryHash::from_hex("zz"), None);
+    }
+}

@@ -1,0 +1,269 @@
+//! Rows the store keeps besides the ledger: projections and tenant records.
+
+use crate::entry::Receipt;
+use einvoice_core::{BuyerId, Carrier, InvoiceNumber, Period, RandomNumber, Track, Ubn};
+use serde::{Deserialize, Serialize};
+
+/// The resolved state of an invoice (see `einvoice_core::resolve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    /// Issued and in force.
+    Issued,
+    /// Cancelled (F0501).
+    Cancelled,
+    /// Voided (F0701).
+    Voided,
+    /// A cancel or void was received before the issue; held until it arrives.
+    Pending,
+}
+
+/// One invoice as the APIs show it: summary fields plus the issuing message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceView {
+    /// The summary row.
+    pub summary: InvoiceSummary,
+    /// The issuing message in the JSON form (MIG field names), if issued.
+    pub message: Option<serde_json::Value>,
+    /// Net allowances against it (NT$, tax included).
+    pub allowance_total: i64,
+    /// Receipt of the issuing entry.
+    pub receipt: Option<Receipt>,
+}
+
+/// The list form of an invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceSummary {
+    /// Seller UBN.
+    pub seller: Ubn,
+    /// Invoice number.
+    pub number: InvoiceNumber,
+    /// Period of the invoice date.
+    pub period: Period,
+    /// Invoice date, `YYYYMMDD`.
+    pub date: String,
+    /// Invoice time, `HH:MM:SS`.
+    pub time: String,
+    /// Buyer identifier (`0000000000` for consumers).
+    pub buyer: BuyerId,
+    /// Random number (B2C).
+    pub random: Option<RandomNumber>,
+    /// Carrier it is stored on, if any.
+    pub carrier: Option<Carrier>,
+    /// Love code (NPOBAN) if donated.
+    pub donated_to: Option<String>,
+    /// Total amount, NT$.
+    pub total: i64,
+    /// Current status.
+    pub status: InvoiceStatus,
+}
+
+/// A range of numbers allocated to a seller (an E0401 item).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackAllocation {
+    /// Seller (branch) UBN.
+    pub seller: Ubn,
+    /// Period.
+    pub period: Period,
+    /// Track letters.
+    pub track: Track,
+    /// First number (8 digits as u32).
+    pub begin: u32,
+    /// Last number, inclusive.
+    pub end: u32,
+}
+
+/// A run of unused numbers in an allocation (an E0402 item).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlankRange {
+    /// Seller.
+    pub seller: Ubn,
+    /// Period.
+    pub period: Period,
+    /// Track.
+    pub track: Track,
+    /// First unused number.
+    pub begin: u32,
+    /// Last unused number, inclusive.
+    pub end: u32,
+}
+
+/// A carrier's credential and its failure counters.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarrierRecord {
+    /// The carrier.
+    pub carrier: Carrier,
+    /// Argon2id PHC string of the verification code.
+    pub verification_hash: String,
+    /// Consecutive failed logins.
+    pub failures: u32,
+    /// Unix seconds until which logins are refused (soft lock), 0 when not locked.
+    pub locked_until: i64,
+}
+
+impl std::fmt::Debug for CarrierRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CarrierRecord")
+            .field("carrier", &self.carrier)
+            .field("failures", &self.failures)
+            .field("locked_until", &self.locked_until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A login attempt to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// Success: reset the failure counter.
+    Succeeded,
+    /// Failure: count it, and soft-lock until the given Unix second (0 = no lock).
+    Failed {
+        /// Soft lock until (Unix seconds), 0 for none.
+        lock_until: i64,
+    },
+}
+
+/// A seller (營業人) registered on the site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SellerRecord {
+    /// UBN.
+    pub ubn: Ubn,
+    /// Registered name.
+    pub name: String,
+    /// The seller's QR AES key, sealed by the server's master key (never logged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_key_sealed: Option<Vec<u8>>,
+}
+
+/// An API key: id, sealed secret, the sellers it may act for.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// Public key id.
+    pub key_id: String,
+    /// The HMAC secret sealed by the server's master key.
+    pub secret_sealed: Vec<u8>,
+    /// Sellers this key may act for (an integrator's key lists several).
+    pub sellers: Vec<Ubn>,
+    /// Disabled keys authenticate nothing.
+    pub disabled: bool,
+    /// Creation time, Unix seconds.
+    pub created_unix: i64,
+}
+
+impl std::fmt::Debug for ApiKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("key_id", &self.key_id)
+            .field("sellers", &self.sellers)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A MOF App API application (appID + API key).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRecord {
+    /// The appID apps send.
+    pub app_id: String,
+    /// The app's API key sealed by the server's master key.
+    pub api_key_sealed: Vec<u8>,
+    /// Display name.
+    pub name: String,
+}
+
+impl std::fmt::Debug for AppRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppRecord")
+            .field("app_id", &self.app_id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Operator roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the platform: sellers, keys, tracks, apps, draws.
+    Operator,
+    /// Read-only audit trail.
+    Auditor,
+    /// Security operations console.
+    Soc,
+}
+
+/// An operator account.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorRecord {
+    /// Login name.
+    pub name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// TOTP secret sealed by the server's master key.
+    pub totp_sealed: Vec<u8>,
+    /// Roles held.
+    pub roles: Vec<Role>,
+    /// The last TOTP time step accepted (a code is usable once).
+    pub last_totp_step: u64,
+    /// Consecutive failed logins.
+    pub failures: u32,
+    /// Soft lock until (Unix seconds), 0 when not locked.
+    pub locked_until: i64,
+}
+
+impl std::fmt::Debug for OperatorRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorRecord")
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An operator session (short-lived).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// SHA-256 hex of the bearer token (the token itself is never stored).
+    pub token_hash: String,
+    /// Operator name.
+    pub operator: String,
+    /// Roles of the session.
+    pub roles: Vec<Role>,
+    /// Expiry, Unix seconds.
+    pub expires_unix: i64,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("operator", &self.operator)
+            .field("roles", &self.roles)
+            .field("expires_unix", &self.expires_unix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of walking a hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerVerdict {
+    /// Origin checked.
+    pub origin: String,
+    /// Entries checked.
+    pub entries: u64,
+    /// Hash of the last good entry.
+    pub head: crate::entry::EntryHash,
+    /// The first broken link, if any.
+    pub broken: Option<BrokenLink>,
+}
+
+/// Where and why a chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenLink {
+    /// Sequence of the first bad entry.
+    pub seq: u64,
+    /// `SEQ_GAP`, `PREV_HASH_MISMATCH` or `HASH_MISMATCH`.
+    pub code: String,
+    /// What was found.
+    pub message: String,
+}
