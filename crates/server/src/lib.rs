@@ -1,1 +1,7 @@
-//! einvoice-server (being built).
+//! einvoice-server: the HTTP API of one site (being built).
+//!
+//! Shared building blocks live here first: [`seal`] (secrets at rest) and
+//! [`problem`] (RFC 9457 error bodies carrying the core's stable codes).
+
+pub mod problem;
+pub mod seal;
