@@ -232,6 +232,22 @@ pub trait Store: Clone + Send + Sync + 'static {
         token_hash: &str,
     ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
 
+    // ---- winning numbers (per period, versioned) ------------------------------
+
+    /// Store a version of a period's winning numbers (a draft, or an approval
+    /// that publishes it). A published version is never modified: a correction
+    /// is a new version.
+    fn put_winning_numbers(
+        &self,
+        record: WinningNumbersRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The latest version of a period's winning numbers (published or not).
+    fn winning_numbers(
+        &self,
+        period: Period,
+    ) -> impl Future<Output = Result<Option<WinningNumbersRecord>, StoreError>> + Send;
+
     /// Readiness: can the store serve a query right now?
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -267,3 +267,21 @@ pub struct BrokenLink {
     /// What was found.
     pub message: String,
 }
+
+/// One version of a period's winning numbers and prize table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WinningNumbersRecord {
+    /// Period.
+    pub period: Period,
+    /// Version, from 1; a correction after publication is a new version.
+    pub version: u32,
+    /// The numbers in the shape of one record of `winning-numbers.json`
+    /// (special, grand, first, additional_sixth), plus the prize table.
+    pub body: serde_json::Value,
+    /// Operator who entered it.
+    pub entered_by: String,
+    /// Second operator who approved it (two-person rule); `Some` = published.
+    pub approved_by: Option<String>,
+    /// Why this version exists (required for corrections).
+    pub reason: Option<String>,
+}
