@@ -45,6 +45,12 @@ impl Money {
     }
 }
 
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// Parse an exact decimal (quantity, unit price, rate); never via `f64`.
 pub fn parse_decimal(s: &str) -> Result<Decimal, Violation> {
     let bad = || {
