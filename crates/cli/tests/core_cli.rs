@@ -187,3 +187,44 @@ fn prize_uses_the_real_10802_numbers() {
         assert_eq!((g.0.as_str(), &g.1, g.2), (w.0, &w.1, w.2));
     }
 }
+
+#[test]
+fn proof_prints_barcode_and_qr_texts_and_writes_svgs() {
+    let Some(fx) = fixtures() else { return };
+    let src = fx.join("mig41/F0401-KZ10000010-b2c-mobile-carrier.xml");
+    let dir = std::env::temp_dir().join(format!("einvoice-proof-{}", std::process::id()));
+    let out = bin()
+        .arg("proof")
+        .arg(&src)
+        .args(["--qr-passphrase", "24634102", "--json", "--svg"])
+        .arg(&dir)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let bar = v["barcode"].as_str().expect("barcode");
+    // Invoice KZ10000010 dated 2024-12-01: period 11312.
+    assert!(bar.starts_with("11312KZ10000010"), "{bar}");
+    assert_eq!(bar.len(), 19);
+    let left = v["qr_left"].as_str().expect("left");
+    assert!(left.starts_with("KZ100000101131201"), "{left}");
+    assert!(v["qr_right"].as_str().expect("right").starts_with("**"));
+    for f in ["barcode.svg", "qr-left.svg", "qr-right.svg"] {
+        let svg = std::fs::read_to_string(dir.join(f)).expect("svg written");
+        assert!(svg.contains("<svg"), "{f}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    // The same key as hex gives the same texts.
+    let again = bin()
+        .arg("proof")
+        .arg(&src)
+        .args(["--qr-key", "FE05F029154F6AA67A78B338ED2F6601", "--json"])
+        .output()
+        .expect("run");
+    assert_eq!(again.stdout, out.stdout);
+}
