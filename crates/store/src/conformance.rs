@@ -2,14 +2,358 @@
 //!
 //! Written against the trait only. A backend crate instantiates it with
 //! [`store_conformance!`](crate::store_conformance), passing an async
-//! expression that yields a fresh, empty store.
+//! expression that yields a fresh, empty store; each case is one test.
 
-/// Generate one `#[tokio::test]` per conformance case for a backend.
-///
-/// ```ignore
-/// einvoice_store::store_conformance!(async { fresh_sqlite_store().await });
-/// ```
+use crate::{InvoiceStatus, Rejection, Scope, Store};
+use einvoice_core::{InvoiceNumber, Period, RandomNumber, Rules, Ubn, Validated, validate};
+
+/// Seller A (a valid UBN).
+pub const SELLER_A: &str = "04595257";
+/// Seller B (a valid UBN).
+pub const SELLER_B: &str = "12345676";
+
+fn ubn(s: &str) -> Ubn {
+    Ubn::parse(s).unwrap_or_else(|e| panic!("test UBN {s}: {e:?}"))
+}
+
+fn v(json: &str) -> Validated {
+    let m = einvoice_mig::decode_json(json.as_bytes())
+        .unwrap_or_else(|e| panic!("decode: {e}\n{json}"));
+    validate(&m, &Rules::production()).unwrap_or_else(|e| panic!("validate: {e:?}\n{json}"))
+}
+
+/// An E0401 giving `seller` numbers AB00000000–AB00000999 in period 11402.
+pub fn allocation(seller: &str) -> Validated {
+    v(&format!(
+        r#"{{"message":"E0401","Main":{{"HeadBan":"{seller}","BranchBan":"{seller}","InvoiceType":"07","YearMonth":"11402","InvoiceTrack":"AB","InvoiceBeginNo":"00000000","InvoiceEndNo":"00000999"}},
+        "Details":[{{"InvoiceBeginNo":"00000000","InvoiceEndNo":"00000999","InvoiceBooklet":"20"}}]}}"#
+    ))
+}
+
+/// A B2C F0401 on mobile barcode `/ABC+123` for NT$`total`.
+pub fn invoice(seller: &str, number: &str, random: &str, total: u32) -> Validated {
+    v(&format!(
+        r#"{{"message":"F0401","Main":{{"InvoiceNumber":"{number}","InvoiceDate":"20250115","InvoiceTime":"10:00:00",
+        "Seller":{{"Identifier":"{seller}","Name":"Shop","Address":"Taipei"}},"Buyer":{{"Identifier":"0000000000","Name":"0000"}},
+        "InvoiceType":"07","DonateMark":"0","CarrierType":"3J0002","CarrierId1":"/ABC+123","CarrierId2":"/ABC+123","PrintMark":"N","RandomNumber":"{random}"}},
+        "Details":[{{"Description":"Tea","Quantity":"1","UnitPrice":"{total}","TaxType":"1","Amount":"{total}","SequenceNumber":"1"}}],
+        "Amount":{{"SalesAmount":"{total}","FreeTaxSalesAmount":"0","ZeroTaxSalesAmount":"0","TaxType":"1","TaxRate":"0.05","TaxAmount":"0","TotalAmount":"{total}"}}}}"#
+    ))
+}
+
+/// An F0501 cancelling `number` (issued 2025-01-15).
+pub fn cancel(seller: &str, number: &str, reason: &str) -> Validated {
+    v(&format!(
+        r#"{{"message":"F0501","CancelInvoiceNumber":"{number}","InvoiceDate":"20250115","BuyerId":"0000000000","SellerId":"{seller}","CancelDate":"20250116","CancelTime":"09:00:00","CancelReason":"{reason}"}}"#
+    ))
+}
+
+fn period() -> Period {
+    Period::parse("11402").unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+fn num(s: &str) -> InvoiceNumber {
+    InvoiceNumber::parse(s).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+async fn ok_one<S: Store>(s: &S, scope: &Scope, m: Validated) -> crate::Receipt {
+    let mut out = s.append(scope, "test", vec![m]).await.expect("append");
+    out.remove(0).unwrap_or_else(|r| panic!("rejected: {r:?}"))
+}
+
+async fn rejected<S: Store>(s: &S, scope: &Scope, m: Validated) -> Rejection {
+    let mut out = s.append(scope, "test", vec![m]).await.expect("append");
+    match out.remove(0) {
+        Ok(r) => panic!("expected a rejection, got {r:?}"),
+        Err(r) => r,
+    }
+}
+
+/// Receipts chain: gap-free sequence from 1, each links the previous hash, verify is clean.
+pub async fn ledger_chain<S: Store>(s: S) {
+    let r1 = ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    let r2 = ok_one(
+        &s,
+        &Scope::All,
+        invoice(SELLER_A, "AB00000001", "1234", 100),
+    )
+    .await;
+    assert_eq!((r1.seq, r2.seq), (1, 2));
+    assert!(!r1.duplicate && !r2.duplicate);
+    let e = s.entries(s.site(), 0, 10).await.expect("entries");
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[0].prev_hash, crate::EntryHash::GENESIS);
+    assert_eq!(e[1].prev_hash, e[0].hash);
+    assert_eq!(e[1].hash, r2.hash);
+    assert_eq!(e[1].computed_hash(), e[1].hash);
+    assert_eq!(
+        e[1].body,
+        einvoice_mig::canonical(&invoice(SELLER_A, "AB00000001", "1234", 100).message)
+    );
+    let verdict = s.verify_ledger(s.site()).await.expect("verify");
+    assert_eq!((verdict.entries, verdict.broken), (2, None));
+    assert_eq!(s.entries(s.site(), 1, 10).await.expect("after").len(), 1);
+}
+
+/// A retry is safe; a different message under the same key is a conflict naming the original.
+pub async fn idempotency<S: Store>(s: S) {
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    let first = ok_one(
+        &s,
+        &Scope::All,
+        invoice(SELLER_A, "AB00000001", "1234", 100),
+    )
+    .await;
+    let again = ok_one(
+        &s,
+        &Scope::All,
+        invoice(SELLER_A, "AB00000001", "1234", 100),
+    )
+    .await;
+    assert!(again.duplicate);
+    assert_eq!((again.seq, again.hash), (first.seq, first.hash));
+    let conflict = rejected(
+        &s,
+        &Scope::All,
+        invoice(SELLER_A, "AB00000001", "1234", 999),
+    )
+    .await;
+    assert_eq!(conflict.code, "DUPLICATE_CONFLICT");
+    assert_eq!(conflict.original.as_ref().map(|r| r.seq), Some(first.seq));
+    // Inside one batch too.
+    let out = s
+        .append(
+            &Scope::All,
+            "t",
+            vec![
+                invoice(SELLER_A, "AB00000002", "1111", 5),
+                invoice(SELLER_A, "AB00000002", "1111", 5),
+            ],
+        )
+        .await
+        .expect("batch");
+    let (a, b) = (
+        out[0].clone().expect("first"),
+        out[1].clone().expect("second"),
+    );
+    assert!(!a.duplicate && b.duplicate && a.seq == b.seq);
+    assert_eq!(s.entries(s.site(), 0, 100).await.expect("entries").len(), 3);
+}
+
+/// Numbers must come from the seller's own allocation.
+pub async fn tracks_and_blanks<S: Store>(s: S) {
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    let outside = rejected(
+        &s,
+        &Scope::All,
+        invoice(SELLER_A, "AC00000001", "1234", 100),
+    )
+    .await;
+    assert_eq!(outside.code, "NUMBER_OUTSIDE_TRACK");
+    let other = rejected(
+        &s,
+        &Scope::All,
+        invoice(SELLER_B, "AB00000001", "1234", 100),
+    )
+    .await;
+    assert_eq!(other.code, "NUMBER_OUTSIDE_TRACK");
+    assert_eq!(
+        rejected(&s, &Scope::All, allocation(SELLER_B)).await.code,
+        "TRACK_OVERLAP"
+    );
+    for n in ["AB00000000", "AB00000001", "AB00000005"] {
+        ok_one(&s, &Scope::All, invoice(SELLER_A, n, "1234", 10)).await;
+    }
+    let a = Scope::sellers([ubn(SELLER_A)]);
+    let t = s.tracks(&a, ubn(SELLER_A), period()).await.expect("tracks");
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].begin, t[0].end), (0, 999));
+    let b = s.blanks(&a, ubn(SELLER_A), period()).await.expect("blanks");
+    let spans: Vec<(u32, u32)> = b.iter().map(|r| (r.begin, r.end)).collect();
+    assert_eq!(spans, vec![(2, 4), (6, 999)]);
+}
+
+/// No tenant reads or writes another's data; an integrator sees what it was granted.
+pub async fn tenant_matrix<S: Store>(s: S) {
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    let a = Scope::sellers([ubn(SELLER_A)]);
+    let b = Scope::sellers([ubn(SELLER_B)]);
+    let both = Scope::sellers([ubn(SELLER_A), ubn(SELLER_B)]);
+    assert_eq!(
+        rejected(&s, &b, invoice(SELLER_A, "AB00000001", "1234", 100))
+            .await
+            .code,
+        "TENANT_SCOPE"
+    );
+    ok_one(&s, &a, invoice(SELLER_A, "AB00000001", "1234", 100)).await;
+    let (sa, n) = (ubn(SELLER_A), num("AB00000001"));
+    for (scope, visible) in [(&a, true), (&b, false), (&both, true), (&Scope::All, true)] {
+        assert_eq!(
+            s.invoice(scope, sa, n).await.expect("invoice").is_some(),
+            visible
+        );
+        assert_eq!(
+            !s.invoice_history(scope, sa, n)
+                .await
+                .expect("history")
+                .is_empty(),
+            visible
+        );
+        assert_eq!(
+            !s.list_invoices(scope, sa, period(), None, 10)
+                .await
+                .expect("list")
+                .is_empty(),
+            visible
+        );
+        assert_eq!(
+            !s.tracks(scope, sa, period())
+                .await
+                .expect("tracks")
+                .is_empty(),
+            visible
+        );
+        assert_eq!(
+            !s.blanks(scope, sa, period())
+                .await
+                .expect("blanks")
+                .is_empty(),
+            visible
+        );
+    }
+}
+
+/// Cancel after issue; cancel before issue is held and applied on arrival; citizens and the public find invoices.
+pub async fn lifecycle_and_queries<S: Store>(s: S) {
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    ok_one(
+        &s,
+        &Scope::All,
+        invoice(SELLER_A, "AB00000001", "1234", 100),
+    )
+    .await;
+    ok_one(&s, &Scope::All, cancel(SELLER_A, "AB00000001", "typo")).await;
+    let sa = ubn(SELLER_A);
+    let v = s
+        .invoice(&Scope::All, sa, num("AB00000001"))
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(v.summary.status, InvoiceStatus::Cancelled);
+    assert_eq!(
+        v.message
+            .as_ref()
+            .and_then(|m| m["Main"]["InvoiceNumber"].as_str()),
+        Some("AB00000001")
+    );
+    // Held cancel.
+    ok_one(&s, &Scope::All, cancel(SELLER_A, "AB00000002", "early")).await;
+    assert!(
+        s.invoice(&Scope::All, sa, num("AB00000002"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    ok_one(&s, &Scope::All, invoice(SELLER_A, "AB00000002", "2222", 50)).await;
+    let v = s
+        .invoice(&Scope::All, sa, num("AB00000002"))
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(v.summary.status, InvoiceStatus::Cancelled);
+    ok_one(&s, &Scope::All, invoice(SELLER_A, "AB00000003", "3333", 70)).await;
+    let carrier = v.summary.carrier.clone().expect("carrier");
+    let on = s
+        .carrier_invoices(&carrier, period())
+        .await
+        .expect("carrier");
+    assert_eq!(on.len(), 3);
+    let found = s
+        .lookup_invoice(num("AB00000003"), RandomNumber::parse("3333").expect("r"))
+        .await
+        .expect("lookup");
+    assert_eq!(found.map(|v| v.summary.total), Some(70));
+    let wrong = s
+        .lookup_invoice(num("AB00000003"), RandomNumber::parse("3334").expect("r"))
+        .await
+        .expect("lookup");
+    assert!(wrong.is_none());
+    let page1 = s
+        .list_invoices(&Scope::All, sa, period(), None, 2)
+        .await
+        .expect("page");
+    let page2 = s
+        .list_invoices(&Scope::All, sa, period(), Some(page1[1].number), 2)
+        .await
+        .expect("page");
+    assert_eq!(page1.len() + page2.len(), 3);
+    assert_eq!(
+        s.invoice_history(&Scope::All, sa, num("AB00000001"))
+            .await
+            .expect("h")
+            .len(),
+        2
+    );
+}
+
+/// Nonces are single-use; records round-trip.
+pub async fn nonces_and_records<S: Store>(s: S) {
+    let far = 4_000_000_000;
+    assert!(s.remember_nonce("K1", "n1", far).await.expect("nonce"));
+    assert!(!s.remember_nonce("K1", "n1", far).await.expect("replay"));
+    assert!(s.remember_nonce("K2", "n1", far).await.expect("other key"));
+    let key = crate::ApiKeyRecord {
+        key_id: "K1".into(),
+        secret_sealed: vec![1, 2, 3],
+        sellers: vec![ubn(SELLER_A)],
+        disabled: false,
+        created_unix: 1,
+    };
+    s.put_api_key(key.clone()).await.expect("put");
+    assert_eq!(s.api_key("K1").await.expect("get"), Some(key));
+    assert_eq!(s.api_key("nope").await.expect("get"), None);
+    assert_eq!(s.operator_count().await.expect("count"), 0);
+    s.ping().await.expect("ping");
+}
+
+/// Many concurrent appenders: every receipt distinct, sequence gap-free, chain verifies.
+pub async fn concurrent_appends<S: Store>(s: S) {
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let n = format!("AB{:08}", i + 1);
+            ok_one(&s, &Scope::All, invoice(SELLER_A, &n, "1234", 10 + i))
+                .await
+                .seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.expect("task"));
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (2..=201).collect::<Vec<u64>>());
+    let verdict = s.verify_ledger(s.site()).await.expect("verify");
+    assert_eq!((verdict.entries, verdict.broken), (201, None));
+}
+
+/// Generate one `#[tokio::test]` per conformance case for a backend. `$make`
+/// is an expression evaluating to a future of a fresh, empty store.
 #[macro_export]
 macro_rules! store_conformance {
-    ($make:expr) => {};
+    ($make:expr) => {
+        $crate::store_conformance!(@cases $make;
+            ledger_chain, idempotency, tracks_and_blanks, tenant_matrix,
+            lifecycle_and_queries, nonces_and_records, concurrent_appends);
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::$case($make.await).await;
+            }
+        )*
+    };
 }

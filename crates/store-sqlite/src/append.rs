@@ -1,0 +1,349 @@
+//! The write path: ledger entries and their projections in the writer's transaction.
+
+use crate::{Head, backend};
+use einvoice_core::validated::Delivery;
+use einvoice_core::{Facts, MessageKind, Validated};
+use einvoice_store::{
+    AppendOutcome, EntryHash, Hlc, NewEntry, Receipt, Rejection, Scope, StoreError, hash_entry,
+};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn hash_of(bytes: Vec<u8>) -> EntryHash {
+    let mut h = [0u8; 32];
+    if bytes.len() == 32 {
+        h.copy_from_slice(&bytes);
+    }
+    EntryHash(h)
+}
+
+/// Append one ledger row at the head and advance the head.
+pub(crate) fn push_entry(
+    t: &Transaction<'_>,
+    head: &mut Head,
+    site: &str,
+    kind: &str,
+    key: &str,
+    actor: &str,
+    body: &[u8],
+) -> Result<Receipt, StoreError> {
+    let seq = head.seq + 1;
+    let hlc = Hlc::now_after(head.hlc);
+    let hash = hash_entry(&head.hash, site, seq, hlc, kind, key, actor, body);
+    t.execute(
+        "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![site, i64_of(seq), i64_of(hlc.0), kind, key, actor, body, &head.hash.0[..], &hash.0[..]],
+    )
+    .map_err(backend)?;
+    *head = Head { seq, hash, hlc };
+    Ok(Receipt {
+        origin: site.to_string(),
+        seq,
+        hash,
+        hlc,
+        kind: kind.to_string(),
+        key: key.to_string(),
+        duplicate: false,
+    })
+}
+
+/// Append an event entry (no idempotency: every event is new).
+pub(crate) fn append_event(
+    t: &Transaction<'_>,
+    head: &mut Head,
+    site: &str,
+    e: &NewEntry,
+) -> Result<Receipt, StoreError> {
+    push_entry(t, head, site, &e.kind, &e.key, &e.actor, &e.body)
+}
+
+fn status_str(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::F0501 => "cancelled",
+        _ => "voided",
+    }
+}
+
+/// Append validated messages; one outcome each.
+pub(crate) fn append_messages(
+    t: &Transaction<'_>,
+    head: &mut Head,
+    site: &str,
+    scope: &Scope,
+    actor: &str,
+    msgs: &[Validated],
+) -> Result<Vec<AppendOutcome>, StoreError> {
+    msgs.iter()
+        .map(|v| append_one(t, head, site, scope, actor, v))
+        .collect()
+}
+
+fn append_one(
+    t: &Transaction<'_>,
+    head: &mut Head,
+    site: &str,
+    scope: &Scope,
+    actor: &str,
+    v: &Validated,
+) -> Result<AppendOutcome, StoreError> {
+    let seller = v.seller();
+    if !scope.allows(&seller) {
+        return Ok(Err(Rejection::new(
+            "TENANT_SCOPE",
+            "Seller",
+            format!("this key may not act for seller {seller}"),
+        )));
+    }
+    let kind = v.kind().as_str();
+    let key = v.key().to_key_string();
+    let body = einvoice_mig::canonical(&v.message);
+
+    // Idempotency by (kind, natural key).
+    let existing = t
+        .query_row(
+            "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = ?1 AND key = ?2",
+            params![kind, key],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(backend)?;
+    if let Some((origin, seq, hlc, old_body, hash)) = existing {
+        let receipt = Receipt {
+            origin,
+            seq: u64::try_from(seq).unwrap_or(0),
+            hash: hash_of(hash),
+            hlc: Hlc(u64::try_from(hlc).unwrap_or(0)),
+            kind: kind.to_string(),
+            key: key.clone(),
+            duplicate: true,
+        };
+        if old_body == body {
+            return Ok(Ok(receipt));
+        }
+        let mut r = Rejection::new(
+            "DUPLICATE_CONFLICT",
+            "",
+            format!(
+                "a different {kind} for {key} was already accepted as entry {}#{} ({}); send a cancel or void instead of a second version",
+                receipt.origin, receipt.seq, receipt.hash
+            ),
+        );
+        r.original = Some(Receipt {
+            duplicate: false,
+            ..receipt
+        });
+        return Ok(Err(r));
+    }
+
+    match &v.facts {
+        Facts::Invoice(f) => {
+            let inside: Option<i64> = t
+                .query_row(
+                    "SELECT 1 FROM tracks WHERE seller = ?1 AND period = ?2 AND track = ?3 AND begin <= ?4 AND end >= ?4",
+                    params![f.seller.as_str(), f.period.key(), f.number.track().as_str(), f.number.number()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if inside.is_none() {
+                return Ok(Err(Rejection::new(
+                    "NUMBER_OUTSIDE_TRACK",
+                    "Main/InvoiceNumber",
+                    format!(
+                        "{} is not in a range allocated to seller {} for period {}; allocate a track (E0401) first",
+                        f.number, f.seller, f.period
+                    ),
+                )));
+            }
+        }
+        Facts::TrackAllocation(f) => {
+            let ranges: Vec<(u32, u32)> = if f.items.is_empty() {
+                vec![(f.begin, f.end)]
+            } else {
+                f.items.iter().map(|(b, e, _)| (*b, *e)).collect()
+            };
+            for (b, e) in &ranges {
+                let clash: Option<String> = t
+                    .query_row(
+                        "SELECT seller FROM tracks WHERE period = ?1 AND track = ?2 AND begin <= ?4 AND end >= ?3 LIMIT 1",
+                        params![f.period.key(), f.track.as_str(), b, e],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                if let Some(owner) = clash {
+                    return Ok(Err(Rejection::new(
+                        "TRACK_OVERLAP",
+                        "Details",
+                        format!(
+                            "{}{b:08}–{e:08} in period {} overlaps a range already allocated to {owner}",
+                            f.track, f.period
+                        ),
+                    )));
+                }
+            }
+        }
+        _ => {}
+    }
+
+    let receipt = push_entry(t, head, site, kind, &key, actor, &body)?;
+    project(t, &receipt, &v.facts, &body)?;
+    Ok(Ok(receipt))
+}
+
+/// Update the projections for one accepted message.
+fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Result<(), StoreError> {
+    match facts {
+        Facts::Invoice(f) => {
+            let held: Vec<String> = {
+                let mut st = t
+                    .prepare_cached("SELECT status FROM held WHERE seller = ?1 AND number = ?2")
+                    .map_err(backend)?;
+                let rows = st
+                    .query_map(params![f.seller.as_str(), f.number.to_string()], |row| {
+                        row.get(0)
+                    })
+                    .map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)?
+            };
+            // A held cancel dominates a held void (see core::resolve).
+            let status = if held.iter().any(|s| s == "cancelled") {
+                "cancelled"
+            } else if held.iter().any(|s| s == "voided") {
+                "voided"
+            } else {
+                "issued"
+            };
+            let (ct, cid, npo) = match &f.delivery {
+                Delivery::Carrier(c) => (Some(c.kind.code().to_string()), Some(c.id.clone()), None),
+                Delivery::Donated(l) => (None, None, Some(l.as_str().to_string())),
+                _ => (None, None, None),
+            };
+            t.execute(
+                "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![
+                    f.seller.as_str(),
+                    f.number.to_string(),
+                    f.period.key(),
+                    einvoice_core::period::format_mig_date(f.date),
+                    format!("{:02}:{:02}:{:02}", f.time.hour(), f.time.minute(), f.time.second()),
+                    f.buyer.mig_str(),
+                    f.random.as_ref().map(|x| x.as_str().to_string()),
+                    ct,
+                    cid,
+                    npo,
+                    f.total.0,
+                    status,
+                    body,
+                    r.origin,
+                    i64_of(r.seq),
+                ],
+            )
+            .map_err(backend)?;
+            // Allowances that arrived earlier.
+            t.execute(
+                "UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2",
+                params![f.seller.as_str(), f.number.to_string()],
+            )
+            .map_err(backend)?;
+        }
+        Facts::Cancel(c) | Facts::Void(c) => {
+            let status = status_str(if matches!(facts, Facts::Cancel(_)) {
+                MessageKind::F0501
+            } else {
+                MessageKind::F0701
+            });
+            t.execute(
+                "INSERT OR IGNORE INTO held (seller, number, status) VALUES (?1, ?2, ?3)",
+                params![c.seller.as_str(), c.number.to_string(), status],
+            )
+            .map_err(backend)?;
+            // Cancel dominates void whatever the order.
+            let sql = if status == "cancelled" {
+                "UPDATE invoices SET status = 'cancelled' WHERE seller = ?1 AND number = ?2"
+            } else {
+                "UPDATE invoices SET status = 'voided' WHERE seller = ?1 AND number = ?2 AND status = 'issued'"
+            };
+            t.execute(sql, params![c.seller.as_str(), c.number.to_string()])
+                .map_err(backend)?;
+        }
+        Facts::Allowance(a) => {
+            let mut per_invoice: std::collections::BTreeMap<String, i64> = Default::default();
+            for it in &a.items {
+                let amount = einvoice_core::money::round_half_up(it.amount)
+                    .try_into()
+                    .unwrap_or(0i64)
+                    .saturating_add(it.tax.0);
+                *per_invoice
+                    .entry(it.original_number.to_string())
+                    .or_default() += amount;
+            }
+            for (inv, amount) in per_invoice {
+                t.execute(
+                    "INSERT INTO allowances (seller, allowance, invoice, amount) VALUES (?1, ?2, ?3, ?4)",
+                    params![a.seller.as_str(), a.number, inv, amount],
+                )
+                .map_err(backend)?;
+                refresh_allowance(t, a.seller.as_str(), &inv)?;
+            }
+        }
+        Facts::CancelAllowance(c) => {
+            let invoices: Vec<String> = {
+                let mut st = t
+                    .prepare_cached(
+                        "SELECT invoice FROM allowances WHERE seller = ?1 AND allowance = ?2",
+                    )
+                    .map_err(backend)?;
+                let rows = st
+                    .query_map(params![c.seller.as_str(), c.number], |row| row.get(0))
+                    .map_err(backend)?;
+                rows.collect::<Result<_, _>>().map_err(backend)?
+            };
+            t.execute(
+                "UPDATE allowances SET cancelled = 1 WHERE seller = ?1 AND allowance = ?2",
+                params![c.seller.as_str(), c.number],
+            )
+            .map_err(backend)?;
+            for inv in invoices {
+                refresh_allowance(t, c.seller.as_str(), &inv)?;
+            }
+        }
+        Facts::TrackAllocation(f) => {
+            let ranges: Vec<(u32, u32)> = if f.items.is_empty() {
+                vec![(f.begin, f.end)]
+            } else {
+                f.items.iter().map(|(b, e, _)| (*b, *e)).collect()
+            };
+            for (b, e) in ranges {
+                t.execute(
+                    "INSERT INTO tracks (seller, period, track, begin, end) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![f.seller.as_str(), f.period.key(), f.track.as_str(), b, e],
+                )
+                .map_err(backend)?;
+            }
+        }
+        Facts::Blank(_) => {}
+    }
+    Ok(())
+}
+
+fn refresh_allowance(t: &Transaction<'_>, seller: &str, invoice: &str) -> Result<(), StoreError> {
+    t.execute(
+        "UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2",
+        params![seller, invoice],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
