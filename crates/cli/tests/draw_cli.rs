@@ -3,10 +3,23 @@
 #[test]
 fn bench_draw_json_has_the_figures() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_einvoice"))
-        .args(["bench", "draw", "--invoices", "200000", "--rounds", "1", "--json"])
+        .args([
+            "bench",
+            "draw",
+            "--invoices",
+            "200000",
+            "--rounds",
+            "1",
+            "--json",
+        ])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["invoices"], 200_000);
     for k in ["match_s", "seq_read_s"] {
