@@ -3,5 +3,7 @@
 //! Shared building blocks live here first: [`seal`] (secrets at rest) and
 //! [`problem`] (RFC 9457 error bodies carrying the core's stable codes).
 
+pub mod app_api;
+pub mod ops;
 pub mod problem;
 pub mod seal;
