@@ -32,7 +32,7 @@ enum Command {
     #[command(subcommand)]
     Demo(cmd::site::DemoCommand),
     /// Operator commands (sellers, keys, tracks, apps, operators).
-    Admin(cmd::site::AdminArgs),
+    Admin(cmd::admin::AdminArgs),
     /// Signed API client, as an integrator would use it.
     Client(cmd::site::ClientArgs),
     /// The ledger: verify the hash chain, follow new entries.
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::site::serve(a),
         Command::Up(a) => cmd::site::up(a),
         Command::Demo(c) => cmd::site::demo(c),
-        Command::Admin(a) => cmd::site::admin(a),
+        Command::Admin(a) => cmd::admin::admin(a),
         Command::Client(a) => cmd::site::client(a),
         Command::Ledger(c) => cmd::store::ledger(c),
         Command::Migrate(a) => cmd::store::migrate(a),

@@ -1,5 +1,6 @@
 //! Command groups. Each module owns its argument types and runs its commands.
 
+pub mod admin;
 pub mod core;
 pub mod draw;
 pub mod proof;

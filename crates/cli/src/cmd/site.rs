@@ -38,14 +38,6 @@ pub enum DemoCommand {
     },
 }
 
-/// `einvoice admin …`
-#[derive(Args)]
-pub struct AdminArgs {
-    /// Arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
-}
-
 /// `einvoice client …`
 #[derive(Args)]
 pub struct ClientArgs {
@@ -84,10 +76,6 @@ pub fn up(_a: UpArgs) -> anyhow::Result<ExitCode> {
 /// Run a `demo` command.
 pub fn demo(_c: DemoCommand) -> anyhow::Result<ExitCode> {
     Err(not_yet("demo"))
-}
-/// Run an `admin` command.
-pub fn admin(_a: AdminArgs) -> anyhow::Result<ExitCode> {
-    Err(not_yet("admin"))
 }
 /// Run a `client` command.
 pub fn client(_a: ClientArgs) -> anyhow::Result<ExitCode> {

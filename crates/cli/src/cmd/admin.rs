@@ -1,0 +1,557 @@
+//! `einvoice admin …`: operator commands.
+//!
+//! - `admin bootstrap --data DIR --name NAME` works locally on a data
+//!   directory and only while the site has no operator: it creates the first
+//!   operator and prints its password and `otpauth://` URL once. The site's
+//!   master key is read from (or created at) `DIR/master.key` (32 bytes, 0600).
+//! - Every other command talks to the operator API of a running site
+//!   (`--url`, default `http://127.0.0.1:8080`). `admin login` stores the
+//!   session token in a file readable only by you (`--token-file`, default
+//!   `~/.einvoice/ops-token`); `EINVOICE_OPS_TOKEN` overrides it.
+//!
+//! This build's HTTP client speaks plain HTTP only: it refuses a non-loopback
+//! `http://` URL unless `--insecure-http` is given (reach a remote site through
+//! an SSH tunnel), and `https://` until a TLS client is linked.
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+use einvoice_server::ops;
+use einvoice_server::seal::Sealer;
+use serde_json::{Value, json};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// `einvoice admin …`
+#[derive(Args)]
+pub struct AdminArgs {
+    /// Operator API base URL of the site.
+    #[arg(
+        long,
+        env = "EINVOICE_OPS_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// Where `login` keeps the session token (created 0600).
+    #[arg(long, env = "EINVOICE_OPS_TOKEN_FILE", global = true)]
+    pub token_file: Option<PathBuf>,
+    /// Allow plain HTTP to a host other than loopback.
+    #[arg(long, global = true)]
+    pub insecure_http: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// Operator commands.
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create the first operator on a data directory with no operators (local).
+    Bootstrap {
+        /// Data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// Operator name (a-z 0-9 . _ -).
+        #[arg(long)]
+        name: String,
+        /// This site's id.
+        #[arg(long, default_value = "main")]
+        site: String,
+    },
+    /// Log in (password and TOTP code are read from standard input when not given).
+    Login {
+        /// Operator name.
+        #[arg(long)]
+        name: String,
+        /// The current TOTP code.
+        #[arg(long)]
+        totp: Option<String>,
+    },
+    /// End the session.
+    Logout,
+    /// Show the session's operator and roles.
+    Whoami,
+    /// Sellers.
+    #[command(subcommand)]
+    Seller(SellerCommand),
+    /// API keys for sellers and integrators.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// MOF App API applications.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Operator accounts.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Number tracks (E0401).
+    #[command(subcommand)]
+    Tracks(TracksCommand),
+    /// Winning numbers (two-person rule).
+    #[command(subcommand)]
+    Winning(WinningCommand),
+}
+
+/// `admin seller …`
+#[derive(Subcommand)]
+pub enum SellerCommand {
+    /// Register or rename a seller.
+    Add {
+        /// UBN.
+        #[arg(long)]
+        ubn: String,
+        /// Registered name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `admin key …`
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key for one seller, or an integrator key for several (secret shown once).
+    Create {
+        /// A seller the key may act for (repeat for an integrator).
+        #[arg(long = "seller", required = true)]
+        sellers: Vec<String>,
+    },
+}
+
+/// `admin app …`
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// Register an app (its API key is shown once).
+    Add {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// The appID (generated when absent).
+        #[arg(long)]
+        app_id: Option<String>,
+        /// HmacSHA256 (default) or HmacSHA1.
+        #[arg(long)]
+        alg: Option<String>,
+    },
+}
+
+/// `admin operator …`
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// Create an operator (password and TOTP shown once).
+    Add {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Role: operator, auditor or soc (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+}
+
+/// `admin tracks …`
+#[derive(Subcommand)]
+pub enum TracksCommand {
+    /// Allocate numbers `begin..=end` of a track to a seller for a period.
+    Allocate {
+        /// Seller (branch) UBN.
+        #[arg(long)]
+        seller: String,
+        /// Head office UBN (defaults to the seller).
+        #[arg(long)]
+        head: Option<String>,
+        /// Period, e.g. 11402.
+        #[arg(long)]
+        period: String,
+        /// Track letters, e.g. AB.
+        #[arg(long)]
+        track: String,
+        /// First number (whole booklets of 50).
+        #[arg(long)]
+        begin: u32,
+        /// Last number, inclusive.
+        #[arg(long)]
+        end: u32,
+        /// Invoice type (07 general, 08 special).
+        #[arg(long)]
+        invoice_type: Option<String>,
+    },
+}
+
+/// `admin winning …`
+#[derive(Subcommand)]
+pub enum WinningCommand {
+    /// Enter a period's numbers as a draft (a correction of a published version needs --reason).
+    Enter {
+        /// Period.
+        #[arg(long)]
+        period: String,
+        /// Special prize number (8 digits).
+        #[arg(long)]
+        special: String,
+        /// Grand prize number (8 digits).
+        #[arg(long)]
+        grand: String,
+        /// First-prize number (repeat).
+        #[arg(long = "first", required = true)]
+        first: Vec<String>,
+        /// Additional sixth-prize number, 3 digits (repeat).
+        #[arg(long = "sixth")]
+        sixth: Vec<String>,
+        /// Why this version exists.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Approve (publish) a draft entered by another operator.
+    Approve {
+        /// Period.
+        #[arg(long)]
+        period: String,
+        /// Version to approve.
+        #[arg(long)]
+        version: u32,
+    },
+    /// Show the latest version of a period.
+    Show {
+        /// Period.
+        #[arg(long)]
+        period: String,
+    },
+}
+
+/// Run an `admin` command.
+pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
+    let AdminArgs {
+        url,
+        token_file,
+        insecure_http,
+        command,
+    } = a;
+    let client = || Client::new(&url, token_file.clone(), insecure_http);
+    let (method, path, body): (&str, String, Option<Value>) = match command {
+        AdminCommand::Bootstrap { data, name, site } => return bootstrap(&data, &name, &site),
+        AdminCommand::Login { name, totp } => return client()?.login(&name, totp),
+        AdminCommand::Logout => {
+            let c = client()?;
+            let out = c.send("POST", "/v1/ops/logout", None);
+            if std::env::var_os("EINVOICE_OPS_TOKEN").is_none() {
+                let _ = std::fs::remove_file(&c.token_file);
+            }
+            return out;
+        }
+        AdminCommand::Whoami => ("GET", "/v1/ops/whoami".into(), None),
+        AdminCommand::Seller(SellerCommand::Add { ubn, name }) => (
+            "POST",
+            "/v1/ops/sellers".into(),
+            Some(json!({"ubn": ubn, "name": name})),
+        ),
+        AdminCommand::Key(KeyCommand::Create { sellers }) => (
+            "POST",
+            "/v1/ops/keys".into(),
+            Some(json!({"sellers": sellers})),
+        ),
+        AdminCommand::App(AppCommand::Add { name, app_id, alg }) => {
+            let mut b = json!({"name": name});
+            if let Some(id) = app_id {
+                b["app_id"] = json!(id);
+            }
+            if let Some(alg) = alg {
+                b["alg"] = json!(alg);
+            }
+            ("POST", "/v1/ops/apps".into(), Some(b))
+        }
+        AdminCommand::Operator(OperatorCommand::Add { name, roles }) => (
+            "POST",
+            "/v1/ops/operators".into(),
+            Some(json!({"name": name, "roles": roles})),
+        ),
+        AdminCommand::Tracks(TracksCommand::Allocate {
+            seller,
+            head,
+            period,
+            track,
+            begin,
+            end,
+            invoice_type,
+        }) => {
+            let mut b = json!({"seller": seller, "period": period, "track": track, "begin": begin, "end": end});
+            if let Some(h) = head {
+                b["head"] = json!(h);
+            }
+            if let Some(t) = invoice_type {
+                b["invoice_type"] = json!(t);
+            }
+            ("POST", "/v1/ops/tracks".into(), Some(b))
+        }
+        AdminCommand::Winning(WinningCommand::Enter {
+            period,
+            special,
+            grand,
+            first,
+            sixth,
+            reason,
+        }) => {
+            let mut b = json!({"period": period, "special": special, "grand": grand, "first": first, "additional_sixth": sixth});
+            if let Some(r) = reason {
+                b["reason"] = json!(r);
+            }
+            ("POST", "/v1/ops/winning".into(), Some(b))
+        }
+        AdminCommand::Winning(WinningCommand::Approve { period, version }) => (
+            "POST",
+            format!("/v1/ops/winning/{period}/approve"),
+            Some(json!({"version": version})),
+        ),
+        AdminCommand::Winning(WinningCommand::Show { period }) => {
+            ("GET", format!("/v1/ops/winning/{period}"), None)
+        }
+    };
+    client()?.send(method, &path, body)
+}
+
+fn bootstrap(data: &Path, name: &str, site: &str) -> anyhow::Result<ExitCode> {
+    let store = super::store::open_sqlite(data, &None, site)?;
+    let key = ops::load_or_create_master_key(data).map_err(|e| anyhow!("{e}"))?;
+    let sealer = Sealer::new(&key);
+    let rt = super::store::runtime()?;
+    let secrets = rt
+        .block_on(ops::bootstrap_operator(&store, &sealer, name))
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "operator: {name} (role operator)")?;
+    writeln!(out, "password: {}", secrets.password)?;
+    writeln!(out, "totp secret (base32): {}", secrets.totp_secret_base32)?;
+    writeln!(out, "otpauth URL: {}", secrets.otpauth_url)?;
+    writeln!(
+        out,
+        "These are shown once: store the password, and add the URL to an authenticator app."
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The default token file: `~/.einvoice/ops-token`.
+fn default_token_file() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".einvoice")
+        .join("ops-token")
+}
+
+/// Refuse URLs this build cannot reach safely.
+fn check_url(url: &str, insecure_http: bool) -> anyhow::Result<String> {
+    let url = url.trim_end_matches('/').to_string();
+    let Some(rest) = url.strip_prefix("http://") else {
+        if url.starts_with("https://") {
+            bail!(
+                "https:// is not supported by this build's client yet: reach the site through an SSH tunnel to http://127.0.0.1:PORT"
+            );
+        }
+        bail!("--url must start with http://");
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = host
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(host)
+        .trim_matches(['[', ']']);
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback && !insecure_http {
+        bail!(
+            "refusing to send operator credentials over plain HTTP to {host}: use an SSH tunnel to 127.0.0.1, or --insecure-http"
+        );
+    }
+    Ok(url)
+}
+
+/// Write the token so that only the owner can read it.
+fn save_token(path: &Path, token: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            b.mode(0o700);
+        }
+        b.create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let _ = std::fs::remove_file(path);
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(token.as_bytes())?;
+    Ok(())
+}
+
+struct Client {
+    url: String,
+    token_file: PathBuf,
+    http: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Client {
+    fn new(url: &str, token_file: Option<PathBuf>, insecure_http: bool) -> anyhow::Result<Self> {
+        Ok(Self {
+            url: check_url(url, insecure_http)?,
+            token_file: token_file.unwrap_or_else(default_token_file),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .context("cannot build the HTTP client")?,
+            rt: super::store::runtime()?,
+        })
+    }
+
+    fn token(&self) -> anyhow::Result<String> {
+        if let Ok(t) = std::env::var("EINVOICE_OPS_TOKEN") {
+            return Ok(t.trim().to_string());
+        }
+        std::fs::read_to_string(&self.token_file)
+            .map(|t| t.trim().to_string())
+            .map_err(|_| {
+                anyhow!(
+                    "not logged in: run `einvoice admin login --name NAME` (token file {})",
+                    self.token_file.display()
+                )
+            })
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let url = format!("{}{path}", self.url);
+        self.rt.block_on(async {
+            let mut req = match method {
+                "GET" => self.http.get(&url),
+                _ => self.http.post(&url),
+            };
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req
+                .send()
+                .await
+                .with_context(|| format!("cannot reach {url}"))?;
+            let status = resp.status().as_u16();
+            let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+            Ok((status, v))
+        })
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<ExitCode> {
+        let token = self.token()?;
+        let (status, v) = self.call(method, path, Some(&token), body)?;
+        report(status, &v)
+    }
+
+    fn login(&self, name: &str, totp: Option<String>) -> anyhow::Result<ExitCode> {
+        let stdin = std::io::stdin();
+        let mut lines = stdin.lock().lines();
+        eprint!("password for {name}: ");
+        let password = lines
+            .next()
+            .transpose()?
+            .ok_or_else(|| anyhow!("no password on standard input"))?;
+        let totp = match totp {
+            Some(t) => t,
+            None => {
+                eprint!("TOTP code: ");
+                lines
+                    .next()
+                    .transpose()?
+                    .ok_or_else(|| anyhow!("no TOTP code on standard input"))?
+            }
+        };
+        let (status, v) = self.call(
+            "POST",
+            "/v1/ops/login",
+            None,
+            Some(json!({"name": name, "password": password.trim_end_matches(['\r', '\n']), "totp": totp.trim()})),
+        )?;
+        if status != 200 {
+            return report(status, &v);
+        }
+        let token = v["token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("the site answered without a token"))?;
+        save_token(&self.token_file, token)?;
+        println!(
+            "logged in as {name}; session token saved to {} (expires at {})",
+            self.token_file.display(),
+            v["expires_unix"]
+        );
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Print the answer; a problem goes to stderr with its code and exit status 1.
+fn report(status: u16, v: &Value) -> anyhow::Result<ExitCode> {
+    if (200..300).contains(&status) {
+        println!("{}", serde_json::to_string_pretty(v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let code = v["code"].as_str().unwrap_or("HTTP_ERROR");
+    let detail = v["detail"].as_str().unwrap_or("");
+    eprintln!("error: {code} (HTTP {status}): {detail}");
+    if let Some(errors) = v["errors"].as_array() {
+        for e in errors {
+            eprintln!(
+                "  {} at {}: {}",
+                e["code"].as_str().unwrap_or(""),
+                e["field"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::from(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert!(check_url("http://127.0.0.1:8080/", false).is_ok());
+        assert!(check_url("http://localhost:8080", false).is_ok());
+        assert!(check_url("http://[::1]:8080", false).is_ok());
+        assert!(check_url("http://ops.example:8080", false).is_err());
+        assert!(check_url("http://ops.example:8080", true).is_ok());
+        assert!(check_url("https://ops.example", true).is_err());
+        assert!(check_url("ftp://x", true).is_err());
+    }
+
+    #[test]
+    fn token_file_is_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("sub").join("ops-token");
+        save_token(&p, "abc").expect("save");
+        save_token(&p, "def").expect("overwrite");
+        assert_eq!(std::fs::read_to_string(&p).expect("read"), "def");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
