@@ -57,6 +57,7 @@
 //! [`AppApiConfig::max_lock_secs`]: never permanent. Verification codes are
 //! never logged.
 
+use crate::carrier_auth::CarrierAuthError;
 use crate::seal::{SealError, Sealer};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::Router;
@@ -72,7 +73,7 @@ use einvoice_core::time::{Date, Month, OffsetDateTime, UtcOffset};
 use einvoice_core::{
     Carrier, CarrierType, InvoiceNumber, Period, RandomNumber, Ubn, WinningNumbers,
 };
-use einvoice_store::{CarrierRecord, InvoiceStatus, InvoiceView, LoginAttempt, Store, StoreError};
+use einvoice_store::{InvoiceStatus, InvoiceView, Store, StoreError};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -900,47 +901,19 @@ async fn auth_carrier<S: Store>(st: &AppState<S>, p: &Params) -> Result<Carrier,
         .map_err(|_| fail(code::PARAM, "cardType is not an accepted carrier type"))?;
     let carrier = Carrier::parse(kind, p.req("cardNo")?)
         .map_err(|_| fail(code::PARAM, "cardNo does not match the carrier type"))?;
-    let code_given = p.req("cardEncrypt")?.to_string();
-    let now = now_unix();
-    let rec: Option<CarrierRecord> = st.store.carrier(&carrier).await?;
-    if let Some(r) = &rec
-        && r.locked_until > now
-    {
-        return Err(fail(
+    let code_given = p.req("cardEncrypt")?;
+    match crate::carrier_auth::authenticate(&st.store, &st.cfg, &carrier, code_given).await {
+        Ok(()) => Ok(carrier),
+        Err(CarrierAuthError::Locked(secs)) => Err(fail(
             code::CARRIER_LOCKED,
-            format!(
-                "too many failed attempts: retry after {} seconds",
-                r.locked_until - now
-            ),
-        ));
+            format!("too many failed attempts: retry after {secs} seconds"),
+        )),
+        Err(CarrierAuthError::Wrong) => Err(fail(
+            code::CARRIER_AUTH,
+            "the carrier or its verification code is wrong",
+        )),
+        Err(CarrierAuthError::Store(e)) => Err(e.into()),
     }
-    let phc = rec
-        .as_ref()
-        .map(|r| r.verification_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
-    let known = rec.is_some();
-    let ok = tokio::task::spawn_blocking(move || argon2_verify(code_given.as_bytes(), &phc))
-        .await
-        .unwrap_or(false)
-        && known;
-    if ok {
-        st.store
-            .record_carrier_login(&carrier, LoginAttempt::Succeeded)
-            .await?;
-        return Ok(carrier);
-    }
-    let failures = rec.as_ref().map_or(1, |r| r.failures.saturating_add(1));
-    if known {
-        let lock_until = st.cfg.lock_until(failures, now);
-        st.store
-            .record_carrier_login(&carrier, LoginAttempt::Failed { lock_until })
-            .await?;
-    }
-    tokio::time::sleep(st.cfg.delay(failures)).await;
-    Err(fail(
-        code::CARRIER_AUTH,
-        "the carrier or its verification code is wrong",
-    ))
 }
 
 fn carrier_row(i: usize, carrier: &Carrier, view: &InvoiceView) -> Value {

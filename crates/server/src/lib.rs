@@ -1,9 +1,23 @@
-//! einvoice-server: the HTTP API of one site (being built).
+//! einvoice-server: the HTTP API of one site.
 //!
-//! Shared building blocks live here first: [`seal`] (secrets at rest) and
-//! [`problem`] (RFC 9457 error bodies carrying the core's stable codes).
+//! [`site::router`] merges every route group — sellers ([`seller`]), citizens
+//! and the public ([`citizen`]), the MOF App API ([`app_api`]), operators
+//! ([`ops`]) and the probes — behind the edge layers (limits, problem
+//! documents, metrics). [`sign`] is the request-signing scheme clients use,
+//! [`seal`] keeps secrets encrypted at rest, [`problem`] shapes every error.
 
 pub mod app_api;
+pub mod carrier_auth;
+pub mod citizen;
+pub mod config;
+pub mod demo;
+pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod seal;
+pub mod seller;
+pub mod sign;
+pub mod site;
+
+pub use config::{FileConfig, Limits};
+pub use site::{SiteOptions, router, serve};

@@ -1,0 +1,253 @@
+//! Site configuration: a TOML file, then environment variables, then defaults
+//! that work. Every field has a default, so an empty file is a valid config.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"      # EINVOICE_LISTEN
+//! data = "data"                  # EINVOICE_DATA: SQLite file, master key
+//! site = "main"                  # EINVOICE_SITE: this site's ledger origin
+//! sandbox = false                # accept MOF test identifiers (never in production)
+//! allow_plain_http = false       # plain HTTP on a non-loopback address (behind a TLS proxy)
+//! tls_cert = "cert.pem"          # EINVOICE_TLS_CERT: PEM chain; with tls_key, serve HTTPS
+//! tls_key = "key.pem"            # EINVOICE_TLS_KEY
+//!
+//! [limits]
+//! max_body_bytes = 4194304       # 413 above this
+//! request_timeout_ms = 30000     # 408 after this
+//! max_batch = 1000               # messages per batch (400 above)
+//! max_items = 9999               # items per message (400 above; MIG allows 9999)
+//! max_page = 1000                # page size (400 above)
+//! seller_per_second = 2000       # requests per API key (429 + Retry-After above)
+//! seller_burst = 4000
+//! public_per_second = 5          # public lookups per client address
+//! public_burst = 20
+//! carrier_per_second = 20        # citizen requests per client address
+//! carrier_burst = 60
+//! ```
+
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// Request limits, each answered with a clear 413 / 400 / 429.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, bytes (413 `BODY_TOO_LARGE`).
+    pub max_body_bytes: usize,
+    /// Longest request, milliseconds (408 `REQUEST_TIMEOUT`).
+    pub request_timeout_ms: u64,
+    /// Most messages in one batch (400 `BATCH_TOO_LARGE`).
+    pub max_batch: usize,
+    /// Most items in one message (400 `TOO_MANY_ITEMS`).
+    pub max_items: usize,
+    /// Largest page (400 `PAGE_TOO_LARGE`).
+    pub max_page: u32,
+    /// Sustained requests per second per API key (429 `RATE_LIMITED`).
+    pub seller_per_second: u32,
+    /// Burst per API key.
+    pub seller_burst: u32,
+    /// Public lookups per second per client address.
+    pub public_per_second: u32,
+    /// Public burst per client address.
+    pub public_burst: u32,
+    /// Citizen requests per second per client address.
+    pub carrier_per_second: u32,
+    /// Citizen burst per client address.
+    pub carrier_burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 * 1024 * 1024,
+            request_timeout_ms: 30_000,
+            max_batch: 1000,
+            max_items: 9999,
+            max_page: 1000,
+            seller_per_second: 2000,
+            seller_burst: 4000,
+            public_per_second: 5,
+            public_burst: 20,
+            carrier_per_second: 20,
+            carrier_burst: 60,
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address.
+    pub listen: String,
+    /// Data directory (SQLite database, master key).
+    pub data: PathBuf,
+    /// Store URL: absent for SQLite in `data`, or `postgres://…`.
+    pub database: Option<String>,
+    /// This site's ledger origin.
+    pub site: String,
+    /// Accept MOF test identifiers.
+    pub sandbox: bool,
+    /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    pub allow_plain_http: bool,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key: Option<PathBuf>,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data: PathBuf::from("data"),
+            database: None,
+            site: "main".into(),
+            sandbox: false,
+            allow_plain_http: false,
+            tls_cert: None,
+            tls_key: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML is malformed or has unknown keys.
+    #[error("CONFIG_INVALID: {0}")]
+    Invalid(String),
+    /// An environment variable has a bad value.
+    #[error("CONFIG_ENV: {name}: {message}")]
+    Env {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Plain HTTP requested on a public address without `allow_plain_http`.
+    #[error(
+        "PLAIN_HTTP_REFUSED: {0} is not a loopback address; configure tls_cert and tls_key, \
+         or set allow_plain_http = true when a TLS proxy sits in front"
+    )]
+    PlainHttp(String),
+    /// Only one of certificate and key is configured.
+    #[error("TLS_INCOMPLETE: tls_cert and tls_key must be given together")]
+    TlsIncomplete,
+}
+
+impl FileConfig {
+    /// Parse a TOML document (unknown keys are refused, so typos surface).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+
+    /// Apply `EINVOICE_*` environment variables through `get` (normally `std::env::var`).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("EINVOICE_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("EINVOICE_DATA") {
+            self.data = v.into();
+        }
+        if let Some(v) = get("EINVOICE_DATABASE") {
+            self.database = Some(v);
+        }
+        if let Some(v) = get("EINVOICE_SITE") {
+            self.site = v;
+        }
+        if let Some(v) = get("EINVOICE_TLS_CERT") {
+            self.tls_cert = Some(v.into());
+        }
+        if let Some(v) = get("EINVOICE_TLS_KEY") {
+            self.tls_key = Some(v.into());
+        }
+        if let Some(v) = get("EINVOICE_SANDBOX") {
+            self.sandbox = match v.as_str() {
+                "1" | "true" => true,
+                "0" | "false" => false,
+                _ => {
+                    return Err(ConfigError::Env {
+                        name: "EINVOICE_SANDBOX",
+                        message: "must be true or false".into(),
+                    });
+                }
+            };
+        }
+        Ok(())
+    }
+
+    /// Refuse combinations that would be unsafe: plain HTTP on a public
+    /// address unless forced, a certificate without its key.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), Some(_)) => return Ok(()),
+            (None, None) => {}
+            _ => return Err(ConfigError::TlsIncomplete),
+        }
+        if !self.allow_plain_http && !is_loopback(&self.listen) {
+            return Err(ConfigError::PlainHttp(self.listen.clone()));
+        }
+        Ok(())
+    }
+
+    /// Whether HTTPS is configured.
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+}
+
+/// Whether `addr` (`host:port`) names a loopback interface.
+pub fn is_loopback(addr: &str) -> bool {
+    if let Ok(sa) = addr.parse::<std::net::SocketAddr>() {
+        return sa.ip().is_loopback();
+    }
+    addr.rsplit_once(':')
+        .is_some_and(|(host, _)| host == "localhost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(FileConfig::from_toml("").ok(), Some(FileConfig::default()));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = FileConfig::from_toml("lisen = \"x\"")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("CONFIG_INVALID") && m.contains("lisen")));
+    }
+
+    #[test]
+    fn limits_and_env() {
+        let mut c = FileConfig::from_toml("[limits]\nmax_batch = 10\n").expect("parses");
+        assert_eq!(c.limits.max_batch, 10);
+        assert_eq!(c.limits.max_page, Limits::default().max_page);
+        c.apply_env(|k| (k == "EINVOICE_LISTEN").then(|| "0.0.0.0:9000".to_string()))
+            .expect("env");
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert!(matches!(c.check(), Err(ConfigError::PlainHttp(_))));
+        c.allow_plain_http = true;
+        assert!(c.check().is_ok());
+        let bad = c
+            .clone()
+            .apply_env(|k| (k == "EINVOICE_SANDBOX").then(|| "maybe".into()));
+        assert!(matches!(bad, Err(ConfigError::Env { .. })));
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("127.0.0.1:80"));
+        assert!(is_loopback("[::1]:80"));
+        assert!(is_loopback("localhost:8080"));
+        assert!(!is_loopback("0.0.0.0:80"));
+        assert!(!is_loopback("10.1.2.3:80"));
+    }
+}

@@ -1,0 +1,330 @@
+//! One site's HTTP API: every router merged, the edge layers (body limit,
+//! request timeout, problem documents, metrics) and the listener loop.
+//!
+//! Route groups:
+//!
+//! | prefix | who | auth |
+//! | --- | --- | --- |
+//! | `/v1/messages`, `/v1/batches`, `/v1/sellers/…`, `/v1/whoami` | sellers, integrators | signed requests ([`crate::sign`]) |
+//! | `/v1/carrier/…` | citizens | carrier + verification code, then a bearer token |
+//! | `/v1/public/…` | anyone | none; rate-limited per client address |
+//! | `/PB2CAPIVAN/…` | existing apps | MOF App API appID (+ signature) |
+//! | `/v1/ops/…` | operators | password + TOTP, then a session |
+//! | `/healthz`, `/readyz`, `/metrics`, `/openapi.json` | probes, monitoring | none |
+//!
+//! Every error an HTTP client can see is `application/problem+json` with a
+//! stable code (the App API keeps MOF's own 200-with-code answers).
+
+// A `Problem` is built at most once per request and goes straight to the client.
+#![allow(clippy::result_large_err)]
+
+use crate::app_api::{self, AppApiConfig};
+use crate::config::Limits;
+use crate::ops::{self, OpsConfig};
+use crate::problem::Problem;
+use crate::seal::Sealer;
+use crate::{citizen, openapi, seller};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use einvoice_core::Rules;
+use einvoice_store::{Store, StoreError};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Everything a site's API needs besides the store and the master key.
+#[derive(Debug, Clone)]
+pub struct SiteOptions {
+    /// Validation rules (production or sandbox).
+    pub rules: Rules,
+    /// Request limits.
+    pub limits: Limits,
+    /// MOF App API settings (also the carrier lock-out settings).
+    pub app_api: AppApiConfig,
+    /// Operator session settings.
+    pub ops: OpsConfig,
+    /// Mount `POST /v1/noop` (the HTTP ceiling of `bench ingest`).
+    pub noop_route: bool,
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        Self {
+            rules: Rules::production(),
+            limits: Limits::default(),
+            app_api: AppApiConfig::default(),
+            ops: OpsConfig::default(),
+            noop_route: false,
+        }
+    }
+}
+
+/// A keyed rate limiter with its housekeeping counter.
+pub(crate) struct Limiter {
+    inner: DefaultKeyedRateLimiter<String>,
+    calls: AtomicU64,
+}
+
+impl Limiter {
+    fn new(per_second: u32, burst: u32) -> Self {
+        let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        Self {
+            inner: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// `Err(problem)` with 429 and `Retry-After` when `key` is over its rate.
+    pub(crate) fn check(&self, key: &str) -> Result<(), Problem> {
+        if self.calls.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {
+            self.inner.retain_recent();
+        }
+        match self.inner.check_key(&key.to_string()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                Err(Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "RATE_LIMITED",
+                    format!("too many requests from this client: retry after {secs} s"),
+                )
+                .retry_after(secs.max(1)))
+            }
+        }
+    }
+}
+
+/// Shared state of the seller, citizen, public and probe routes.
+pub(crate) struct SiteState<S> {
+    pub(crate) store: S,
+    pub(crate) sealer: Sealer,
+    pub(crate) opts: SiteOptions,
+    pub(crate) seller_limit: Limiter,
+    pub(crate) public_limit: Limiter,
+    pub(crate) carrier_limit: Limiter,
+}
+
+/// Map a store failure to a problem: 503 + `Retry-After` when unavailable.
+pub(crate) fn store_problem(e: StoreError) -> Problem {
+    let detail = e.to_string();
+    match e {
+        StoreError::Unavailable(_) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), detail).retry_after(5)
+        }
+        _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), detail),
+    }
+}
+
+/// The client address of a request (for per-client limits).
+pub(crate) fn client_key(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+}
+
+/// The whole API of a site.
+pub fn router<S: Store>(store: S, sealer: Sealer, opts: SiteOptions) -> Router {
+    let l = &opts.limits;
+    let st = Arc::new(SiteState {
+        seller_limit: Limiter::new(l.seller_per_second, l.seller_burst),
+        public_limit: Limiter::new(l.public_per_second, l.public_burst),
+        carrier_limit: Limiter::new(l.carrier_per_second, l.carrier_burst),
+        store: store.clone(),
+        sealer: sealer.clone(),
+        opts: opts.clone(),
+    });
+    let probes = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<S>))
+        .route("/metrics", get(metrics_route))
+        .route("/openapi.json", get(openapi_route))
+        .with_state(st.clone());
+    Router::new()
+        .merge(probes)
+        .merge(seller::routes(st.clone()))
+        .merge(citizen::routes(st))
+        .merge(app_api::router_with(
+            store.clone(),
+            sealer.clone(),
+            opts.app_api.clone(),
+        ))
+        .merge(ops::router_with(store, sealer, opts.ops.clone()))
+        .fallback(not_found)
+        .layer(middleware::from_fn(problem_documents))
+        .layer(DefaultBodyLimit::max(opts.limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            Duration::from_millis(opts.limits.request_timeout_ms),
+            timeout,
+        ))
+        .layer(middleware::from_fn(record_metrics))
+}
+
+async fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+        "no such route: see /openapi.json",
+    )
+}
+
+async fn healthz() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz<S: Store>(State(st): State<Arc<SiteState<S>>>) -> Response {
+    match st.store.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(e) => store_problem(e).into_response(),
+    }
+}
+
+async fn openapi_route() -> Response {
+    let mut r = openapi::document_bytes().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// The process-wide Prometheus recorder (installed on first use).
+fn prometheus() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .as_ref()
+}
+
+async fn metrics_route() -> Response {
+    match prometheus() {
+        Some(h) => {
+            let mut r = h.render().into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }
+        None => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "METRICS_UNAVAILABLE",
+            "another metrics recorder is installed in this process",
+        )
+        .into_response(),
+    }
+}
+
+/// Count requests and time them, labelled by route template and status.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    prometheus();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    let labels = [("route", route), ("method", method), ("status", status)];
+    metrics::counter!("einvoice_http_requests_total", &labels).increment(1);
+    metrics::histogram!("einvoice_http_request_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// Answer 408 when a request takes longer than the configured time.
+async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
+}
+
+/// Turn framework rejections (plain-text 4xx/5xx from extractors, body limits,
+/// unknown methods) into problem documents with stable codes.
+async fn problem_documents(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.starts_with("application/problem+json") || v.starts_with("application/json")
+        });
+    if is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let detail: String = String::from_utf8_lossy(&text).chars().take(300).collect();
+    let code = match parts.status {
+        StatusCode::PAYLOAD_TOO_LARGE => "BODY_TOO_LARGE",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::NOT_FOUND => "ROUTE_NOT_FOUND",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "CONTENT_TYPE",
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "REQUEST_INVALID",
+        StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
+        s if s.is_server_error() => "INTERNAL",
+        _ => "REQUEST_REFUSED",
+    };
+    let detail = if detail.is_empty() {
+        parts
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_string()
+    } else {
+        detail
+    };
+    let mut out = Problem::new(parts.status, code, detail).into_response();
+    for (k, v) in parts.headers.iter() {
+        if k == header::RETRY_AFTER || k == header::ALLOW {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// Serve `app` on an already bound listener until `shutdown` resolves; the
+/// client address is available to handlers (per-client limits).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// A response body of bytes (used by handlers that build bodies themselves).
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = (status, Body::from(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
