@@ -34,7 +34,7 @@ enum Command {
     /// Operator commands (sellers, keys, tracks, apps, operators).
     Admin(cmd::admin::AdminArgs),
     /// Signed API client, as an integrator would use it.
-    Client(cmd::site::ClientArgs),
+    Client(cmd::client::ClientArgs),
     /// The ledger: verify the hash chain, follow new entries.
     #[command(subcommand)]
     Ledger(cmd::store::LedgerCommand),
@@ -57,9 +57,9 @@ enum BenchCommand {
     /// MIG XML decode + validate versus raw quick-xml tokenising.
     Decode(cmd::core::BenchDecodeArgs),
     /// Ingest over the real HTTP API.
-    Ingest(cmd::site::BenchIngestArgs),
+    Ingest(cmd::bench_site::BenchIngestArgs),
     /// Carrier queries.
-    Query(cmd::site::BenchQueryArgs),
+    Query(cmd::bench_site::BenchQueryArgs),
     /// Regular-prize match and cloud-prize draw over a synthetic snapshot.
     Draw(cmd::draw::BenchDrawArgs),
 }
@@ -75,15 +75,15 @@ fn main() -> ExitCode {
         Command::Up(a) => cmd::site::up(a),
         Command::Demo(c) => cmd::site::demo(c),
         Command::Admin(a) => cmd::admin::admin(a),
-        Command::Client(a) => cmd::site::client(a),
+        Command::Client(a) => cmd::client::client(a),
         Command::Ledger(c) => cmd::store::ledger(c),
         Command::Migrate(a) => cmd::store::migrate(a),
         Command::Export(a) => cmd::store::export(a),
         Command::Import(a) => cmd::store::import(a),
         Command::Draw(c) => cmd::draw::draw(c),
         Command::Bench(BenchCommand::Decode(a)) => cmd::core::bench_decode(a),
-        Command::Bench(BenchCommand::Ingest(a)) => cmd::site::bench_ingest(a),
-        Command::Bench(BenchCommand::Query(a)) => cmd::site::bench_query(a),
+        Command::Bench(BenchCommand::Ingest(a)) => cmd::bench_site::bench_ingest(a),
+        Command::Bench(BenchCommand::Query(a)) => cmd::bench_site::bench_query(a),
         Command::Bench(BenchCommand::Draw(a)) => cmd::draw::bench_draw(a),
     };
     match result {

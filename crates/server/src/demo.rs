@@ -382,6 +382,20 @@ pub struct DemoCredentials {
     pub app: AppCredentials,
     /// The demo period.
     pub period: String,
+    /// The first operator (created by `up` on an empty site).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorCredentials>,
+}
+
+/// An operator's one-time secrets.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct OperatorCredentials {
+    /// Login name.
+    pub name: String,
+    /// Password.
+    pub password: String,
+    /// TOTP secret (base32) for an authenticator app.
+    pub totp_secret: String,
 }
 
 /// A seller's API key.
@@ -511,6 +525,7 @@ pub async fn provision<S: Store>(
         },
         app: AppCredentials { app_id, api_key },
         period: plan.period.to_string(),
+        operator: None,
     };
     Ok((list, creds))
 }

@@ -12,6 +12,7 @@
 //! - The schema is `schema.sql` (version 1), applied by [`SqliteStore::open`].
 
 mod append;
+pub mod ceiling;
 mod read;
 
 use einvoice_store::{EntryHash, Hlc, StoreError};

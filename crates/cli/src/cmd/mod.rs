@@ -1,6 +1,8 @@
 //! Command groups. Each module owns its argument types and runs its commands.
 
 pub mod admin;
+pub mod bench_site;
+pub mod client;
 pub mod core;
 pub mod draw;
 pub mod proof;

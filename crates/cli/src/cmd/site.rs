@@ -1,91 +1,362 @@
-//! `serve`, `up`, `demo`, `admin`, `client`, `bench ingest`, `bench query`.
+//! `serve`, `up` and `demo seed`: running a site and filling it with demo data.
 
 use super::not_yet;
+use super::store::{open_sqlite, runtime};
+use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use einvoice_core::time::OffsetDateTime;
+use einvoice_core::{Period, Rules};
+use einvoice_server::config::{FileConfig, is_loopback};
+use einvoice_server::demo::{self, DemoCredentials, InvoiceGen, OperatorCredentials, Plan};
+use einvoice_server::ops;
+use einvoice_server::seal::Sealer;
+use einvoice_server::{SiteOptions, router, serve as serve_site};
+use einvoice_store::Store;
+use einvoice_store_sqlite::SqliteStore;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 /// `einvoice serve`
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Configuration file (TOML).
+    /// Configuration file (TOML; see the server crate's `config` module). Defaults apply without one.
     #[arg(long, env = "EINVOICE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Listen address (overrides the file and EINVOICE_LISTEN).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Data directory (overrides the file and EINVOICE_DATA).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }
 
 /// `einvoice up [--data DIR] [--listen ADDR]`
 #[derive(Args)]
 pub struct UpArgs {
-    /// Data directory.
+    /// Data directory (created; demo data is added on first start).
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Invoices to generate on first start.
+    #[arg(long, default_value_t = 2_000)]
+    pub invoices: u64,
+    /// Serve plain HTTP on a non-loopback address.
+    #[arg(long)]
+    pub allow_plain_http: bool,
 }
 
 /// `einvoice demo …`
 #[derive(Subcommand)]
 pub enum DemoCommand {
-    /// Generate synthetic data at any scale.
-    Seed {
-        /// Data directory.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
-        /// Number of invoices.
-        #[arg(long, default_value_t = 10_000)]
-        invoices: u64,
-    },
+    /// Generate synthetic data at any scale straight into a data directory's store.
+    Seed(SeedArgs),
 }
 
-/// `einvoice client …`
+/// `einvoice demo seed`
 #[derive(Args)]
-pub struct ClientArgs {
-    /// Arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub rest: Vec<String>,
+pub struct SeedArgs {
+    /// Data directory.
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Number of invoices.
+    #[arg(long, default_value_t = 10_000)]
+    pub invoices: u64,
+    /// Number of sellers (1 to 676).
+    #[arg(long, default_value_t = 20)]
+    pub sellers: usize,
+    /// Period (YYYMM); the current one by default.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Generator seed (the same seed gives the same invoices).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Messages per append transaction.
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
 }
 
-/// `einvoice bench ingest`
-#[derive(Args)]
-pub struct BenchIngestArgs {
-    /// Print one JSON object.
-    #[arg(long)]
-    pub json: bool,
-    /// Database URL (postgres://…); SQLite in a temporary folder when absent.
-    #[arg(long)]
-    pub database: Option<String>,
+fn load_config(a: &ServeArgs) -> anyhow::Result<FileConfig> {
+    let mut cfg = match &a.config {
+        Some(p) => FileConfig::from_toml(
+            &std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        )?,
+        None => FileConfig::default(),
+    };
+    cfg.apply_env(|k| std::env::var(k).ok())?;
+    if let Some(l) = &a.listen {
+        cfg.listen = l.clone();
+    }
+    if let Some(d) = &a.data {
+        cfg.data = d.clone();
+    }
+    cfg.check()?;
+    Ok(cfg)
 }
 
-/// `einvoice bench query`
-#[derive(Args)]
-pub struct BenchQueryArgs {
-    /// Print one JSON object.
-    #[arg(long)]
-    pub json: bool,
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    eprintln!("einvoice: shutting down (finishing requests in flight)");
 }
 
 /// Run `serve`.
-pub fn serve(_a: ServeArgs) -> anyhow::Result<ExitCode> {
-    Err(not_yet("serve"))
+pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(&a)?;
+    if cfg.tls() {
+        return Err(not_yet(
+            "TLS termination (tls_cert/tls_key); run behind a TLS proxy with allow_plain_http = true",
+        ));
+    }
+    let store = open_sqlite(&cfg.data, &cfg.database, &cfg.site)?;
+    let key = ops::load_or_create_master_key(&cfg.data).map_err(|e| anyhow!("{e}"))?;
+    let opts = SiteOptions {
+        rules: if cfg.sandbox {
+            Rules::sandbox()
+        } else {
+            Rules::production()
+        },
+        limits: cfg.limits.clone(),
+        ..SiteOptions::default()
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        eprintln!(
+            "einvoice: site {:?} serving http://{} (data {})",
+            cfg.site,
+            listener.local_addr()?,
+            cfg.data.display()
+        );
+        serve_site(
+            listener,
+            router(store, Sealer::new(&key), opts),
+            shutdown_signal(),
+        )
+        .await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
+
+/// The period of today's date in Taiwan (UTC+8).
+fn current_period() -> anyhow::Result<(Period, einvoice_core::time::Date)> {
+    let offset = einvoice_core::time::UtcOffset::from_hms(8, 0, 0).map_err(|e| anyhow!("{e}"))?;
+    let today = OffsetDateTime::now_utc().to_offset(offset).date();
+    let p = Period::of_date(today).ok_or_else(|| anyhow!("today has no period"))?;
+    Ok((p, today))
+}
+
+fn progress(n: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(n);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// Write a file readable only by its owner.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+async fn seed(
+    store: &SqliteStore,
+    plan: Plan,
+    sellers: Vec<demo::DemoSeller>,
+    last_day: einvoice_core::time::Date,
+    batch: usize,
+) -> anyhow::Result<demo::SeedStats> {
+    let generator = InvoiceGen::new(plan, sellers, last_day);
+    let bar = progress(plan.invoices, "invoices");
+    let stats = demo::seed_invoices(store, &generator, 0..plan.invoices, batch, |done| {
+        bar.set_position(done)
+    })
+    .await?;
+    bar.finish_and_clear();
+    Ok(stats)
+}
+
 /// Run `up`.
-pub fn up(_a: UpArgs) -> anyhow::Result<ExitCode> {
-    Err(not_yet("up"))
+pub fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
+    if !a.allow_plain_http && !is_loopback(&a.listen) {
+        bail!(
+            "PLAIN_HTTP_REFUSED: {} is not a loopback address; use --allow-plain-http behind a TLS proxy",
+            a.listen
+        );
+    }
+    std::fs::create_dir_all(&a.data)
+        .with_context(|| format!("cannot create {}", a.data.display()))?;
+    let store = open_sqlite(&a.data, &None, "main")?;
+    let key = ops::load_or_create_master_key(&a.data).map_err(|e| anyhow!("{e}"))?;
+    let sealer = Sealer::new(&key);
+    let creds_path = a.data.join("demo-credentials.json");
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", a.listen))?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let mut creds: DemoCredentials = if creds_path.exists() {
+            let text = std::fs::read(&creds_path)?;
+            serde_json::from_slice(&text).with_context(|| {
+                format!("{} is not a demo credentials file", creds_path.display())
+            })?
+        } else {
+            let (period, today) = current_period()?;
+            let plan = Plan {
+                period,
+                sellers: 5,
+                invoices: a.invoices,
+                seed: 1,
+            };
+            eprintln!(
+                "einvoice: first start — creating demo data in {}",
+                a.data.display()
+            );
+            let (sellers, mut creds) = demo::provision(&store, &sealer, &plan, 200).await?;
+            let stats = seed(&store, plan, sellers, today, 500).await?;
+            eprintln!(
+                "einvoice: {} messages accepted ({} rejected)",
+                stats.accepted, stats.rejected
+            );
+            if store.operator_count().await? == 0 {
+                let s = ops::bootstrap_operator(&store, &sealer, "demo")
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?;
+                creds.operator = Some(OperatorCredentials {
+                    name: "demo".into(),
+                    password: s.password,
+                    totp_secret: s.totp_secret_base32,
+                });
+            }
+            creds
+        };
+        creds.base_url = base_url.clone();
+        write_private(&creds_path, &serde_json::to_vec_pretty(&creds)?)?;
+        print_welcome(&creds, &creds_path);
+        serve_site(
+            listener,
+            router(store, sealer, SiteOptions::default()),
+            shutdown_signal(),
+        )
+        .await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
+
+fn print_welcome(c: &DemoCredentials, path: &Path) {
+    let p = path.display();
+    println!("einvoice is running at {}  (Ctrl-C to stop)\n", c.base_url);
+    println!(
+        "  seller    UBN {}  key id {}  secret {}",
+        c.seller.ubn, c.seller.key_id, c.seller.secret
+    );
+    println!(
+        "  carrier   {} {}  verification code {}",
+        c.carrier.kind, c.carrier.id, c.carrier.verification_code
+    );
+    println!(
+        "  app       appID {}  API key {}",
+        c.app.app_id, c.app.api_key
+    );
+    if let Some(o) = &c.operator {
+        println!(
+            "  operator  {}  password {}  TOTP secret {}",
+            o.name, o.password, o.totp_secret
+        );
+    }
+    println!("\nThe same as JSON: {p}\n\nTry:");
+    println!("  curl {}/healthz", c.base_url);
+    println!("  einvoice client --credentials {p} whoami");
+    println!(
+        "  einvoice client --credentials {p} list {} --period {}",
+        c.seller.ubn, c.period
+    );
+    println!(
+        "  curl -s -X POST {}/v1/carrier/login -H 'content-type: application/json' \\\n    -d '{{\"carrier_type\":\"{}\",\"carrier_id\":\"{}\",\"verification_code\":\"{}\"}}'",
+        c.base_url, c.carrier.kind, c.carrier.id, c.carrier.verification_code
+    );
+}
+
 /// Run a `demo` command.
-pub fn demo(_c: DemoCommand) -> anyhow::Result<ExitCode> {
-    Err(not_yet("demo"))
-}
-/// Run a `client` command.
-pub fn client(_a: ClientArgs) -> anyhow::Result<ExitCode> {
-    Err(not_yet("client"))
-}
-/// Run `bench ingest`.
-pub fn bench_ingest(_a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
-    Err(not_yet("bench ingest"))
-}
-/// Run `bench query`.
-pub fn bench_query(_a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
-    Err(not_yet("bench query"))
+pub fn demo(c: DemoCommand) -> anyhow::Result<ExitCode> {
+    let DemoCommand::Seed(a) = c;
+    let (period, last_day) = match &a.period {
+        Some(p) => {
+            let p = Period::parse(p).map_err(|v| anyhow!("{v}"))?;
+            (p, p.last_day())
+        }
+        None => current_period()?,
+    };
+    let store = open_sqlite(&a.data, &None, "main")?;
+    let key = ops::load_or_create_master_key(&a.data).map_err(|e| anyhow!("{e}"))?;
+    let sealer = Sealer::new(&key);
+    let plan = Plan {
+        period,
+        sellers: a.sellers,
+        invoices: a.invoices,
+        seed: a.seed,
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (sellers, creds) = demo::provision(&store, &sealer, &plan, 100).await?;
+        let started = Instant::now();
+        let stats = seed(&store, plan, sellers, last_day, a.batch).await?;
+        let secs = started.elapsed().as_secs_f64();
+        let out = serde_json::json!({
+            "period": period.to_string(),
+            "invoices": plan.invoices,
+            "accepted": stats.accepted,
+            "duplicates": stats.duplicates,
+            "rejected": stats.rejected,
+            "seconds": (secs * 1000.0).round() / 1000.0,
+            "messages_per_s": ((stats.accepted + stats.duplicates) as f64 / secs.max(1e-9)).round(),
+            "seller": creds.seller,
+            "carrier": creds.carrier,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        Ok(if stats.rejected == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    })
 }

@@ -1,0 +1,510 @@
+//! `bench ingest` and `bench query`: the real HTTP API under load from a
+//! load generator in the same process (its own runtime and threads), next to
+//! baselines measured in the same run.
+
+use super::client::SignedClient;
+use super::not_yet;
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use einvoice_core::{Period, Rules};
+use einvoice_server::demo::{self, InvoiceGen, Plan};
+use einvoice_server::ops::API_KEY_PURPOSE;
+use einvoice_server::seal::Sealer;
+use einvoice_server::{Limits, SiteOptions, router, serve};
+use einvoice_store::{ApiKeyRecord, Store};
+use einvoice_store_sqlite::SqliteStore;
+use einvoice_store_sqlite::ceiling::{RawRow, raw_insert_ceiling};
+use serde::Serialize;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// `einvoice bench ingest`
+#[derive(Args)]
+pub struct BenchIngestArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Database URL (postgres://…); SQLite in a temporary folder when absent.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Invoices submitted in the batched run.
+    #[arg(long, default_value_t = 200_000)]
+    pub invoices: u64,
+    /// Invoices per batch.
+    #[arg(long, default_value_t = 200)]
+    pub batch: usize,
+    /// Requests in flight in the batched run.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Invoices submitted one per request in the single run.
+    #[arg(long, default_value_t = 20_000)]
+    pub single: u64,
+    /// Requests in flight in the single run.
+    #[arg(long, default_value_t = 64)]
+    pub single_concurrency: usize,
+}
+
+/// `einvoice bench query`
+#[derive(Args)]
+pub struct BenchQueryArgs {
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Invoices stored before querying.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub invoices: u64,
+    /// Target carrier queries per second (open loop).
+    #[arg(long, default_value_t = 5_000)]
+    pub rate: u64,
+    /// Seconds of querying.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Reuse (or keep) the seeded data in this directory instead of a temporary one.
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+}
+
+fn rt(threads: usize, name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Outcome of one load run.
+#[derive(Debug, Clone, Serialize)]
+struct Run {
+    requests: usize,
+    invoices: u64,
+    seconds: f64,
+    invoices_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+}
+
+/// Send every body with `concurrency` requests in flight; `per_request`
+/// invoices per body; `ok(status, body)` says whether the answer is a success.
+async fn drive(
+    client: SignedClient,
+    path: &'static str,
+    bodies: Arc<Vec<Vec<u8>>>,
+    per_request: u64,
+    concurrency: usize,
+    ok: fn(u16, &[u8]) -> bool,
+) -> anyhow::Result<Run> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let t = Instant::now();
+                match client
+                    .send("POST", path, Some("application/json"), body.clone())
+                    .await
+                {
+                    Ok((status, b)) if ok(status, &b.0) => {}
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.map_err(|e| anyhow!("load task failed: {e}"))?;
+        lat.extend(l);
+        errors += e;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    lat.sort_by(f64::total_cmp);
+    let invoices = bodies.len() as u64 * per_request;
+    Ok(Run {
+        requests: bodies.len(),
+        invoices,
+        seconds,
+        invoices_per_s: invoices as f64 / seconds.max(1e-9),
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
+        errors,
+    })
+}
+
+fn batch_ok(status: u16, body: &[u8]) -> bool {
+    status == 200
+        && serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["rejected"].as_u64())
+            == Some(0)
+}
+
+fn created(status: u16, _: &[u8]) -> bool {
+    status == 201
+}
+
+fn no_content(status: u16, _: &[u8]) -> bool {
+    status == 204
+}
+
+/// A site on a fresh SQLite store in `dir`, with demo sellers and one key for all of them.
+async fn bench_site(
+    dir: &std::path::Path,
+    plan: &Plan,
+) -> anyhow::Result<(SqliteStore, Sealer, Vec<demo::DemoSeller>, String, String)> {
+    let store = SqliteStore::open(&dir.join("einvoice.db"), "main").map_err(|e| anyhow!("{e}"))?;
+    let sealer = Sealer::new(&Sealer::generate_key().map_err(|e| anyhow!("{e}"))?);
+    let (sellers, _) = demo::provision(&store, &sealer, plan, 1).await?;
+    let key_id = "Kbench".to_string();
+    let secret = "bench-secret-0123456789abcdef".to_string();
+    store
+        .put_api_key(ApiKeyRecord {
+            key_id: key_id.clone(),
+            secret_sealed: sealer
+                .seal(API_KEY_PURPOSE, secret.as_bytes())
+                .map_err(|e| anyhow!("{e}"))?,
+            sellers: sellers.iter().map(|s| s.ubn).collect(),
+            disabled: false,
+            created_unix: 0,
+        })
+        .await?;
+    Ok((store, sealer, sellers, key_id, secret))
+}
+
+fn unlimited() -> Limits {
+    Limits {
+        max_body_bytes: 64 * 1024 * 1024,
+        seller_per_second: 1_000_000,
+        seller_burst: 1_000_000,
+        carrier_per_second: 1_000_000,
+        carrier_burst: 1_000_000,
+        ..Limits::default()
+    }
+}
+
+/// Run `bench ingest`.
+pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
+    if a.database.is_some() {
+        return Err(not_yet("bench ingest --database (the PostgreSQL store)"));
+    }
+    if a.batch == 0 || a.invoices == 0 {
+        bail!("--batch and --invoices must be positive");
+    }
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let period = Period::parse("11410").map_err(|v| anyhow!("{v}"))?;
+    let total = a.invoices + a.single;
+    let plan = Plan {
+        period,
+        sellers: 50,
+        invoices: total,
+        seed: 42,
+    };
+    let server_rt = rt(2, "bench-server")?;
+    let (store, sealer, sellers, key_id, secret) =
+        server_rt.block_on(bench_site(dir.path(), &plan))?;
+    // Bodies, generated before timing starts.
+    let generator = InvoiceGen::new(plan, sellers, period.last_day());
+    let rules = Rules::production();
+    let mut rows: Vec<RawRow> = Vec::with_capacity(a.invoices as usize);
+    let mut batches: Vec<Vec<u8>> = Vec::new();
+    let mut current: Vec<serde_json::Value> = Vec::with_capacity(a.batch);
+    for i in 0..a.invoices {
+        let inv = generator.invoice(i);
+        if i == 0 {
+            demo::validated(&inv.json, &rules)?;
+        }
+        rows.push((
+            inv.seller.to_string(),
+            inv.number.clone(),
+            serde_json::to_vec(&inv.json)?,
+        ));
+        current.push(inv.json);
+        if current.len() == a.batch {
+            batches.push(serde_json::to_vec(
+                &serde_json::json!({"messages": std::mem::take(&mut current)}),
+            )?);
+        }
+    }
+    if !current.is_empty() {
+        batches.push(serde_json::to_vec(
+            &serde_json::json!({"messages": current}),
+        )?);
+    }
+    let singles: Vec<Vec<u8>> = (a.invoices..total)
+        .map(|i| serde_json::to_vec(&generator.invoice(i).json))
+        .collect::<Result<_, _>>()?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let opts = SiteOptions {
+        limits: unlimited(),
+        noop_route: true,
+        ..SiteOptions::default()
+    };
+    let app = router(store, sealer, opts);
+    let server = std::thread::spawn(move || {
+        server_rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let _ = ready_tx.send(listener.local_addr()?);
+            serve(listener, app, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    });
+    let addr = ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .context("the bench server did not start")?;
+    let client = SignedClient::new(&format!("http://{addr}"), &key_id, &secret)?;
+    let client_rt = rt(2, "bench-load")?;
+    let batches = Arc::new(batches);
+    let batched = client_rt.block_on(drive(
+        client.clone(),
+        "/v1/batches",
+        batches.clone(),
+        a.batch as u64,
+        a.concurrency,
+        batch_ok,
+    ))?;
+    let single = client_rt.block_on(drive(
+        client.clone(),
+        "/v1/messages",
+        Arc::new(singles),
+        1,
+        a.single_concurrency,
+        created,
+    ))?;
+    let http = client_rt.block_on(drive(
+        client,
+        "/v1/noop",
+        batches,
+        a.batch as u64,
+        a.concurrency,
+        no_content,
+    ))?;
+    let _ = stop_tx.send(());
+    server
+        .join()
+        .map_err(|_| anyhow!("the bench server panicked"))??;
+    let storage = raw_insert_ceiling(&dir.path().join("ceiling.db"), &rows, a.batch)
+        .map_err(|e| anyhow!("{e}"))?;
+    let storage_per_s = rows.len() as f64 / storage.as_secs_f64().max(1e-9);
+    let out = serde_json::json!({
+        "store": "sqlite",
+        "invoice": "F0401, 5 items, JSON",
+        "batch": a.batch,
+        "concurrency": a.concurrency,
+        "invoices": batched.invoices,
+        "invoices_per_s": batched.invoices_per_s.round(),
+        "p50_ms": (batched.p50_ms * 100.0).round() / 100.0,
+        "p99_ms": (batched.p99_ms * 100.0).round() / 100.0,
+        "errors": batched.errors,
+        "single": single,
+        "storage_ceiling_per_s": storage_per_s.round(),
+        "http_ceiling_per_s": http.invoices_per_s.round(),
+        "ratio_to_storage_ceiling": ((batched.invoices_per_s / storage_per_s) * 1000.0).round() / 1000.0,
+        "ratio_to_http_ceiling": ((batched.invoices_per_s / http.invoices_per_s.max(1e-9)) * 1000.0).round() / 1000.0,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!(
+            "batched ({} per request, {} in flight): {:.0} invoices/s, p50 {:.2} ms, p99 {:.2} ms per request, {} errors",
+            a.batch,
+            a.concurrency,
+            batched.invoices_per_s,
+            batched.p50_ms,
+            batched.p99_ms,
+            batched.errors
+        );
+        println!(
+            "single ({} in flight): {:.0} invoices/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            a.single_concurrency,
+            single.invoices_per_s,
+            single.p50_ms,
+            single.p99_ms,
+            single.errors
+        );
+        println!(
+            "storage ceiling (raw SQLite inserts, same rows, same batches, synchronous=FULL): {storage_per_s:.0} invoices/s"
+        );
+        println!(
+            "HTTP ceiling (no-op route, same bodies): {:.0} invoices/s",
+            http.invoices_per_s
+        );
+        println!(
+            "ratio to storage ceiling {:.3}, to HTTP ceiling {:.3}",
+            batched.invoices_per_s / storage_per_s,
+            batched.invoices_per_s / http.invoices_per_s.max(1e-9)
+        );
+    }
+    Ok(if batched.errors + single.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Run `bench query`.
+pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
+    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let dir = a.data.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let period = Period::parse("11410").map_err(|v| anyhow!("{v}"))?;
+    let plan = Plan {
+        period,
+        sellers: 200,
+        invoices: a.invoices,
+        seed: 7,
+    };
+    let server_rt = rt(2, "bench-server")?;
+    let store = SqliteStore::open(&dir.join("einvoice.db"), "main").map_err(|e| anyhow!("{e}"))?;
+    let sealer = Sealer::new(&Sealer::generate_key().map_err(|e| anyhow!("{e}"))?);
+    let logins = 200u64;
+    let (generator, code) = server_rt.block_on(async {
+        let (sellers, creds) = demo::provision(&store, &sealer, &plan, logins).await?;
+        let generator = InvoiceGen::new(plan, sellers, period.last_day());
+        let have = store
+            .entries("main", 0, 1)
+            .await
+            .map(|e| !e.is_empty())
+            .unwrap_or(false);
+        let bar = indicatif::ProgressBar::new(plan.invoices);
+        let started = Instant::now();
+        demo::seed_invoices(&store, &generator, 0..plan.invoices, 1000, |d| {
+            bar.set_position(d)
+        })
+        .await?;
+        bar.finish_and_clear();
+        if !a.json {
+            eprintln!(
+                "seeded {} invoices in {:.1} s{}",
+                plan.invoices,
+                started.elapsed().as_secs_f64(),
+                if have { " (re-run: duplicates)" } else { "" }
+            );
+        }
+        anyhow::Ok((generator, creds.carrier.verification_code))
+    })?;
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let opts = SiteOptions {
+        limits: unlimited(),
+        ..SiteOptions::default()
+    };
+    let app = router(store, sealer, opts);
+    let server = std::thread::spawn(move || {
+        server_rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let _ = ready_tx.send(listener.local_addr()?);
+            serve(listener, app, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    });
+    let addr = ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .context("the bench server did not start")?;
+    let base = format!("http://{addr}");
+    let client_rt = rt(2, "bench-load")?;
+    let carriers = logins.min(generator.carrier_count());
+    let result = client_rt.block_on(async move {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(512)
+            .build()?;
+        let mut tokens = Vec::new();
+        for n in 0..carriers {
+            let c = demo::demo_carrier(n);
+            let r = http
+                .post(format!("{base}/v1/carrier/login"))
+                .json(&serde_json::json!({"carrier_type": "3J0002", "carrier_id": c.id, "verification_code": code}))
+                .send()
+                .await?;
+            let v: serde_json::Value = r.json().await?;
+            let t = v["token"].as_str().ok_or_else(|| anyhow!("login failed: {v}"))?;
+            tokens.push(t.to_string());
+        }
+        let tokens = Arc::new(tokens);
+        let url = Arc::new(format!("{base}/v1/carrier/invoices?period={period}"));
+        // Open loop: one request every 1/rate seconds, whatever the answers do.
+        let total = (a.rate * a.seconds) as usize;
+        let interval = Duration::from_secs_f64(1.0 / a.rate.max(1) as f64);
+        let started = tokio::time::Instant::now();
+        let mut handles = Vec::with_capacity(total);
+        let rows = Arc::new(AtomicUsize::new(0));
+        for i in 0..total {
+            tokio::time::sleep_until(started + interval * i as u32).await;
+            let (http, tokens, url, rows) = (http.clone(), tokens.clone(), url.clone(), rows.clone());
+            handles.push(tokio::spawn(async move {
+                let t = Instant::now();
+                let r = http
+                    .get(url.as_str())
+                    .bearer_auth(&tokens[i % tokens.len()])
+                    .send()
+                    .await;
+                let ok = match r {
+                    Ok(r) if r.status().as_u16() == 200 => {
+                        let v: serde_json::Value = r.json().await.unwrap_or_default();
+                        rows.fetch_add(v["invoices"].as_array().map_or(0, Vec::len), Ordering::Relaxed);
+                        true
+                    }
+                    _ => false,
+                };
+                (t.elapsed().as_secs_f64() * 1000.0, ok)
+            }));
+        }
+        let mut lat = Vec::with_capacity(total);
+        let mut errors = 0usize;
+        for h in handles {
+            let (l, ok) = h.await?;
+            lat.push(l);
+            errors += usize::from(!ok);
+        }
+        let secs = started.elapsed().as_secs_f64();
+        lat.sort_by(f64::total_cmp);
+        anyhow::Ok(serde_json::json!({
+            "invoices_stored": a.invoices,
+            "target_qps": a.rate,
+            "queries": total,
+            "achieved_qps": (total as f64 / secs).round(),
+            "p50_ms": (percentile(&lat, 0.5) * 100.0).round() / 100.0,
+            "p99_ms": (percentile(&lat, 0.99) * 100.0).round() / 100.0,
+            "max_ms": (lat.last().copied().unwrap_or(0.0) * 100.0).round() / 100.0,
+            "errors": errors,
+            "invoices_returned_per_query": (rows.load(Ordering::Relaxed) as f64 / total.max(1) as f64 * 10.0).round() / 10.0,
+        }))
+    })?;
+    let _ = stop_tx.send(());
+    server
+        .join()
+        .map_err(|_| anyhow!("the bench server panicked"))??;
+    if a.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    }
+    Ok(if result["errors"].as_u64() == Some(0) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
