@@ -1,0 +1,154 @@
+//! The README's path end to end: `einvoice up` on a fresh data directory,
+//! then `einvoice client` with the credentials it wrote — whoami, submit
+//! (twice: the retry is a duplicate with the same receipt), read back, list.
+
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_einvoice"))
+}
+
+/// Kills the site when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn client(creds: &std::path::Path, args: &[&str]) -> (i32, Value) {
+    let out = bin()
+        .arg("client")
+        .arg("--credentials")
+        .arg(creds)
+        .args(args)
+        .output()
+        .expect("run client");
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "client {args:?} printed no JSON: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+#[test]
+fn up_then_client_submit_read_and_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let _site = Running(
+        bin()
+            .args([
+                "up",
+                "--listen",
+                "127.0.0.1:0",
+                "--invoices",
+                "60",
+                "--data",
+            ])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start up"),
+    );
+    let creds_path = data.join("demo-credentials.json");
+    let started = Instant::now();
+    let creds: Value = loop {
+        if let Ok(b) = std::fs::read(&creds_path)
+            && let Ok(v) = serde_json::from_slice::<Value>(&b)
+            && v["base_url"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http://127.0.0.1:"))
+        {
+            break v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "up did not write {}",
+            creds_path.display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&creds_path)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "credentials are readable only by their owner"
+        );
+    }
+    for k in ["seller", "carrier", "app"] {
+        assert!(creds[k].is_object(), "credentials carry {k}");
+    }
+    let ubn = creds["seller"]["ubn"].as_str().expect("ubn").to_string();
+    let period = creds["period"].as_str().expect("period").to_string();
+
+    let (code, who) = client(&creds_path, &["whoami"]);
+    assert_eq!(code, 0, "{who}");
+    assert_eq!(who["sellers"][0], ubn.as_str());
+
+    // The demo seller's track is AA; 60 invoices over 5 sellers used 0–11.
+    // Date the new invoice on the period's first day.
+    let roc: i32 = period[..3].parse().expect("year");
+    let end_month: u32 = period[3..].parse().expect("month");
+    let date = format!("{}{:02}01", roc + 1911, end_month - 1);
+    let msg = serde_json::json!({
+        "message": "F0401",
+        "Main": {
+            "InvoiceNumber": "AA00000049", "InvoiceDate": date, "InvoiceTime": "12:00:00",
+            "Seller": {"Identifier": ubn, "Name": "demo", "Address": "Taipei"},
+            "Buyer": {"Identifier": "0000000000", "Name": "0000"},
+            "InvoiceType": "07", "DonateMark": "0", "PrintMark": "Y", "RandomNumber": "0042"
+        },
+        "Details": [{"Description": "tea", "Quantity": "2", "UnitPrice": "30", "TaxType": "1", "Amount": "60", "SequenceNumber": "1"}],
+        "Amount": {"SalesAmount": "60", "FreeTaxSalesAmount": "0", "ZeroTaxSalesAmount": "0",
+                   "TaxType": "1", "TaxRate": "0.05", "TaxAmount": "0", "TotalAmount": "60"}
+    });
+    let file = dir.path().join("invoice.json");
+    std::fs::write(&file, serde_json::to_vec(&msg).expect("json")).expect("write");
+    let f = file.to_str().expect("utf-8 path");
+    let (code, receipt) = client(&creds_path, &["submit", f]);
+    assert_eq!(code, 0, "{receipt}");
+    assert_eq!(receipt["duplicate"], false);
+    assert_eq!(receipt["kind"], "F0401");
+    let (code, again) = client(&creds_path, &["submit", f]);
+    assert_eq!(code, 0, "{again}");
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["hash"], receipt["hash"]);
+
+    let (code, view) = client(&creds_path, &["invoice", &ubn, "AA00000049"]);
+    assert_eq!(code, 0, "{view}");
+    assert_eq!(view["summary"]["status"], "issued");
+    assert_eq!(view["summary"]["total"], 60);
+
+    let (code, page) = client(
+        &creds_path,
+        &["list", &ubn, "--period", &period, "--limit", "100"],
+    );
+    assert_eq!(code, 0, "{page}");
+    let numbers: Vec<&str> = page["invoices"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|r| r["number"].as_str())
+        .collect();
+    assert!(numbers.contains(&"AA00000049"));
+    assert_eq!(numbers.len(), 13, "12 demo invoices + ours: {numbers:?}");
+
+    // A foreign seller is refused with the tenant code and exit 1.
+    let (code, refused) = client(&creds_path, &["tracks", "04595257", "--period", &period]);
+    assert_eq!(code, 1);
+    assert_eq!(refused["code"], "TENANT_SCOPE");
+}
