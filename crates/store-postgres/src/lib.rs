@@ -40,6 +40,8 @@
 
 mod append;
 mod error;
+#[cfg(test)]
+mod explain_tests;
 #[cfg(any(test, feature = "test-support"))]
 pub mod pg_harness;
 mod read;
