@@ -51,11 +51,16 @@ impl DbError {
     }
 
     /// A race between writers that a fresh attempt resolves: another
-    /// transaction inserted the same key or created the same partition first.
+    /// transaction inserted the same key or created the same partition first,
+    /// or another node detached a partition this node remembered ("no
+    /// partition of relation found for row", a check violation; the writer
+    /// forgets its partitions before the retry).
     pub(crate) fn is_write_race(&self) -> bool {
         matches!(
             self.code(),
-            Some(c) if *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_TABLE
+            Some(c) if *c == SqlState::UNIQUE_VIOLATION
+                || *c == SqlState::DUPLICATE_TABLE
+                || *c == SqlState::CHECK_VIOLATION
         )
     }
 

@@ -296,42 +296,53 @@ impl PgStore {
         Ok(())
     }
 
-    /// Detach a period's invoice partition from the `invoices` table and
-    /// return its table name (now a plain table, to archive and drop). Returns
-    /// `None` when the period has no partition. Every node forgets it; an
-    /// append for that period later creates an empty partition again.
+    /// Detach a period's invoice partition from the `invoices` table, rename
+    /// it `invoices_p<period>_detached_<unix seconds>` and return that name
+    /// (now a plain table, to archive and drop). Returns `None` when the
+    /// period has no partition. An append for that period later creates an
+    /// empty partition again — on other nodes too: a node whose remembered
+    /// partition is gone gets "no partition for row", forgets what it
+    /// remembered and retries.
     pub async fn detach_period(
         &self,
         period: einvoice_core::Period,
     ) -> Result<Option<String>, StoreError> {
         let key = period.key();
         let name = append::partition_name(key);
+        let name = name.as_str();
         let detached = self
             .inner
             .shared
-            .run(false, |c| {
-                let name = name.clone();
-                async move {
-                    let exists = c
-                        .query_opt(
-                            "SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-                             WHERE i.inhparent = 'invoices'::regclass AND c.relname = $1",
-                            &[&name],
-                        )
-                        .await?
-                        .is_some();
-                    if exists {
-                        c.batch_execute(&format!("ALTER TABLE invoices DETACH PARTITION {name}"))
-                            .await?;
-                    }
-                    Ok(exists)
+            .run(false, |mut c| async move {
+                let t = c.transaction().await?;
+                let exists = t
+                    .query_opt(
+                        "SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                         WHERE i.inhparent = 'invoices'::regclass AND c.relname = $1",
+                        &[&name],
+                    )
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Ok(None);
                 }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                let archived = format!("{name}_detached_{now}");
+                t.batch_execute(&format!(
+                    "ALTER TABLE invoices DETACH PARTITION {name}; ALTER TABLE {name} RENAME TO {archived}"
+                ))
+                .await?;
+                t.commit().await?;
+                Ok(Some(archived))
             })
             .await?;
         if let Ok(mut known) = self.inner.shared.partitions.lock() {
             known.remove(&key);
         }
-        Ok(detached.then_some(name))
+        Ok(detached)
     }
 
     /// Queue an append job and wait for its committed result.

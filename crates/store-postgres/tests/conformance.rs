@@ -94,3 +94,86 @@ async fn reconnecting_continues_the_chain() {
     assert_eq!(out[0].as_ref().map(|r| r.seq).ok(), Some(2));
     assert_eq!(s.verify_ledger("main").await.expect("v").broken, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_period_detaches_and_comes_back_empty_on_every_node() {
+    use einvoice_core::{InvoiceNumber, Period, Ubn};
+    let url = fresh_url().await;
+    let node1 = PgStore::connect(&url, "main").await.expect("node 1");
+    let node2 = PgStore::connect(&url, "main").await.expect("node 2");
+    let (seller, period) = (
+        Ubn::parse(SELLER_A).expect("ubn"),
+        Period::parse("11402").expect("period"),
+    );
+    let num = |s: &str| InvoiceNumber::parse(s).expect("number");
+    node1
+        .append(&Scope::All, "t", vec![allocation(SELLER_A)])
+        .await
+        .expect("alloc");
+    // Both nodes write into (and so remember) the period's partition.
+    for (node, n) in [(&node1, "AB00000001"), (&node2, "AB00000002")] {
+        let out = node
+            .append(&Scope::All, "t", vec![invoice(SELLER_A, n, "1234", 10)])
+            .await
+            .expect("append");
+        assert!(out[0].is_ok(), "{out:?}");
+    }
+    assert_eq!(
+        node2
+            .list_invoices(&Scope::All, seller, period, None, 10)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+
+    let archived = node1
+        .detach_period(period)
+        .await
+        .expect("detach")
+        .expect("there was a partition");
+    assert!(
+        archived.starts_with("invoices_p11402_detached_"),
+        "{archived}"
+    );
+    assert_eq!(node1.detach_period(period).await.expect("again"), None);
+    for node in [&node1, &node2] {
+        assert!(
+            node.list_invoices(&Scope::All, seller, period, None, 10)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+    }
+    // The archived rows are all there, in a plain table.
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let c = PgCluster::shared().client(db).await.expect("client");
+    let n: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {archived}"), &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 2);
+
+    // node2 still remembers the partition: its next append for the period
+    // recreates it (after "no partition for row") instead of failing.
+    let out = node2
+        .append(
+            &Scope::All,
+            "t",
+            vec![invoice(SELLER_A, "AB00000003", "1234", 10)],
+        )
+        .await
+        .expect("append after detach");
+    assert!(out[0].is_ok(), "{out:?}");
+    let v = node1
+        .invoice(&Scope::All, seller, num("AB00000003"))
+        .await
+        .expect("read");
+    assert!(v.is_some());
+    // The ledger keeps everything; only the projection was archived.
+    assert_eq!(
+        node1.verify_ledger("main").await.expect("verify").entries,
+        4
+    );
+}

@@ -171,3 +171,39 @@ async fn outage_fails_fast_and_the_store_recovers_by_itself() {
         );
     }
 }
+
+/// A writer stuck behind a lock (here: another session holding the chain
+/// head) gets `Unavailable` after the statement timeout instead of hanging,
+/// and appends flow again once the lock is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_lock_times_out_as_unavailable() {
+    let cluster = PgCluster::shared();
+    let url = cluster.create_database().await.expect("db");
+    let mut opts = PgOptions::new(&url, "main");
+    opts.statement_timeout = Duration::from_secs(1);
+    opts.operation_timeout = Duration::from_secs(3);
+    let store = PgStore::connect_with(opts).await.expect("connect");
+    store.append_event(event(1)).await.expect("first");
+
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let blocker = cluster.client(db).await.expect("client");
+    blocker
+        .batch_execute("BEGIN; SELECT * FROM ledger_heads WHERE origin = 'main' FOR UPDATE")
+        .await
+        .expect("hold the head");
+    let t0 = Instant::now();
+    let stuck = store.append_event(event(2)).await;
+    let took = t0.elapsed();
+    match &stuck {
+        Err(StoreError::Unavailable(m)) => assert!(m.contains("statement timeout"), "{m}"),
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(took < CALL_BOUND, "took {took:?}");
+    // Reads are not blocked by a writer's lock.
+    assert_eq!(store.entries("main", 0, 10).await.expect("read").len(), 1);
+
+    blocker.batch_execute("ROLLBACK").await.expect("release");
+    let r = store.append_event(event(3)).await.expect("after release");
+    assert_eq!(r.seq, 2, "the timed-out append left no trace");
+    assert_eq!(store.verify_ledger("main").await.expect("v").broken, None);
+}
