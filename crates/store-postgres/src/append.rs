@@ -241,7 +241,8 @@ impl<'a, 't> Writer<'a, 't> {
         site: &'a str,
         known: &'a Mutex<HashSet<u32>>,
     ) -> Result<Self, DbError> {
-        let row = match t.query_opt(LOCK_HEAD, &[&site]).await? {
+        let lock = t.prepare_cached(LOCK_HEAD).await?;
+        let row = match t.query_opt(&lock, &[&site]).await? {
             Some(row) => row,
             None => {
                 // First append of this origin in this database: start the head
@@ -265,7 +266,7 @@ impl<'a, 't> Writer<'a, 't> {
                     &[&site, &seq, &hash, &hlc],
                 )
                 .await?;
-                t.query_one(LOCK_HEAD, &[&site]).await?
+                t.query_one(&lock, &[&site]).await?
             }
         };
         let head = Head {
@@ -286,9 +287,15 @@ impl<'a, 't> Writer<'a, 't> {
     /// Move the head row to the last entry written.
     async fn finish(&mut self) -> Result<(), DbError> {
         if self.head.seq != self.start_seq {
+            let st = self
+                .t
+                .prepare_cached(
+                    "UPDATE ledger_heads SET seq = $2, hash = $3, hlc = $4 WHERE origin = $1",
+                )
+                .await?;
             self.t
                 .execute(
-                    "UPDATE ledger_heads SET seq = $2, hash = $3, hlc = $4 WHERE origin = $1",
+                    &st,
                     &[
                         &self.site,
                         &to_i64(self.head.seq)?,

@@ -31,7 +31,10 @@ impl DbError {
     fn pg(&self) -> Option<&tokio_postgres::Error> {
         match self {
             Self::Pg(e) => Some(e),
-            Self::Pool(deadpool_postgres::PoolError::Backend(e)) => Some(e),
+            Self::Pool(deadpool_postgres::PoolError::Backend(e))
+            | Self::Pool(deadpool_postgres::PoolError::PostCreateHook(
+                deadpool_postgres::HookError::Backend(e),
+            )) => Some(e),
             _ => None,
         }
     }
@@ -74,7 +77,10 @@ impl DbError {
             Self::Store(StoreError::Unavailable(_)) => Kind::Unavailable,
             Self::Store(_) => Kind::Other,
             Self::Pool(p) => match p {
-                deadpool_postgres::PoolError::Backend(e) => classify(e),
+                deadpool_postgres::PoolError::Backend(e)
+                | deadpool_postgres::PoolError::PostCreateHook(
+                    deadpool_postgres::HookError::Backend(e),
+                ) => classify(e),
                 deadpool_postgres::PoolError::Timeout(_) | deadpool_postgres::PoolError::Closed => {
                     Kind::Unavailable
                 }

@@ -47,7 +47,7 @@ pub mod pg_harness;
 mod read;
 
 use crate::error::DbError;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use einvoice_core::Validated;
 use einvoice_store::{AppendOutcome, NewEntry, Receipt, Scope, StoreError};
 use std::collections::HashSet;
@@ -207,6 +207,26 @@ impl PgStore {
             .create_timeout(Some(opts.connect_timeout))
             .recycle_timeout(Some(opts.connect_timeout))
             .runtime(Runtime::Tokio1)
+            .post_create(Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    // Acknowledged means durable: a server (or database)
+                    // default of `synchronous_commit = off` would let COMMIT
+                    // return before the WAL is flushed. Raise it for our
+                    // sessions; stronger settings (remote_apply, ...) stay.
+                    let v: String = client
+                        .query_one("SELECT current_setting('synchronous_commit')", &[])
+                        .await
+                        .and_then(|r| r.try_get(0))
+                        .map_err(HookError::Backend)?;
+                    if v == "off" {
+                        client
+                            .batch_execute("SET synchronous_commit = on")
+                            .await
+                            .map_err(HookError::Backend)?;
+                    }
+                    Ok(())
+                })
+            }))
             .build()
             .map_err(backend)?;
         let shared = Arc::new(Shared {
@@ -277,6 +297,17 @@ impl PgStore {
                 )
             })
             .await
+    }
+
+    /// A server setting as this store's sessions see it (diagnostics), e.g.
+    /// `statement_timeout` or `synchronous_commit`.
+    pub async fn setting(&self, name: &str) -> Result<String, StoreError> {
+        self.run(|c| async move {
+            Ok(c.query_one("SELECT current_setting($1)", &[&name])
+                .await?
+                .try_get(0)?)
+        })
+        .await
     }
 
     /// Create the invoice partition of a period ahead of time (appends create

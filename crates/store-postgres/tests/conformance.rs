@@ -177,3 +177,17 @@ async fn an_old_period_detaches_and_comes_back_empty_on_every_node() {
         4
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_commit_durably_and_time_out_statements() {
+    let url = fresh_url().await;
+    let db = url.rsplit("dbname=").next().expect("dbname").to_string();
+    let c = PgCluster::shared().client(&db).await.expect("client");
+    // A database whose default would acknowledge commits before the WAL flush.
+    c.batch_execute(&format!("ALTER DATABASE {db} SET synchronous_commit = off"))
+        .await
+        .expect("alter");
+    let s = PgStore::connect(&url, "main").await.expect("connect");
+    assert_eq!(s.setting("synchronous_commit").await.expect("get"), "on");
+    assert_eq!(s.setting("statement_timeout").await.expect("get"), "5s");
+}
