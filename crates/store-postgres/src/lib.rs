@@ -45,6 +45,8 @@ mod explain_tests;
 #[cfg(any(test, feature = "test-support"))]
 pub mod pg_harness;
 mod read;
+#[cfg(test)]
+mod retry_tests;
 
 use crate::error::DbError;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
