@@ -1,5 +1,5 @@
-//! Several nodes (independent `PgStore`s: own runtime, pool and writer task)
-//! on one database.
+//! Several nodes on one database: writer processes (this test binary
+//! re-executed), and independent `PgStore`s (own pool and writer task).
 
 use einvoice_core::{InvoiceNumber, Rules, Ubn, Validated, validate};
 use einvoice_store::conformance::{SELLER_A, allocation, invoice};
@@ -33,129 +33,186 @@ fn single(mut out: Vec<AppendOutcome>) -> AppendOutcome {
 const NODES: usize = 4;
 const TASKS_PER_NODE: usize = 6;
 const APPENDS_PER_TASK: usize = 125;
+const NODE_URL: &str = "EINVOICE_PG_NODE_URL";
+const NODE_ID: &str = "EINVOICE_PG_NODE_ID";
 
-/// Writers on four nodes append 3,000 entries (invoices in batches and
-/// events) while a reader tails `entries(after)`: it sees every sequence
-/// number exactly once, in order, each entry linking to the one before.
+/// One writer node: its own runtime, pool and writer task; several tasks
+/// append invoices (two per request) and events. Returns the sequence numbers
+/// of its receipts.
+fn run_node(url: &str, node: usize) -> Vec<u64> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("node runtime");
+    rt.block_on(async move {
+        let store = PgStore::connect(url, "main").await.expect("node connect");
+        let mut tasks = Vec::new();
+        for task in 0..TASKS_PER_NODE {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                let base = (node * TASKS_PER_NODE + task) * 1_000;
+                let mut j = 0;
+                while j < APPENDS_PER_TASK {
+                    if j % 5 == 4 {
+                        let r = store
+                            .append_event(NewEntry {
+                                kind: "ADMIN".into(),
+                                key: format!("node/{node}/{task}/{j}"),
+                                actor: "system".into(),
+                                body: br#"{"event":"test"}"#.to_vec(),
+                            })
+                            .await
+                            .expect("event");
+                        seqs.push(r.seq);
+                        j += 1;
+                    } else {
+                        let msgs = (0..2)
+                            .map(|k| {
+                                let n = format!("AB{:08}", base + j + k);
+                                invoice(SELLER_A, &n, "1234", 10)
+                            })
+                            .collect();
+                        let out = store.append(&Scope::All, "t", msgs).await.expect("append");
+                        for o in out {
+                            let r = o.expect("accepted");
+                            assert!(!r.duplicate);
+                            seqs.push(r.seq);
+                        }
+                        j += 2;
+                    }
+                }
+                seqs
+            }));
+        }
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.extend(t.await.expect("task"));
+        }
+        seqs
+    })
+}
+
+/// The writer node as a child process of the test below (this test binary
+/// re-executed with `EINVOICE_PG_NODE_URL` / `EINVOICE_PG_NODE_ID`). Prints
+/// `SEQ <n>` per receipt.
 #[test]
-fn a_tailing_reader_sees_every_entry_once_in_order_while_nodes_append() {
+#[ignore = "a child process of a_tailing_reader_sees_every_entry_once_in_order_while_node_processes_append"]
+fn node_process() {
+    let Ok(url) = std::env::var(NODE_URL) else {
+        eprintln!("node_process only runs as a child of the tailing-reader test");
+        return;
+    };
+    let node: usize = std::env::var(NODE_ID)
+        .expect("EINVOICE_PG_NODE_ID")
+        .parse()
+        .expect("node id");
+    let out: String = run_node(&url, node)
+        .into_iter()
+        .map(|s| format!("SEQ {s}\n"))
+        .collect();
+    print!("{out}");
+}
+
+/// Four writer *processes* append 3,000 entries (invoices in batches and
+/// events) while a reader here tails `entries(after)`: it sees every sequence
+/// number exactly once, in order, each entry linking to the one before; the
+/// receipts are distinct and gap-free; the chain verifies.
+#[test]
+fn a_tailing_reader_sees_every_entry_once_in_order_while_node_processes_append() {
     let cluster = PgCluster::shared();
-    let main_rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let url = main_rt
-        .block_on(cluster.create_database())
-        .expect("database");
-    let reader = main_rt
-        .block_on(PgStore::connect(&url, "main"))
-        .expect("reader");
-    let first = main_rt
+    let url = rt.block_on(cluster.create_database()).expect("database");
+    let reader = rt.block_on(PgStore::connect(&url, "main")).expect("reader");
+    let first = rt
         .block_on(reader.append(&Scope::All, "setup", vec![big_allocation()]))
         .expect("allocate");
     assert!(first[0].is_ok(), "{first:?}");
 
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<std::process::Child> = (0..NODES)
+        .map(|node| {
+            std::process::Command::new(&exe)
+                .args([
+                    "node_process",
+                    "--exact",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(NODE_URL, &url)
+                .env(NODE_ID, node.to_string())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn a node process")
+        })
+        .collect();
     let done = Arc::new(AtomicBool::new(false));
-    // The reader tails on its own runtime while the nodes write.
-    let tail = {
+    let waiter = {
         let done = done.clone();
         std::thread::spawn(move || {
-            main_rt.block_on(async move {
-                let (mut last_seq, mut last_hash, mut seen) =
-                    (0u64, einvoice_store::EntryHash::GENESIS, 0u64);
-                let mut caught_up_after_done = false;
-                while !caught_up_after_done {
-                    let finished = done.load(Ordering::SeqCst);
-                    let batch: Vec<LedgerEntry> =
-                        reader.entries("main", last_seq, 500).await.expect("tail");
-                    for e in &batch {
-                        assert_eq!(e.seq, last_seq + 1, "the reader skipped or repeated");
-                        assert_eq!(e.prev_hash, last_hash, "entry {} does not link", e.seq);
-                        assert_eq!(e.computed_hash(), e.hash, "entry {} hash", e.seq);
-                        last_seq = e.seq;
-                        last_hash = e.hash;
-                        seen += 1;
-                    }
-                    caught_up_after_done = finished && batch.is_empty();
-                    if batch.is_empty() {
-                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                    }
-                }
-                let verdict = reader.verify_ledger("main").await.expect("verify");
-                (seen, last_hash, verdict)
-            })
+            let outputs: Vec<std::process::Output> = children
+                .into_iter()
+                .map(|c| c.wait_with_output().expect("node process"))
+                .collect();
+            done.store(true, Ordering::SeqCst);
+            outputs
         })
     };
 
-    let nodes: Vec<_> = (0..NODES)
-        .map(|node| {
-            let url = url.clone();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .enable_all()
-                    .build()
-                    .expect("node runtime");
-                rt.block_on(async move {
-                    let store = PgStore::connect(&url, "main").await.expect("node connect");
-                    let mut tasks = Vec::new();
-                    for task in 0..TASKS_PER_NODE {
-                        let store = store.clone();
-                        tasks.push(tokio::spawn(async move {
-                            let mut seqs = Vec::new();
-                            let base = (node * TASKS_PER_NODE + task) * 1_000;
-                            let mut j = 0;
-                            while j < APPENDS_PER_TASK {
-                                if j % 5 == 4 {
-                                    let r = store
-                                        .append_event(NewEntry {
-                                            kind: "ADMIN".into(),
-                                            key: format!("node/{node}/{task}/{j}"),
-                                            actor: "system".into(),
-                                            body: br#"{"event":"test"}"#.to_vec(),
-                                        })
-                                        .await
-                                        .expect("event");
-                                    seqs.push(r.seq);
-                                    j += 1;
-                                } else {
-                                    // Two invoices in one request.
-                                    let msgs = (0..2)
-                                        .map(|k| {
-                                            let n = format!("AB{:08}", base + j + k);
-                                            invoice(SELLER_A, &n, "1234", 10)
-                                        })
-                                        .collect();
-                                    let out =
-                                        store.append(&Scope::All, "t", msgs).await.expect("append");
-                                    for o in out {
-                                        let r = o.expect("accepted");
-                                        assert!(!r.duplicate);
-                                        seqs.push(r.seq);
-                                    }
-                                    j += 2;
-                                }
-                            }
-                            seqs
-                        }));
-                    }
-                    let mut seqs = Vec::new();
-                    for t in tasks {
-                        seqs.extend(t.await.expect("task"));
-                    }
-                    seqs
-                })
-            })
-        })
-        .collect();
-    let mut all: Vec<u64> = nodes
-        .into_iter()
-        .flat_map(|n| n.join().expect("node thread"))
-        .collect();
-    done.store(true, Ordering::SeqCst);
-    let (seen, _head, verdict) = tail.join().expect("reader thread");
+    let (seen, verdict) = rt.block_on(async {
+        let (mut last_seq, mut last_hash, mut seen) =
+            (0u64, einvoice_store::EntryHash::GENESIS, 0u64);
+        loop {
+            let finished = done.load(Ordering::SeqCst);
+            let batch: Vec<LedgerEntry> =
+                reader.entries("main", last_seq, 500).await.expect("tail");
+            for e in &batch {
+                assert_eq!(e.seq, last_seq + 1, "the reader skipped or repeated");
+                assert_eq!(e.prev_hash, last_hash, "entry {} does not link", e.seq);
+                assert_eq!(e.computed_hash(), e.hash, "entry {} hash", e.seq);
+                last_seq = e.seq;
+                last_hash = e.hash;
+                seen += 1;
+            }
+            if finished && batch.is_empty() {
+                break;
+            }
+            if batch.is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+        (seen, reader.verify_ledger("main").await.expect("verify"))
+    });
 
+    let mut all = Vec::new();
+    for out in waiter.join().expect("waiter") {
+        assert!(
+            out.status.success(),
+            "a node process failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let seqs: Vec<u64> = stdout
+            .lines()
+            // The harness's "test node_process ... " may precede the first line.
+            .filter_map(|l| l.split_once("SEQ ").map(|(_, n)| n))
+            .map(|n| n.parse().expect("seq"))
+            .collect();
+        assert_eq!(
+            seqs.len(),
+            TASKS_PER_NODE * APPENDS_PER_TASK,
+            "every append of a node"
+        );
+        all.extend(seqs);
+    }
     let total = u64::try_from(NODES * TASKS_PER_NODE * APPENDS_PER_TASK).expect("n") + 1;
     all.sort_unstable();
     assert_eq!(
