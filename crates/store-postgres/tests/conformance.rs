@@ -1,0 +1,193 @@
+//! The shared conformance suite on PostgreSQL (one fresh database per test in
+//! one shared throw-away cluster), plus PostgreSQL-only checks of the schema
+//! and the chain.
+
+use einvoice_store::conformance::{SELLER_A, allocation, invoice};
+use einvoice_store::{Scope, Store};
+use einvoice_store_postgres::pg_harness::PgCluster;
+use einvoice_store_postgres::{PgStore, SCHEMA_VERSION};
+
+async fn fresh_url() -> String {
+    PgCluster::shared()
+        .create_database()
+        .await
+        .expect("create a test database")
+}
+
+async fn fresh() -> PgStore {
+    PgStore::connect(&fresh_url().await, "main")
+        .await
+        .expect("connect")
+}
+
+einvoice_store::store_conformance!(fresh());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_is_idempotent_and_versioned() {
+    let url = fresh_url().await;
+    let s = PgStore::connect(&url, "main").await.expect("connect");
+    s.migrate().await.expect("again");
+    // Several nodes connecting (and migrating) at once.
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            PgStore::connect(&url, &format!("n{i}")).await.map(|_| ())
+        }));
+    }
+    for t in tasks {
+        t.await
+            .expect("task")
+            .expect("concurrent connect + migrate");
+    }
+    assert_eq!(s.schema_version().await.expect("version"), SCHEMA_VERSION);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_the_first_tampered_entry() {
+    let url = fresh_url().await;
+    let s = PgStore::connect(&url, "main").await.expect("connect");
+    let scope = Scope::All;
+    s.append(&scope, "t", vec![allocation(SELLER_A)])
+        .await
+        .expect("a");
+    for i in 1..=3 {
+        s.append(
+            &scope,
+            "t",
+            vec![invoice(SELLER_A, &format!("AB0000000{i}"), "1234", 10)],
+        )
+        .await
+        .expect("i");
+    }
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let c = PgCluster::shared().client(db).await.expect("client");
+    c.batch_execute(
+        "UPDATE ledger SET body = '\\x00'::bytea || body WHERE origin = 'main' AND seq = 3",
+    )
+    .await
+    .expect("tamper");
+    let v = s.verify_ledger("main").await.expect("verify");
+    let broken = v.broken.expect("broken link found");
+    assert_eq!((broken.seq, broken.code.as_str()), (3, "HASH_MISMATCH"));
+    assert_eq!(v.entries, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_continues_the_chain() {
+    let url = fresh_url().await;
+    {
+        let s = PgStore::connect(&url, "main").await.expect("connect");
+        s.append(&Scope::All, "t", vec![allocation(SELLER_A)])
+            .await
+            .expect("a");
+    }
+    let s = PgStore::connect(&url, "main").await.expect("reconnect");
+    let out = s
+        .append(
+            &Scope::All,
+            "t",
+            vec![invoice(SELLER_A, "AB00000001", "1234", 10)],
+        )
+        .await
+        .expect("i");
+    assert_eq!(out[0].as_ref().map(|r| r.seq).ok(), Some(2));
+    assert_eq!(s.verify_ledger("main").await.expect("v").broken, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_period_detaches_and_comes_back_empty_on_every_node() {
+    use einvoice_core::{InvoiceNumber, Period, Ubn};
+    let url = fresh_url().await;
+    let node1 = PgStore::connect(&url, "main").await.expect("node 1");
+    let node2 = PgStore::connect(&url, "main").await.expect("node 2");
+    let (seller, period) = (
+        Ubn::parse(SELLER_A).expect("ubn"),
+        Period::parse("11402").expect("period"),
+    );
+    let num = |s: &str| InvoiceNumber::parse(s).expect("number");
+    node1
+        .append(&Scope::All, "t", vec![allocation(SELLER_A)])
+        .await
+        .expect("alloc");
+    // Both nodes write into (and so remember) the period's partition.
+    for (node, n) in [(&node1, "AB00000001"), (&node2, "AB00000002")] {
+        let out = node
+            .append(&Scope::All, "t", vec![invoice(SELLER_A, n, "1234", 10)])
+            .await
+            .expect("append");
+        assert!(out[0].is_ok(), "{out:?}");
+    }
+    assert_eq!(
+        node2
+            .list_invoices(&Scope::All, seller, period, None, 10)
+            .await
+            .expect("list")
+            .len(),
+        2
+    );
+
+    let archived = node1
+        .detach_period(period)
+        .await
+        .expect("detach")
+        .expect("there was a partition");
+    assert!(
+        archived.starts_with("invoices_p11402_detached_"),
+        "{archived}"
+    );
+    assert_eq!(node1.detach_period(period).await.expect("again"), None);
+    for node in [&node1, &node2] {
+        assert!(
+            node.list_invoices(&Scope::All, seller, period, None, 10)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+    }
+    // The archived rows are all there, in a plain table.
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let c = PgCluster::shared().client(db).await.expect("client");
+    let n: i64 = c
+        .query_one(&format!("SELECT count(*) FROM {archived}"), &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 2);
+
+    // node2 still remembers the partition: its next append for the period
+    // recreates it (after "no partition for row") instead of failing.
+    let out = node2
+        .append(
+            &Scope::All,
+            "t",
+            vec![invoice(SELLER_A, "AB00000003", "1234", 10)],
+        )
+        .await
+        .expect("append after detach");
+    assert!(out[0].is_ok(), "{out:?}");
+    let v = node1
+        .invoice(&Scope::All, seller, num("AB00000003"))
+        .await
+        .expect("read");
+    assert!(v.is_some());
+    // The ledger keeps everything; only the projection was archived.
+    assert_eq!(
+        node1.verify_ledger("main").await.expect("verify").entries,
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_commit_durably_and_time_out_statements() {
+    let url = fresh_url().await;
+    let db = url.rsplit("dbname=").next().expect("dbname").to_string();
+    let c = PgCluster::shared().client(&db).await.expect("client");
+    // A database whose default would acknowledge commits before the WAL flush.
+    c.batch_execute(&format!("ALTER DATABASE {db} SET synchronous_commit = off"))
+        .await
+        .expect("alter");
+    let s = PgStore::connect(&url, "main").await.expect("connect");
+    assert_eq!(s.setting("synchronous_commit").await.expect("get"), "on");
+    assert_eq!(s.setting("statement_timeout").await.expect("get"), "5s");
+}
