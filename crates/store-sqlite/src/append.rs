@@ -33,9 +33,9 @@ pub(crate) fn push_entry(
     let seq = head.seq + 1;
     let hlc = Hlc::now_after(head.hlc);
     let hash = hash_entry(&head.hash, site, seq, hlc, kind, key, actor, body);
-    t.execute(
-        "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![site, i64_of(seq), i64_of(hlc.0), kind, key, actor, body, &head.hash.0[..], &hash.0[..]],
+    t.prepare_cached("INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+.map_err(backend)?
+.execute(params![site, i64_of(seq), i64_of(hlc.0), kind, key, actor, body, &head.hash.0[..], &hash.0[..]],
     )
     .map_err(backend)?;
     *head = Head { seq, hash, hlc };
@@ -67,6 +67,23 @@ fn status_str(kind: MessageKind) -> &'static str {
     }
 }
 
+/// A validated message with its natural key and canonical body, computed by
+/// the caller's thread so the single writer thread only does SQL and hashing.
+pub(crate) struct Prepared {
+    pub v: Validated,
+    pub key: String,
+    pub body: Vec<u8>,
+}
+
+impl Prepared {
+    /// Key and canonical body of `v`.
+    pub fn new(v: Validated) -> Self {
+        let key = v.key().to_key_string();
+        let body = einvoice_mig::canonical(&v.message);
+        Self { v, key, body }
+    }
+}
+
 /// Append validated messages; one outcome each.
 pub(crate) fn append_messages(
     t: &Transaction<'_>,
@@ -74,10 +91,10 @@ pub(crate) fn append_messages(
     site: &str,
     scope: &Scope,
     actor: &str,
-    msgs: &[Validated],
+    msgs: &[Prepared],
 ) -> Result<Vec<AppendOutcome>, StoreError> {
     msgs.iter()
-        .map(|v| append_one(t, head, site, scope, actor, v))
+        .map(|p| append_one(t, head, site, scope, actor, p))
         .collect()
 }
 
@@ -87,8 +104,9 @@ fn append_one(
     site: &str,
     scope: &Scope,
     actor: &str,
-    v: &Validated,
+    p: &Prepared,
 ) -> Result<AppendOutcome, StoreError> {
+    let v = &p.v;
     let seller = v.seller();
     if !scope.allows(&seller) {
         return Ok(Err(Rejection::new(
@@ -98,24 +116,24 @@ fn append_one(
         )));
     }
     let kind = v.kind().as_str();
-    let key = v.key().to_key_string();
-    let body = einvoice_mig::canonical(&v.message);
+    let key = p.key.clone();
+    let body = &p.body;
 
     // Idempotency by (kind, natural key).
     let existing = t
-        .query_row(
+        .prepare_cached(
             "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = ?1 AND key = ?2",
-            params![kind, key],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, Vec<u8>>(3)?,
-                    r.get::<_, Vec<u8>>(4)?,
-                ))
-            },
         )
+        .map_err(backend)?
+        .query_row(params![kind, key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
+        })
         .optional()
         .map_err(backend)?;
     if let Some((origin, seq, hlc, old_body, hash)) = existing {
@@ -128,7 +146,7 @@ fn append_one(
             key: key.clone(),
             duplicate: true,
         };
-        if old_body == body {
+        if old_body == *body {
             return Ok(Ok(receipt));
         }
         let mut r = Rejection::new(
@@ -149,9 +167,9 @@ fn append_one(
     match &v.facts {
         Facts::Invoice(f) => {
             let inside: Option<i64> = t
-                .query_row(
-                    "SELECT 1 FROM tracks WHERE seller = ?1 AND period = ?2 AND track = ?3 AND begin <= ?4 AND end >= ?4",
-                    params![f.seller.as_str(), f.period.key(), f.number.track().as_str(), f.number.number()],
+                .prepare_cached("SELECT 1 FROM tracks WHERE seller = ?1 AND period = ?2 AND track = ?3 AND begin <= ?4 AND end >= ?4")
+.map_err(backend)?
+.query_row(params![f.seller.as_str(), f.period.key(), f.number.track().as_str(), f.number.number()],
                     |r| r.get(0),
                 )
                 .optional()
@@ -175,9 +193,9 @@ fn append_one(
             };
             for (b, e) in &ranges {
                 let clash: Option<String> = t
-                    .query_row(
-                        "SELECT seller FROM tracks WHERE period = ?1 AND track = ?2 AND begin <= ?4 AND end >= ?3 LIMIT 1",
-                        params![f.period.key(), f.track.as_str(), b, e],
+                    .prepare_cached("SELECT seller FROM tracks WHERE period = ?1 AND track = ?2 AND begin <= ?4 AND end >= ?3 LIMIT 1")
+.map_err(backend)?
+.query_row(params![f.period.key(), f.track.as_str(), b, e],
                         |r| r.get(0),
                     )
                     .optional()
@@ -230,10 +248,10 @@ fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Resu
                 Delivery::Donated(l) => (None, None, Some(l.as_str().to_string())),
                 _ => (None, None, None),
             };
-            t.execute(
-                "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                params![
+            t.prepare_cached("INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")
+.map_err(backend)?
+.execute(params![
                     f.seller.as_str(),
                     f.number.to_string(),
                     f.period.key(),
@@ -253,9 +271,9 @@ fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Resu
             )
             .map_err(backend)?;
             // Allowances that arrived earlier.
-            t.execute(
-                "UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2",
-                params![f.seller.as_str(), f.number.to_string()],
+            t.prepare_cached("UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2")
+.map_err(backend)?
+.execute(params![f.seller.as_str(), f.number.to_string()],
             )
             .map_err(backend)?;
         }
@@ -265,10 +283,11 @@ fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Resu
             } else {
                 MessageKind::F0701
             });
-            t.execute(
+            t.prepare_cached(
                 "INSERT OR IGNORE INTO held (seller, number, status) VALUES (?1, ?2, ?3)",
-                params![c.seller.as_str(), c.number.to_string(), status],
             )
+            .map_err(backend)?
+            .execute(params![c.seller.as_str(), c.number.to_string(), status])
             .map_err(backend)?;
             // Cancel dominates void whatever the order.
             let sql = if status == "cancelled" {
@@ -276,7 +295,9 @@ fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Resu
             } else {
                 "UPDATE invoices SET status = 'voided' WHERE seller = ?1 AND number = ?2 AND status = 'issued'"
             };
-            t.execute(sql, params![c.seller.as_str(), c.number.to_string()])
+            t.prepare_cached(sql)
+                .map_err(backend)?
+                .execute(params![c.seller.as_str(), c.number.to_string()])
                 .map_err(backend)?;
         }
         Facts::Allowance(a) => {
@@ -291,9 +312,9 @@ fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Resu
                     .or_default() += amount;
             }
             for (inv, amount) in per_invoice {
-                t.execute(
-                    "INSERT INTO allowances (seller, allowance, invoice, amount) VALUES (?1, ?2, ?3, ?4)",
-                    params![a.seller.as_str(), a.number, inv, amount],
+                t.prepare_cached("INSERT INTO allowances (seller, allowance, invoice, amount) VALUES (?1, ?2, ?3, ?4)")
+.map_err(backend)?
+.execute(params![a.seller.as_str(), a.number, inv, amount],
                 )
                 .map_err(backend)?;
                 refresh_allowance(t, a.seller.as_str(), &inv)?;
@@ -311,10 +332,11 @@ fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Resu
                     .map_err(backend)?;
                 rows.collect::<Result<_, _>>().map_err(backend)?
             };
-            t.execute(
+            t.prepare_cached(
                 "UPDATE allowances SET cancelled = 1 WHERE seller = ?1 AND allowance = ?2",
-                params![c.seller.as_str(), c.number],
             )
+            .map_err(backend)?
+            .execute(params![c.seller.as_str(), c.number])
             .map_err(backend)?;
             for inv in invoices {
                 refresh_allowance(t, c.seller.as_str(), &inv)?;
@@ -327,9 +349,9 @@ fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Resu
                 f.items.iter().map(|(b, e, _)| (*b, *e)).collect()
             };
             for (b, e) in ranges {
-                t.execute(
-                    "INSERT INTO tracks (seller, period, track, begin, end) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![f.seller.as_str(), f.period.key(), f.track.as_str(), b, e],
+                t.prepare_cached("INSERT INTO tracks (seller, period, track, begin, end) VALUES (?1, ?2, ?3, ?4, ?5)")
+.map_err(backend)?
+.execute(params![f.seller.as_str(), f.period.key(), f.track.as_str(), b, e],
                 )
                 .map_err(backend)?;
             }
@@ -340,9 +362,9 @@ fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Resu
 }
 
 fn refresh_allowance(t: &Transaction<'_>, seller: &str, invoice: &str) -> Result<(), StoreError> {
-    t.execute(
-        "UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2",
-        params![seller, invoice],
+    t.prepare_cached("UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2")
+.map_err(backend)?
+.execute(params![seller, invoice],
     )
     .map_err(backend)?;
     Ok(())

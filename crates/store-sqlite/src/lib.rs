@@ -206,7 +206,23 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
         let job: Job = Box::new(move |txn, head| {
-            let out = f(txn, head);
+            // Each request runs in its own savepoint: a request that fails
+            // part-way leaves nothing behind, while the others in the same
+            // group commit go ahead.
+            let saved = *head;
+            let out = match txn.execute_batch("SAVEPOINT job") {
+                Err(e) => Err(backend(e)),
+                Ok(()) => {
+                    let out = f(txn, head);
+                    let end = if out.is_ok() {
+                        "RELEASE job"
+                    } else {
+                        *head = saved;
+                        "ROLLBACK TO job; RELEASE job"
+                    };
+                    txn.execute_batch(end).map_err(backend).and(out)
+                }
+            };
             Box::new(move |committed: Result<(), StoreError>| {
                 let _ = tx.send(committed.and(out));
             })
@@ -270,5 +286,48 @@ impl SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(store: &SqliteStore) -> i64 {
+        let c = open_conn(&store.inner.path, true).expect("open");
+        c.query_row("SELECT count(*) FROM records WHERE space = 't'", [], |r| {
+            r.get(0)
+        })
+        .expect("count")
+    }
+
+    /// A request that fails after writing leaves nothing, and the requests
+    /// committed in the same group still land.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_request_is_rolled_back_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+        let insert = |id: &'static str, fail: bool| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |t, _| {
+                        t.execute(
+                            "INSERT INTO records (space, id, json) VALUES ('t', ?1, '{}')",
+                            [id],
+                        )
+                        .map_err(backend)?;
+                        if fail {
+                            return Err(StoreError::Backend("boom after a write".into()));
+                        }
+                        Ok(())
+                    })
+                    .await
+            }
+        };
+        let (a, b, c) = tokio::join!(insert("a", false), insert("b", true), insert("c", false));
+        assert!(a.is_ok() && c.is_ok());
+        assert!(b.is_err());
+        assert_eq!(count(&store), 2);
     }
 }

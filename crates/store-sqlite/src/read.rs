@@ -206,9 +206,9 @@ fn put_record<T: serde::Serialize>(
     v: &T,
 ) -> Result<(), StoreError> {
     let json = serde_json::to_string(v).map_err(backend)?;
-    t.execute(
-        "INSERT INTO records (space, id, json) VALUES (?1, ?2, ?3) ON CONFLICT (space, id) DO UPDATE SET json = excluded.json",
-        params![space, id, json],
+    t.prepare_cached("INSERT INTO records (space, id, json) VALUES (?1, ?2, ?3) ON CONFLICT (space, id) DO UPDATE SET json = excluded.json")
+.map_err(backend)?
+.execute(params![space, id, json],
     )
     .map_err(backend)?;
     Ok(())
@@ -249,8 +249,10 @@ impl Store for SqliteStore {
         messages: Vec<Validated>,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
         let (scope, actor, site) = (scope.clone(), actor.to_string(), self.inner.site.clone());
+        let prepared: Vec<append::Prepared> =
+            messages.into_iter().map(append::Prepared::new).collect();
         self.write(move |t, head| {
-            append::append_messages(t, head, &site, &scope, &actor, &messages)
+            append::append_messages(t, head, &site, &scope, &actor, &prepared)
         })
         .await
     }
@@ -533,11 +535,9 @@ impl Store for SqliteStore {
         let id = carrier_id(carrier);
         self.write(move |t, _| {
             let json: Option<String> = t
-                .query_row(
-                    "SELECT json FROM records WHERE space = 'carrier' AND id = ?1",
-                    params![id],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT json FROM records WHERE space = 'carrier' AND id = ?1")
+                .map_err(backend)?
+                .query_row(params![id], |r| r.get(0))
                 .optional()
                 .map_err(backend)?;
             let Some(json) = json else { return Ok(()) };
@@ -589,13 +589,16 @@ impl Store for SqliteStore {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
                 .unwrap_or(0);
-            t.execute("DELETE FROM nonces WHERE expires < ?1", params![now])
+            t.prepare_cached("DELETE FROM nonces WHERE expires < ?1")
+                .map_err(backend)?
+                .execute(params![now])
                 .map_err(backend)?;
             let added = t
-                .execute(
+                .prepare_cached(
                     "INSERT OR IGNORE INTO nonces (key_id, nonce, expires) VALUES (?1, ?2, ?3)",
-                    params![k, n, expires_unix],
                 )
+                .map_err(backend)?
+                .execute(params![k, n, expires_unix])
                 .map_err(backend)?;
             Ok(added == 1)
         })
@@ -625,11 +628,9 @@ impl Store for SqliteStore {
     async fn operator_count(&self) -> Result<u64, StoreError> {
         self.read(|c| {
             let n: i64 = c
-                .query_row(
-                    "SELECT count(*) FROM records WHERE space = 'operator'",
-                    [],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT count(*) FROM records WHERE space = 'operator'")
+                .map_err(backend)?
+                .query_row([], |r| r.get(0))
                 .map_err(backend)?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
@@ -649,9 +650,9 @@ impl Store for SqliteStore {
     async fn put_winning_numbers(&self, record: WinningNumbersRecord) -> Result<(), StoreError> {
         self.write(move |t, _| {
             let published: Option<String> = t
-                .query_row(
-                    "SELECT json FROM winning_numbers WHERE period = ?1 AND version = ?2",
-                    params![record.period.key(), record.version],
+                .prepare_cached("SELECT json FROM winning_numbers WHERE period = ?1 AND version = ?2")
+.map_err(backend)?
+.query_row(params![record.period.key(), record.version],
                     |r| r.get(0),
                 )
                 .optional()
@@ -666,9 +667,9 @@ impl Store for SqliteStore {
                 }
             }
             let json = serde_json::to_string(&record).map_err(backend)?;
-            t.execute(
-                "INSERT INTO winning_numbers (period, version, json) VALUES (?1, ?2, ?3) ON CONFLICT (period, version) DO UPDATE SET json = excluded.json",
-                params![record.period.key(), record.version, json],
+            t.prepare_cached("INSERT INTO winning_numbers (period, version, json) VALUES (?1, ?2, ?3) ON CONFLICT (period, version) DO UPDATE SET json = excluded.json")
+.map_err(backend)?
+.execute(params![record.period.key(), record.version, json],
             )
             .map_err(backend)?;
             Ok(())
@@ -682,9 +683,9 @@ impl Store for SqliteStore {
     ) -> Result<Option<WinningNumbersRecord>, StoreError> {
         self.read(move |c| {
             let j: Option<String> = c
-                .query_row(
-                    "SELECT json FROM winning_numbers WHERE period = ?1 ORDER BY version DESC LIMIT 1",
-                    params![period.key()],
+                .prepare_cached("SELECT json FROM winning_numbers WHERE period = ?1 ORDER BY version DESC LIMIT 1")
+.map_err(backend)?
+.query_row(params![period.key()],
                     |r| r.get(0),
                 )
                 .optional()
@@ -696,7 +697,9 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| {
-            c.query_row("SELECT 1", [], |_| Ok(()))
+            c.prepare_cached("SELECT 1")
+                .map_err(backend)?
+                .query_row([], |_| Ok(()))
                 .map_err(|e| StoreError::Unavailable(e.to_string()))
         })
         .await
