@@ -215,8 +215,8 @@ fn append_one(
         _ => {}
     }
 
-    let receipt = push_entry(t, head, site, kind, &key, actor, &body)?;
-    project(t, &receipt, &v.facts, &body)?;
+    let receipt = push_entry(t, head, site, kind, &key, actor, body)?;
+    project(t, &receipt, &v.facts, body)?;
     Ok(Ok(receipt))
 }
 
