@@ -39,6 +39,7 @@
 //! conformance suite runs against both.
 
 mod append;
+pub mod ceiling;
 mod error;
 #[cfg(test)]
 mod explain_tests;

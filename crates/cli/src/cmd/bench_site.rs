@@ -3,7 +3,6 @@
 //! baselines measured in the same run.
 
 use super::client::SignedClient;
-use super::not_yet;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use einvoice_core::{Period, Rules};
@@ -12,6 +11,7 @@ use einvoice_server::ops::API_KEY_PURPOSE;
 use einvoice_server::seal::Sealer;
 use einvoice_server::{Limits, SiteOptions, router, serve};
 use einvoice_store::{ApiKeyRecord, Store};
+use einvoice_store_postgres::PgStore;
 use einvoice_store_sqlite::SqliteStore;
 use einvoice_store_sqlite::ceiling::{RawRow, raw_insert_ceiling};
 use serde::Serialize;
@@ -29,6 +29,9 @@ pub struct BenchIngestArgs {
     /// Database URL (postgres://…); SQLite in a temporary folder when absent.
     #[arg(long)]
     pub database: Option<String>,
+    /// API nodes (each its own store connection pool) against the database; PostgreSQL only.
+    #[arg(long, default_value_t = 2)]
+    pub nodes: usize,
     /// Invoices submitted in the batched run.
     #[arg(long, default_value_t = 200_000)]
     pub invoices: u64,
@@ -98,7 +101,7 @@ struct Run {
 /// Send every body with `concurrency` requests in flight; `per_request`
 /// invoices per body; `ok(status, body)` says whether the answer is a success.
 async fn drive(
-    client: SignedClient,
+    clients: Vec<SignedClient>,
     path: &'static str,
     bodies: Arc<Vec<Vec<u8>>>,
     per_request: u64,
@@ -108,8 +111,9 @@ async fn drive(
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency.max(1) {
-        let (client, bodies, next) = (client.clone(), bodies.clone(), next.clone());
+    for t in 0..concurrency.max(1) {
+        let client = clients[t % clients.len()].clone();
+        let (bodies, next) = (bodies.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0usize;
@@ -166,14 +170,16 @@ fn no_content(status: u16, _: &[u8]) -> bool {
     status == 204
 }
 
-/// A site on a fresh SQLite store in `dir`, with demo sellers and one key for all of them.
-async fn bench_site(
-    dir: &std::path::Path,
+/// Demo sellers on an empty store and one key for all of them.
+async fn bench_site<S: Store>(
+    store: &S,
+    sealer: &Sealer,
     plan: &Plan,
-) -> anyhow::Result<(SqliteStore, Sealer, Vec<demo::DemoSeller>, String, String)> {
-    let store = SqliteStore::open(&dir.join("einvoice.db"), "main").map_err(|e| anyhow!("{e}"))?;
-    let sealer = Sealer::new(&Sealer::generate_key().map_err(|e| anyhow!("{e}"))?);
-    let (sellers, _) = demo::provision(&store, &sealer, plan, 1).await?;
+) -> anyhow::Result<(Vec<demo::DemoSeller>, String, String)> {
+    if !store.entries(store.site(), 0, 1).await?.is_empty() {
+        bail!("the benchmark needs an empty store: its ledger already has entries");
+    }
+    let (sellers, _) = demo::provision(store, sealer, plan, 1).await?;
     let key_id = "Kbench".to_string();
     let secret = "bench-secret-0123456789abcdef".to_string();
     store
@@ -187,7 +193,7 @@ async fn bench_site(
             created_unix: 0,
         })
         .await?;
-    Ok((store, sealer, sellers, key_id, secret))
+    Ok((sellers, key_id, secret))
 }
 
 fn unlimited() -> Limits {
@@ -203,8 +209,10 @@ fn unlimited() -> Limits {
 
 /// Run `bench ingest`.
 pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
-    if a.database.is_some() {
-        return Err(not_yet("bench ingest --database (the PostgreSQL store)"));
+    if let Some(url) = &a.database
+        && !super::site::is_postgres_url(url)
+    {
+        bail!("--database must be a postgres:// URL");
     }
     if a.batch == 0 || a.invoices == 0 {
         bail!("--batch and --invoices must be positive");
@@ -219,8 +227,32 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
         seed: 42,
     };
     let server_rt = rt(2, "bench-server")?;
-    let (store, sealer, sellers, key_id, secret) =
-        server_rt.block_on(bench_site(dir.path(), &plan))?;
+    let sealer = Sealer::new(&Sealer::generate_key().map_err(|e| anyhow!("{e}"))?);
+    let opts = SiteOptions {
+        limits: unlimited(),
+        noop_route: true,
+        ..SiteOptions::default()
+    };
+    let (apps, (sellers, key_id, secret)) = match &a.database {
+        None => server_rt.block_on(async {
+            let store = SqliteStore::open(&dir.path().join("einvoice.db"), "main")
+                .map_err(|e| anyhow!("{e}"))?;
+            let site = bench_site(&store, &sealer, &plan).await?;
+            anyhow::Ok((vec![router(store, sealer.clone(), opts.clone())], site))
+        })?,
+        Some(url) => server_rt.block_on(async {
+            let mut stores = Vec::new();
+            for _ in 0..a.nodes.max(1) {
+                stores.push(PgStore::connect(url, "main").await.map_err(|e| anyhow!("{e}"))?);
+            }
+            let site = bench_site(&stores[0], &sealer, &plan).await?;
+            let apps = stores
+                .into_iter()
+                .map(|s| router(s, sealer.clone(), opts.clone()))
+                .collect::<Vec<_>>();
+            anyhow::Ok((apps, site))
+        })?,
+    };
     // Bodies, generated before timing starts.
     let generator = InvoiceGen::new(plan, sellers, period.last_day());
     let rules = Rules::production();
@@ -252,32 +284,37 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
     let singles: Vec<Vec<u8>> = (a.invoices..total)
         .map(|i| serde_json::to_vec(&generator.invoice(i).json))
         .collect::<Result<_, _>>()?;
+    let nodes = apps.len();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let opts = SiteOptions {
-        limits: unlimited(),
-        noop_route: true,
-        ..SiteOptions::default()
-    };
-    let app = router(store, sealer, opts);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = std::thread::spawn(move || {
         server_rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let _ = ready_tx.send(listener.local_addr()?);
-            serve(listener, app, async move {
-                let _ = stop_rx.await;
-            })
-            .await
+            let mut running = Vec::new();
+            for app in apps {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let _ = ready_tx.send(listener.local_addr()?);
+                let mut stop = stop_rx.clone();
+                running.push(tokio::spawn(serve(listener, app, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })));
+            }
+            for r in running {
+                r.await.map_err(std::io::Error::other)??;
+            }
+            std::io::Result::Ok(())
         })
     });
-    let addr = ready_rx
-        .recv_timeout(Duration::from_secs(10))
-        .context("the bench server did not start")?;
-    let client = SignedClient::new(&format!("http://{addr}"), &key_id, &secret)?;
+    let mut clients = Vec::new();
+    for _ in 0..nodes {
+        let addr = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .context("the bench server did not start")?;
+        clients.push(SignedClient::new(&format!("http://{addr}"), &key_id, &secret)?);
+    }
     let client_rt = rt(2, "bench-load")?;
     let batches = Arc::new(batches);
     let batched = client_rt.block_on(drive(
-        client.clone(),
+        clients.clone(),
         "/v1/batches",
         batches.clone(),
         a.batch as u64,
@@ -285,7 +322,7 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
         batch_ok,
     ))?;
     let single = client_rt.block_on(drive(
-        client.clone(),
+        clients.clone(),
         "/v1/messages",
         Arc::new(singles),
         1,
@@ -293,22 +330,32 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
         created,
     ))?;
     let http = client_rt.block_on(drive(
-        client,
+        clients,
         "/v1/noop",
         batches,
         a.batch as u64,
         a.concurrency,
         no_content,
     ))?;
-    let _ = stop_tx.send(());
+    let _ = stop_tx.send(true);
     server
         .join()
         .map_err(|_| anyhow!("the bench server panicked"))??;
-    let storage = raw_insert_ceiling(&dir.path().join("ceiling.db"), &rows, a.batch)
-        .map_err(|e| anyhow!("{e}"))?;
+    let storage = match &a.database {
+        None => raw_insert_ceiling(&dir.path().join("ceiling.db"), &rows, a.batch)
+            .map_err(|e| anyhow!("{e}"))?,
+        Some(url) => client_rt
+            .block_on(einvoice_store_postgres::ceiling::raw_copy_ceiling(url, &rows, a.batch))
+            .map_err(|e| anyhow!("{e}"))?,
+    };
+    let (store_name, ceiling_name) = match a.database {
+        None => ("sqlite", "raw SQLite inserts, same rows, same batches, synchronous=FULL"),
+        Some(_) => ("postgres", "COPY of the same rows, same batches"),
+    };
     let storage_per_s = rows.len() as f64 / storage.as_secs_f64().max(1e-9);
     let out = serde_json::json!({
-        "store": "sqlite",
+        "store": store_name,
+        "nodes": nodes,
         "invoice": "F0401, 5 items, JSON",
         "batch": a.batch,
         "concurrency": a.concurrency,
@@ -326,6 +373,7 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string(&out)?);
     } else {
+        println!("{store_name}, {nodes} node(s)");
         println!(
             "batched ({} per request, {} in flight): {:.0} invoices/s, p50 {:.2} ms, p99 {:.2} ms per request, {} errors",
             a.batch,
@@ -343,9 +391,7 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
             single.p99_ms,
             single.errors
         );
-        println!(
-            "storage ceiling (raw SQLite inserts, same rows, same batches, synchronous=FULL): {storage_per_s:.0} invoices/s"
-        );
+        println!("storage ceiling ({ceiling_name}): {storage_per_s:.0} invoices/s");
         println!(
             "HTTP ceiling (no-op route, same bodies): {:.0} invoices/s",
             http.invoices_per_s

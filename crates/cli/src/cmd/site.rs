@@ -12,6 +12,7 @@ use einvoice_server::ops;
 use einvoice_server::seal::Sealer;
 use einvoice_server::{SiteOptions, router, serve as serve_site};
 use einvoice_store::Store;
+use einvoice_store_postgres::PgStore;
 use einvoice_store_sqlite::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -121,16 +122,8 @@ async fn shutdown_signal() {
     eprintln!("einvoice: shutting down (finishing requests in flight)");
 }
 
-/// Run `serve`.
-pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    let cfg = load_config(&a)?;
-    if cfg.tls() {
-        return Err(not_yet(
-            "TLS termination (tls_cert/tls_key); run behind a TLS proxy with allow_plain_http = true",
-        ));
-    }
-    let store = open_sqlite(&cfg.data, &cfg.database, &cfg.site)?;
-    let key = ops::load_or_create_master_key(&cfg.data).map_err(|e| anyhow!("{e}"))?;
+/// Serve `store` until Ctrl-C / SIGTERM.
+async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow::Result<ExitCode> {
     let opts = SiteOptions {
         rules: if cfg.sandbox {
             Rules::sandbox()
@@ -140,24 +133,58 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
         limits: cfg.limits.clone(),
         ..SiteOptions::default()
     };
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    eprintln!(
+        "einvoice: site {:?} serving http://{} ({})",
+        cfg.site,
+        listener.local_addr()?,
+        if cfg.database.is_some() {
+            "PostgreSQL".to_string()
+        } else {
+            format!("SQLite in {}", cfg.data.display())
+        }
+    );
+    serve_site(listener, router(store, Sealer::new(&key), opts), shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Run `serve`. With `database = "postgres://…"` several nodes can serve one
+/// site from one database; give each node the same `master.key` in its data
+/// directory (secrets are sealed with it).
+pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(&a)?;
+    if cfg.tls() {
+        return Err(not_yet(
+            "TLS termination (tls_cert/tls_key); run behind a TLS proxy with allow_plain_http = true",
+        ));
+    }
+    std::fs::create_dir_all(&cfg.data)
+        .with_context(|| format!("cannot create {}", cfg.data.display()))?;
+    let key = ops::load_or_create_master_key(&cfg.data).map_err(|e| anyhow!("{e}"))?;
     let rt = runtime()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&cfg.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-        eprintln!(
-            "einvoice: site {:?} serving http://{} (data {})",
-            cfg.site,
-            listener.local_addr()?,
-            cfg.data.display()
-        );
-        serve_site(
-            listener,
-            router(store, Sealer::new(&key), opts),
-            shutdown_signal(),
-        )
-        .await?;
-        Ok(ExitCode::SUCCESS)
+        match cfg.database.clone() {
+            Some(url) if is_postgres_url(&url) => {
+                let store = PgStore::connect(&url, &cfg.site)
+                    .await
+                    .map_err(|e| anyhow!("{e}"))?;
+                run_site(store, cfg, key).await
+            }
+            Some(other) => bail!(
+                "DATABASE_URL: {other:?} is not a postgres:// URL (leave database unset for SQLite in the data directory)"
+            ),
+            None => {
+                let store = open_sqlite(&cfg.data, &None, &cfg.site)?;
+                run_site(store, cfg, key).await
+            }
+        }
     })
 }
 

@@ -1,0 +1,71 @@
+//! The storage ceiling of `einvoice bench ingest --database postgres://…`: the
+//! same rows loaded with a plain `COPY` into one table — what PostgreSQL can
+//! ingest on this machine with no ledger, hashing, projections or HTTP.
+
+use einvoice_store::StoreError;
+use futures_util::SinkExt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// One row: seller, number, message body (JSON text).
+pub type RawRow = (String, String, Vec<u8>);
+
+fn csv_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    for &b in bytes {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// `COPY` `rows` into a fresh table in the database at `url`, `batch` rows per
+/// `COPY` statement (each its own transaction); the elapsed time.
+pub async fn raw_copy_ceiling(
+    url: &str,
+    rows: &[RawRow],
+    batch: usize,
+) -> Result<Duration, StoreError> {
+    let fail = |e: tokio_postgres::Error| StoreError::Unavailable(e.to_string());
+    let cfg = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Backend(format!("invalid database url: {e}")))?;
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(fail)?;
+    let driver = tokio::spawn(conn);
+    client
+        .batch_execute(
+            "DROP TABLE IF EXISTS bench_ceiling;
+             CREATE TABLE bench_ceiling (seller text NOT NULL, number text NOT NULL, body text NOT NULL,
+                                         PRIMARY KEY (seller, number));",
+        )
+        .await
+        .map_err(fail)?;
+    let started = Instant::now();
+    for chunk in rows.chunks(batch.max(1)) {
+        let mut data = Vec::with_capacity(chunk.len() * 1200);
+        for (s, n, b) in chunk {
+            csv_field(&mut data, s.as_bytes());
+            data.push(b',');
+            csv_field(&mut data, n.as_bytes());
+            data.push(b',');
+            csv_field(&mut data, b);
+            data.push(b'\n');
+        }
+        let sink = client
+            .copy_in::<_, bytes::Bytes>("COPY bench_ceiling (seller, number, body) FROM STDIN (FORMAT csv)")
+            .await
+            .map_err(fail)?;
+        let mut sink = Box::pin(sink);
+        sink.send(bytes::Bytes::from(data)).await.map_err(fail)?;
+        sink.as_mut().finish().await.map_err(fail)?;
+    }
+    let elapsed = started.elapsed();
+    client
+        .batch_execute("DROP TABLE IF EXISTS bench_ceiling")
+        .await
+        .map_err(fail)?;
+    drop(client);
+    let _ = driver.await;
+    Ok(elapsed)
+}
