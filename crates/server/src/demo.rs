@@ -141,13 +141,15 @@ const GOODS: [(&str, i64); 12] = [
     ("蛋糕", 320),
 ];
 
-/// The demo sellers of a plan, each with one track covering its share.
+/// The demo sellers of a plan, each with one track covering its share and a quarter more.
 pub fn sellers(plan: &Plan) -> Result<Vec<DemoSeller>, DemoError> {
     if plan.sellers == 0 || plan.sellers > 676 {
         return Err(DemoError::Plan("sellers must be 1 to 676".into()));
     }
     let per = plan.invoices.div_ceil(plan.sellers as u64).max(1);
-    let size = per.div_ceil(50) * 50;
+    // A quarter more than the plan uses, in whole booklets of 50: room to
+    // issue new invoices by hand on a demo site.
+    let size = (per + per / 4).div_ceil(50) * 50;
     if size > 100_000_000 {
         return Err(DemoError::Plan(format!(
             "{per} invoices per seller do not fit one track: add sellers"

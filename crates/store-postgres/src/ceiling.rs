@@ -53,7 +53,9 @@ pub async fn raw_copy_ceiling(
             data.push(b'\n');
         }
         let sink = client
-            .copy_in::<_, bytes::Bytes>("COPY bench_ceiling (seller, number, body) FROM STDIN (FORMAT csv)")
+            .copy_in::<_, bytes::Bytes>(
+                "COPY bench_ceiling (seller, number, body) FROM STDIN (FORMAT csv)",
+            )
             .await
             .map_err(fail)?;
         let mut sink = Box::pin(sink);

@@ -243,7 +243,11 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
         Some(url) => server_rt.block_on(async {
             let mut stores = Vec::new();
             for _ in 0..a.nodes.max(1) {
-                stores.push(PgStore::connect(url, "main").await.map_err(|e| anyhow!("{e}"))?);
+                stores.push(
+                    PgStore::connect(url, "main")
+                        .await
+                        .map_err(|e| anyhow!("{e}"))?,
+                );
             }
             let site = bench_site(&stores[0], &sealer, &plan).await?;
             let apps = stores
@@ -309,7 +313,11 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
         let addr = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .context("the bench server did not start")?;
-        clients.push(SignedClient::new(&format!("http://{addr}"), &key_id, &secret)?);
+        clients.push(SignedClient::new(
+            &format!("http://{addr}"),
+            &key_id,
+            &secret,
+        )?);
     }
     let client_rt = rt(2, "bench-load")?;
     let batches = Arc::new(batches);
@@ -345,11 +353,16 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
         None => raw_insert_ceiling(&dir.path().join("ceiling.db"), &rows, a.batch)
             .map_err(|e| anyhow!("{e}"))?,
         Some(url) => client_rt
-            .block_on(einvoice_store_postgres::ceiling::raw_copy_ceiling(url, &rows, a.batch))
+            .block_on(einvoice_store_postgres::ceiling::raw_copy_ceiling(
+                url, &rows, a.batch,
+            ))
             .map_err(|e| anyhow!("{e}"))?,
     };
     let (store_name, ceiling_name) = match a.database {
-        None => ("sqlite", "raw SQLite inserts, same rows, same batches, synchronous=FULL"),
+        None => (
+            "sqlite",
+            "raw SQLite inserts, same rows, same batches, synchronous=FULL",
+        ),
         Some(_) => ("postgres", "COPY of the same rows, same batches"),
     };
     let storage_per_s = rows.len() as f64 / storage.as_secs_f64().max(1e-9);

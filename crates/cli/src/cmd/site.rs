@@ -146,7 +146,12 @@ async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow:
             format!("SQLite in {}", cfg.data.display())
         }
     );
-    serve_site(listener, router(store, Sealer::new(&key), opts), shutdown_signal()).await?;
+    serve_site(
+        listener,
+        router(store, Sealer::new(&key), opts),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
