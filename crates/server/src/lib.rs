@@ -18,6 +18,7 @@ pub mod seal;
 pub mod seller;
 pub mod sign;
 pub mod site;
+pub mod tls;
 
 pub use config::{FileConfig, Limits};
 pub use site::{SiteOptions, router, serve};

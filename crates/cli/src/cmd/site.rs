@@ -1,6 +1,5 @@
 //! `serve`, `up` and `demo seed`: running a site and filling it with demo data.
 
-use super::not_yet;
 use super::store::{open_sqlite, runtime};
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
@@ -133,12 +132,17 @@ async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow:
         limits: cfg.limits.clone(),
         ..SiteOptions::default()
     };
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some(einvoice_server::tls::server_config(c, k)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     eprintln!(
-        "einvoice: site {:?} serving http://{} ({})",
+        "einvoice: site {:?} serving {}://{} ({})",
         cfg.site,
+        if tls.is_some() { "https" } else { "http" },
         listener.local_addr()?,
         if cfg.database.is_some() {
             "PostgreSQL".to_string()
@@ -146,12 +150,11 @@ async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow:
             format!("SQLite in {}", cfg.data.display())
         }
     );
-    serve_site(
-        listener,
-        router(store, Sealer::new(&key), opts),
-        shutdown_signal(),
-    )
-    .await?;
+    let app = router(store, Sealer::new(&key), opts);
+    match tls {
+        Some(t) => einvoice_server::tls::serve_tls(listener, app, t, shutdown_signal()).await?,
+        None => serve_site(listener, app, shutdown_signal()).await?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -165,11 +168,6 @@ pub fn is_postgres_url(url: &str) -> bool {
 /// directory (secrets are sealed with it).
 pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&a)?;
-    if cfg.tls() {
-        return Err(not_yet(
-            "TLS termination (tls_cert/tls_key); run behind a TLS proxy with allow_plain_http = true",
-        ));
-    }
     std::fs::create_dir_all(&cfg.data)
         .with_context(|| format!("cannot create {}", cfg.data.display()))?;
     let key = ops::load_or_create_master_key(&cfg.data).map_err(|e| anyhow!("{e}"))?;
