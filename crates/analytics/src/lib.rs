@@ -1,12 +1,26 @@
 //! einvoice-analytics: the Uniform Invoice draw over a period's eligible
 //! invoices.
 //!
-//! Built so far: the **regular-prize match** ([`match_prizes`]) over the hot
-//! column of a snapshot — the invoices' 8-digit numbers as `u32`, contiguous —
-//! and its benchmark ([`bench`]). Being built: the snapshot file with its
-//! Merkle root, the verifiable cloud-prize draw, winners and payouts.
+//! - [`snapshot`]: the period snapshot file (columnar, versioned) and its
+//!   Merkle root.
+//! - [`match_prizes`]: the regular-prize match over the snapshot's hot column,
+//!   the invoices' 8-digit numbers as `u32`.
+//! - [`cloud`]: the verifiable commit–reveal cloud-prize draw.
+//! - [`draw`]: a period's draw directory (winners, report, manifest) and its
+//!   verification.
+//! - [`synth`], [`bench`]: synthetic snapshots and `bench draw`.
+//!
+//! `docs/DRAW.md` defines the file format and the draw byte by byte.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod bench;
+pub mod error;
+pub mod snapshot;
+pub mod synth;
+
+pub use error::{Error, Result};
+pub use snapshot::{EligibleInvoice, Snapshot, SnapshotWriter};
 
 use einvoice_core::{Prize, WinningNumbers};
 
