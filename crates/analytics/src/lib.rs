@@ -15,6 +15,8 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod cloud;
+pub mod draw;
 pub mod error;
 pub mod snapshot;
 pub mod synth;
