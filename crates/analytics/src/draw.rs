@@ -276,11 +276,25 @@ fn json_bytes<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     Ok(b)
 }
 
-/// Compute a whole draw from a snapshot. `expected_root`, when given, must
-/// equal the recomputed root; `commitment`, when given, must be opened by the
-/// seed.
+/// Compute a whole draw from a snapshot (its root recomputed from the file).
+/// `commitment`, when given, must be opened by the seed.
 pub fn compute(
     snapshot: &Snapshot,
+    spec: &DrawSpec,
+    commitment: Option<[u8; 32]>,
+    threads: usize,
+    progress: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Outcome> {
+    let leaves = snapshot.header().leaves;
+    progress(Event::Stage("snapshot root", leaves));
+    let root = snapshot.root_with(threads, &|| progress(Event::Advance(1)))?;
+    compute_with_root(snapshot, root, spec, commitment, threads, progress)
+}
+
+/// [`compute`] for a snapshot whose root was just recomputed by the caller.
+fn compute_with_root(
+    snapshot: &Snapshot,
+    root: [u8; 32],
     spec: &DrawSpec,
     commitment: Option<[u8; 32]>,
     threads: usize,
@@ -297,10 +311,6 @@ pub fn compute(
         )));
     }
     let leaves = snapshot.header().leaves;
-
-    progress(Event::Stage("snapshot root", leaves));
-    let root = snapshot.root(threads)?;
-    progress(Event::Advance(leaves));
     let commit = seed_commitment(&root, &spec.seed);
     if let Some(c) = commitment
         && c != commit
@@ -647,7 +657,7 @@ pub fn verify(
     }
     let spec = spec_from_manifest(&m)?;
     progress(Event::Stage("snapshot root", snapshot.header().leaves));
-    let root = snapshot.root(threads)?;
+    let root = snapshot.root_with(threads, &|| progress(Event::Advance(1)))?;
     if hex(&root) != m.snapshot_root {
         return Err(Error::Mismatch(format!(
             "snapshot root is {}, the manifest says {}",
@@ -661,7 +671,7 @@ pub fn verify(
             m.commitment
         )));
     }
-    let outcome = compute(snapshot, &spec, Some(published), threads, progress)?;
+    let outcome = compute_with_root(snapshot, root, &spec, Some(published), threads, progress)?;
     for (name, want) in &outcome.files {
         let p = dir.join(name);
         let got = std::fs::read(&p).map_err(io(&p))?;

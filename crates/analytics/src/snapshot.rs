@@ -717,7 +717,16 @@ impl Snapshot {
 
     /// Recompute the Merkle root from the file's bytes.
     pub fn root(&self, threads: usize) -> Result<[u8; 32]> {
-        let leaves = self.map_leaves(threads, false, |l| Ok(leaf_hash(l.bytes)))?;
+        self.root_with(threads, &|| {})
+    }
+
+    /// [`Self::root`], calling `tick` after each leaf (for progress bars).
+    pub fn root_with(&self, threads: usize, tick: &(dyn Fn() + Sync)) -> Result<[u8; 32]> {
+        let leaves = self.map_leaves(threads, false, |l| {
+            let h = leaf_hash(l.bytes);
+            tick();
+            Ok(h)
+        })?;
         Ok(snapshot_root(
             &self.header_bytes,
             &self.carrier_bytes,
