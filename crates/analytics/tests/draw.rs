@@ -378,3 +378,62 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// The vectorised match (1–16 hot suffixes, any thread count, lengths
+    /// that leave a remainder after the 64-number blocks) finds exactly the
+    /// winners the decimal-string reference finds, in column order.
+    #[test]
+    fn match_equals_brute_force_for_any_numbers(
+        special in 0u32..100_000_000,
+        grand in 0u32..100_000_000,
+        first in proptest::collection::vec(0u32..100_000_000, 1..=10),
+        additional in proptest::collection::vec(0u16..1000, 0..=6),
+        seed in any::<u64>(),
+        len in 0usize..5000,
+        threads in 1usize..5,
+    ) {
+        let f: Vec<String> = first.iter().map(|v| format!("{v:08}")).collect();
+        let a: Vec<String> = additional.iter().map(|v| format!("{v:03}")).collect();
+        let fr: Vec<&str> = f.iter().map(String::as_str).collect();
+        let ar: Vec<&str> = a.iter().map(String::as_str).collect();
+        let w = WinningNumbers::parse(
+            Period::parse("11310").expect("p"),
+            &format!("{special:08}"),
+            &format!("{grand:08}"),
+            &fr,
+            &ar,
+        )
+        .expect("numbers");
+        // Half the column is near a winning number so every prize occurs.
+        let mut rng = Rng(seed);
+        let column: Vec<u32> = (0..len)
+            .map(|i| {
+                let r = rng.next();
+                if i % 2 == 0 {
+                    (r % 100_000_000) as u32
+                } else {
+                    let base = match r % 4 {
+                        0 => special,
+                        1 => grand,
+                        _ => first[(r as usize / 4) % first.len()],
+                    };
+                    let keep = 10u32.pow(((r >> 8) % 9) as u32);
+                    let noise = ((r >> 16) % 100_000_000) as u32;
+                    (noise / keep) * keep + base % keep
+                }
+            })
+            .collect();
+        let expected: Vec<(u64, Prize)> = column
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &d)| reference(&w, d).map(|p| (i as u64, p)))
+            .collect();
+        let got: Vec<(u64, Prize)> = einvoice_analytics::match_prizes(&column, &w, threads)
+            .into_iter()
+            .map(|h| (h.index, h.prize))
+            .collect();
+        prop_assert_eq!(got, expected);
+    }
+}
