@@ -1,22 +1,114 @@
-//! `draw run|verify|report`, `bench draw`.
+//! `draw synth|snapshot-digest|commit|run|verify|report`, `bench draw`.
 
-use super::not_yet;
+use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
+use einvoice_analytics::cloud::{Seed, seed_commitment};
+use einvoice_analytics::draw::{self, DrawSpec, Event};
+use einvoice_analytics::snapshot::{self, Snapshot, hex, parse_hex32};
+use einvoice_analytics::{Error, synth};
+use einvoice_core::{Period, PrizeTable};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `einvoice draw …`
 #[derive(Subcommand)]
 pub enum DrawCommand {
-    /// Freeze the period's eligible invoices and find every winner.
+    /// Write a synthetic snapshot of N eligible invoices (for trials and benchmarks).
+    Synth {
+        /// Number of invoices.
+        #[arg(long)]
+        invoices: u64,
+        /// Snapshot file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Period, e.g. 11312.
+        #[arg(long, default_value = "11312")]
+        period: String,
+        /// Generator seed.
+        #[arg(long, default_value_t = 0x5EED)]
+        seed: u64,
+    },
+    /// Print a snapshot's Merkle root (recomputed from the file).
+    SnapshotDigest {
+        /// Snapshot file.
+        file: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Draw a fresh seed, write it to a 0600 file and print the commitment to
+    /// publish with the snapshot root.
+    Commit {
+        /// Snapshot file.
+        #[arg(long)]
+        snapshot: PathBuf,
+        /// Where to write the secret seed (must not exist yet).
+        #[arg(long, default_value = "draw-seed.hex")]
+        seed_file: PathBuf,
+        /// Threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Find every regular and cloud winner and write the draw directory.
     Run {
+        /// Snapshot file.
+        #[arg(long)]
+        snapshot: PathBuf,
+        /// Winning numbers (winning-numbers.json shape).
+        #[arg(long)]
+        numbers: PathBuf,
         /// Period, e.g. 11312.
         #[arg(long)]
         period: String,
+        /// The seed file written by `draw commit`.
+        #[arg(long)]
+        seed_file: PathBuf,
+        /// Draw directory to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The published commitment (hex); the seed must open it.
+        #[arg(long)]
+        commitment: Option<String>,
+        /// Prize table (JSON: amounts and cloud tiers); default: the table in
+        /// force for the period.
+        #[arg(long)]
+        prize_table: Option<PathBuf>,
+        /// Leave donated (unprinted, carrier-less) invoices out of the cloud draw.
+        #[arg(long)]
+        no_donated: bool,
+        /// Threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
-    /// Recompute the cloud-invoice winners from a snapshot and a seed.
-    Verify {},
-    /// Counts and amounts per prize.
-    Report {},
+    /// Recompute a draw directory from the snapshot; exit 1 at the first difference.
+    Verify {
+        /// Snapshot file.
+        #[arg(long)]
+        snapshot: PathBuf,
+        /// Draw directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// The commitment published before the draw (hex).
+        #[arg(long)]
+        commitment: Option<String>,
+        /// Threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// Counts and amounts per prize of a draw directory.
+    Report {
+        /// Draw directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print report.json as is.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `einvoice bench draw --invoices N [--json]`
@@ -34,14 +126,250 @@ pub struct BenchDrawArgs {
     /// Measurement rounds (medians are printed).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Also time DuckDB over the same numbers written as Parquet (needs
+    /// `python3` with `duckdb` and `pyarrow`; `duckdb_s` is null with a reason
+    /// otherwise).
+    #[arg(long)]
+    pub duckdb: bool,
+    /// Carrier share of the synthetic invoices (per mille) for the cloud draw.
+    #[arg(long, default_value_t = 620)]
+    pub cloud_permille: u64,
+}
+
+fn progress_bar() -> ProgressBar {
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+fn on_event(pb: &ProgressBar) -> impl Fn(Event<'_>) + Sync + '_ {
+    move |e| match e {
+        Event::Stage(name, total) => {
+            pb.set_message(name.to_string());
+            pb.set_length(total);
+            pb.set_position(0);
+        }
+        Event::Advance(n) => pb.inc(n),
+    }
+}
+
+fn period_of(s: &str) -> anyhow::Result<Period> {
+    Period::parse(s).map_err(|v| anyhow!("{}: {}", v.code, v.message))
+}
+
+fn commitment_arg(s: &Option<String>) -> anyhow::Result<Option<[u8; 32]>> {
+    s.as_deref()
+        .map(|c| parse_hex32(c).ok_or_else(|| anyhow!("DRAW_INPUT: a commitment is 64 hex digits")))
+        .transpose()
+}
+
+fn write_seed_file(path: &Path, seed: &Seed) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("{} (a seed file is never overwritten)", path.display()))?;
+    writeln!(f, "{}", seed.to_hex())?;
+    f.sync_all()?;
+    Ok(())
 }
 
 /// Run a `draw` command.
-pub fn draw(_c: DrawCommand) -> anyhow::Result<ExitCode> {
-    Err(not_yet("draw"))
+pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        DrawCommand::Synth {
+            invoices,
+            out,
+            period,
+            seed,
+        } => {
+            let p = period_of(&period)?;
+            let pb = progress_bar();
+            pb.set_message("writing");
+            pb.set_length(invoices);
+            let mut w = snapshot::SnapshotWriter::create(&out, p.key())?;
+            for (i, inv) in synth::invoices(invoices, seed, synth::SynthMix::default()).enumerate()
+            {
+                w.push(&inv)?;
+                if i % 65_536 == 0 {
+                    pb.set_position(i as u64);
+                }
+            }
+            let s = w.finish()?;
+            pb.finish_and_clear();
+            println!(
+                "{}",
+                serde_json::json!({"file": out, "period": p.to_string(), "rows": s.rows, "leaves": s.leaves, "root": hex(&s.root)})
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DrawCommand::SnapshotDigest {
+            file,
+            json,
+            threads,
+        } => {
+            let s = Snapshot::open(&file)?;
+            let root = hex(&s.root(threads)?);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"root": root, "period": format!("{:05}", s.period()), "rows": s.rows()})
+                );
+            } else {
+                println!("{root}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DrawCommand::Commit {
+            snapshot,
+            seed_file,
+            threads,
+        } => {
+            let s = Snapshot::open(&snapshot)?;
+            let root = s.root(threads)?;
+            let seed = Seed::generate()?;
+            write_seed_file(&seed_file, &seed)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "period": format!("{:05}", s.period()),
+                    "rows": s.rows(),
+                    "snapshot_root": hex(&root),
+                    "commitment": hex(&seed_commitment(&root, &seed)),
+                    "seed_file": seed_file,
+                })
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DrawCommand::Run {
+            snapshot,
+            numbers,
+            period,
+            seed_file,
+            out,
+            commitment,
+            prize_table,
+            no_donated,
+            threads,
+        } => {
+            let p = period_of(&period)?;
+            let doc = std::fs::read(&numbers).with_context(|| numbers.display().to_string())?;
+            let w = draw::parse_numbers(&doc, p)?;
+            let table: PrizeTable = match prize_table {
+                Some(f) => serde_json::from_slice(
+                    &std::fs::read(&f).with_context(|| f.display().to_string())?,
+                )
+                .with_context(|| format!("DRAW_INPUT: {}", f.display()))?,
+                None => draw::default_table(p),
+            };
+            let seed_text = std::fs::read_to_string(&seed_file)
+                .with_context(|| seed_file.display().to_string())?;
+            let spec = DrawSpec {
+                numbers: w,
+                table,
+                seed: Seed::from_hex(&seed_text)?,
+                include_donated: !no_donated,
+            };
+            let s = Snapshot::open(&snapshot)?;
+            let pb = progress_bar();
+            let outcome = draw::compute(
+                &s,
+                &spec,
+                commitment_arg(&commitment)?,
+                threads,
+                &on_event(&pb),
+            )?;
+            draw::write_dir(&out, &outcome)?;
+            pb.finish_and_clear();
+            let r = &outcome.report;
+            println!(
+                "period {}: {} invoices, {} cloud-eligible, {} winner lines, NT${} payable; written to {}",
+                r.period,
+                r.invoices,
+                r.cloud_eligible,
+                r.winners,
+                r.payable_amount,
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DrawCommand::Verify {
+            snapshot,
+            out,
+            commitment,
+            threads,
+        } => {
+            let s = Snapshot::open(&snapshot)?;
+            let pb = progress_bar();
+            let r = draw::verify(
+                &s,
+                &out,
+                commitment_arg(&commitment)?,
+                threads,
+                &on_event(&pb),
+            );
+            pb.finish_and_clear();
+            match r {
+                Ok(v) => {
+                    println!(
+                        "OK: {} verified (snapshot root {}, commitment {})",
+                        out.display(),
+                        v.manifest.snapshot_root,
+                        v.manifest.commitment
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e @ (Error::Mismatch(_) | Error::Commitment(_))) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        DrawCommand::Report { out, json } => {
+            let p = out.join("report.json");
+            let bytes = std::fs::read(&p).with_context(|| p.display().to_string())?;
+            if json {
+                std::io::stdout().write_all(&bytes)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let r: draw::Report = serde_json::from_slice(&bytes)
+                .with_context(|| format!("DRAW_INPUT: {}", p.display()))?;
+            println!(
+                "period {}  snapshot {}\ninvoices {}  cloud-eligible {}",
+                r.period, r.snapshot_root, r.invoices, r.cloud_eligible
+            );
+            println!(
+                "{:<18} {:>12} {:>10} {:>16}",
+                "prize", "amount", "winners", "total"
+            );
+            for l in &r.prizes {
+                println!(
+                    "{:<18} {:>12} {:>10} {:>16}",
+                    l.prize, l.amount, l.count, l.total
+                );
+            }
+            println!(
+                "{:<18} {:>12} {:>10} {:>16}\npayable (one prize per invoice) {}; invoices with more than one prize {}",
+                "total", "", r.winners, r.total_amount, r.payable_amount, r.multiple_wins
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
+
 /// Run `bench draw`: the regular-prize match over N synthetic numbers (the
-/// real 10802 winning numbers), next to a sequential read of the same column.
+/// real 10802 winning numbers), the cloud draw over the carrier share of N,
+/// a sequential read of the same column, and optionally DuckDB.
 pub fn bench_draw(a: BenchDrawArgs) -> anyhow::Result<ExitCode> {
     let n = usize::try_from(a.invoices)?;
     let gib = a.invoices as f64 * 4.0 / (1u64 << 30) as f64;
@@ -49,8 +377,7 @@ pub fn bench_draw(a: BenchDrawArgs) -> anyhow::Result<ExitCode> {
         eprintln!("generating {n} synthetic invoice numbers ({gib:.1} GiB in memory)…");
     }
     let column = einvoice_analytics::bench::synthetic_column(n, 0x5EED);
-    let period =
-        einvoice_core::Period::parse("10802").map_err(|v| anyhow::anyhow!("{}", v.message))?;
+    let period = period_of("10802")?;
     // Period 10802's published numbers.
     let w = einvoice_core::WinningNumbers::parse(
         period,
@@ -59,15 +386,53 @@ pub fn bench_draw(a: BenchDrawArgs) -> anyhow::Result<ExitCode> {
         &["13440631", "26650552", "09775722"],
         &["809", "264"],
     )
-    .map_err(|v| anyhow::anyhow!("{}", v.message))?;
-    let r = einvoice_analytics::bench::run(&column, &w, a.threads, a.rounds);
+    .map_err(|v| anyhow!("{}", v.message))?;
+    let opts = einvoice_analytics::bench::Options {
+        threads: a.threads,
+        rounds: a.rounds,
+        cloud_permille: a.cloud_permille,
+        duckdb: a.duckdb.then(duckdb_script),
+    };
+    let r = einvoice_analytics::bench::run(&column, &w, &opts);
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
+        let duck = match (r.duckdb_s, &r.duckdb_reason) {
+            (Some(s), _) => format!(
+                "{s:.3} s (same winners: {})",
+                r.duckdb_same_winners.map_or("?".into(), |b| b.to_string())
+            ),
+            (None, Some(why)) => format!("not measured: {why}"),
+            (None, None) => "not measured (pass --duckdb)".into(),
+        };
         println!(
-            "invoices: {}\nregular-prize match: {:.3} s (median of {}), {} winners\nsequential read of the same {:.2} GiB: {:.3} s\nmatch / read: {:.2}\ncloud draw: not built yet\nDuckDB: not built yet",
-            r.invoices, r.match_s, a.rounds, r.winners, gib, r.seq_read_s, r.match_vs_read
+            "invoices: {}\nregular-prize match: {:.3} s (median of {}), {} winners\nsequential read of the same {:.2} GiB: {:.3} s\nmatch / read: {:.2}\ncloud draw: {:.3} s ({} winners among {} eligible)\nDuckDB (Parquet, same winners): {}",
+            r.invoices,
+            r.match_s,
+            a.rounds,
+            r.winners,
+            gib,
+            r.seq_read_s,
+            r.match_vs_read,
+            r.cloud_draw_s,
+            r.cloud_winners,
+            r.cloud_eligible,
+            duck
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The committed DuckDB script, found next to the binary's source tree or in
+/// the working directory.
+fn duckdb_script() -> PathBuf {
+    let rel = Path::new("crates/analytics/duckdb/regular_prizes.py");
+    let from_src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel);
+    if from_src.exists() {
+        from_src
+    } else {
+        rel.to_path_buf()
+    }
 }
