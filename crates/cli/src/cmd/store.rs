@@ -18,7 +18,7 @@ pub enum LedgerCommand {
         /// Data directory (SQLite).
         #[arg(long, default_value = "data")]
         data: PathBuf,
-        /// Database URL (postgres://…) instead of the data directory.
+        /// PostgreSQL instead of the data directory: `postgres://…` or `host=… dbname=…`.
         #[arg(long)]
         database: Option<String>,
         /// The origin (site id) whose chain to walk.
@@ -30,7 +30,7 @@ pub enum LedgerCommand {
         /// Data directory (SQLite).
         #[arg(long, default_value = "data")]
         data: PathBuf,
-        /// Database URL (postgres://…).
+        /// PostgreSQL instead of the data directory: `postgres://…` or `host=… dbname=…`.
         #[arg(long)]
         database: Option<String>,
         /// The origin (site id) to follow.
@@ -51,7 +51,7 @@ pub struct MigrateArgs {
     /// Data directory (SQLite).
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
-    /// Database URL (postgres://…).
+    /// PostgreSQL instead of the data directory: `postgres://…` or `host=… dbname=…`.
     #[arg(long)]
     pub database: Option<String>,
 }
@@ -62,7 +62,7 @@ pub struct ExportArgs {
     /// Data directory (SQLite).
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
-    /// Database URL (postgres://…).
+    /// PostgreSQL instead of the data directory: `postgres://…` or `host=… dbname=…`.
     #[arg(long)]
     pub database: Option<String>,
     /// The site id whose store this is (the `site` of its configuration).
@@ -79,7 +79,7 @@ pub struct ImportArgs {
     /// Data directory (SQLite).
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
-    /// Database URL (postgres://…).
+    /// PostgreSQL instead of the data directory: `postgres://…` or `host=… dbname=…`.
     #[arg(long)]
     pub database: Option<String>,
     /// Export file to read.
@@ -138,7 +138,8 @@ pub async fn open_store(
     how: Open,
 ) -> anyhow::Result<AnyStore> {
     match database {
-        Some(url) if is_postgres_url(url) => {
+        // postgres://… or a libpq key=value string (`host=/run/postgresql dbname=einvoice`).
+        Some(url) if is_postgres_url(url) || url.contains('=') => {
             let mut opts = PgOptions::new(url, site);
             opts.migrate = how == Open::Create;
             Ok(AnyStore::Pg(
@@ -148,7 +149,7 @@ pub async fn open_store(
             ))
         }
         Some(other) => bail!(
-            "DATABASE_URL: {other:?} is not a postgres:// URL (leave --database out for SQLite in the data directory)"
+            "DATABASE_URL: {other:?} is neither a postgres:// URL nor a key=value connection string (leave --database out for SQLite in the data directory)"
         ),
         None => {
             let file = data.join("einvoice.db");
