@@ -151,8 +151,19 @@ fn store_err(e: einvoice_store::StoreError) -> anyhow::Error {
 /// Export the site in `store` to `out` (0600, atomically). Each origin's
 /// chain is verified first and exported up to the head verified then, so a
 /// live site gives a consistent prefix; a broken source chain is refused.
-pub async fn export<S: Store>(store: &S, out: &Path) -> anyhow::Result<ExitCode> {
+/// The header names `site`, by default the ledger's only origin (else the
+/// store's site).
+pub async fn export<S: Store>(
+    store: &S,
+    site: Option<&str>,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
     let origins = store.origins().await.map_err(store_err)?;
+    let site = match (site, origins.as_slice()) {
+        (Some(s), _) => s.to_string(),
+        (None, [only]) => only.clone(),
+        (None, _) => store.site().to_string(),
+    };
     let mut heads = Vec::new();
     for origin in &origins {
         let v = store.verify_ledger(origin).await.map_err(store_err)?;
@@ -173,7 +184,7 @@ pub async fn export<S: Store>(store: &S, out: &Path) -> anyhow::Result<ExitCode>
     let header = Header {
         format: FORMAT.into(),
         version: VERSION,
-        site: store.site().to_string(),
+        site,
         created_unix: unix_now(),
         records: RecordCounts::of(&records),
         origins: heads.clone(),

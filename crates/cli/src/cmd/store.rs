@@ -65,9 +65,10 @@ pub struct ExportArgs {
     /// PostgreSQL instead of the data directory: `postgres://…` or `host=… dbname=…`.
     #[arg(long)]
     pub database: Option<String>,
-    /// The site id whose store this is (the `site` of its configuration).
-    #[arg(long, default_value = "main")]
-    pub site: String,
+    /// The site id recorded in the header (the `site` of its configuration);
+    /// by default the ledger's only origin, or `main`.
+    #[arg(long)]
+    pub site: Option<String>,
     /// Output file (JSON Lines, written 0600 and atomically).
     #[arg(long)]
     pub out: PathBuf,
@@ -259,8 +260,9 @@ pub fn migrate(a: MigrateArgs) -> anyhow::Result<ExitCode> {
 /// Run `export`: the whole site to one file (see [`super::io`]).
 pub fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
-        let store = open_store(&a.data, &a.database, &a.site, Open::Existing).await?;
-        with_store!(&store, s => super::io::export(s, &a.out).await)
+        let site = a.site.as_deref().unwrap_or("main");
+        let store = open_store(&a.data, &a.database, site, Open::Existing).await?;
+        with_store!(&store, s => super::io::export(s, a.site.as_deref(), &a.out).await)
     })
 }
 
