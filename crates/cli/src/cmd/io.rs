@@ -393,15 +393,8 @@ pub fn check_file(f: &ExportFile) -> Result<(), Mismatch> {
         let (n, head) = chains
             .remove(h.origin.as_str())
             .unwrap_or((0, EntryHash::GENESIS));
-        if n != h.entries || head != h.head {
-            return Err(Mismatch {
-                origin: h.origin.clone(),
-                seq: n.min(h.entries) + 1,
-                what: format!(
-                    "COUNT_MISMATCH: the file holds {n} entries (head {head}), the header says {} (head {})",
-                    h.entries, h.head
-                ),
-            });
+        if let Some(m) = compare(&h.origin, "file", n, head, h) {
+            return Err(m);
         }
     }
     if let Some((origin, _)) = chains.into_iter().next() {
@@ -412,6 +405,27 @@ pub fn check_file(f: &ExportFile) -> Result<(), Mismatch> {
         });
     }
     Ok(())
+}
+
+/// Compare a chain's count and head (as found in `place`) with the header's:
+/// a different count differs first just past the shorter chain; the same
+/// count with another head differs (at the latest) at the last entry.
+fn compare(origin: &str, place: &str, n: u64, head: EntryHash, h: &OriginHead) -> Option<Mismatch> {
+    let (seq, code) = if n != h.entries {
+        (n.min(h.entries) + 1, "COUNT_MISMATCH")
+    } else if head != h.head {
+        (n, "HEAD_MISMATCH")
+    } else {
+        return None;
+    };
+    Some(Mismatch {
+        origin: origin.to_string(),
+        seq,
+        what: format!(
+            "{code}: the {place} holds {n} entries (head {head}), the header says {} (head {})",
+            h.entries, h.head
+        ),
+    })
 }
 
 /// After an import: walk every origin's chain in `store` and compare count
@@ -430,15 +444,8 @@ pub async fn check_store<S: Store>(store: &S, header: &Header) -> anyhow::Result
                 seq: b.seq,
                 what: format!("{}: {}", b.code, b.message),
             });
-        } else if v.entries != h.entries || v.head != h.head {
-            out.push(Mismatch {
-                origin: h.origin.clone(),
-                seq: v.entries.min(h.entries) + 1,
-                what: format!(
-                    "COUNT_MISMATCH: the store holds {} entries (head {}), the header says {} (head {})",
-                    v.entries, v.head, h.entries, h.head
-                ),
-            });
+        } else if let Some(m) = compare(&h.origin, "store", v.entries, v.head, h) {
+            out.push(m);
         }
         pb.inc(1);
     }
@@ -488,5 +495,90 @@ pub async fn import<S: Store>(store: &S, f: ExportFile) -> anyhow::Result<ExitCo
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::from(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use einvoice_store::{Hlc, hash_entry};
+
+    fn chain(n: u64) -> Vec<LedgerEntry> {
+        let mut prev = EntryHash::GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let body = format!("{{\"n\":{seq}}}").into_bytes();
+                let hash = hash_entry(&prev, "main", seq, Hlc(seq), "ADMIN", "k", "a", &body);
+                let e = LedgerEntry {
+                    origin: "main".into(),
+                    seq,
+                    hlc: Hlc(seq),
+                    kind: "ADMIN".into(),
+                    key: "k".into(),
+                    actor: "a".into(),
+                    body,
+                    prev_hash: prev,
+                    hash,
+                };
+                prev = hash;
+                e
+            })
+            .collect()
+    }
+
+    fn file(entries: Vec<LedgerEntry>, count: u64, head: EntryHash) -> ExportFile {
+        ExportFile {
+            header: Header {
+                format: FORMAT.into(),
+                version: VERSION,
+                site: "main".into(),
+                created_unix: 0,
+                records: RecordCounts::default(),
+                origins: vec![OriginHead {
+                    origin: "main".into(),
+                    entries: count,
+                    head,
+                }],
+            },
+            records: SiteRecords::default(),
+            entries,
+        }
+    }
+
+    fn first_bad(f: &ExportFile) -> Option<(u64, String)> {
+        check_file(f)
+            .err()
+            .map(|m| (m.seq, m.what.split(':').next().unwrap_or("").to_string()))
+    }
+
+    #[test]
+    fn the_file_check_names_the_first_bad_entry() {
+        let c = chain(3);
+        let head = c[2].hash;
+        assert_eq!(first_bad(&file(c.clone(), 3, head)), None);
+        // Truncated: the header promised three.
+        let short = c[..2].to_vec();
+        assert_eq!(
+            first_bad(&file(short, 3, head)),
+            Some((3, "COUNT_MISMATCH".into()))
+        );
+        // A missing line in the middle.
+        let gap = vec![c[0].clone(), c[2].clone()];
+        assert_eq!(first_bad(&file(gap, 3, head)), Some((2, "SEQ_GAP".into())));
+        // A changed body.
+        let mut changed = c.clone();
+        changed[1].body = b"{\"n\":9}".to_vec();
+        assert_eq!(
+            first_bad(&file(changed, 3, head)),
+            Some((2, "HASH_MISMATCH".into()))
+        );
+        // A re-hashed forgery still ends at a different head than the header's.
+        let mut forged = chain(3);
+        forged[2].body = b"{}".to_vec();
+        forged[2].hash = forged[2].computed_hash();
+        assert_eq!(
+            first_bad(&file(forged, 3, head)),
+            Some((3, "HEAD_MISMATCH".into()))
+        );
     }
 }
