@@ -156,10 +156,10 @@ async fn commit(shared: &Shared, inputs: &[&Request]) -> Result<Vec<Output>, Sto
 
 /// The chain head of this site's origin, read under its row lock.
 #[derive(Debug, Clone, Copy)]
-struct Head {
-    seq: u64,
-    hash: EntryHash,
-    hlc: Hlc,
+pub(crate) struct Head {
+    pub(crate) seq: u64,
+    pub(crate) hash: EntryHash,
+    pub(crate) hlc: Hlc,
 }
 
 /// The table of a period's invoice partition.
@@ -203,7 +203,7 @@ pub(crate) fn hash_of(bytes: &[u8]) -> Result<EntryHash, DbError> {
 }
 
 const LOCK_HEAD: &str = "SELECT seq, hash, hlc FROM ledger_heads WHERE origin = $1 FOR UPDATE";
-const INSERT_LEDGER: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message) \
+pub(crate) const INSERT_LEDGER: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 /// Idempotency: the message already accepted under (kind, natural key).
 pub(crate) const EXISTING_MESSAGE: &str =
@@ -224,14 +224,14 @@ const REFRESH_ALLOWANCE: &str = "UPDATE invoices SET allowance = \
      WHERE seller = $1 AND number = $2";
 
 /// One batch's transaction, positioned at the locked chain head.
-struct Writer<'a, 't> {
-    t: &'a deadpool_postgres::Transaction<'t>,
-    site: &'a str,
-    head: Head,
-    start_seq: u64,
-    known: &'a Mutex<HashSet<u32>>,
+pub(crate) struct Writer<'a, 't> {
+    pub(crate) t: &'a deadpool_postgres::Transaction<'t>,
+    pub(crate) site: &'a str,
+    pub(crate) head: Head,
+    pub(crate) start_seq: u64,
+    pub(crate) known: &'a Mutex<HashSet<u32>>,
     /// Partitions this transaction created (remembered after the commit).
-    created: Vec<u32>,
+    pub(crate) created: Vec<u32>,
 }
 
 impl<'a, 't> Writer<'a, 't> {
@@ -492,7 +492,12 @@ impl<'a, 't> Writer<'a, 't> {
     }
 
     /// Update the projections for one accepted message.
-    async fn project(&mut self, r: &Receipt, facts: &Facts, body: &[u8]) -> Result<(), DbError> {
+    pub(crate) async fn project(
+        &mut self,
+        r: &Receipt,
+        facts: &Facts,
+        body: &[u8],
+    ) -> Result<(), DbError> {
         match facts {
             Facts::Invoice(f) => {
                 self.ensure_partition(f.period.key()).await?;

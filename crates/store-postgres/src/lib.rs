@@ -43,6 +43,7 @@ pub mod ceiling;
 mod error;
 #[cfg(test)]
 mod explain_tests;
+mod io;
 #[cfg(any(test, feature = "test-support"))]
 pub mod pg_harness;
 mod read;

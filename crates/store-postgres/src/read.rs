@@ -174,7 +174,7 @@ fn view_of(r: &Row) -> Result<InvoiceView, DbError> {
     })
 }
 
-fn entry_of(r: &Row) -> Result<LedgerEntry, DbError> {
+pub(crate) fn entry_of(r: &Row) -> Result<LedgerEntry, DbError> {
     Ok(LedgerEntry {
         origin: r.try_get(0)?,
         seq: to_u64(r.try_get(1)?)?,
@@ -188,7 +188,7 @@ fn entry_of(r: &Row) -> Result<LedgerEntry, DbError> {
     })
 }
 
-fn carrier_id(c: &Carrier) -> String {
+pub(crate) fn carrier_id(c: &Carrier) -> String {
     format!("{}:{}", c.kind.code(), c.id)
 }
 
@@ -743,5 +743,23 @@ impl Store for PgStore {
             StoreError::Backend(m) => StoreError::Unavailable(m),
             other => other,
         })
+    }
+
+    // ---- export / import (see io.rs) ----
+
+    async fn origins(&self) -> Result<Vec<String>, StoreError> {
+        crate::io::origins(self).await
+    }
+
+    async fn export_records(&self) -> Result<SiteRecords, StoreError> {
+        crate::io::export_records(self).await
+    }
+
+    async fn import_site(
+        &self,
+        records: SiteRecords,
+        entries: Vec<LedgerEntry>,
+    ) -> Result<(), StoreError> {
+        crate::io::import_site(self, records, entries).await
     }
 }

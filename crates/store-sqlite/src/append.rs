@@ -221,7 +221,12 @@ fn append_one(
 }
 
 /// Update the projections for one accepted message.
-fn project(t: &Transaction<'_>, r: &Receipt, facts: &Facts, body: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn project(
+    t: &Transaction<'_>,
+    r: &Receipt,
+    facts: &Facts,
+    body: &[u8],
+) -> Result<(), StoreError> {
     match facts {
         Facts::Invoice(f) => {
             let held: Vec<String> = {

@@ -13,6 +13,7 @@
 
 mod append;
 pub mod ceiling;
+mod io;
 mod read;
 
 use einvoice_store::{EntryHash, Hlc, StoreError};

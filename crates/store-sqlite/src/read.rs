@@ -176,7 +176,7 @@ fn query_views(
         .collect()
 }
 
-fn entry_of(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
+pub(crate) fn entry_of(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     let h = |v: Vec<u8>| {
         let mut a = [0u8; 32];
         if v.len() == 32 {
@@ -199,7 +199,7 @@ fn entry_of(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
 
 const ENTRY_COLUMNS: &str = "origin, seq, hlc, kind, key, actor, body, prev_hash, hash";
 
-fn put_record<T: serde::Serialize>(
+pub(crate) fn put_record<T: serde::Serialize>(
     t: &rusqlite::Transaction<'_>,
     space: &str,
     id: &str,
@@ -233,7 +233,7 @@ fn get_record<T: serde::de::DeserializeOwned>(
     .transpose()
 }
 
-fn carrier_id(c: &Carrier) -> String {
+pub(crate) fn carrier_id(c: &Carrier) -> String {
     format!("{}:{}", c.kind.code(), c.id)
 }
 
@@ -703,6 +703,24 @@ impl Store for SqliteStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))
         })
         .await
+    }
+
+    // ---- export / import (see io.rs) ----
+
+    async fn origins(&self) -> Result<Vec<String>, StoreError> {
+        crate::io::origins(self).await
+    }
+
+    async fn export_records(&self) -> Result<SiteRecords, StoreError> {
+        crate::io::export_records(self).await
+    }
+
+    async fn import_site(
+        &self,
+        records: SiteRecords,
+        entries: Vec<LedgerEntry>,
+    ) -> Result<(), StoreError> {
+        crate::io::import_site(self, records, entries).await
     }
 }
 

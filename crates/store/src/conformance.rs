@@ -339,6 +339,196 @@ pub async fn concurrent_appends<S: Store>(s: S) {
     assert_eq!((verdict.entries, verdict.broken), (201, None));
 }
 
+// ---- export / import ----
+
+/// Export a site from `a` (records and every entry of every origin) and
+/// import it into the empty `b`: identical entries, chains, records and
+/// query answers; `b` continues the chain; a second import is refused.
+pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
+    use crate::{NewEntry, SiteRecords, TARGET_NOT_EMPTY};
+    let (sa, sb) = (ubn(SELLER_A), ubn(SELLER_B));
+    ok_one(&a, &Scope::All, allocation(SELLER_A)).await;
+    // A cancel held before its invoice, then the invoice: status cancelled.
+    ok_one(&a, &Scope::All, cancel(SELLER_A, "AB00000002", "typo")).await;
+    for (n, r, t) in [
+        ("AB00000001", "1111", 10),
+        ("AB00000002", "2222", 20),
+        ("AB00000003", "3333", 30),
+    ] {
+        ok_one(&a, &Scope::All, invoice(SELLER_A, n, r, t)).await;
+    }
+    a.append_event(NewEntry {
+        kind: "ADMIN".into(),
+        key: "seller/04595257".into(),
+        actor: "operator:alice".into(),
+        body: br#"{"action":"put_seller"}"#.to_vec(),
+    })
+    .await
+    .expect("event");
+    a.put_seller(crate::SellerRecord {
+        ubn: sa,
+        name: "Shop".into(),
+        qr_key_sealed: Some(vec![9; 8]),
+    })
+    .await
+    .expect("seller");
+    a.put_api_key(crate::ApiKeyRecord {
+        key_id: "K1".into(),
+        secret_sealed: vec![1, 2, 3],
+        sellers: vec![sa, sb],
+        disabled: false,
+        created_unix: 1,
+    })
+    .await
+    .expect("key");
+    let view = a
+        .invoice(&Scope::All, sa, num("AB00000001"))
+        .await
+        .expect("read")
+        .expect("there");
+    let carrier = view.summary.carrier.clone().expect("carrier");
+    a.put_carrier(crate::CarrierRecord {
+        carrier: carrier.clone(),
+        verification_hash: "$argon2id$v=19$x".into(),
+        failures: 2,
+        locked_until: 0,
+    })
+    .await
+    .expect("carrier");
+    a.put_app(crate::AppRecord {
+        app_id: "APP1".into(),
+        api_key_sealed: vec![4, 5],
+        name: "App".into(),
+    })
+    .await
+    .expect("app");
+    a.put_operator(crate::OperatorRecord {
+        name: "alice".into(),
+        password_hash: "$argon2id$v=19$y".into(),
+        totp_sealed: vec![6],
+        roles: vec![crate::Role::Operator],
+        last_totp_step: 7,
+        failures: 0,
+        locked_until: 0,
+    })
+    .await
+    .expect("operator");
+    for version in [1, 2] {
+        a.put_winning_numbers(crate::WinningNumbersRecord {
+            period: period(),
+            version,
+            body: serde_json::json!({"special": "12345678"}),
+            entered_by: "alice".into(),
+            approved_by: None,
+            reason: None,
+        })
+        .await
+        .expect("winning numbers");
+    }
+
+    // Export.
+    let origins = a.origins().await.expect("origins");
+    assert_eq!(origins, vec![a.site().to_string()]);
+    let records: SiteRecords = a.export_records().await.expect("records");
+    assert_eq!(
+        (
+            records.sellers.len(),
+            records.api_keys.len(),
+            records.carriers.len(),
+            records.apps.len(),
+            records.operators.len(),
+            records.winning_numbers.len()
+        ),
+        (1, 1, 1, 1, 1, 2)
+    );
+    let entries = a.entries(a.site(), 0, 10_000).await.expect("entries");
+    assert_eq!(entries.len(), 6);
+
+    // Import.
+    b.import_site(records.clone(), entries.clone())
+        .await
+        .expect("import");
+    assert_eq!(
+        b.entries(a.site(), 0, 10_000).await.expect("entries"),
+        entries
+    );
+    assert_eq!(b.export_records().await.expect("records"), records);
+    assert_eq!(
+        b.verify_ledger(a.site()).await.expect("verify"),
+        a.verify_ledger(a.site()).await.expect("verify")
+    );
+    for n in ["AB00000001", "AB00000002", "AB00000003", "AB00000004"] {
+        assert_eq!(
+            b.invoice(&Scope::All, sa, num(n)).await.expect("b"),
+            a.invoice(&Scope::All, sa, num(n)).await.expect("a"),
+            "{n}"
+        );
+    }
+    let status = b
+        .invoice(&Scope::All, sa, num("AB00000002"))
+        .await
+        .expect("b")
+        .map(|v| v.summary.status);
+    assert_eq!(status, Some(InvoiceStatus::Cancelled));
+    assert_eq!(
+        b.list_invoices(&Scope::All, sa, period(), None, 100)
+            .await
+            .expect("b"),
+        a.list_invoices(&Scope::All, sa, period(), None, 100)
+            .await
+            .expect("a")
+    );
+    assert_eq!(
+        b.tracks(&Scope::All, sa, period()).await.expect("b"),
+        a.tracks(&Scope::All, sa, period()).await.expect("a")
+    );
+    assert_eq!(
+        b.blanks(&Scope::All, sa, period()).await.expect("b"),
+        a.blanks(&Scope::All, sa, period()).await.expect("a")
+    );
+    assert_eq!(
+        b.carrier_invoices(&carrier, period()).await.expect("b"),
+        a.carrier_invoices(&carrier, period()).await.expect("a")
+    );
+    let random = RandomNumber::parse("3333").expect("r");
+    assert_eq!(
+        b.lookup_invoice(num("AB00000003"), random)
+            .await
+            .expect("b"),
+        a.lookup_invoice(num("AB00000003"), random)
+            .await
+            .expect("a")
+    );
+    assert_eq!(
+        b.winning_numbers(period()).await.expect("b"),
+        a.winning_numbers(period()).await.expect("a")
+    );
+    assert_eq!(b.operator_count().await.expect("b"), 1);
+
+    // The imported site goes on where the original stopped; duplicates are still recognised.
+    let again = b
+        .append(
+            &Scope::All,
+            "test",
+            vec![invoice(SELLER_A, "AB00000001", "1111", 10)],
+        )
+        .await
+        .expect("dup");
+    assert!(matches!(&again[..], [Ok(r)] if r.duplicate && r.seq == entries[2].seq));
+    let next = ok_one(&b, &Scope::All, invoice(SELLER_A, "AB00000004", "4444", 40)).await;
+    assert_eq!(next.seq, 7);
+    let verdict = b.verify_ledger(b.site()).await.expect("verify");
+    assert_eq!((verdict.entries, verdict.broken), (7, None));
+
+    // A second import into the now non-empty store is refused, and changes nothing.
+    let err = b
+        .import_site(records, entries)
+        .await
+        .expect_err("non-empty target");
+    assert!(err.to_string().contains(TARGET_NOT_EMPTY), "{err}");
+    assert_eq!(b.verify_ledger(b.site()).await.expect("verify").entries, 7);
+}
+
 /// Generate one `#[tokio::test]` per conformance case for a backend. `$make`
 /// is an expression evaluating to a future of a fresh, empty store.
 #[macro_export]
@@ -349,6 +539,10 @@ macro_rules! store_conformance {
             lifecycle_and_queries, nonces_and_records, concurrent_appends);
     };
     (@cases $make:expr; $($case:ident),*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn export_import_round_trip() {
+            $crate::conformance::export_import_round_trip($make.await, $make.await).await;
+        }
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {

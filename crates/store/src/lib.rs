@@ -19,11 +19,13 @@
 pub mod conformance;
 mod entry;
 mod error;
+mod io;
 mod records;
 mod scope;
 
 pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
 pub use error::{Rejection, StoreError};
+pub use io::{SiteRecords, TARGET_NOT_EMPTY, is_message_kind, replay_facts, target_not_empty};
 pub use records::*;
 pub use scope::Scope;
 
@@ -250,4 +252,25 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Readiness: can the store serve a query right now?
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // ---- export / import --------------------------------------------------
+
+    /// The origins present in the ledger, sorted.
+    fn origins(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// Every record besides the ledger (see [`SiteRecords`]), in the form the
+    /// store keeps it (secrets hashed or sealed, never decrypted), sorted by id.
+    fn export_records(&self) -> impl Future<Output = Result<SiteRecords, StoreError>> + Send;
+
+    /// Import a site into this **empty** store in one transaction: the
+    /// records, then every entry verbatim (same origin, seq, HLC, body and
+    /// hashes), each message entry projected through the same code as an
+    /// append (facts re-derived with [`replay_facts`]). `entries` must be in
+    /// sequence order per origin. A non-empty store is refused with
+    /// [`TARGET_NOT_EMPTY`]; on any failure nothing is written.
+    fn import_site(
+        &self,
+        records: SiteRecords,
+        entries: Vec<LedgerEntry>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

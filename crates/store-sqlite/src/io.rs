@@ -1,0 +1,187 @@
+//! Export / import: listing every record, and importing a whole site into an
+//! empty store in one transaction, projecting each message entry through the
+//! append path's [`append::project`].
+
+use crate::read::{carrier_id, put_record};
+use crate::{Head, SqliteStore, append, backend};
+use einvoice_core::Validated;
+use einvoice_store::{
+    LedgerEntry, Receipt, SiteRecords, StoreError, WinningNumbersRecord, replay_facts,
+    target_not_empty,
+};
+use rusqlite::{Connection, Transaction, params};
+
+fn i64_of(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v} exceeds i64")))
+}
+
+/// Every JSON document of one space of `records`, ordered by id.
+fn space<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    space: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = c
+        .prepare_cached("SELECT id, json FROM records WHERE space = ?1 ORDER BY id")
+        .map_err(backend)?;
+    let rows = st
+        .query_map(params![space], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, json) = row.map_err(backend)?;
+        out.push(
+            serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("{space}/{id}: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// The origins in the ledger, sorted.
+pub(crate) async fn origins(s: &SqliteStore) -> Result<Vec<String>, StoreError> {
+    s.read(|c| {
+        let mut st = c
+            .prepare_cached("SELECT DISTINCT origin FROM ledger ORDER BY origin")
+            .map_err(backend)?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    })
+    .await
+}
+
+/// Every record besides the ledger, as stored.
+pub(crate) async fn export_records(s: &SqliteStore) -> Result<SiteRecords, StoreError> {
+    s.read(|c| {
+        let mut st = c
+            .prepare_cached("SELECT json FROM winning_numbers ORDER BY period, version")
+            .map_err(backend)?;
+        let rows = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(backend)?;
+        let mut winning_numbers: Vec<WinningNumbersRecord> = Vec::new();
+        for j in rows {
+            let j = j.map_err(backend)?;
+            winning_numbers.push(
+                serde_json::from_str(&j)
+                    .map_err(|e| StoreError::Corrupt(format!("winning numbers: {e}")))?,
+            );
+        }
+        Ok(SiteRecords {
+            sellers: space(c, "seller")?,
+            api_keys: space(c, "api_key")?,
+            carriers: space(c, "carrier")?,
+            apps: space(c, "app")?,
+            operators: space(c, "operator")?,
+            winning_numbers,
+        })
+    })
+    .await
+}
+
+/// Refuse a store that holds anything a site would have written.
+fn check_empty(t: &Transaction<'_>) -> Result<(), StoreError> {
+    for (table, what) in [
+        ("ledger", "ledger entries"),
+        (
+            "records",
+            "records (sellers, keys, carriers, apps, operators or sessions)",
+        ),
+        ("winning_numbers", "winning numbers"),
+        ("invoices", "invoices"),
+        ("tracks", "track allocations"),
+    ] {
+        let any: bool = t
+            .query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| {
+                r.get(0)
+            })
+            .map_err(backend)?;
+        if any {
+            return Err(target_not_empty(what));
+        }
+    }
+    Ok(())
+}
+
+/// Import a site into this empty store in one transaction.
+pub(crate) async fn import_site(
+    s: &SqliteStore,
+    records: SiteRecords,
+    entries: Vec<LedgerEntry>,
+) -> Result<(), StoreError> {
+    // Decode and validate on the caller's thread; the writer only does SQL.
+    let prepared: Vec<(LedgerEntry, Option<Validated>)> = entries
+        .into_iter()
+        .map(|e| replay_facts(&e).map(|v| (e, v)))
+        .collect::<Result<_, _>>()?;
+    let site = s.inner.site.clone();
+    s.write(move |t, head| {
+        check_empty(t)?;
+        write_records(t, &records)?;
+        for (e, facts) in &prepared {
+            t.prepare_cached("INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+                .map_err(backend)?
+                .execute(params![
+                    e.origin,
+                    i64_of(e.seq)?,
+                    i64_of(e.hlc.0)?,
+                    e.kind,
+                    e.key,
+                    e.actor,
+                    e.body,
+                    &e.prev_hash.0[..],
+                    &e.hash.0[..],
+                ])
+                .map_err(backend)?;
+            if let Some(v) = facts {
+                let receipt = Receipt {
+                    origin: e.origin.clone(),
+                    seq: e.seq,
+                    hash: e.hash,
+                    hlc: e.hlc,
+                    kind: e.kind.clone(),
+                    key: e.key.clone(),
+                    duplicate: false,
+                };
+                append::project(t, &receipt, &v.facts, &e.body)?;
+            }
+            if e.origin == site && e.seq > head.seq {
+                // This site's chain continues from the imported head.
+                *head = Head {
+                    seq: e.seq,
+                    hash: e.hash,
+                    hlc: e.hlc,
+                };
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {
+    for x in &r.sellers {
+        put_record(t, "seller", x.ubn.as_str(), x)?;
+    }
+    for x in &r.api_keys {
+        put_record(t, "api_key", &x.key_id, x)?;
+    }
+    for x in &r.carriers {
+        put_record(t, "carrier", &carrier_id(&x.carrier), x)?;
+    }
+    for x in &r.apps {
+        put_record(t, "app", &x.app_id, x)?;
+    }
+    for x in &r.operators {
+        put_record(t, "operator", &x.name, x)?;
+    }
+    for w in &r.winning_numbers {
+        let json = serde_json::to_string(w).map_err(backend)?;
+        t.prepare_cached("INSERT INTO winning_numbers (period, version, json) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?
+            .execute(params![w.period.key(), w.version, json])
+            .map_err(backend)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! Moving a site between stores: the records an export carries besides the
+//! ledger, and the re-derivation of a stored entry's typed facts so that an
+//! import projects it through the same code the original append used.
+
+use crate::entry::LedgerEntry;
+use crate::error::StoreError;
+use crate::records::{
+    ApiKeyRecord, AppRecord, CarrierRecord, OperatorRecord, SellerRecord, WinningNumbersRecord,
+};
+use einvoice_core::ids::{CarrierTypes, IdPolicy};
+use einvoice_core::{MessageKind, Rules, Validated, validate};
+use serde::{Deserialize, Serialize};
+
+/// Every record a site keeps besides the ledger and its projections, in the
+/// form the store keeps it (secrets stay hashed or sealed; nothing is
+/// decrypted). Sessions and request nonces are short-lived and not moved:
+/// operators log in again after a move.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRecords {
+    /// Registered sellers, by UBN.
+    pub sellers: Vec<SellerRecord>,
+    /// API keys (secrets sealed), by key id.
+    pub api_keys: Vec<ApiKeyRecord>,
+    /// Carrier credentials (Argon2id hashes) and their counters.
+    pub carriers: Vec<CarrierRecord>,
+    /// MOF App API applications (keys sealed).
+    pub apps: Vec<AppRecord>,
+    /// Operator accounts (password hashes, sealed TOTP secrets).
+    pub operators: Vec<OperatorRecord>,
+    /// Every version of every period's winning numbers.
+    pub winning_numbers: Vec<WinningNumbersRecord>,
+}
+
+impl SiteRecords {
+    /// Total number of records.
+    pub fn len(&self) -> usize {
+        self.sellers.len()
+            + self.api_keys.len()
+            + self.carriers.len()
+            + self.apps.len()
+            + self.operators.len()
+            + self.winning_numbers.len()
+    }
+
+    /// True when there is no record at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The code prefix of the error an import into a non-empty store returns.
+pub const TARGET_NOT_EMPTY: &str = "IMPORT_TARGET_NOT_EMPTY";
+
+/// The error for an import into a store that already holds data (`what`).
+pub fn target_not_empty(what: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "{TARGET_NOT_EMPTY}: the target store already holds {what}; import only into an empty store (a fresh data directory or database)"
+    ))
+}
+
+/// True when `kind` names a MIG message (`F0401`, …): such entries are
+/// idempotent by (kind, key) and update the projections; other kinds
+/// (`ADMIN`, carrier and draw events) are ledger-only.
+pub fn is_message_kind(kind: &str) -> bool {
+    MessageKind::parse(kind).is_some()
+}
+
+/// The most permissive rules: an entry was validated when it was accepted
+/// (under that site's rules, possibly sandbox or extra carrier types), so
+/// re-deriving its facts must not refuse what the original site accepted.
+fn replay_rules() -> Rules {
+    Rules {
+        ids: IdPolicy::sandbox(),
+        carrier_types: CarrierTypes {
+            exact: Vec::new(),
+            // Every well-shaped 6-character type code.
+            prefixes: vec![String::new()],
+        },
+        ..Rules::production()
+    }
+}
+
+/// Re-derive the typed facts of a stored message entry from its canonical
+/// body, so an import (or a sync) projects it exactly as the original append
+/// did. `Ok(None)` for event entries. Refuses (`STORE_CORRUPT`, naming the
+/// entry) a body that does not decode, does not validate, does not
+/// re-encode to the same canonical bytes, or whose kind or natural key
+/// differs from the entry's.
+pub fn replay_facts(e: &LedgerEntry) -> Result<Option<Validated>, StoreError> {
+    if !is_message_kind(&e.kind) {
+        return Ok(None);
+    }
+    let at = || format!("entry {}#{} ({} {})", e.origin, e.seq, e.kind, e.key);
+    let msg = einvoice_mig::decode_json(&e.body)
+        .map_err(|err| StoreError::Corrupt(format!("{}: body does not decode: {err}", at())))?;
+    if einvoice_mig::canonical(&msg) != e.body {
+        return Err(StoreError::Corrupt(format!(
+            "{}: body is not in canonical form",
+            at()
+        )));
+    }
+    let v = validate(&msg, &replay_rules()).map_err(|vs| {
+        let first =
+            vs.0.first()
+                .map(|x| format!("{} at {}", x.code, x.field))
+                .unwrap_or_default();
+        StoreError::Corrupt(format!("{}: body does not validate ({first})", at()))
+    })?;
+    if v.kind().as_str() != e.kind || v.key().to_key_string() != e.key {
+        return Err(StoreError::Corrupt(format!(
+            "{}: body is a {} for {}",
+            at(),
+            v.kind().as_str(),
+            v.key().to_key_string()
+        )));
+    }
+    Ok(Some(v))
+}
