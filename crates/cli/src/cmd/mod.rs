@@ -5,6 +5,7 @@ pub mod bench_site;
 pub mod client;
 pub mod core;
 pub mod draw;
+pub mod draw_site;
 pub mod proof;
 pub mod site;
 pub mod store;

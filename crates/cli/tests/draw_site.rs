@@ -1,0 +1,304 @@
+//! The draw on a site through the real binary: demo seed → numbers published
+//! in the store → freeze → commit → run (winners loaded) → re-run identical →
+//! payouts.
+
+use einvoice_core::Period;
+use einvoice_server::ops::winning::WinningBody;
+use einvoice_store::{Store, WinningNumbersRecord};
+use einvoice_store_sqlite::SqliteStore;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const PERIOD: &str = "11410";
+
+fn einvoice(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_einvoice"))
+        .current_dir(dir)
+        .env("USER", "alice")
+        .args(args)
+        .output()
+        .expect("run")
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn failed(o: &Output) -> String {
+    assert_ne!(o.status.code(), Some(0), "expected a failure");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The real numbers of `period` from the fixtures, or `None` (skipped loudly).
+fn real_numbers(period: &str) -> Option<serde_json::Value> {
+    let base = std::env::var_os("EINVOICE_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+        });
+    let Ok(b) = std::fs::read(base.join("winning-numbers.json")) else {
+        eprintln!(
+            "skipped: fixtures not found at {}; set EINVOICE_FIXTURES",
+            base.display()
+        );
+        return None;
+    };
+    let v: serde_json::Value = serde_json::from_slice(&b).expect("json");
+    v["periods"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["period"] == period))
+        .cloned()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt")
+}
+
+/// Store a version of the numbers, published (`approved`) or a draft.
+fn enter_numbers(data: &Path, rec: &serde_json::Value, version: u32, approved: bool) {
+    let p = Period::parse(PERIOD).expect("period");
+    let list = |k: &str| -> Vec<String> {
+        rec[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let body = WinningBody {
+        special: rec["special"].as_str().unwrap_or("").into(),
+        grand: rec["grand"].as_str().unwrap_or("").into(),
+        first: list("first"),
+        additional_sixth: list("additional_sixth"),
+        amounts: None,
+        published_unix: approved.then_some(1_764_000_000),
+    };
+    rt().block_on(async {
+        let s = SqliteStore::open(&data.join("einvoice.db"), "main").expect("open");
+        s.put_winning_numbers(WinningNumbersRecord {
+            period: p,
+            version,
+            body: body.to_value(p),
+            entered_by: "alice".into(),
+            approved_by: approved.then(|| "bob".into()),
+            reason: None,
+        })
+        .await
+        .expect("numbers");
+    });
+}
+
+fn summary(data: &Path) -> Option<einvoice_store::WinnersSummary> {
+    rt().block_on(async {
+        let s = SqliteStore::open(&data.join("einvoice.db"), "main").expect("open");
+        s.winners_summary(Period::parse(PERIOD).expect("p"))
+            .await
+            .expect("summary")
+    })
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn freeze_run_load_rerun_payouts() {
+    let Some(rec) = real_numbers(PERIOD) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path();
+    ok(&einvoice(
+        d,
+        &[
+            "demo",
+            "seed",
+            "--data",
+            "data",
+            "--invoices",
+            "600",
+            "--sellers",
+            "3",
+            "--period",
+            PERIOD,
+        ],
+    ));
+    // Freeze: a snapshot of the period's eligible invoices, recorded once.
+    let out = ok(&einvoice(
+        d,
+        &[
+            "draw", "freeze", "--period", PERIOD, "--data", "data", "--out", "snap.bin",
+        ],
+    ));
+    let frozen: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let rows = frozen["rows"].as_u64().expect("rows");
+    assert!(rows > 300 && rows <= 600, "{rows}");
+    assert_eq!(frozen["already_frozen"], false);
+    let again = ok(&einvoice(
+        d,
+        &[
+            "draw",
+            "freeze",
+            "--period",
+            PERIOD,
+            "--data",
+            "data",
+            "--out",
+            "snap2.bin",
+        ],
+    ));
+    let again: serde_json::Value = serde_json::from_str(again.trim()).expect("json");
+    assert_eq!(again["already_frozen"], true);
+    assert_eq!(again["snapshot_root"], frozen["snapshot_root"]);
+    assert_eq!(read(&d.join("snap.bin")), read(&d.join("snap2.bin")));
+    let commit = ok(&einvoice(
+        d,
+        &[
+            "draw",
+            "commit",
+            "--snapshot",
+            "snap.bin",
+            "--seed-file",
+            "seed.hex",
+        ],
+    ));
+    let commit: serde_json::Value = serde_json::from_str(commit.trim()).expect("json");
+    let commitment = commit["commitment"].as_str().expect("c").to_string();
+    let run = |out: &str, seed: &str| {
+        einvoice(
+            d,
+            &[
+                "draw",
+                "run",
+                "--period",
+                PERIOD,
+                "--data",
+                "data",
+                "--snapshot",
+                "snap.bin",
+                "--seed-file",
+                seed,
+                "--out",
+                out,
+                "--commitment",
+                &commitment,
+            ],
+        )
+    };
+    // Unpublished numbers are refused.
+    enter_numbers(&d.join("data"), &rec, 1, false);
+    assert!(failed(&run("draw1", "seed.hex")).contains("WINNING_NUMBERS_UNPUBLISHED"));
+    enter_numbers(&d.join("data"), &rec, 1, true);
+    ok(&run("draw1", "seed.hex"));
+    let loaded = summary(&d.join("data")).expect("loaded");
+    let report: serde_json::Value =
+        serde_json::from_slice(&read(&d.join("draw1/report.json"))).expect("report");
+    assert_eq!(loaded.lines, report["winners"].as_u64().expect("w"));
+    assert_eq!(
+        loaded.payable,
+        report["payable_amount"].as_i64().expect("p")
+    );
+    assert!(loaded.lines > 0);
+    // Re-run: byte-identical files, the store unchanged.
+    ok(&run("draw2", "seed.hex"));
+    for f in [
+        "winners.csv",
+        "winners.jsonl",
+        "report.json",
+        "manifest.json",
+    ] {
+        assert_eq!(
+            read(&d.join("draw1").join(f)),
+            read(&d.join("draw2").join(f)),
+            "{f}"
+        );
+    }
+    assert_eq!(summary(&d.join("data")), Some(loaded.clone()));
+    // A different seed gives different winners: refused, nothing changed.
+    std::fs::write(d.join("other.hex"), format!("{}\n", "7".repeat(64))).expect("seed");
+    let refused = einvoice(
+        d,
+        &[
+            "draw",
+            "run",
+            "--period",
+            PERIOD,
+            "--data",
+            "data",
+            "--snapshot",
+            "snap.bin",
+            "--seed-file",
+            "other.hex",
+            "--out",
+            "draw3",
+        ],
+    );
+    assert!(failed(&refused).contains("DRAW_WINNERS_LOADED"));
+    assert_eq!(summary(&d.join("data")), Some(loaded.clone()));
+    // The ledger holds the freeze and the load, with who did them.
+    let tail = ok(&einvoice(d, &["ledger", "tail", "--data", "data"]));
+    for kind in ["DRAW_FREEZE", "DRAW_WINNERS"] {
+        let n = tail
+            .lines()
+            .filter(|l| l.contains(&format!("\"kind\":\"{kind}\"")))
+            .count();
+        assert_eq!(n, 1, "{kind}");
+    }
+    assert!(tail.contains("operator:alice"));
+    payouts_match(d, &loaded);
+}
+
+fn payouts_match(d: &Path, loaded: &einvoice_store::WinnersSummary) {
+    let o = einvoice(
+        d,
+        &[
+            "draw", "payouts", "--period", PERIOD, "--data", "data", "--out", "pay1",
+        ],
+    );
+    if String::from_utf8_lossy(&o.stderr).contains("NOT_IMPLEMENTED") {
+        eprintln!("draw payouts: not in this build");
+        return;
+    }
+    ok(&o);
+    let m: serde_json::Value =
+        serde_json::from_slice(&read(&d.join("pay1/manifest.json"))).expect("manifest");
+    let total: i64 = ["bank", "npo", "manual"]
+        .iter()
+        .map(|k| m["totals"][k]["amount"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, loaded.payable);
+    ok(&einvoice(
+        d,
+        &[
+            "draw", "payouts", "--period", PERIOD, "--data", "data", "--out", "pay2",
+        ],
+    ));
+    for f in ["payouts.csv", "payouts.json", "manifest.json"] {
+        assert_eq!(
+            read(&d.join("pay1").join(f)),
+            read(&d.join("pay2").join(f)),
+            "{f}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(d.join("pay1").join(f))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+    }
+}
