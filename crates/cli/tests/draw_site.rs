@@ -260,17 +260,40 @@ fn freeze_run_load_rerun_payouts() {
     payouts_match(d, &loaded);
 }
 
+/// Register a bank account (sealed with the site's master key) for the
+/// carrier of the first carrier winner; returns the account number.
+fn register_bank_account(data: &Path) -> Option<String> {
+    let key = einvoice_server::ops::load_or_create_master_key(data).expect("key");
+    let sealer = einvoice_server::seal::Sealer::new(&key);
+    rt().block_on(async {
+        let s = SqliteStore::open(&data.join("einvoice.db"), "main").expect("open");
+        let winners = s
+            .winners(Period::parse(PERIOD).expect("p"), None, 100_000)
+            .await
+            .expect("winners");
+        let carrier = winners
+            .iter()
+            .find(|w| w.payable > 0 && w.npo.is_none())
+            .and_then(|w| w.carrier.clone())?;
+        let acct = einvoice_server::winnings::BankAccount {
+            bank_code: "812".into(),
+            account_number: "0099887766".into(),
+            holder_name: "Wang, Xiao-ming".into(),
+        };
+        let rec = acct.seal(&sealer, &carrier, 1).expect("seal");
+        s.put_bank_account(rec).await.expect("put");
+        Some(acct.account_number)
+    })
+}
+
 fn payouts_match(d: &Path, loaded: &einvoice_store::WinnersSummary) {
+    let account = register_bank_account(&d.join("data"));
     let o = einvoice(
         d,
         &[
             "draw", "payouts", "--period", PERIOD, "--data", "data", "--out", "pay1",
         ],
     );
-    if String::from_utf8_lossy(&o.stderr).contains("NOT_IMPLEMENTED") {
-        eprintln!("draw payouts: not in this build");
-        return;
-    }
     ok(&o);
     let m: serde_json::Value =
         serde_json::from_slice(&read(&d.join("pay1/manifest.json"))).expect("manifest");
@@ -279,6 +302,33 @@ fn payouts_match(d: &Path, loaded: &einvoice_store::WinnersSummary) {
         .map(|k| m["totals"][k]["amount"].as_i64().unwrap_or(0))
         .sum();
     assert_eq!(total, loaded.payable);
+    assert_eq!(m["total_amount"].as_i64(), Some(loaded.payable));
+    let csv = String::from_utf8(read(&d.join("pay1/payouts.csv"))).expect("utf8");
+    let json_lines: serde_json::Value =
+        serde_json::from_slice(&read(&d.join("pay1/payouts.json"))).expect("json");
+    let n = json_lines["lines"].as_array().map_or(0, Vec::len);
+    assert_eq!(csv.lines().count(), n + 1);
+    if let Some(account) = account {
+        assert!(
+            m["totals"]["bank"]["count"].as_u64().unwrap_or(0) >= 1,
+            "{m}"
+        );
+        assert!(
+            csv.contains(&account),
+            "the payout file carries the opened account"
+        );
+        assert!(csv.contains("\"Wang, Xiao-ming\""));
+        assert!(!m.to_string().contains(&account), "never in the manifest");
+    }
+    for f in m["files"].as_array().expect("files") {
+        use sha2::Digest;
+        let name = f["name"].as_str().expect("name");
+        let want: String = sha2::Sha256::digest(read(&d.join("pay1").join(name)))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(f["sha256"].as_str(), Some(want.as_str()), "{name}");
+    }
     ok(&einvoice(
         d,
         &[

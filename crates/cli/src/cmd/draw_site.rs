@@ -354,7 +354,222 @@ fn winner_records(outcome: &Outcome) -> anyhow::Result<Vec<WinnerRecord>> {
         .collect()
 }
 
-/// Run `draw payouts` (not in this build yet).
-pub fn payouts(_at: &SiteStore, _period: &str, _out: &Path) -> anyhow::Result<()> {
-    Err(super::not_yet("draw payouts"))
+/// Stored winner lines read per store call.
+const WINNER_PAGE: u32 = 10_000;
+
+/// One line of `payouts.csv` / `payouts.json`.
+#[derive(Debug, Clone, serde::Serialize)]
+struct PayoutLine {
+    /// `bank` (deposit to the carrier's account), `npo` (a donated prize), `manual` (claim in person).
+    category: &'static str,
+    /// Line of the draw's winners.
+    line: u64,
+    invoice_number: String,
+    seller: String,
+    prize: String,
+    amount: i64,
+    carrier: Option<String>,
+    npo: Option<String>,
+    bank_code: Option<String>,
+    account_number: Option<String>,
+    holder_name: Option<String>,
+}
+
+const CATEGORIES: [&str; 3] = ["bank", "npo", "manual"];
+
+fn csv_field(s: &str, out: &mut String) {
+    if s.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&s.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(s);
+    }
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Write `bytes` to `dir/name` readable by the owner only (0600), through a
+/// temporary file and a rename.
+fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    let dst = dir.join(name);
+    std::fs::rename(&tmp, &dst).with_context(|| format!("cannot write {}", dst.display()))?;
+    Ok(())
+}
+
+/// Run `draw payouts`: payout files from the period's stored winners. Bank
+/// accounts are opened with the master key here and nowhere else; the
+/// output directory's files are 0600.
+pub fn payouts(at: &SiteStore, period: &str, out: &Path) -> anyhow::Result<()> {
+    let p = period_of(period)?;
+    let key_file = at.data.join(einvoice_server::ops::MASTER_KEY_FILE);
+    if !key_file.exists() {
+        bail!(
+            "MASTER_KEY: {} is missing: payouts need the site's master key to open bank accounts",
+            key_file.display()
+        );
+    }
+    let key =
+        einvoice_server::ops::load_or_create_master_key(&at.data).map_err(|e| anyhow!("{e}"))?;
+    let sealer = einvoice_server::seal::Sealer::new(&key);
+    runtime()?.block_on(async { with_store!(at, |s| payouts_on(&s, p, out, &sealer).await) })
+}
+
+async fn payouts_on<S: Store>(
+    s: &S,
+    p: Period,
+    out: &Path,
+    sealer: &einvoice_server::seal::Sealer,
+) -> anyhow::Result<()> {
+    use einvoice_server::winnings::BankAccount;
+    use std::collections::HashMap;
+    let summary = s
+        .winners_summary(p)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+        .ok_or_else(|| {
+            anyhow!("DRAW_WINNERS_NOT_LOADED: no winners loaded for {p}: run `einvoice draw run --data …` first")
+        })?;
+    let mut accounts: HashMap<String, Option<BankAccount>> = HashMap::new();
+    let mut lines: Vec<PayoutLine> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .winners(p, after, WINNER_PAGE)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.line);
+        for w in page.into_iter().filter(|w| w.payable > 0) {
+            let account = match (&w.npo, &w.carrier) {
+                (None, Some(c)) => {
+                    if !accounts.contains_key(c) {
+                        let rec = s.bank_account(c).await.map_err(|e| anyhow!("{e}"))?;
+                        let opened = rec
+                            .map(|r| BankAccount::open(sealer, &r))
+                            .transpose()
+                            .map_err(|e| anyhow!("{e} (carrier {c})"))?;
+                        accounts.insert(c.clone(), opened);
+                    }
+                    accounts.get(c).cloned().flatten()
+                }
+                _ => None,
+            };
+            let category = match (&w.npo, &account) {
+                (Some(_), _) => "npo",
+                (None, Some(_)) => "bank",
+                (None, None) => "manual",
+            };
+            lines.push(PayoutLine {
+                category,
+                line: w.line,
+                invoice_number: w.invoice_number,
+                seller: w.seller,
+                prize: w.prize,
+                amount: w.payable,
+                carrier: w.carrier,
+                npo: w.npo,
+                bank_code: account.as_ref().map(|a| a.bank_code.clone()),
+                account_number: account.as_ref().map(|a| a.account_number.clone()),
+                holder_name: account.map(|a| a.holder_name),
+            });
+        }
+    }
+    let rank = |c: &str| {
+        CATEGORIES
+            .iter()
+            .position(|x| *x == c)
+            .unwrap_or(CATEGORIES.len())
+    };
+    lines.sort_by_key(|l| (rank(l.category), l.line));
+    let mut csv = String::from(
+        "category,line,invoice_number,seller,prize,amount,carrier,npo,bank_code,account_number,holder_name\n",
+    );
+    for l in &lines {
+        let fields = [
+            l.category.to_string(),
+            l.line.to_string(),
+            l.invoice_number.clone(),
+            l.seller.clone(),
+            l.prize.clone(),
+            l.amount.to_string(),
+            l.carrier.clone().unwrap_or_default(),
+            l.npo.clone().unwrap_or_default(),
+            l.bank_code.clone().unwrap_or_default(),
+            l.account_number.clone().unwrap_or_default(),
+            l.holder_name.clone().unwrap_or_default(),
+        ];
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                csv.push(',');
+            }
+            csv_field(f, &mut csv);
+        }
+        csv.push('\n');
+    }
+    let mut totals = serde_json::Map::new();
+    for c in CATEGORIES {
+        let of: Vec<&PayoutLine> = lines.iter().filter(|l| l.category == c).collect();
+        totals.insert(
+            c.to_string(),
+            json!({"count": of.len(), "amount": of.iter().map(|l| l.amount).sum::<i64>()}),
+        );
+    }
+    let total: i64 = lines.iter().map(|l| l.amount).sum();
+    if total != summary.payable {
+        bail!(
+            "STORE_CORRUPT: the stored winners of {p} sum to NT${total} payable, their load says NT${}",
+            summary.payable
+        );
+    }
+    let pretty = |v: &serde_json::Value| -> anyhow::Result<Vec<u8>> {
+        let mut b = serde_json::to_vec_pretty(v)?;
+        b.push(b'\n');
+        Ok(b)
+    };
+    let json_doc = pretty(&json!({"period": p.to_string(), "lines": lines}))?;
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("payouts.csv", csv.into_bytes()),
+        ("payouts.json", json_doc),
+    ];
+    let manifest = json!({
+        "format": "einvoice-payouts/1",
+        "period": p.to_string(),
+        "winners_digest": summary.digest,
+        "winner_lines": summary.lines,
+        "totals": totals,
+        "total_amount": total,
+        "files": files.iter().map(|(n, b)| json!({"name": n, "sha256": sha256_hex(b)})).collect::<Vec<_>>(),
+    });
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (name, bytes) in &files {
+        write_private(out, name, bytes)?;
+    }
+    write_private(out, "manifest.json", &pretty(&manifest)?)?;
+    println!(
+        "{}",
+        json!({"period": p.to_string(), "totals": totals, "total_amount": total, "out": out})
+    );
+    Ok(())
 }
