@@ -145,7 +145,8 @@ impl PgStore {
             actor: load.actor.clone(),
         };
         let json = json_of(&summary)?;
-        let (json, digest, load) = (json.as_str(), digest.as_str(), &load);
+        let notes = winner_notifications(&load);
+        let (json, digest, load, notes) = (json.as_str(), digest.as_str(), &load, &notes);
         self.shared()
             .run(true, |mut c| async move {
                 let t = c.transaction().await?;
@@ -199,10 +200,81 @@ impl PgStore {
                     )
                     .await?;
                 }
+                // Notifications commit or roll back with the winners.
+                let ob = t
+                    .prepare(
+                        "INSERT INTO outbox (id, kind, body) \
+                         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .await?;
+                for chunk in notes.chunks(WINNER_CHUNK) {
+                    let id: Vec<&str> = chunk.iter().map(|n| n.id.as_str()).collect();
+                    let kind: Vec<&str> = chunk.iter().map(|n| n.kind.as_str()).collect();
+                    let body: Vec<&str> = chunk.iter().map(|n| n.body.as_str()).collect();
+                    t.execute(&ob, &[&id, &kind, &body]).await?;
+                }
                 t.commit().await?;
                 Ok(DrawPut::Stored)
             })
             .await
+    }
+
+    pub(crate) async fn draw_outbox_due(
+        &self,
+        now_unix: i64,
+        limit: u32,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let lim = i64::from(limit);
+        self.run(|c| async move {
+            let rows = c
+                .query(
+                    "SELECT id, kind, body, attempts, next_unix FROM outbox \
+                     WHERE delivered_unix IS NULL AND next_unix <= $1 ORDER BY next_unix, id LIMIT $2",
+                    &[&now_unix, &lim],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(OutboxItem {
+                        id: r.try_get(0)?,
+                        kind: r.try_get(1)?,
+                        body: r.try_get(2)?,
+                        attempts: u32::try_from(r.try_get::<_, i32>(3)?).unwrap_or(0),
+                        next_unix: r.try_get(4)?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn draw_outbox_mark(
+        &self,
+        id: &str,
+        outcome: OutboxOutcome,
+    ) -> Result<(), StoreError> {
+        let outcome = &outcome;
+        self.run(|c| async move {
+            match outcome {
+                OutboxOutcome::Delivered { at_unix } => {
+                    c.execute(
+                        "UPDATE outbox SET delivered_unix = $2 WHERE id = $1 AND delivered_unix IS NULL",
+                        &[&id, at_unix],
+                    )
+                    .await?
+                }
+                OutboxOutcome::Failed { next_unix, error } => {
+                    c.execute(
+                        "UPDATE outbox SET attempts = attempts + 1, next_unix = $2, last_error = $3 \
+                         WHERE id = $1 AND delivered_unix IS NULL",
+                        &[&id, next_unix, error],
+                    )
+                    .await?
+                }
+            };
+            Ok(())
+        })
+        .await
     }
 
     pub(crate) async fn draw_winners_summary(

@@ -796,4 +796,12 @@ impl Store for PgStore {
     async fn bank_account(&self, carrier: &str) -> Result<Option<BankAccountRecord>, StoreError> {
         self.draw_bank_account(carrier).await
     }
+
+    async fn outbox_due(&self, now_unix: i64, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        self.draw_outbox_due(now_unix, limit).await
+    }
+
+    async fn outbox_mark(&self, id: &str, outcome: OutboxOutcome) -> Result<(), StoreError> {
+        self.draw_outbox_mark(id, outcome).await
+    }
 }

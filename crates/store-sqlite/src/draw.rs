@@ -159,6 +159,17 @@ pub(crate) async fn put_winners(s: &SqliteStore, load: WinnersLoad) -> Result<Dr
             ])
             .map_err(backend)?;
         }
+        // Notifications commit or roll back with the winners.
+        let mut outbox = t
+            .prepare_cached(
+                "INSERT INTO outbox (id, kind, body) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+            )
+            .map_err(backend)?;
+        for n in winner_notifications(&load) {
+            outbox
+                .execute(params![n.id, n.kind, n.body])
+                .map_err(backend)?;
+        }
         let json = serde_json::to_string(&summary).map_err(backend)?;
         t.prepare_cached("INSERT INTO draw_loads (period, digest, json) VALUES (?1, ?2, ?3)")
             .map_err(backend)?
@@ -274,6 +285,62 @@ pub(crate) async fn bank_account(
             .map_err(backend)?;
         j.map(|j| serde_json::from_str(&j).map_err(backend))
             .transpose()
+    })
+    .await
+}
+
+pub(crate) async fn outbox_due(
+    s: &SqliteStore,
+    now_unix: i64,
+    limit: u32,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    s.read(move |c| {
+        let mut st = c
+            .prepare_cached(
+                "SELECT id, kind, body, attempts, next_unix FROM outbox \
+                 WHERE delivered_unix IS NULL AND next_unix <= ?1 ORDER BY next_unix, id LIMIT ?2",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![now_unix, limit], |r| {
+                Ok(OutboxItem {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: r.get(3)?,
+                    next_unix: r.get(4)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    })
+    .await
+}
+
+pub(crate) async fn outbox_mark(
+    s: &SqliteStore,
+    id: &str,
+    outcome: OutboxOutcome,
+) -> Result<(), StoreError> {
+    let id = id.to_string();
+    s.write(move |t, _| {
+        match outcome {
+            OutboxOutcome::Delivered { at_unix } => t
+                .prepare_cached(
+                    "UPDATE outbox SET delivered_unix = ?2 WHERE id = ?1 AND delivered_unix IS NULL",
+                )
+                .map_err(backend)?
+                .execute(params![id, at_unix]),
+            OutboxOutcome::Failed { next_unix, error } => t
+                .prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, next_unix = ?2, last_error = ?3 \
+                     WHERE id = ?1 AND delivered_unix IS NULL",
+                )
+                .map_err(backend)?
+                .execute(params![id, next_unix, error]),
+        }
+        .map_err(backend)?;
+        Ok(())
     })
     .await
 }

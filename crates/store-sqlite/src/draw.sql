@@ -37,3 +37,15 @@ CREATE TABLE IF NOT EXISTS bank_accounts (
     carrier TEXT PRIMARY KEY,
     json    TEXT NOT NULL
 );
+
+-- Winner notifications to deliver (webhook), enqueued with the winners.
+CREATE TABLE IF NOT EXISTS outbox (
+    id             TEXT    PRIMARY KEY,
+    kind           TEXT    NOT NULL,
+    body           TEXT    NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    next_unix      INTEGER NOT NULL DEFAULT 0,
+    delivered_unix INTEGER,
+    last_error     TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_unix, next_unix, id);

@@ -756,6 +756,14 @@ impl Store for SqliteStore {
     async fn bank_account(&self, carrier: &str) -> Result<Option<BankAccountRecord>, StoreError> {
         crate::draw::bank_account(self, carrier).await
     }
+
+    async fn outbox_due(&self, now_unix: i64, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        crate::draw::outbox_due(self, now_unix, limit).await
+    }
+
+    async fn outbox_mark(&self, id: &str, outcome: OutboxOutcome) -> Result<(), StoreError> {
+        crate::draw::outbox_mark(self, id, outcome).await
+    }
 }
 
 fn tracks_of(

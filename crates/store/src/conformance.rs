@@ -509,6 +509,35 @@ pub async fn draw_winners<S: Store>(s: S) {
             .expect("other")
             .is_empty()
     );
+    // The load enqueued one notification per payable carrier line, once.
+    let due = s.outbox_due(0, 100).await.expect("due");
+    let ids: Vec<&str> = due.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["winner/11402/0", "winner/11402/1", "winner/11402/3"]);
+    let body: serde_json::Value = serde_json::from_str(&due[1].body).expect("json");
+    assert_eq!(body["prize"], "cloud_500");
+    s.outbox_mark(
+        "winner/11402/0",
+        crate::OutboxOutcome::Failed {
+            next_unix: 100,
+            error: "HTTP 500".into(),
+        },
+    )
+    .await
+    .expect("fail");
+    s.outbox_mark(
+        "winner/11402/1",
+        crate::OutboxOutcome::Delivered { at_unix: 5 },
+    )
+    .await
+    .expect("done");
+    let ids = |v: Vec<crate::OutboxItem>| v.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.outbox_due(99, 100).await.expect("due")),
+        ["winner/11402/3"]
+    );
+    let later = s.outbox_due(100, 100).await.expect("due");
+    assert_eq!(later[1].id, "winner/11402/0");
+    assert_eq!(later[1].attempts, 1);
 }
 
 /// Bank accounts are stored as given (sealed by the caller) and replaced.

@@ -163,3 +163,67 @@ impl std::fmt::Debug for BankAccountRecord {
             .finish_non_exhaustive()
     }
 }
+
+/// A notification waiting in the outbox (delivered at least once; `id` is
+/// the receiver's idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// Idempotency id, e.g. `winner/11410/42`.
+    pub id: String,
+    /// Kind, e.g. `winner`.
+    pub kind: String,
+    /// The JSON body to deliver.
+    pub body: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not before this Unix second.
+    pub next_unix: i64,
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxOutcome {
+    /// The receiver accepted it.
+    Delivered {
+        /// When, Unix seconds.
+        at_unix: i64,
+    },
+    /// It failed; try again later.
+    Failed {
+        /// Next attempt not before this Unix second.
+        next_unix: i64,
+        /// Why (no secrets, no personal data).
+        error: String,
+    },
+}
+
+/// The winner notifications a load enqueues: one per payable line on a
+/// carrier (donated prizes go to the NPO, printed invoices have nobody to
+/// notify), id `winner/<period>/<line>`.
+pub fn winner_notifications(load: &WinnersLoad) -> Vec<OutboxItem> {
+    load.winners
+        .iter()
+        .filter(|w| w.payable > 0 && w.npo.is_none())
+        .filter_map(|w| {
+            let carrier = w.carrier.as_ref()?;
+            let id = format!("winner/{}/{}", load.period, w.line);
+            let body = serde_json::json!({
+                "id": id,
+                "kind": "winner",
+                "period": load.period.to_string(),
+                "carrier": carrier,
+                "invoice_number": w.invoice_number,
+                "prize": w.prize,
+                "amount": w.amount,
+                "payable": w.payable,
+            });
+            Some(OutboxItem {
+                id,
+                kind: "winner".into(),
+                body: body.to_string(),
+                attempts: 0,
+                next_unix: 0,
+            })
+        })
+        .collect()
+}

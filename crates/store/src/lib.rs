@@ -321,4 +321,21 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         carrier: &str,
     ) -> impl Future<Output = Result<Option<BankAccountRecord>, StoreError>> + Send;
+
+    /// Undelivered outbox items due at `now_unix` ([`Store::put_winners`]
+    /// enqueues [`winner_notifications`] in its transaction), oldest
+    /// schedule first, at most `limit`.
+    fn outbox_due(
+        &self,
+        now_unix: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
+
+    /// Record a delivery attempt of outbox item `id`. A delivered item stays
+    /// delivered.
+    fn outbox_mark(
+        &self,
+        id: &str,
+        outcome: OutboxOutcome,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
