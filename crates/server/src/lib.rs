@@ -19,6 +19,7 @@ pub mod seller;
 pub mod sign;
 pub mod site;
 pub mod tls;
+pub mod webhook;
 pub mod winnings;
 
 pub use config::{FileConfig, Limits};
