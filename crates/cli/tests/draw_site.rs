@@ -258,6 +258,53 @@ fn freeze_run_load_rerun_payouts() {
     }
     assert!(tail.contains("operator:alice"));
     payouts_match(d, &loaded);
+    // The period's invoices change after the freeze: a new freeze is refused.
+    cancel_one(&d.join("data"));
+    let changed = einvoice(
+        d,
+        &[
+            "draw",
+            "freeze",
+            "--period",
+            PERIOD,
+            "--data",
+            "data",
+            "--out",
+            "snap3.bin",
+        ],
+    );
+    let err = failed(&changed);
+    assert!(err.contains("DRAW_FROZEN"), "{err}");
+    assert!(!d.join("snap3.bin").exists() && !d.join("snap3.freezing").exists());
+}
+
+/// Cancel the period's first eligible invoice (an F0501 through the store).
+fn cancel_one(data: &Path) {
+    rt().block_on(async {
+        let s = SqliteStore::open(&data.join("einvoice.db"), "main").expect("open");
+        let p = Period::parse(PERIOD).expect("p");
+        let first = s.eligible_invoices(p, None, 1).await.expect("page");
+        let row = first.first().expect("an eligible invoice");
+        let seller = einvoice_core::Ubn::parse(&row.seller).expect("ubn");
+        let number = einvoice_core::InvoiceNumber::parse(&row.number).expect("number");
+        let view = s
+            .invoice(&einvoice_store::Scope::All, seller, number)
+            .await
+            .expect("read")
+            .expect("there");
+        let date = view.summary.date.replace('-', "");
+        let json = format!(
+            r#"{{"message":"F0501","CancelInvoiceNumber":"{}","InvoiceDate":"{date}","BuyerId":"0000000000","SellerId":"{}","CancelDate":"{date}","CancelTime":"23:00:00","CancelReason":"test"}}"#,
+            row.number, row.seller
+        );
+        let m = einvoice_mig::decode_json(json.as_bytes()).expect("decode");
+        let v = einvoice_core::validate(&m, &einvoice_core::Rules::production()).expect("valid");
+        let out = s
+            .append(&einvoice_store::Scope::All, "test", vec![v])
+            .await
+            .expect("append");
+        assert!(out.iter().all(Result::is_ok), "{out:?}");
+    });
 }
 
 /// Register a bank account (sealed with the site's master key) for the
