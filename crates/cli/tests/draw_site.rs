@@ -399,3 +399,125 @@ fn payouts_match(d: &Path, loaded: &einvoice_store::WinnersSummary) {
         }
     }
 }
+
+/// The same path on PostgreSQL (`--database`): freeze, run, winners loaded
+/// once (a re-run leaves them unchanged).
+#[test]
+fn freeze_and_run_on_postgres() {
+    use einvoice_store::conformance::{SELLER_A, allocation, invoice};
+    use einvoice_store_postgres::PgStore;
+    use einvoice_store_postgres::pg_harness::PgCluster;
+    let cluster = PgCluster::start().expect("start a PostgreSQL cluster");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let d = tmp.path();
+    let p = Period::parse("11402").expect("p");
+    let url = rt().block_on(async {
+        let url = cluster.create_database().await.expect("database");
+        let s = PgStore::connect(&url, "main").await.expect("connect");
+        let mut msgs = vec![allocation(SELLER_A)];
+        for i in 0..40u32 {
+            msgs.push(invoice(
+                SELLER_A,
+                &format!("AB{:08}", i * 7 + 1),
+                "1234",
+                100 + i,
+            ));
+        }
+        let out = s
+            .append(&einvoice_store::Scope::All, "test", msgs)
+            .await
+            .expect("append");
+        assert!(out.iter().all(Result::is_ok));
+        let body = WinningBody {
+            special: "11111111".into(),
+            grand: "22222222".into(),
+            first: vec!["33333008".into()],
+            additional_sixth: vec![],
+            amounts: None,
+            published_unix: Some(1),
+        };
+        s.put_winning_numbers(WinningNumbersRecord {
+            period: p,
+            version: 1,
+            body: body.to_value(p),
+            entered_by: "alice".into(),
+            approved_by: Some("bob".into()),
+            reason: None,
+        })
+        .await
+        .expect("numbers");
+        url
+    });
+    let out = ok(&einvoice(
+        d,
+        &[
+            "draw",
+            "freeze",
+            "--period",
+            "11402",
+            "--database",
+            &url,
+            "--out",
+            "snap.bin",
+        ],
+    ));
+    let frozen: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(frozen["rows"], 40);
+    ok(&einvoice(
+        d,
+        &[
+            "draw",
+            "commit",
+            "--snapshot",
+            "snap.bin",
+            "--seed-file",
+            "seed.hex",
+        ],
+    ));
+    let run = |out: &str| {
+        einvoice(
+            d,
+            &[
+                "draw",
+                "run",
+                "--period",
+                "11402",
+                "--database",
+                &url,
+                "--snapshot",
+                "snap.bin",
+                "--seed-file",
+                "seed.hex",
+                "--out",
+                out,
+            ],
+        )
+    };
+    ok(&run("draw1"));
+    let (summary, winners) = rt().block_on(async {
+        let s = PgStore::connect(&url, "main").await.expect("connect");
+        (
+            s.winners_summary(p)
+                .await
+                .expect("summary")
+                .expect("loaded"),
+            s.winners(p, None, 1000).await.expect("winners"),
+        )
+    });
+    let report: serde_json::Value =
+        serde_json::from_slice(&read(&d.join("draw1/report.json"))).expect("report");
+    assert_eq!(summary.lines, report["winners"].as_u64().expect("w"));
+    assert_eq!(winners.len() as u64, summary.lines);
+    // AB00000008 ends in 008: a sixth prize from the published numbers.
+    assert!(
+        winners
+            .iter()
+            .any(|w| w.invoice_number == "AB00000008" && w.prize == "sixth")
+    );
+    ok(&run("draw2"));
+    assert_eq!(
+        read(&d.join("draw1/winners.jsonl")),
+        read(&d.join("draw2/winners.jsonl"))
+    );
+    let _ = cluster.stop();
+}
