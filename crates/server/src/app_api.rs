@@ -960,6 +960,14 @@ async fn published_numbers<S: Store>(
     Ok(body.numbers(period).ok())
 }
 
+/// How `carrierInvChk` with `onlyWinningInv=Y` picks a period's winners.
+enum WinFilter {
+    /// The stored winners of the draw: (invoice number, seller) on the carrier.
+    Stored(std::collections::HashSet<(String, String)>),
+    /// Regular prizes from the published numbers (winners not loaded yet).
+    Numbers(einvoice_core::WinningNumbers),
+}
+
 async fn carrier_chk<S: Store>(st: &AppState<S>, p: &Params) -> Result<Map<String, Value>, Fail> {
     check_time(st, p)?;
     let start = date_param(p, "startDate")?;
@@ -989,13 +997,25 @@ async fn carrier_chk<S: Store>(st: &AppState<S>, p: &Params) -> Result<Map<Strin
     let carrier = auth_carrier(st, p).await?;
     let mut rows = Vec::new();
     for period in periods {
-        let winning = if only_winning {
+        // Winners loaded by the draw (regular and cloud prizes) when the
+        // period's winners are in the store; else the regular prizes
+        // computed from the published numbers.
+        let winning = if !only_winning {
+            None
+        } else if st.store.winners_summary(period).await?.is_some() {
+            let won: std::collections::HashSet<(String, String)> = st
+                .store
+                .carrier_winnings(&carrier, period)
+                .await?
+                .into_iter()
+                .map(|w| (w.invoice_number, w.seller))
+                .collect();
+            Some(WinFilter::Stored(won))
+        } else {
             match published_numbers(st, period).await? {
-                Some(w) => Some(w),
+                Some(w) => Some(WinFilter::Numbers(w)),
                 None => continue,
             }
-        } else {
-            None
         };
         for view in st.store.carrier_invoices(&carrier, period).await? {
             let s = &view.summary;
@@ -1005,10 +1025,19 @@ async fn carrier_chk<S: Store>(st: &AppState<S>, p: &Params) -> Result<Map<Strin
             if d < start || d > end {
                 continue;
             }
-            if let Some(w) = &winning {
-                let takes_part = s.status == InvoiceStatus::Issued && !s.buyer.is_business();
-                if !takes_part || w.prize_of(&s.number).is_none() {
+            match &winning {
+                None => {}
+                Some(WinFilter::Stored(won))
+                    if !won.contains(&(s.number.to_string(), s.seller.as_str().to_string())) =>
+                {
                     continue;
+                }
+                Some(WinFilter::Stored(_)) => {}
+                Some(WinFilter::Numbers(w)) => {
+                    let takes_part = s.status == InvoiceStatus::Issued && !s.buyer.is_business();
+                    if !takes_part || w.prize_of(&s.number).is_none() {
+                        continue;
+                    }
                 }
             }
             let row = carrier_row(rows.len(), &carrier, &view);

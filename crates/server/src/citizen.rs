@@ -118,7 +118,7 @@ async fn login<S: Store>(
 }
 
 /// The carrier a bearer token stands for, if it is genuine and unexpired.
-fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result<Carrier, Problem> {
+pub(crate) fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result<Carrier, Problem> {
     let unauth = |code: &str, d: &str| Problem::new(StatusCode::UNAUTHORIZED, code, d.to_string());
     let token = headers
         .get(header::AUTHORIZATION)

@@ -9,6 +9,8 @@
 //! allow_plain_http = false       # plain HTTP on a non-loopback address (behind a TLS proxy)
 //! tls_cert = "cert.pem"          # EINVOICE_TLS_CERT: PEM chain; with tls_key, serve HTTPS
 //! tls_key = "key.pem"            # EINVOICE_TLS_KEY
+//! webhook_url = "http://127.0.0.1:9000/winners" # EINVOICE_WEBHOOK_URL: winner notifications
+//!                                # (signed with EINVOICE_WEBHOOK_SECRET, environment only)
 //!
 //! [limits]
 //! max_body_bytes = 4194304       # 413 above this
@@ -95,6 +97,9 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     /// Request limits.
     pub limits: Limits,
+    /// Where the outbox's winner notifications are POSTed (`http://…`); the
+    /// signing secret comes from `EINVOICE_WEBHOOK_SECRET` only.
+    pub webhook_url: Option<String>,
 }
 
 impl Default for FileConfig {
@@ -109,6 +114,7 @@ impl Default for FileConfig {
             tls_cert: None,
             tls_key: None,
             limits: Limits::default(),
+            webhook_url: None,
         }
     }
 }
@@ -163,6 +169,9 @@ impl FileConfig {
         }
         if let Some(v) = get("EINVOICE_TLS_KEY") {
             self.tls_key = Some(v.into());
+        }
+        if let Some(v) = get("EINVOICE_WEBHOOK_URL") {
+            self.webhook_url = Some(v);
         }
         if let Some(v) = get("EINVOICE_SANDBOX") {
             self.sandbox = match v.as_str() {

@@ -1,7 +1,7 @@
 //! einvoice-server: the HTTP API of one site.
 //!
 //! [`site::router`] merges every route group — sellers ([`seller`]), citizens
-//! and the public ([`citizen`]), the MOF App API ([`app_api`]), operators
+//! and the public ([`citizen`], winnings and bank accounts in [`winnings`]), the MOF App API ([`app_api`]), operators
 //! ([`ops`]) and the probes — behind the edge layers (limits, problem
 //! documents, metrics). [`sign`] is the request-signing scheme clients use,
 //! [`seal`] keeps secrets encrypted at rest, [`problem`] shapes every error.
@@ -19,6 +19,8 @@ pub mod seller;
 pub mod sign;
 pub mod site;
 pub mod tls;
+pub mod webhook;
+pub mod winnings;
 
 pub use config::{FileConfig, Limits};
 pub use site::{SiteOptions, router, serve};

@@ -152,7 +152,8 @@ pub fn router<S: Store>(store: S, sealer: Sealer, opts: SiteOptions) -> Router {
     Router::new()
         .merge(probes)
         .merge(seller::routes(st.clone()))
-        .merge(citizen::routes(st))
+        .merge(citizen::routes(st.clone()))
+        .merge(crate::winnings::routes(st))
         .merge(app_api::router_with(
             store.clone(),
             sealer.clone(),

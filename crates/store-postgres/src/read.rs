@@ -762,4 +762,64 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         crate::io::import_site(self, records, entries).await
     }
+
+    // ---- the draw (crate::draw) ----
+
+    async fn eligible_invoices(
+        &self,
+        period: Period,
+        after: Option<EligibleCursor>,
+        limit: u32,
+    ) -> Result<Vec<EligibleRow>, StoreError> {
+        self.draw_eligible(period, after, limit).await
+    }
+
+    async fn put_draw_freeze(&self, freeze: DrawFreeze) -> Result<DrawPut, StoreError> {
+        self.draw_put_freeze(freeze).await
+    }
+
+    async fn draw_freeze(&self, period: Period) -> Result<Option<DrawFreeze>, StoreError> {
+        self.draw_get_freeze(period).await
+    }
+
+    async fn put_winners(&self, load: WinnersLoad) -> Result<DrawPut, StoreError> {
+        self.draw_put_winners(load).await
+    }
+
+    async fn winners_summary(&self, period: Period) -> Result<Option<WinnersSummary>, StoreError> {
+        self.draw_winners_summary(period).await
+    }
+
+    async fn winners(
+        &self,
+        period: Period,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<WinnerRecord>, StoreError> {
+        self.draw_winners(period, after, limit).await
+    }
+
+    async fn carrier_winnings(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> Result<Vec<WinnerRecord>, StoreError> {
+        self.draw_carrier_winnings(carrier, period).await
+    }
+
+    async fn put_bank_account(&self, account: BankAccountRecord) -> Result<(), StoreError> {
+        self.draw_put_bank_account(account).await
+    }
+
+    async fn bank_account(&self, carrier: &str) -> Result<Option<BankAccountRecord>, StoreError> {
+        self.draw_bank_account(carrier).await
+    }
+
+    async fn outbox_due(&self, now_unix: i64, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        self.draw_outbox_due(now_unix, limit).await
+    }
+
+    async fn outbox_mark(&self, id: &str, outcome: OutboxOutcome) -> Result<(), StoreError> {
+        self.draw_outbox_mark(id, outcome).await
+    }
 }

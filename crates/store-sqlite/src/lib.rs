@@ -14,6 +14,7 @@
 mod append;
 pub mod ceiling;
 mod io;
+mod draw;
 mod read;
 
 use einvoice_store::{EntryHash, Hlc, StoreError};
@@ -97,6 +98,8 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
 /// Create or upgrade the schema in the file at `path`.
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(include_str!("schema.sql"))
+        .map_err(backend)?;
+    conn.execute_batch(include_str!("draw.sql"))
         .map_err(backend)?;
     let v: Option<i64> = conn
         .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))

@@ -722,6 +722,66 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         crate::io::import_site(self, records, entries).await
     }
+
+    // ---- the draw (crate::draw) ----
+
+    async fn eligible_invoices(
+        &self,
+        period: Period,
+        after: Option<EligibleCursor>,
+        limit: u32,
+    ) -> Result<Vec<EligibleRow>, StoreError> {
+        crate::draw::eligible_invoices(self, period, after, limit).await
+    }
+
+    async fn put_draw_freeze(&self, freeze: DrawFreeze) -> Result<DrawPut, StoreError> {
+        crate::draw::put_draw_freeze(self, freeze).await
+    }
+
+    async fn draw_freeze(&self, period: Period) -> Result<Option<DrawFreeze>, StoreError> {
+        crate::draw::draw_freeze(self, period).await
+    }
+
+    async fn put_winners(&self, load: WinnersLoad) -> Result<DrawPut, StoreError> {
+        crate::draw::put_winners(self, load).await
+    }
+
+    async fn winners_summary(&self, period: Period) -> Result<Option<WinnersSummary>, StoreError> {
+        crate::draw::winners_summary(self, period).await
+    }
+
+    async fn winners(
+        &self,
+        period: Period,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<WinnerRecord>, StoreError> {
+        crate::draw::winners(self, period, after, limit).await
+    }
+
+    async fn carrier_winnings(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> Result<Vec<WinnerRecord>, StoreError> {
+        crate::draw::carrier_winnings(self, carrier, period).await
+    }
+
+    async fn put_bank_account(&self, account: BankAccountRecord) -> Result<(), StoreError> {
+        crate::draw::put_bank_account(self, account).await
+    }
+
+    async fn bank_account(&self, carrier: &str) -> Result<Option<BankAccountRecord>, StoreError> {
+        crate::draw::bank_account(self, carrier).await
+    }
+
+    async fn outbox_due(&self, now_unix: i64, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        crate::draw::outbox_due(self, now_unix, limit).await
+    }
+
+    async fn outbox_mark(&self, id: &str, outcome: OutboxOutcome) -> Result<(), StoreError> {
+        crate::draw::outbox_mark(self, id, outcome).await
+    }
 }
 
 fn tracks_of(

@@ -529,6 +529,228 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
     assert_eq!(b.verify_ledger(b.site()).await.expect("verify").entries, 7);
 }
 
+/// The eligibility freeze pages B2C issued invoices of the period in
+/// (number, seller) order; cancelled ones and other periods are left out.
+pub async fn draw_eligibility<S: Store>(s: S) {
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    for (n, r) in [
+        ("AB00000003", "3333"),
+        ("AB00000001", "1111"),
+        ("AB00000002", "2222"),
+    ] {
+        ok_one(&s, &Scope::All, invoice(SELLER_A, n, r, 100)).await;
+    }
+    ok_one(&s, &Scope::All, cancel(SELLER_A, "AB00000002", "typo")).await;
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s
+            .eligible_invoices(period(), after.clone(), 1)
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.cursor());
+        all.extend(page);
+    }
+    let numbers: Vec<&str> = all.iter().map(|r| r.number.as_str()).collect();
+    assert_eq!(numbers, ["AB00000001", "AB00000003"]);
+    assert_eq!(all[0].seller, SELLER_A);
+    assert_eq!(all[0].carrier.as_deref(), Some("3J0002:/ABC+123"));
+    assert!(!all[0].printed);
+    assert_eq!(all[0].donated_to, None);
+    let other = Period::parse("11404").unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(
+        s.eligible_invoices(other, None, 10)
+            .await
+            .expect("other")
+            .is_empty()
+    );
+}
+
+/// A period is frozen once: the same root again is unchanged, another refused.
+pub async fn draw_freeze_once<S: Store>(s: S) {
+    let f = crate::DrawFreeze {
+        period: period(),
+        root: "ab".repeat(32),
+        rows: 2,
+        actor: "alice".into(),
+    };
+    assert_eq!(s.draw_freeze(period()).await.expect("read"), None);
+    assert_eq!(
+        s.put_draw_freeze(f.clone()).await.expect("put"),
+        crate::DrawPut::Stored
+    );
+    let again = crate::DrawFreeze {
+        actor: "bob".into(),
+        ..f.clone()
+    };
+    assert_eq!(
+        s.put_draw_freeze(again).await.expect("put"),
+        crate::DrawPut::Unchanged
+    );
+    let other = crate::DrawFreeze {
+        root: "cd".repeat(32),
+        ..f.clone()
+    };
+    assert!(matches!(
+        s.put_draw_freeze(other).await.expect("put"),
+        crate::DrawPut::Conflict(m) if m.contains("alice")
+    ));
+    assert_eq!(s.draw_freeze(period()).await.expect("read"), Some(f));
+}
+
+/// Test winner lines: two on the conformance carrier, one donated.
+pub fn sample_winners() -> Vec<crate::WinnerRecord> {
+    let w = |line: u64,
+             number: &str,
+             prize: &str,
+             amount: i64,
+             payable: i64,
+             carrier: Option<&str>,
+             npo: Option<&str>| crate::WinnerRecord {
+        line,
+        invoice_number: number.into(),
+        seller: SELLER_A.into(),
+        prize: prize.into(),
+        amount,
+        payable,
+        carrier: carrier.map(String::from),
+        npo: npo.map(String::from),
+    };
+    vec![
+        w(
+            0,
+            "AB00000001",
+            "sixth",
+            200,
+            200,
+            Some("3J0002:/ABC+123"),
+            None,
+        ),
+        w(
+            1,
+            "AB00000001",
+            "cloud_500",
+            500,
+            500,
+            Some("3J0002:/ABC+123"),
+            None,
+        ),
+        w(2, "AB00000007", "fifth", 1000, 1000, None, Some("919")),
+        w(
+            3,
+            "AB00000009",
+            "sixth",
+            200,
+            200,
+            Some("3J0002:/XYZ+999"),
+            None,
+        ),
+    ]
+}
+
+/// Winners load once, in one transaction; a re-run with the same winners
+/// changes nothing, different winners are refused; carriers see their lines.
+pub async fn draw_winners<S: Store>(s: S) {
+    let load = crate::WinnersLoad {
+        period: period(),
+        actor: "alice".into(),
+        winners: sample_winners(),
+    };
+    assert_eq!(s.winners_summary(period()).await.expect("sum"), None);
+    assert_eq!(
+        s.put_winners(load.clone()).await.expect("put"),
+        crate::DrawPut::Stored
+    );
+    assert_eq!(
+        s.put_winners(load.clone()).await.expect("put"),
+        crate::DrawPut::Unchanged
+    );
+    let mut changed = load.clone();
+    changed.winners[0].payable = 0;
+    assert!(matches!(
+        s.put_winners(changed).await.expect("put"),
+        crate::DrawPut::Conflict(_)
+    ));
+    let sum = s
+        .winners_summary(period())
+        .await
+        .expect("sum")
+        .expect("loaded");
+    assert_eq!(sum.lines, 4);
+    assert_eq!(sum.payable, 1900);
+    assert_eq!(sum.digest, load.digest());
+    let p1 = s.winners(period(), None, 3).await.expect("page");
+    let p2 = s
+        .winners(period(), Some(p1[2].line), 3)
+        .await
+        .expect("page");
+    assert_eq!(p1.len(), 3);
+    assert_eq!([p1, p2].concat(), load.winners);
+    let carrier =
+        einvoice_core::Carrier::parse(einvoice_core::CarrierType::MobileBarcode, "/ABC+123")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    let mine = s.carrier_winnings(&carrier, period()).await.expect("mine");
+    assert_eq!(mine, load.winners[..2]);
+    let other = Period::parse("11404").unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(
+        s.carrier_winnings(&carrier, other)
+            .await
+            .expect("other")
+            .is_empty()
+    );
+    // The load enqueued one notification per payable carrier line, once.
+    let due = s.outbox_due(0, 100).await.expect("due");
+    let ids: Vec<&str> = due.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["winner/11402/0", "winner/11402/1", "winner/11402/3"]);
+    let body: serde_json::Value = serde_json::from_str(&due[1].body).expect("json");
+    assert_eq!(body["prize"], "cloud_500");
+    s.outbox_mark(
+        "winner/11402/0",
+        crate::OutboxOutcome::Failed {
+            next_unix: 100,
+            error: "HTTP 500".into(),
+        },
+    )
+    .await
+    .expect("fail");
+    s.outbox_mark(
+        "winner/11402/1",
+        crate::OutboxOutcome::Delivered { at_unix: 5 },
+    )
+    .await
+    .expect("done");
+    let ids = |v: Vec<crate::OutboxItem>| v.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.outbox_due(99, 100).await.expect("due")),
+        ["winner/11402/3"]
+    );
+    let later = s.outbox_due(100, 100).await.expect("due");
+    assert_eq!(later[1].id, "winner/11402/0");
+    assert_eq!(later[1].attempts, 1);
+}
+
+/// Bank accounts are stored as given (sealed by the caller) and replaced.
+pub async fn draw_bank_accounts<S: Store>(s: S) {
+    let a = crate::BankAccountRecord {
+        carrier: "3J0002:/ABC+123".into(),
+        sealed: vec![1, 2, 3],
+        masked: "***1234".into(),
+        bank_code: "812".into(),
+        updated_unix: 1,
+    };
+    assert_eq!(s.bank_account(&a.carrier).await.expect("read"), None);
+    s.put_bank_account(a.clone()).await.expect("put");
+    let b = crate::BankAccountRecord {
+        sealed: vec![9],
+        masked: "***9999".into(),
+        updated_unix: 2,
+        ..a.clone()
+    };
+    s.put_bank_account(b.clone()).await.expect("put");
+    assert_eq!(s.bank_account(&a.carrier).await.expect("read"), Some(b));
+}
+
 /// Generate one `#[tokio::test]` per conformance case for a backend. `$make`
 /// is an expression evaluating to a future of a fresh, empty store.
 #[macro_export]
@@ -536,7 +758,8 @@ macro_rules! store_conformance {
     ($make:expr) => {
         $crate::store_conformance!(@cases $make;
             ledger_chain, idempotency, tracks_and_blanks, tenant_matrix,
-            lifecycle_and_queries, nonces_and_records, concurrent_appends);
+            lifecycle_and_queries, nonces_and_records, concurrent_appends,
+            draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,12 +17,14 @@
 //! commit) but never answer before the commit.
 
 pub mod conformance;
+mod draw;
 mod entry;
 mod error;
 mod io;
 mod records;
 mod scope;
 
+pub use draw::*;
 pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
 pub use error::{Rejection, StoreError};
 pub use io::{SiteRecords, TARGET_NOT_EMPTY, is_message_kind, replay_facts, target_not_empty};
@@ -272,5 +274,91 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         records: SiteRecords,
         entries: Vec<LedgerEntry>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // ---- the draw ---------------------------------------------------------
+
+    /// A page of the period's eligible invoices (B2C, issued and neither
+    /// cancelled nor voided, dated inside the period), ordered by (invoice
+    /// number, seller) — the snapshot's (track, number, seller) order —
+    /// strictly after `after`, at most `limit`.
+    fn eligible_invoices(
+        &self,
+        period: Period,
+        after: Option<EligibleCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<EligibleRow>, StoreError>> + Send;
+
+    /// Record a period's frozen snapshot. A period is frozen once: the same
+    /// root again is [`DrawPut::Unchanged`], a different one a
+    /// [`DrawPut::Conflict`].
+    fn put_draw_freeze(
+        &self,
+        freeze: DrawFreeze,
+    ) -> impl Future<Output = Result<DrawPut, StoreError>> + Send;
+
+    /// A period's frozen snapshot, if frozen.
+    fn draw_freeze(
+        &self,
+        period: Period,
+    ) -> impl Future<Output = Result<Option<DrawFreeze>, StoreError>> + Send;
+
+    /// Load a period's winners, all in one transaction. Idempotent: the same
+    /// winners again are [`DrawPut::Unchanged`]; different winners for a
+    /// period already loaded are a [`DrawPut::Conflict`] and change nothing.
+    fn put_winners(
+        &self,
+        load: WinnersLoad,
+    ) -> impl Future<Output = Result<DrawPut, StoreError>> + Send;
+
+    /// What is loaded for a period, if its winners are loaded.
+    fn winners_summary(
+        &self,
+        period: Period,
+    ) -> impl Future<Output = Result<Option<WinnersSummary>, StoreError>> + Send;
+
+    /// A page of a period's winner lines in line order, with `line > after`
+    /// (all from the start when `None`), at most `limit`.
+    fn winners(
+        &self,
+        period: Period,
+        after: Option<u64>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<WinnerRecord>, StoreError>> + Send;
+
+    /// The winner lines of one carrier in a period, in line order.
+    fn carrier_winnings(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> impl Future<Output = Result<Vec<WinnerRecord>, StoreError>> + Send;
+
+    /// Register or replace a carrier's bank account (sealed by the caller).
+    fn put_bank_account(
+        &self,
+        account: BankAccountRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A carrier's bank account (`carrier` as `type:id`), if registered.
+    fn bank_account(
+        &self,
+        carrier: &str,
+    ) -> impl Future<Output = Result<Option<BankAccountRecord>, StoreError>> + Send;
+
+    /// Undelivered outbox items due at `now_unix` ([`Store::put_winners`]
+    /// enqueues [`winner_notifications`] in its transaction), oldest
+    /// schedule first, at most `limit`.
+    fn outbox_due(
+        &self,
+        now_unix: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
+
+    /// Record a delivery attempt of outbox item `id`. A delivered item stays
+    /// delivered.
+    fn outbox_mark(
+        &self,
+        id: &str,
+        outcome: OutboxOutcome,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -1,6 +1,10 @@
-//! `draw synth|snapshot-digest|commit|run|verify|report`, `bench draw`.
+//! `draw synth|snapshot-digest|freeze|commit|run|verify|report|payouts`, `bench draw`.
+//!
+//! `freeze`, `payouts` and `run --data|--database` work on a site's store
+//! (`draw_site.rs`); the others work on files.
 
-use anyhow::{Context, anyhow};
+use super::draw_site;
+use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use einvoice_analytics::cloud::{Seed, seed_commitment};
 use einvoice_analytics::draw::{self, DrawSpec, Event};
@@ -41,6 +45,32 @@ pub enum DrawCommand {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
+    /// Freeze a period from the site's store: page its eligible invoices
+    /// into a snapshot, record the root (a period is frozen once) and append
+    /// a `DRAW_FREEZE` ledger entry.
+    Freeze {
+        /// Period, e.g. 11312.
+        #[arg(long)]
+        period: String,
+        /// Snapshot file to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Payout files from a period's stored winners: bank transfers for
+    /// carriers with a bank account, NPO transfers for donated prizes, and a
+    /// manual-claim list for the rest.
+    Payouts {
+        /// Period, e.g. 11312.
+        #[arg(long)]
+        period: String,
+        /// Directory to write payouts.csv, payouts.json and manifest.json into.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
     /// Draw a fresh seed, write it to a 0600 file and print the commitment to
     /// publish with the snapshot root.
     Commit {
@@ -59,9 +89,10 @@ pub enum DrawCommand {
         /// Snapshot file.
         #[arg(long)]
         snapshot: PathBuf,
-        /// Winning numbers (winning-numbers.json shape).
+        /// Winning numbers (winning-numbers.json shape). Not with
+        /// `--data`/`--database`: the site's published numbers are used.
         #[arg(long)]
-        numbers: PathBuf,
+        numbers: Option<PathBuf>,
         /// Period, e.g. 11312.
         #[arg(long)]
         period: String,
@@ -84,6 +115,20 @@ pub enum DrawCommand {
         /// Threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Site mode: the site's data directory (SQLite). The period's
+        /// published numbers come from the store and the winners are loaded
+        /// into it.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Site mode on PostgreSQL (`postgres://…`).
+        #[arg(long)]
+        database: Option<String>,
+        /// Site id.
+        #[arg(long, default_value = "main")]
+        site: String,
+        /// Operator running the draw (recorded in the ledger).
+        #[arg(long, env = "USER", default_value = "cli")]
+        operator: String,
     },
     /// Recompute a draw directory from the snapshot; exit 1 at the first difference.
     Verify {
@@ -111,6 +156,33 @@ pub enum DrawCommand {
     },
 }
 
+/// Where a site-mode draw command finds the store, and who runs it.
+#[derive(Args)]
+pub struct SiteArgs {
+    /// Data directory (SQLite `DIR/einvoice.db` and the master key).
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Database URL (`postgres://…`) instead of the data directory's SQLite file.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Site id.
+    #[arg(long, default_value = "main")]
+    pub site: String,
+    /// Operator running the command (recorded in the ledger).
+    #[arg(long, env = "USER", default_value = "cli")]
+    pub operator: String,
+}
+
+impl SiteArgs {
+    fn store(&self) -> draw_site::SiteStore {
+        draw_site::SiteStore {
+            data: self.data.clone(),
+            database: self.database.clone(),
+            site: self.site.clone(),
+        }
+    }
+}
+
 /// `einvoice bench draw --invoices N [--json]`
 #[derive(Args)]
 pub struct BenchDrawArgs {
@@ -136,7 +208,7 @@ pub struct BenchDrawArgs {
     pub cloud_permille: u64,
 }
 
-fn progress_bar() -> ProgressBar {
+pub(crate) fn progress_bar() -> ProgressBar {
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len} {elapsed}")
@@ -146,7 +218,7 @@ fn progress_bar() -> ProgressBar {
     pb
 }
 
-fn on_event(pb: &ProgressBar) -> impl Fn(Event<'_>) + Sync + '_ {
+pub(crate) fn on_event(pb: &ProgressBar) -> impl Fn(Event<'_>) + Sync + '_ {
     move |e| match e {
         Event::Stage(name, total) => {
             pb.set_message(name.to_string());
@@ -157,7 +229,7 @@ fn on_event(pb: &ProgressBar) -> impl Fn(Event<'_>) + Sync + '_ {
     }
 }
 
-fn period_of(s: &str) -> anyhow::Result<Period> {
+pub(crate) fn period_of(s: &str) -> anyhow::Result<Period> {
     Period::parse(s).map_err(|v| anyhow!("{}: {}", v.code, v.message))
 }
 
@@ -229,6 +301,14 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        DrawCommand::Freeze { period, out, site } => {
+            draw_site::freeze(&site.store(), &period, &out, &site.operator)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DrawCommand::Payouts { period, out, site } => {
+            draw_site::payouts(&site.store(), &period, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         DrawCommand::Commit {
             snapshot,
             seed_file,
@@ -260,7 +340,41 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
             prize_table,
             no_donated,
             threads,
+            data,
+            database,
+            site,
+            operator,
         } => {
+            if data.is_some() || database.is_some() {
+                if numbers.is_some() {
+                    bail!(
+                        "DRAW_INPUT: --numbers is for file mode; with --data/--database the period's published numbers are used"
+                    );
+                }
+                let at = draw_site::SiteStore {
+                    data: data.unwrap_or_else(|| PathBuf::from("data")),
+                    database,
+                    site,
+                };
+                draw_site::run(&draw_site::SiteRun {
+                    at: &at,
+                    period: &period,
+                    snapshot: &snapshot,
+                    seed_file: &seed_file,
+                    out: &out,
+                    commitment: commitment.as_deref(),
+                    prize_table: prize_table.as_deref(),
+                    no_donated,
+                    threads,
+                    operator: &operator,
+                })?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(numbers) = numbers else {
+                bail!(
+                    "DRAW_INPUT: give --numbers FILE, or --data/--database to use the site's published numbers"
+                );
+            };
             let p = period_of(&period)?;
             let doc = std::fs::read(&numbers).with_context(|| numbers.display().to_string())?;
             let w = draw::parse_numbers(&doc, p)?;

@@ -6,6 +6,7 @@ pub mod client;
 pub mod core;
 pub mod draw;
 pub mod io;
+pub mod draw_site;
 pub mod proof;
 pub mod site;
 pub mod store;

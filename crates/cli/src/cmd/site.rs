@@ -150,6 +150,16 @@ async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow:
             format!("SQLite in {}", cfg.data.display())
         }
     );
+    if let Some(url) = &cfg.webhook_url {
+        let secret = std::env::var("EINVOICE_WEBHOOK_SECRET").unwrap_or_default();
+        let wh = einvoice_server::webhook::WebhookConfig::new(url, secret.as_bytes())?;
+        eprintln!("einvoice: delivering winner notifications to {url}");
+        tokio::spawn(einvoice_server::webhook::run(
+            store.clone(),
+            wh,
+            std::future::pending::<()>(),
+        ));
+    }
     let app = router(store, Sealer::new(&key), opts);
     match tls {
         Some(t) => einvoice_server::tls::serve_tls(listener, app, t, shutdown_signal()).await?,

@@ -1,0 +1,351 @@
+//! Citizens' winnings and bank accounts over real HTTP, and `carrierInvChk`
+//! with `onlyWinningInv=Y` before and after the draw's winners are loaded.
+
+use einvoice_core::{Carrier, CarrierType, Period};
+use einvoice_server::app_api::hash_verification_code;
+use einvoice_server::app_api::{AppApiConfig, AppKey, INV_SERV_PATH, SignatureAlg};
+use einvoice_server::ops::winning::WinningBody;
+use einvoice_server::seal::Sealer;
+use einvoice_server::winnings::BankAccount;
+use einvoice_server::{SiteOptions, router, serve};
+use einvoice_store::conformance::{SELLER_A, allocation, invoice};
+use einvoice_store::{
+    AppRecord, CarrierRecord, Scope, Store, WinnerRecord, WinnersLoad, WinningNumbersRecord,
+};
+use einvoice_store_sqlite::SqliteStore;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const CODE: &str = "Code1234";
+const CARRIER: &str = "/ABC+123";
+const APP: &str = "EINVTEST0001";
+const KEY: [u8; 32] = [5u8; 32];
+
+struct Site {
+    url: String,
+    store: SqliteStore,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+fn period() -> Period {
+    Period::parse("11402").expect("period")
+}
+
+async fn start() -> Site {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("site.db"), "main").expect("open");
+    let sealer = Sealer::new(&KEY);
+    let key = AppKey {
+        alg: SignatureAlg::HmacSha256,
+        key: "test-app-key-0123456789".into(),
+    };
+    store
+        .put_app(AppRecord {
+            app_id: APP.into(),
+            api_key_sealed: key.seal(&sealer).expect("seal"),
+            name: "test app".into(),
+        })
+        .await
+        .expect("app");
+    for (id, code) in [(CARRIER, CODE), ("/XYZ+999", "Other999")] {
+        store
+            .put_carrier(CarrierRecord {
+                carrier: Carrier {
+                    kind: CarrierType::MobileBarcode,
+                    id: id.into(),
+                },
+                verification_hash: hash_verification_code(code).expect("hash"),
+                failures: 0,
+                locked_until: 0,
+            })
+            .await
+            .expect("carrier");
+    }
+    let mut msgs = vec![allocation(SELLER_A)];
+    for (n, r) in [("AB00000731", "7311"), ("AB00000100", "1001")] {
+        msgs.push(invoice(SELLER_A, n, r, 100));
+    }
+    let out = store
+        .append(&Scope::All, "test", msgs)
+        .await
+        .expect("append");
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
+    let opts = SiteOptions {
+        app_api: AppApiConfig {
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            ..Default::default()
+        },
+        ..SiteOptions::default()
+    };
+    let app = router(store.clone(), sealer, opts);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = serve(listener, app, std::future::pending()).await;
+    });
+    Site {
+        url: format!("http://{addr}"),
+        store,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl Site {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rq = self.http.request(m, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            rq = rq.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(b) = body {
+            rq = rq
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = rq.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("text");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn login(&self, id: &str, code: &str) -> String {
+        let (st, body) = self
+            .call(
+                "POST",
+                "/v1/carrier/login",
+                None,
+                Some(
+                    json!({"carrier_type": "3J0002", "carrier_id": id, "verification_code": code}),
+                ),
+            )
+            .await;
+        assert_eq!(st, 200, "{body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    async fn only_winning(&self) -> Vec<String> {
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .to_string();
+        let params = [
+            ("version", "0.5"),
+            ("action", "carrierInvChk"),
+            ("cardType", "3J0002"),
+            ("cardNo", CARRIER),
+            ("cardEncrypt", CODE),
+            ("startDate", "2025/01/01"),
+            ("endDate", "2025/01/31"),
+            ("onlyWinningInv", "Y"),
+            ("timeStamp", ts.as_str()),
+            ("expTimeStamp", "2147483647"),
+            ("uuid", "d"),
+            ("appID", APP),
+        ];
+        let v: Value = self
+            .http
+            .post(format!("{}{INV_SERV_PATH}", self.url))
+            .form(&params)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(v["code"], 200, "{v}");
+        v["details"]
+            .as_array()
+            .expect("details")
+            .iter()
+            .filter_map(|r| r["invNum"].as_str().map(String::from))
+            .collect()
+    }
+}
+
+fn line(line: u64, number: &str, prize: &str, amount: i64, carrier: &str) -> WinnerRecord {
+    WinnerRecord {
+        line,
+        invoice_number: number.into(),
+        seller: SELLER_A.into(),
+        prize: prize.into(),
+        amount,
+        payable: amount,
+        carrier: Some(format!("3J0002:{carrier}")),
+        npo: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn winnings_before_and_after_the_winners_are_loaded() {
+    let s = start().await;
+    // Numbers where AB00000731 wins the sixth prize (last 3 digits 731).
+    let body = WinningBody {
+        special: "11111111".into(),
+        grand: "22222222".into(),
+        first: vec!["33333731".into()],
+        additional_sixth: vec![],
+        amounts: None,
+        published_unix: None,
+    };
+    s.store
+        .put_winning_numbers(WinningNumbersRecord {
+            period: period(),
+            version: 1,
+            body: body.to_value(period()),
+            entered_by: "alice".into(),
+            approved_by: Some("bob".into()),
+            reason: None,
+        })
+        .await
+        .expect("numbers");
+    let token = s.login(CARRIER, CODE).await;
+    let (st, none) = s
+        .call("GET", "/v1/carrier/winnings?period=11402", None, None)
+        .await;
+    assert_eq!((st, none["code"].as_str()), (401, Some("AUTH_MISSING")));
+    let (st, before) = s
+        .call(
+            "GET",
+            "/v1/carrier/winnings?period=11402",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{before}");
+    assert_eq!(before["loaded"], false);
+    assert_eq!(before["winnings"], json!([]));
+    // Not loaded: the App API computes regular prizes from the numbers.
+    assert_eq!(s.only_winning().await, ["AB00000731"]);
+
+    let load = WinnersLoad {
+        period: period(),
+        actor: "operator:alice".into(),
+        winners: vec![
+            line(0, "AB00000731", "sixth", 200, CARRIER),
+            line(1, "AB00000100", "cloud_500", 500, CARRIER),
+            line(2, "AB00000555", "cloud_2000", 2000, "/XYZ+999"),
+        ],
+    };
+    s.store.put_winners(load).await.expect("load");
+    let (st, after) = s
+        .call(
+            "GET",
+            "/v1/carrier/winnings?period=11402",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{after}");
+    assert_eq!(after["loaded"], true);
+    assert_eq!(after["payable_total"], 700);
+    let rows = after["winnings"].as_array().expect("rows");
+    assert_eq!(
+        rows.len(),
+        2,
+        "another carrier's winnings never show: {after}"
+    );
+    assert_eq!(rows[1]["invoice_number"], "AB00000100");
+    assert_eq!(rows[1]["prize"], "cloud_500");
+    assert_eq!(rows[1]["amount"], 500);
+    // Loaded: the App API answers from the stored winners, cloud prizes included.
+    let mut got = s.only_winning().await;
+    got.sort();
+    assert_eq!(got, ["AB00000100", "AB00000731"]);
+    let (st, bad) = s
+        .call(
+            "GET",
+            "/v1/carrier/winnings?period=11403",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(st, 400, "{bad}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_accounts_are_sealed_and_only_masked() {
+    let s = start().await;
+    let token = s.login(CARRIER, CODE).await;
+    let path = "/v1/carrier/bank-account";
+    let (st, none) = s.call("GET", path, Some(&token), None).await;
+    assert_eq!(
+        (st, none["code"].as_str()),
+        (404, Some("BANK_ACCOUNT_NONE"))
+    );
+    for (body, code) in [
+        (
+            json!({"bank_code": "81", "account_number": "1", "holder_name": "A"}),
+            "BANK_CODE",
+        ),
+        (
+            json!({"bank_code": "812", "account_number": "12345678901234567", "holder_name": "A"}),
+            "BANK_ACCOUNT",
+        ),
+        (
+            json!({"bank_code": "812", "account_number": "123", "holder_name": ""}),
+            "BANK_HOLDER",
+        ),
+        (
+            json!({"bank_code": "812", "account_number": 9876543210u64, "holder_name": "A"}),
+            "BODY_INVALID",
+        ),
+    ] {
+        let (st, p) = s.call("PUT", path, Some(&token), Some(body)).await;
+        assert_eq!((st, p["code"].as_str()), (400, Some(code)), "{p}");
+        assert!(!p.to_string().contains("9876543210"), "{p}");
+    }
+    let (st, _) = s
+        .call(
+            "PUT",
+            path,
+            None,
+            Some(json!({"bank_code": "812", "account_number": "0012345678", "holder_name": "王小明"})),
+        )
+        .await;
+    assert_eq!(st, 401);
+    let (st, put) = s
+        .call(
+            "PUT",
+            path,
+            Some(&token),
+            Some(json!({"bank_code": "812", "account_number": "0012345678", "holder_name": "王小明"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{put}");
+    assert_eq!(put["account_number"], "***5678");
+    assert!(!put.to_string().contains("0012345678") && !put.to_string().contains("王小明"));
+    let (st, got) = s.call("GET", path, Some(&token), None).await;
+    assert_eq!(st, 200);
+    assert_eq!(got["account_number"], "***5678");
+    assert_eq!(got["bank_code"], "812");
+    // At rest: sealed; the master key opens it.
+    let rec = s
+        .store
+        .bank_account("3J0002:/ABC+123")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert!(!String::from_utf8_lossy(&rec.sealed).contains("0012345678"));
+    let open = BankAccount::open(&Sealer::new(&KEY), &rec).expect("open");
+    assert_eq!(open.account_number, "0012345678");
+    assert_eq!(open.holder_name, "王小明");
+    // Another carrier sees none.
+    let other = s.login("/XYZ+999", "Other999").await;
+    let (st, _) = s.call("GET", path, Some(&other), None).await;
+    assert_eq!(st, 404);
+}

@@ -1,0 +1,346 @@
+//! The draw on SQLite: the eligibility freeze, frozen snapshots, winners and
+//! bank accounts (tables in `draw.sql`).
+
+use crate::{SqliteStore, backend};
+use einvoice_core::ids::CONSUMER_BUYER_ID;
+use einvoice_core::{Carrier, Period};
+use einvoice_store::*;
+use rusqlite::{OptionalExtension, params};
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) async fn eligible_invoices(
+    s: &SqliteStore,
+    period: Period,
+    after: Option<EligibleCursor>,
+    limit: u32,
+) -> Result<Vec<EligibleRow>, StoreError> {
+    let (an, asel) = after.map_or((String::new(), String::new()), |c| (c.number, c.seller));
+    s.read(move |c| {
+        let mut st = c
+            .prepare_cached(
+                "SELECT number, seller, carrier_type, carrier_id, npoban FROM invoices \
+                 WHERE period = ?1 AND status = 'issued' AND buyer = ?2 AND (number, seller) > (?3, ?4) \
+                 ORDER BY number, seller LIMIT ?5",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(
+                params![period.key(), CONSUMER_BUYER_ID, an, asel, limit],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                },
+            )
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (number, seller, ct, cid, npo) = r.map_err(backend)?;
+            let carrier = match (ct, cid) {
+                (Some(t), Some(i)) if !t.is_empty() => Some(format!("{t}:{i}")),
+                _ => None,
+            };
+            let donated_to = npo.filter(|n| !n.is_empty());
+            let printed = carrier.is_none() && donated_to.is_none();
+            out.push(EligibleRow {
+                number,
+                seller,
+                carrier,
+                donated_to,
+                printed,
+            });
+        }
+        Ok(out)
+    })
+    .await
+}
+
+pub(crate) async fn put_draw_freeze(
+    s: &SqliteStore,
+    freeze: DrawFreeze,
+) -> Result<DrawPut, StoreError> {
+    s.write(move |t, _| {
+        let old: Option<String> = t
+            .prepare_cached("SELECT json FROM draw_freezes WHERE period = ?1")
+            .map_err(backend)?
+            .query_row(params![freeze.period.key()], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        if let Some(j) = old {
+            let old: DrawFreeze = serde_json::from_str(&j).map_err(backend)?;
+            return Ok(if old.root == freeze.root && old.rows == freeze.rows {
+                DrawPut::Unchanged
+            } else {
+                DrawPut::Conflict(format!(
+                    "period {} was frozen by {} with root {} ({} rows)",
+                    old.period, old.actor, old.root, old.rows
+                ))
+            });
+        }
+        let json = serde_json::to_string(&freeze).map_err(backend)?;
+        t.prepare_cached("INSERT INTO draw_freezes (period, root, json) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?
+            .execute(params![freeze.period.key(), freeze.root, json])
+            .map_err(backend)?;
+        Ok(DrawPut::Stored)
+    })
+    .await
+}
+
+pub(crate) async fn draw_freeze(
+    s: &SqliteStore,
+    period: Period,
+) -> Result<Option<DrawFreeze>, StoreError> {
+    s.read(move |c| {
+        let j: Option<String> = c
+            .prepare_cached("SELECT json FROM draw_freezes WHERE period = ?1")
+            .map_err(backend)?
+            .query_row(params![period.key()], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        j.map(|j| serde_json::from_str(&j).map_err(backend))
+            .transpose()
+    })
+    .await
+}
+
+pub(crate) async fn put_winners(s: &SqliteStore, load: WinnersLoad) -> Result<DrawPut, StoreError> {
+    let digest = load.digest();
+    s.write(move |t, _| {
+        let pk = load.period.key();
+        let old: Option<String> = t
+            .prepare_cached("SELECT json FROM draw_loads WHERE period = ?1")
+            .map_err(backend)?
+            .query_row(params![pk], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        if let Some(j) = old {
+            let old: WinnersSummary = serde_json::from_str(&j).map_err(backend)?;
+            return Ok(if old.digest == digest {
+                DrawPut::Unchanged
+            } else {
+                DrawPut::Conflict(format!(
+                    "period {} already has {} winner lines (NT${} payable, digest {}) loaded by {}",
+                    old.period, old.lines, old.payable, old.digest, old.actor
+                ))
+            });
+        }
+        let summary = WinnersSummary {
+            period: load.period,
+            lines: load.winners.len() as u64,
+            payable: load.payable_total(),
+            digest: digest.clone(),
+            actor: load.actor.clone(),
+        };
+        let mut ins = t
+            .prepare_cached(
+                "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(backend)?;
+        for w in &load.winners {
+            ins.execute(params![
+                pk,
+                to_i64(w.line),
+                w.invoice_number,
+                w.seller,
+                w.prize,
+                w.amount,
+                w.payable,
+                w.carrier,
+                w.npo
+            ])
+            .map_err(backend)?;
+        }
+        // Notifications commit or roll back with the winners.
+        let mut outbox = t
+            .prepare_cached(
+                "INSERT INTO outbox (id, kind, body) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
+            )
+            .map_err(backend)?;
+        for n in winner_notifications(&load) {
+            outbox
+                .execute(params![n.id, n.kind, n.body])
+                .map_err(backend)?;
+        }
+        let json = serde_json::to_string(&summary).map_err(backend)?;
+        t.prepare_cached("INSERT INTO draw_loads (period, digest, json) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?
+            .execute(params![pk, digest, json])
+            .map_err(backend)?;
+        Ok(DrawPut::Stored)
+    })
+    .await
+}
+
+pub(crate) async fn winners_summary(
+    s: &SqliteStore,
+    period: Period,
+) -> Result<Option<WinnersSummary>, StoreError> {
+    s.read(move |c| {
+        let j: Option<String> = c
+            .prepare_cached("SELECT json FROM draw_loads WHERE period = ?1")
+            .map_err(backend)?
+            .query_row(params![period.key()], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        j.map(|j| serde_json::from_str(&j).map_err(backend))
+            .transpose()
+    })
+    .await
+}
+
+const WINNER_COLUMNS: &str = "line, invoice_number, seller, prize, amount, payable, carrier, npo";
+
+fn winner_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<WinnerRecord> {
+    Ok(WinnerRecord {
+        line: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+        invoice_number: r.get(1)?,
+        seller: r.get(2)?,
+        prize: r.get(3)?,
+        amount: r.get(4)?,
+        payable: r.get(5)?,
+        carrier: r.get(6)?,
+        npo: r.get(7)?,
+    })
+}
+
+pub(crate) async fn winners(
+    s: &SqliteStore,
+    period: Period,
+    after: Option<u64>,
+    limit: u32,
+) -> Result<Vec<WinnerRecord>, StoreError> {
+    let after = after.map_or(-1, to_i64);
+    s.read(move |c| {
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {WINNER_COLUMNS} FROM winners WHERE period = ?1 AND line > ?2 ORDER BY line LIMIT ?3"
+            ))
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![period.key(), after, limit], winner_of)
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    })
+    .await
+}
+
+pub(crate) async fn carrier_winnings(
+    s: &SqliteStore,
+    carrier: &Carrier,
+    period: Period,
+) -> Result<Vec<WinnerRecord>, StoreError> {
+    let key = carrier_key(carrier);
+    s.read(move |c| {
+        let mut st = c
+            .prepare_cached(&format!(
+                "SELECT {WINNER_COLUMNS} FROM winners WHERE carrier = ?1 AND period = ?2 ORDER BY line"
+            ))
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![key, period.key()], winner_of)
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    })
+    .await
+}
+
+pub(crate) async fn put_bank_account(
+    s: &SqliteStore,
+    account: BankAccountRecord,
+) -> Result<(), StoreError> {
+    s.write(move |t, _| {
+        let json = serde_json::to_string(&account).map_err(backend)?;
+        t.prepare_cached(
+            "INSERT INTO bank_accounts (carrier, json) VALUES (?1, ?2) \
+             ON CONFLICT (carrier) DO UPDATE SET json = excluded.json",
+        )
+        .map_err(backend)?
+        .execute(params![account.carrier, json])
+        .map_err(backend)?;
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn bank_account(
+    s: &SqliteStore,
+    carrier: &str,
+) -> Result<Option<BankAccountRecord>, StoreError> {
+    let carrier = carrier.to_string();
+    s.read(move |c| {
+        let j: Option<String> = c
+            .prepare_cached("SELECT json FROM bank_accounts WHERE carrier = ?1")
+            .map_err(backend)?
+            .query_row(params![carrier], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        j.map(|j| serde_json::from_str(&j).map_err(backend))
+            .transpose()
+    })
+    .await
+}
+
+pub(crate) async fn outbox_due(
+    s: &SqliteStore,
+    now_unix: i64,
+    limit: u32,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    s.read(move |c| {
+        let mut st = c
+            .prepare_cached(
+                "SELECT id, kind, body, attempts, next_unix FROM outbox \
+                 WHERE delivered_unix IS NULL AND next_unix <= ?1 ORDER BY next_unix, id LIMIT ?2",
+            )
+            .map_err(backend)?;
+        let rows = st
+            .query_map(params![now_unix, limit], |r| {
+                Ok(OutboxItem {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: r.get(3)?,
+                    next_unix: r.get(4)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    })
+    .await
+}
+
+pub(crate) async fn outbox_mark(
+    s: &SqliteStore,
+    id: &str,
+    outcome: OutboxOutcome,
+) -> Result<(), StoreError> {
+    let id = id.to_string();
+    s.write(move |t, _| {
+        match outcome {
+            OutboxOutcome::Delivered { at_unix } => t
+                .prepare_cached(
+                    "UPDATE outbox SET delivered_unix = ?2 WHERE id = ?1 AND delivered_unix IS NULL",
+                )
+                .map_err(backend)?
+                .execute(params![id, at_unix]),
+            OutboxOutcome::Failed { next_unix, error } => t
+                .prepare_cached(
+                    "UPDATE outbox SET attempts = attempts + 1, next_unix = ?2, last_error = ?3 \
+                     WHERE id = ?1 AND delivered_unix IS NULL",
+                )
+                .map_err(backend)?
+                .execute(params![id, next_unix, error]),
+        }
+        .map_err(backend)?;
+        Ok(())
+    })
+    .await
+}

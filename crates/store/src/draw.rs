@@ -1,0 +1,229 @@
+//! Records of the draw: eligible invoices (the freeze), frozen snapshots,
+//! stored winners and citizens' bank accounts.
+
+use einvoice_core::{Carrier, Period};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A carrier as the draw writes it: `type:id` (e.g. `3J0002:/ABC+123`).
+pub fn carrier_key(c: &Carrier) -> String {
+    format!("{}:{}", c.kind.code(), c.id)
+}
+
+/// Where a page of [`crate::Store::eligible_invoices`] continues: after this
+/// (invoice number, seller).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EligibleCursor {
+    /// Invoice number of the last row of the previous page.
+    pub number: String,
+    /// Seller UBN of the last row of the previous page.
+    pub seller: String,
+}
+
+/// One invoice that takes part in a period's draw: B2C, issued (not
+/// cancelled or voided), dated inside the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EligibleRow {
+    /// Invoice number, `AB12345678`.
+    pub number: String,
+    /// Seller UBN, 8 digits.
+    pub seller: String,
+    /// Carrier as `type:id`, if the invoice is kept on one.
+    pub carrier: Option<String>,
+    /// Love code the invoice was donated to, if any.
+    pub donated_to: Option<String>,
+    /// A proof was printed. The MOF rules make a B2C invoice printed exactly
+    /// when it is neither on a carrier nor donated, so the stores derive it.
+    pub printed: bool,
+}
+
+impl EligibleRow {
+    /// The cursor that continues after this row.
+    pub fn cursor(&self) -> EligibleCursor {
+        EligibleCursor {
+            number: self.number.clone(),
+            seller: self.seller.clone(),
+        }
+    }
+}
+
+/// A frozen period: the snapshot's Merkle root and size, and who froze it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawFreeze {
+    /// Period.
+    pub period: Period,
+    /// Merkle root of the snapshot (hex).
+    pub root: String,
+    /// Rows in the snapshot.
+    pub rows: u64,
+    /// Who froze it.
+    pub actor: String,
+}
+
+/// The result of storing draw data that must never change once stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DrawPut {
+    /// Stored now.
+    Stored,
+    /// Identical data was already stored; nothing changed.
+    Unchanged,
+    /// Different data is already stored for the period; nothing changed. The
+    /// text says what is stored.
+    Conflict(String),
+}
+
+/// One stored winner line (one prize of one invoice).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WinnerRecord {
+    /// Line number in the draw's `winners.jsonl`, from 0 (the stable order).
+    pub line: u64,
+    /// Invoice number.
+    pub invoice_number: String,
+    /// Seller UBN.
+    pub seller: String,
+    /// Prize id (`special` … `additional_sixth`, `cloud_<amount>`).
+    pub prize: String,
+    /// NT$ of the prize.
+    pub amount: i64,
+    /// NT$ due for this line (0 when the invoice is paid a higher prize).
+    pub payable: i64,
+    /// Carrier (`type:id`), if any.
+    pub carrier: Option<String>,
+    /// Love code of the NPO that is paid, if the invoice was donated.
+    pub npo: Option<String>,
+}
+
+/// A period's winners to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WinnersLoad {
+    /// Period.
+    pub period: Period,
+    /// Who loaded them.
+    pub actor: String,
+    /// The winner lines, in draw order.
+    pub winners: Vec<WinnerRecord>,
+}
+
+impl WinnersLoad {
+    /// SHA-256 (hex) over the canonical JSON of every line: two loads with
+    /// the same digest are the same winners.
+    pub fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        for w in &self.winners {
+            h.update(serde_json::to_vec(w).unwrap_or_default());
+            h.update(b"\n");
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Sum of `payable` over every line.
+    pub fn payable_total(&self) -> i64 {
+        self.winners.iter().map(|w| w.payable).sum()
+    }
+}
+
+/// What is loaded for a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WinnersSummary {
+    /// Period.
+    pub period: Period,
+    /// Winner lines.
+    pub lines: u64,
+    /// Sum of payable amounts (NT$).
+    pub payable: i64,
+    /// [`WinnersLoad::digest`] of the load.
+    pub digest: String,
+    /// Who loaded them.
+    pub actor: String,
+}
+
+/// A carrier holder's bank account for automatic prize deposits. The account
+/// itself is sealed by the server's master key before it reaches the store;
+/// only the masked form is readable without the key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankAccountRecord {
+    /// The carrier (`type:id`).
+    pub carrier: String,
+    /// Bank code, account number and holder sealed together (opaque).
+    pub sealed: Vec<u8>,
+    /// Masked account for display, `***1234`.
+    pub masked: String,
+    /// Bank code (3 digits; not secret).
+    pub bank_code: String,
+    /// Last change, Unix seconds.
+    pub updated_unix: i64,
+}
+
+impl std::fmt::Debug for BankAccountRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankAccountRecord")
+            .field("carrier", &self.carrier)
+            .field("masked", &self.masked)
+            .field("bank_code", &self.bank_code)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A notification waiting in the outbox (delivered at least once; `id` is
+/// the receiver's idempotency key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// Idempotency id, e.g. `winner/11410/42`.
+    pub id: String,
+    /// Kind, e.g. `winner`.
+    pub kind: String,
+    /// The JSON body to deliver.
+    pub body: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Not before this Unix second.
+    pub next_unix: i64,
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxOutcome {
+    /// The receiver accepted it.
+    Delivered {
+        /// When, Unix seconds.
+        at_unix: i64,
+    },
+    /// It failed; try again later.
+    Failed {
+        /// Next attempt not before this Unix second.
+        next_unix: i64,
+        /// Why (no secrets, no personal data).
+        error: String,
+    },
+}
+
+/// The winner notifications a load enqueues: one per payable line on a
+/// carrier (donated prizes go to the NPO, printed invoices have nobody to
+/// notify), id `winner/<period>/<line>`.
+pub fn winner_notifications(load: &WinnersLoad) -> Vec<OutboxItem> {
+    load.winners
+        .iter()
+        .filter(|w| w.payable > 0 && w.npo.is_none())
+        .filter_map(|w| {
+            let carrier = w.carrier.as_ref()?;
+            let id = format!("winner/{}/{}", load.period, w.line);
+            let body = serde_json::json!({
+                "id": id,
+                "kind": "winner",
+                "period": load.period.to_string(),
+                "carrier": carrier,
+                "invoice_number": w.invoice_number,
+                "prize": w.prize,
+                "amount": w.amount,
+                "payable": w.payable,
+            });
+            Some(OutboxItem {
+                id,
+                kind: "winner".into(),
+                body: body.to_string(),
+                attempts: 0,
+                next_unix: 0,
+            })
+        })
+        .collect()
+}
