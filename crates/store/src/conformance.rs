@@ -480,10 +480,10 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         ),
         (1, 1, 1, 1, 1, 2)
     );
-    assert_eq!(records.draw_freezes, [freeze.clone()]);
+    assert_eq!(records.draw_freezes, std::slice::from_ref(&freeze));
     assert_eq!(records.winner_loads.len(), 1);
     assert_eq!(records.winner_loads[0].winners, load.winners);
-    assert_eq!(records.bank_accounts, [account.clone()]);
+    assert_eq!(records.bank_accounts, std::slice::from_ref(&account));
     let state: Vec<(&str, u32, i64, Option<i64>)> = records
         .outbox
         .iter()
