@@ -630,6 +630,51 @@ mod tests {
     }
 
     #[test]
+    fn a_winner_line_must_follow_its_periods_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.jsonl");
+        let header = Line::Header(file(Vec::new(), 0, EntryHash::GENESIS).header);
+        let period = Period::parse("11402").expect("period");
+        let winner = WinnerRecord {
+            line: 0,
+            invoice_number: "AB00000001".into(),
+            seller: "04595257".into(),
+            prize: "sixth".into(),
+            amount: 200,
+            payable: 200,
+            carrier: None,
+            npo: None,
+        };
+        let summary = WinnersSummary {
+            period,
+            lines: 1,
+            payable: 200,
+            digest: String::new(),
+            actor: "alice".into(),
+        };
+        let write = |lines: &[Line]| {
+            let text: Vec<String> = lines
+                .iter()
+                .map(|l| serde_json::to_string(l).expect("json"))
+                .collect();
+            std::fs::write(&path, text.join("\n") + "\n").expect("write");
+        };
+        let w = Line::Winner(WinnerLine { period, winner });
+        write(&[header.clone(), w.clone()]);
+        let err = read_file(&path).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("EXPORT_FORMAT: line 2")),
+            "{err:?}"
+        );
+        write(&[header, Line::WinnersLoad(summary), w]);
+        let f = read_file(&path).expect("read");
+        assert_eq!(f.records.winner_loads.len(), 1);
+        assert_eq!(f.records.winner_loads[0].winners.len(), 1);
+        assert_eq!(RecordCounts::of(&f.records).winners, 1);
+    }
+
+    #[test]
     fn the_file_check_names_the_first_bad_entry() {
         let c = chain(3);
         let head = c[2].hash;
