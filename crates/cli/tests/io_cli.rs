@@ -1,10 +1,13 @@
 //! `export` / `import`: a demo SQLite site moved into a throw-away PostgreSQL
 //! database, verified by ledger hashes and by the same query answers; a
-//! non-empty target and a changed export line are refused.
+//! non-empty target and a changed export line are refused. The draw's data
+//! (a freeze, winners, a bank account, the outbox) moves with the site, and
+//! a version 1 file (written before the draw was exported) still imports.
 
 use einvoice_core::ids::IdPolicy;
 use einvoice_core::{InvoiceNumber, Ubn};
-use einvoice_store::{Scope, Store};
+use einvoice_store::conformance::sample_winners;
+use einvoice_store::{BankAccountRecord, DrawFreeze, OutboxOutcome, Scope, Store, WinnersLoad};
 use einvoice_store_postgres::PgStore;
 use einvoice_store_postgres::pg_harness::PgCluster;
 use einvoice_store_sqlite::SqliteStore;
@@ -40,7 +43,49 @@ async fn a_demo_site_moves_to_postgres_and_stays_verifiable() {
         &["demo", "seed", "--invoices", "60", "--sellers", "2"],
         &[("--data", &a)],
     ));
+    let period = einvoice_core::Period::parse("11402").expect("period");
+    let carrier =
+        einvoice_core::Carrier::parse(einvoice_core::CarrierType::MobileBarcode, "/ABC+123")
+            .expect("carrier");
+    {
+        // The draw on the source site.
+        let s = SqliteStore::open(&a.join("einvoice.db"), "main").expect("open");
+        s.put_draw_freeze(DrawFreeze {
+            period,
+            root: "ab".repeat(32),
+            rows: 60,
+            actor: "alice".into(),
+        })
+        .await
+        .expect("freeze");
+        s.put_winners(WinnersLoad {
+            period,
+            actor: "alice".into(),
+            winners: sample_winners(),
+        })
+        .await
+        .expect("winners");
+        s.put_bank_account(BankAccountRecord {
+            carrier: "3J0002:/ABC+123".into(),
+            sealed: vec![3, 1, 4, 1, 5],
+            masked: "***1234".into(),
+            bank_code: "812".into(),
+            updated_unix: 9,
+        })
+        .await
+        .expect("account");
+        s.outbox_mark(
+            "winner/11402/0",
+            OutboxOutcome::Failed {
+                next_unix: 100,
+                error: "HTTP 503".into(),
+            },
+        )
+        .await
+        .expect("mark");
+    }
     let exported = ok(&run(&["export"], &[("--data", &a), ("--out", &file)]));
+    assert_eq!(exported["records"]["winners"], 4);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -103,6 +148,79 @@ async fn a_demo_site_moves_to_postgres_and_stays_verifiable() {
         invoices += 1;
     }
     assert!(invoices >= 60, "{invoices} invoices");
+    assert_eq!(
+        pg.export_records().await.expect("pg"),
+        sqlite.export_records().await.expect("sqlite")
+    );
+    assert!(pg.draw_freeze(period).await.expect("pg").is_some());
+    assert_eq!(
+        pg.draw_freeze(period).await.expect("pg"),
+        sqlite.draw_freeze(period).await.expect("sqlite")
+    );
+    assert_eq!(
+        pg.winners_summary(period).await.expect("pg"),
+        sqlite.winners_summary(period).await.expect("sqlite")
+    );
+    assert_eq!(
+        pg.winners(period, None, 100).await.expect("pg"),
+        sample_winners()
+    );
+    assert_eq!(
+        pg.carrier_winnings(&carrier, period).await.expect("pg"),
+        sqlite
+            .carrier_winnings(&carrier, period)
+            .await
+            .expect("sqlite")
+    );
+    assert_eq!(
+        pg.bank_account("3J0002:/ABC+123").await.expect("pg"),
+        sqlite
+            .bank_account("3J0002:/ABC+123")
+            .await
+            .expect("sqlite")
+    );
+    for now in [0, 100] {
+        assert_eq!(
+            pg.outbox_due(now, 100).await.expect("pg"),
+            sqlite.outbox_due(now, 100).await.expect("sqlite")
+        );
+    }
+
+    // A version 1 file (no draw lines, no draw counts) still imports.
+    let text = std::fs::read_to_string(&file).expect("read");
+    let mut v1 = Vec::new();
+    for l in text.lines() {
+        let mut j: serde_json::Value = serde_json::from_str(l).expect("json");
+        match j["type"].as_str() {
+            Some("header") => {
+                j["version"] = 1.into();
+                let counts = j["records"].as_object_mut().expect("counts");
+                for k in [
+                    "draw_freezes",
+                    "winner_loads",
+                    "winners",
+                    "bank_accounts",
+                    "outbox",
+                ] {
+                    counts.remove(k);
+                }
+            }
+            Some("draw_freeze" | "winners_load" | "winner" | "bank_account" | "outbox") => continue,
+            _ => {}
+        }
+        v1.push(j.to_string());
+    }
+    let old = tmp.path().join("v1.jsonl");
+    std::fs::write(&old, v1.join("\n") + "\n").expect("write");
+    let v1_url = cluster.create_database().await.expect("database");
+    let imported = ok(&run(&["import", "--database", &v1_url], &[("--in", &old)]));
+    assert_eq!(imported["verified"], true);
+    let v1_pg = PgStore::connect(&v1_url, "main").await.expect("connect");
+    assert_eq!(
+        v1_pg.entries("main", 0, 100_000).await.expect("entries"),
+        all
+    );
+    assert_eq!(v1_pg.winners_summary(period).await.expect("pg"), None);
 
     // A non-empty target is refused.
     let again = run(&["import", "--database", &url], &[("--in", &file)]);

@@ -3,12 +3,13 @@
 //! the append path's [`Writer::project`].
 
 use crate::PgStore;
-use crate::append::{Head, INSERT_LEDGER, Writer, to_i64};
+use crate::append::{Head, INSERT_LEDGER, Writer, period_key, to_i64, to_u64};
 use crate::error::DbError;
 use crate::read::{carrier_id, sql};
 use einvoice_core::Validated;
 use einvoice_store::{
-    EntryHash, Hlc, LedgerEntry, Receipt, SiteRecords, StoreError, WinningNumbersRecord,
+    BankAccountRecord, DrawFreeze, EntryHash, Hlc, LedgerEntry, OutboxItem, OutboxRecord, Receipt,
+    SiteRecords, StoreError, WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord,
     is_message_kind, replay_facts, target_not_empty,
 };
 use std::collections::BTreeMap;
@@ -19,6 +20,90 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, j: &str) -> Result<T, DbErr
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, DbError> {
     serde_json::to_string(v).map_err(|e| DbError::Store(StoreError::Backend(e.to_string())))
+}
+
+/// Rows per `INSERT … SELECT FROM UNNEST(…)` statement of an import.
+const CHUNK: usize = 5_000;
+
+/// Every JSON document of a table's `json` column, in `order`.
+async fn json_column<T: serde::de::DeserializeOwned>(
+    c: &deadpool_postgres::Client,
+    table: &str,
+    order: &str,
+    what: &str,
+) -> Result<Vec<T>, DbError> {
+    c.query(&format!("SELECT json FROM {table} ORDER BY {order}"), &[])
+        .await?
+        .iter()
+        .map(|r| parse(what, &r.try_get::<_, String>(0)?))
+        .collect()
+}
+
+/// Every period's loaded winners: the stored summary and every line.
+async fn winner_loads(c: &deadpool_postgres::Client) -> Result<Vec<WinnersExport>, DbError> {
+    let summaries: Vec<WinnersSummary> =
+        json_column(c, "draw_loads", "period", "winners load").await?;
+    let st = c
+        .prepare_cached(
+            "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
+             FROM winners WHERE period = $1 ORDER BY line",
+        )
+        .await?;
+    let mut out = Vec::with_capacity(summaries.len());
+    for summary in summaries {
+        let pk = period_key(summary.period)?;
+        let winners = c
+            .query(&st, &[&pk])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(WinnerRecord {
+                    line: to_u64(r.try_get(0)?)?,
+                    invoice_number: r.try_get(1)?,
+                    seller: r.try_get(2)?,
+                    prize: r.try_get(3)?,
+                    amount: r.try_get(4)?,
+                    payable: r.try_get(5)?,
+                    carrier: r.try_get(6)?,
+                    npo: r.try_get(7)?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+        out.push(WinnersExport { summary, winners });
+    }
+    Ok(out)
+}
+
+/// Every outbox notification with its delivery state, by id.
+async fn outbox(c: &deadpool_postgres::Client) -> Result<Vec<OutboxRecord>, DbError> {
+    c.query(
+        "SELECT id, kind, body, attempts, next_unix, delivered_unix, last_error \
+         FROM outbox ORDER BY id",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let id: String = r.try_get(0)?;
+        let attempts: i32 = r.try_get(3)?;
+        let attempts = u32::try_from(attempts).map_err(|_| {
+            DbError::Store(StoreError::Corrupt(format!(
+                "outbox {id}: negative attempts {attempts}"
+            )))
+        })?;
+        Ok(OutboxRecord {
+            item: OutboxItem {
+                id,
+                kind: r.try_get(1)?,
+                body: r.try_get(2)?,
+                attempts,
+                next_unix: r.try_get(4)?,
+            },
+            delivered_unix: r.try_get(5)?,
+            last_error: r.try_get(6)?,
+        })
+    })
+    .collect()
 }
 
 /// The origins in the ledger, sorted.
@@ -78,6 +163,17 @@ pub(crate) async fn export_records(s: &PgStore) -> Result<SiteRecords, StoreErro
             apps: take(&spaces, "app")?,
             operators: take(&spaces, "operator")?,
             winning_numbers,
+            draw_freezes: json_column::<DrawFreeze>(&c, "draw_freezes", "period", "draw freeze")
+                .await?,
+            winner_loads: winner_loads(&c).await?,
+            bank_accounts: json_column::<BankAccountRecord>(
+                &c,
+                "bank_accounts",
+                "carrier",
+                "bank account",
+            )
+            .await?,
+            outbox: outbox(&c).await?,
         })
     })
     .await
@@ -95,13 +191,17 @@ pub(crate) async fn import_site(
         .into_iter()
         .map(|e| replay_facts(&e).map(|v| (e, v)))
         .collect::<Result<_, _>>()?;
+    for l in &records.winner_loads {
+        l.check()?;
+    }
     let shared = s.shared();
     let created = async {
         let mut c = shared.pool.get().await?;
         let t = c.transaction().await?;
         t.batch_execute(
             "SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0; \
-             LOCK TABLE ledger_heads, ledger, records, winning_numbers IN EXCLUSIVE MODE",
+             LOCK TABLE ledger_heads, ledger, records, winning_numbers, \
+             draw_freezes, draw_loads, winners, bank_accounts, outbox IN EXCLUSIVE MODE",
         )
         .await?;
         for (table, what) in [
@@ -114,6 +214,11 @@ pub(crate) async fn import_site(
             ("winning_numbers", "winning numbers"),
             ("invoices", "invoices"),
             ("tracks", "track allocations"),
+            ("draw_freezes", "draw freezes"),
+            ("draw_loads", "loaded winners"),
+            ("winners", "winner lines"),
+            ("bank_accounts", "bank accounts"),
+            ("outbox", "outbox notifications"),
         ] {
             let any: bool = t
                 .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), &[])
@@ -231,6 +336,93 @@ async fn write_records(
         t.execute(
             "INSERT INTO winning_numbers (period, version, json) VALUES ($1, $2, $3)",
             &[&key, &version, &json(w)?],
+        )
+        .await?;
+    }
+    write_draw(t, r).await
+}
+
+/// The draw's records, as exported: freezes, winner loads with their lines,
+/// bank accounts (sealed bytes as given) and the outbox with its state.
+async fn write_draw(
+    t: &deadpool_postgres::Transaction<'_>,
+    r: &SiteRecords,
+) -> Result<(), DbError> {
+    for f in &r.draw_freezes {
+        t.execute(
+            "INSERT INTO draw_freezes (period, root, json) VALUES ($1, $2, $3)",
+            &[&period_key(f.period)?, &f.root, &json(f)?],
+        )
+        .await?;
+    }
+    let lines = t
+        .prepare(
+            "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
+             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])",
+        )
+        .await?;
+    for l in &r.winner_loads {
+        let pk = period_key(l.summary.period)?;
+        t.execute(
+            "INSERT INTO draw_loads (period, digest, json) VALUES ($1, $2, $3)",
+            &[&pk, &l.summary.digest, &json(&l.summary)?],
+        )
+        .await?;
+        for chunk in l.winners.chunks(CHUNK) {
+            let line: Vec<i64> = chunk
+                .iter()
+                .map(|w| to_i64(w.line))
+                .collect::<Result<_, _>>()?;
+            let num: Vec<&str> = chunk.iter().map(|w| w.invoice_number.as_str()).collect();
+            let seller: Vec<&str> = chunk.iter().map(|w| w.seller.as_str()).collect();
+            let prize: Vec<&str> = chunk.iter().map(|w| w.prize.as_str()).collect();
+            let amount: Vec<i64> = chunk.iter().map(|w| w.amount).collect();
+            let payable: Vec<i64> = chunk.iter().map(|w| w.payable).collect();
+            let carrier: Vec<Option<&str>> = chunk.iter().map(|w| w.carrier.as_deref()).collect();
+            let npo: Vec<Option<&str>> = chunk.iter().map(|w| w.npo.as_deref()).collect();
+            t.execute(
+                &lines,
+                &[
+                    &pk, &line, &num, &seller, &prize, &amount, &payable, &carrier, &npo,
+                ],
+            )
+            .await?;
+        }
+    }
+    for a in &r.bank_accounts {
+        t.execute(
+            "INSERT INTO bank_accounts (carrier, json) VALUES ($1, $2)",
+            &[&a.carrier, &json(a)?],
+        )
+        .await?;
+    }
+    let outbox = t
+        .prepare(
+            "INSERT INTO outbox (id, kind, body, attempts, next_unix, delivered_unix, last_error) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[], $6::bigint[], $7::text[])",
+        )
+        .await?;
+    for chunk in r.outbox.chunks(CHUNK) {
+        let id: Vec<&str> = chunk.iter().map(|o| o.item.id.as_str()).collect();
+        let kind: Vec<&str> = chunk.iter().map(|o| o.item.kind.as_str()).collect();
+        let body: Vec<&str> = chunk.iter().map(|o| o.item.body.as_str()).collect();
+        let attempts: Vec<i32> = chunk
+            .iter()
+            .map(|o| {
+                i32::try_from(o.item.attempts).map_err(|_| {
+                    DbError::Store(StoreError::Corrupt(format!(
+                        "outbox {}: attempts {} exceed i32",
+                        o.item.id, o.item.attempts
+                    )))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let next: Vec<i64> = chunk.iter().map(|o| o.item.next_unix).collect();
+        let delivered: Vec<Option<i64>> = chunk.iter().map(|o| o.delivered_unix).collect();
+        let error: Vec<Option<&str>> = chunk.iter().map(|o| o.last_error.as_deref()).collect();
+        t.execute(
+            &outbox,
+            &[&id, &kind, &body, &attempts, &next, &delivered, &error],
         )
         .await?;
     }

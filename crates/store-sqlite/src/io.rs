@@ -6,7 +6,8 @@ use crate::read::{carrier_id, put_record};
 use crate::{Head, SqliteStore, append, backend};
 use einvoice_core::Validated;
 use einvoice_store::{
-    LedgerEntry, Receipt, SiteRecords, StoreError, WinningNumbersRecord, replay_facts,
+    BankAccountRecord, DrawFreeze, LedgerEntry, OutboxItem, OutboxRecord, Receipt, SiteRecords,
+    StoreError, WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord, replay_facts,
     target_not_empty,
 };
 use rusqlite::{Connection, Transaction, params};
@@ -37,6 +38,99 @@ fn space<T: serde::de::DeserializeOwned>(
         );
     }
     Ok(out)
+}
+
+/// Every JSON document of a table's `json` column, in `order`.
+fn json_column<T: serde::de::DeserializeOwned>(
+    c: &Connection,
+    table: &str,
+    order: &str,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = c
+        .prepare_cached(&format!("SELECT json FROM {table} ORDER BY {order}"))
+        .map_err(backend)?;
+    let rows = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for j in rows {
+        let j = j.map_err(backend)?;
+        out.push(
+            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Every period's loaded winners: the stored summary and every line.
+fn winner_loads(c: &Connection) -> Result<Vec<WinnersExport>, StoreError> {
+    let summaries: Vec<WinnersSummary> = json_column(c, "draw_loads", "period", "winners load")?;
+    let mut st = c
+        .prepare_cached(
+            "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
+             FROM winners WHERE period = ?1 ORDER BY line",
+        )
+        .map_err(backend)?;
+    let mut out = Vec::with_capacity(summaries.len());
+    for summary in summaries {
+        let rows = st
+            .query_map(params![summary.period.key()], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    WinnerRecord {
+                        line: 0,
+                        invoice_number: r.get(1)?,
+                        seller: r.get(2)?,
+                        prize: r.get(3)?,
+                        amount: r.get(4)?,
+                        payable: r.get(5)?,
+                        carrier: r.get(6)?,
+                        npo: r.get(7)?,
+                    },
+                ))
+            })
+            .map_err(backend)?;
+        let mut winners = Vec::new();
+        for row in rows {
+            let (line, w) = row.map_err(backend)?;
+            let line = u64::try_from(line).map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "winners of period {}: negative line {line}",
+                    summary.period
+                ))
+            })?;
+            winners.push(WinnerRecord { line, ..w });
+        }
+        out.push(WinnersExport { summary, winners });
+    }
+    Ok(out)
+}
+
+/// Every outbox notification with its delivery state, by id.
+fn outbox(c: &Connection) -> Result<Vec<OutboxRecord>, StoreError> {
+    let mut st = c
+        .prepare_cached(
+            "SELECT id, kind, body, attempts, next_unix, delivered_unix, last_error \
+             FROM outbox ORDER BY id",
+        )
+        .map_err(backend)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(OutboxRecord {
+                item: OutboxItem {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    body: r.get(2)?,
+                    attempts: r.get(3)?,
+                    next_unix: r.get(4)?,
+                },
+                delivered_unix: r.get(5)?,
+                last_error: r.get(6)?,
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<Result<_, _>>().map_err(backend)
 }
 
 /// The origins in the ledger, sorted.
@@ -75,6 +169,15 @@ pub(crate) async fn export_records(s: &SqliteStore) -> Result<SiteRecords, Store
             apps: space(c, "app")?,
             operators: space(c, "operator")?,
             winning_numbers,
+            draw_freezes: json_column::<DrawFreeze>(c, "draw_freezes", "period", "draw freeze")?,
+            winner_loads: winner_loads(c)?,
+            bank_accounts: json_column::<BankAccountRecord>(
+                c,
+                "bank_accounts",
+                "carrier",
+                "bank account",
+            )?,
+            outbox: outbox(c)?,
         })
     })
     .await
@@ -91,6 +194,11 @@ fn check_empty(t: &Transaction<'_>) -> Result<(), StoreError> {
         ("winning_numbers", "winning numbers"),
         ("invoices", "invoices"),
         ("tracks", "track allocations"),
+        ("draw_freezes", "draw freezes"),
+        ("draw_loads", "loaded winners"),
+        ("winners", "winner lines"),
+        ("bank_accounts", "bank accounts"),
+        ("outbox", "outbox notifications"),
     ] {
         let any: bool = t
             .query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| {
@@ -115,6 +223,9 @@ pub(crate) async fn import_site(
         .into_iter()
         .map(|e| replay_facts(&e).map(|v| (e, v)))
         .collect::<Result<_, _>>()?;
+    for l in &records.winner_loads {
+        l.check()?;
+    }
     let site = s.inner.site.clone();
     s.write(move |t, head| {
         check_empty(t)?;
@@ -182,6 +293,71 @@ fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError>
             .map_err(backend)?
             .execute(params![w.period.key(), w.version, json])
             .map_err(backend)?;
+    }
+    write_draw(t, r)
+}
+
+/// The draw's records, as exported: freezes, winner loads with their lines,
+/// bank accounts (sealed bytes as given) and the outbox with its state.
+fn write_draw(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {
+    for f in &r.draw_freezes {
+        let json = serde_json::to_string(f).map_err(backend)?;
+        t.prepare_cached("INSERT INTO draw_freezes (period, root, json) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?
+            .execute(params![f.period.key(), f.root, json])
+            .map_err(backend)?;
+    }
+    for l in &r.winner_loads {
+        let pk = l.summary.period.key();
+        let json = serde_json::to_string(&l.summary).map_err(backend)?;
+        t.prepare_cached("INSERT INTO draw_loads (period, digest, json) VALUES (?1, ?2, ?3)")
+            .map_err(backend)?
+            .execute(params![pk, l.summary.digest, json])
+            .map_err(backend)?;
+        let mut ins = t
+            .prepare_cached(
+                "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .map_err(backend)?;
+        for w in &l.winners {
+            ins.execute(params![
+                pk,
+                i64_of(w.line)?,
+                w.invoice_number,
+                w.seller,
+                w.prize,
+                w.amount,
+                w.payable,
+                w.carrier,
+                w.npo
+            ])
+            .map_err(backend)?;
+        }
+    }
+    for a in &r.bank_accounts {
+        let json = serde_json::to_string(a).map_err(backend)?;
+        t.prepare_cached("INSERT INTO bank_accounts (carrier, json) VALUES (?1, ?2)")
+            .map_err(backend)?
+            .execute(params![a.carrier, json])
+            .map_err(backend)?;
+    }
+    for o in &r.outbox {
+        t.prepare_cached(
+            "INSERT INTO outbox (id, kind, body, attempts, next_unix, delivered_unix, last_error) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(backend)?
+        .execute(params![
+            o.item.id,
+            o.item.kind,
+            o.item.body,
+            o.item.attempts,
+            o.item.next_unix,
+            o.delivered_unix,
+            o.last_error
+        ])
+        .map_err(backend)?;
     }
     Ok(())
 }

@@ -13,8 +13,8 @@
 
 mod append;
 pub mod ceiling;
-mod io;
 mod draw;
+mod io;
 mod read;
 
 use einvoice_store::{EntryHash, Hlc, StoreError};

@@ -425,6 +425,45 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         .await
         .expect("winning numbers");
     }
+    // The draw: a frozen period, its winners (a carrier's and a donated
+    // prize; the load enqueues notifications), a bank account, and one
+    // notification failed once, another delivered.
+    let freeze = crate::DrawFreeze {
+        period: period(),
+        root: "ab".repeat(32),
+        rows: 3,
+        actor: "alice".into(),
+    };
+    a.put_draw_freeze(freeze.clone()).await.expect("freeze");
+    let load = crate::WinnersLoad {
+        period: period(),
+        actor: "alice".into(),
+        winners: sample_winners(),
+    };
+    a.put_winners(load.clone()).await.expect("winners");
+    let account = crate::BankAccountRecord {
+        carrier: "3J0002:/ABC+123".into(),
+        sealed: vec![7, 0, 255, 3],
+        masked: "***1234".into(),
+        bank_code: "812".into(),
+        updated_unix: 11,
+    };
+    a.put_bank_account(account.clone()).await.expect("account");
+    a.outbox_mark(
+        "winner/11402/0",
+        crate::OutboxOutcome::Failed {
+            next_unix: 100,
+            error: "HTTP 500".into(),
+        },
+    )
+    .await
+    .expect("failed once");
+    a.outbox_mark(
+        "winner/11402/1",
+        crate::OutboxOutcome::Delivered { at_unix: 5 },
+    )
+    .await
+    .expect("delivered");
 
     // Export.
     let origins = a.origins().await.expect("origins");
@@ -441,8 +480,44 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         ),
         (1, 1, 1, 1, 1, 2)
     );
+    assert_eq!(records.draw_freezes, std::slice::from_ref(&freeze));
+    assert_eq!(records.winner_loads.len(), 1);
+    assert_eq!(records.winner_loads[0].winners, load.winners);
+    assert_eq!(records.bank_accounts, std::slice::from_ref(&account));
+    let state: Vec<(&str, u32, i64, Option<i64>)> = records
+        .outbox
+        .iter()
+        .map(|o| {
+            (
+                o.item.id.as_str(),
+                o.item.attempts,
+                o.item.next_unix,
+                o.delivered_unix,
+            )
+        })
+        .collect();
+    assert_eq!(
+        state,
+        [
+            ("winner/11402/0", 1, 100, None),
+            ("winner/11402/1", 0, 0, Some(5)),
+            ("winner/11402/3", 0, 0, None)
+        ]
+    );
+    assert_eq!(records.len(), 7 + 1 + 1 + 4 + 1 + 3);
     let entries = a.entries(a.site(), 0, 10_000).await.expect("entries");
     assert_eq!(entries.len(), 6);
+
+    // Winner lines that do not match their summary are refused, and nothing is written.
+    let mut tampered = records.clone();
+    tampered.winner_loads[0].winners[0].payable = 0;
+    let err = b
+        .import_site(tampered, entries.clone())
+        .await
+        .expect_err("winners do not match their summary");
+    assert!(err.to_string().contains("do not match"), "{err}");
+    assert!(b.origins().await.expect("origins").is_empty());
+    assert!(b.export_records().await.expect("records").is_empty());
 
     // Import.
     b.import_site(records.clone(), entries.clone())
@@ -504,6 +579,43 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         a.winning_numbers(period()).await.expect("a")
     );
     assert_eq!(b.operator_count().await.expect("b"), 1);
+    assert_eq!(
+        b.draw_freeze(period()).await.expect("b"),
+        a.draw_freeze(period()).await.expect("a")
+    );
+    assert_eq!(b.draw_freeze(period()).await.expect("b"), Some(freeze));
+    let summary = b.winners_summary(period()).await.expect("b");
+    assert_eq!(summary, a.winners_summary(period()).await.expect("a"));
+    assert_eq!(summary.map(|s| s.digest), Some(load.digest()));
+    assert_eq!(
+        b.winners(period(), None, 100).await.expect("b"),
+        a.winners(period(), None, 100).await.expect("a")
+    );
+    assert_eq!(
+        b.winners(period(), Some(1), 100).await.expect("b"),
+        a.winners(period(), Some(1), 100).await.expect("a")
+    );
+    let donated = b.winners(period(), Some(1), 1).await.expect("b");
+    assert_eq!(donated[0].npo.as_deref(), Some("919"));
+    let cw = b.carrier_winnings(&carrier, period()).await.expect("b");
+    assert_eq!(cw, a.carrier_winnings(&carrier, period()).await.expect("a"));
+    assert_eq!(cw, load.winners[..2]);
+    assert_eq!(
+        b.bank_account(&account.carrier).await.expect("b"),
+        Some(account)
+    );
+    for now in [0, 99, 100, i64::MAX] {
+        assert_eq!(
+            b.outbox_due(now, 100).await.expect("b"),
+            a.outbox_due(now, 100).await.expect("a"),
+            "due at {now}"
+        );
+    }
+    // The load is the same: loading it again changes nothing.
+    assert_eq!(
+        b.put_winners(load).await.expect("again"),
+        crate::DrawPut::Unchanged
+    );
 
     // The imported site goes on where the original stopped; duplicates are still recognised.
     let again = b
@@ -527,6 +639,71 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         .expect_err("non-empty target");
     assert!(err.to_string().contains(TARGET_NOT_EMPTY), "{err}");
     assert_eq!(b.verify_ledger(b.site()).await.expect("verify").entries, 7);
+}
+
+/// An import is refused by a store that holds only draw data (a frozen
+/// period, loaded winners with their notifications, or a bank account), and
+/// leaves that data as it was.
+pub async fn import_refuses_draw_data<S: Store>(frozen: S, loaded: S, banked: S) {
+    use crate::{SiteRecords, TARGET_NOT_EMPTY};
+    let freeze = crate::DrawFreeze {
+        period: period(),
+        root: "ab".repeat(32),
+        rows: 2,
+        actor: "alice".into(),
+    };
+    frozen
+        .put_draw_freeze(freeze.clone())
+        .await
+        .expect("freeze");
+    loaded
+        .put_winners(crate::WinnersLoad {
+            period: period(),
+            actor: "alice".into(),
+            winners: sample_winners(),
+        })
+        .await
+        .expect("winners");
+    let account = crate::BankAccountRecord {
+        carrier: "3J0002:/ABC+123".into(),
+        sealed: vec![1, 2, 3],
+        masked: "***1234".into(),
+        bank_code: "812".into(),
+        updated_unix: 1,
+    };
+    banked
+        .put_bank_account(account.clone())
+        .await
+        .expect("account");
+    for (s, what) in [
+        (&frozen, "draw freezes"),
+        (&loaded, "loaded winners"),
+        (&banked, "bank accounts"),
+    ] {
+        let err = s
+            .import_site(SiteRecords::default(), Vec::new())
+            .await
+            .expect_err("non-empty target");
+        let m = err.to_string();
+        assert!(m.contains(TARGET_NOT_EMPTY) && m.contains(what), "{m}");
+    }
+    assert_eq!(
+        frozen.draw_freeze(period()).await.expect("read"),
+        Some(freeze)
+    );
+    assert_eq!(
+        loaded
+            .winners(period(), None, 100)
+            .await
+            .expect("read")
+            .len(),
+        4
+    );
+    assert_eq!(loaded.outbox_due(0, 100).await.expect("due").len(), 3);
+    assert_eq!(
+        banked.bank_account(&account.carrier).await.expect("read"),
+        Some(account)
+    );
 }
 
 /// The eligibility freeze pages B2C issued invoices of the period in
@@ -765,6 +942,11 @@ macro_rules! store_conformance {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn export_import_round_trip() {
             $crate::conformance::export_import_round_trip($make.await, $make.await).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn import_refuses_draw_data() {
+            $crate::conformance::import_refuses_draw_data($make.await, $make.await, $make.await)
+                .await;
         }
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

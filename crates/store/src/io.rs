@@ -2,6 +2,9 @@
 //! ledger, and the re-derivation of a stored entry's typed facts so that an
 //! import projects it through the same code the original append used.
 
+use crate::draw::{
+    BankAccountRecord, DrawFreeze, OutboxItem, WinnerRecord, WinnersLoad, WinnersSummary,
+};
 use crate::entry::LedgerEntry;
 use crate::error::StoreError;
 use crate::records::{
@@ -14,7 +17,8 @@ use serde::{Deserialize, Serialize};
 /// Every record a site keeps besides the ledger and its projections, in the
 /// form the store keeps it (secrets stay hashed or sealed; nothing is
 /// decrypted). Sessions and request nonces are short-lived and not moved:
-/// operators log in again after a move.
+/// operators log in again after a move. The draw's records default to empty,
+/// so records written before they were exported still read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteRecords {
     /// Registered sellers, by UBN.
@@ -29,6 +33,69 @@ pub struct SiteRecords {
     pub operators: Vec<OperatorRecord>,
     /// Every version of every period's winning numbers.
     pub winning_numbers: Vec<WinningNumbersRecord>,
+    /// Frozen periods (snapshot root and size), by period.
+    #[serde(default)]
+    pub draw_freezes: Vec<DrawFreeze>,
+    /// Loaded winners (summary and every line), by period.
+    #[serde(default)]
+    pub winner_loads: Vec<WinnersExport>,
+    /// Citizens' bank accounts (sealed as stored, never decrypted), by carrier.
+    #[serde(default)]
+    pub bank_accounts: Vec<BankAccountRecord>,
+    /// Outbox notifications with their delivery state, by id.
+    #[serde(default)]
+    pub outbox: Vec<OutboxRecord>,
+}
+
+/// One period's loaded winners as stored: the summary exactly as loaded and
+/// every winner line in line order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WinnersExport {
+    /// What was loaded (lines, payable total, digest, who loaded them).
+    pub summary: WinnersSummary,
+    /// Every winner line, in line order.
+    pub winners: Vec<WinnerRecord>,
+}
+
+impl WinnersExport {
+    /// Refuse (`STORE_CORRUPT`) lines that do not match their summary: the
+    /// line count, the payable total and the digest must be the load's.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let load = WinnersLoad {
+            period: self.summary.period,
+            actor: self.summary.actor.clone(),
+            winners: self.winners.clone(),
+        };
+        let lines = u64::try_from(self.winners.len()).unwrap_or(u64::MAX);
+        if lines != self.summary.lines
+            || load.payable_total() != self.summary.payable
+            || load.digest() != self.summary.digest
+        {
+            return Err(StoreError::Corrupt(format!(
+                "winners of period {}: {lines} lines (NT${} payable, digest {}) do not match the loaded summary ({} lines, NT${} payable, digest {})",
+                self.summary.period,
+                load.payable_total(),
+                load.digest(),
+                self.summary.lines,
+                self.summary.payable,
+                self.summary.digest
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An outbox notification with its delivery state, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// The notification (id, kind, body, failed attempts, next attempt).
+    pub item: OutboxItem,
+    /// When it was delivered (Unix seconds), if it was.
+    #[serde(default)]
+    pub delivered_unix: Option<i64>,
+    /// Why the last attempt failed, if it did.
+    #[serde(default)]
+    pub last_error: Option<String>,
 }
 
 impl SiteRecords {
@@ -40,6 +107,15 @@ impl SiteRecords {
             + self.apps.len()
             + self.operators.len()
             + self.winning_numbers.len()
+            + self.draw_freezes.len()
+            + self.winner_loads.len()
+            + self
+                .winner_loads
+                .iter()
+                .map(|l| l.winners.len())
+                .sum::<usize>()
+            + self.bank_accounts.len()
+            + self.outbox.len()
     }
 
     /// True when there is no record at all.

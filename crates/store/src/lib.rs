@@ -27,7 +27,10 @@ mod scope;
 pub use draw::*;
 pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
 pub use error::{Rejection, StoreError};
-pub use io::{SiteRecords, TARGET_NOT_EMPTY, is_message_kind, replay_facts, target_not_empty};
+pub use io::{
+    OutboxRecord, SiteRecords, TARGET_NOT_EMPTY, WinnersExport, is_message_kind, replay_facts,
+    target_not_empty,
+};
 pub use records::*;
 pub use scope::Scope;
 

@@ -1,7 +1,7 @@
 //! `export` / `import`: move a site between stores (e.g. SQLite → PostgreSQL)
 //! through one self-describing JSON Lines file, verified by ledger hashes.
 //!
-//! File format (version 1), one JSON object per line, each tagged by `type`:
+//! File format (version 2), one JSON object per line, each tagged by `type`:
 //!
 //! 1. `header`: `format` (`einvoice-export`), `version`, `site`,
 //!    `created_unix`, `records` (count per kind) and `origins` (per origin:
@@ -9,7 +9,12 @@
 //! 2. the records, as the store keeps them (`seller`, `api_key`, `carrier`,
 //!    `app`, `operator`, `winning_numbers`) — secrets only hashed or sealed
 //!    under the site's `master.key`, never decrypted;
-//! 3. `entry` lines: every ledger entry of every origin, in sequence order.
+//! 3. the draw (new in version 2): `draw_freeze`, `winners_load` (a period's
+//!    summary) each followed by its `winner` lines, `bank_account` (sealed,
+//!    never decrypted) and `outbox` (with its delivery state);
+//! 4. `entry` lines: every ledger entry of every origin, in sequence order.
+//!
+//! Version 1 files (no draw lines, no draw counts in the header) still import.
 //!
 //! The file is written 0600 to a temporary file beside the target and renamed
 //! into place. An import refuses a file whose chains or counts disagree with
@@ -18,9 +23,11 @@
 //! walks every imported chain and compares it with the header.
 
 use anyhow::{Context, anyhow, bail};
+use einvoice_core::Period;
 use einvoice_store::{
-    ApiKeyRecord, AppRecord, CarrierRecord, EntryHash, LedgerEntry, OperatorRecord, SellerRecord,
-    SiteRecords, Store, TARGET_NOT_EMPTY, WinningNumbersRecord,
+    ApiKeyRecord, AppRecord, BankAccountRecord, CarrierRecord, DrawFreeze, EntryHash, LedgerEntry,
+    OperatorRecord, OutboxRecord, SellerRecord, SiteRecords, Store, TARGET_NOT_EMPTY, WinnerRecord,
+    WinnersExport, WinnersSummary, WinningNumbersRecord,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -31,8 +38,10 @@ use std::process::ExitCode;
 
 /// The `format` of the header line.
 pub const FORMAT: &str = "einvoice-export";
-/// The file format version this binary writes and reads.
-pub const VERSION: u32 = 1;
+/// The file format version this binary writes.
+pub const VERSION: u32 = 2;
+/// The file format versions this binary reads (1: before the draw was exported).
+pub const READS: [u32; 2] = [1, VERSION];
 /// Entries read from the store per page while exporting.
 const PAGE: u32 = 1000;
 
@@ -62,6 +71,21 @@ pub struct RecordCounts {
     pub operators: u64,
     /// Winning-numbers versions.
     pub winning_numbers: u64,
+    /// Frozen periods (version 2).
+    #[serde(default)]
+    pub draw_freezes: u64,
+    /// Periods with loaded winners (version 2).
+    #[serde(default)]
+    pub winner_loads: u64,
+    /// Winner lines over every load (version 2).
+    #[serde(default)]
+    pub winners: u64,
+    /// Bank accounts (version 2).
+    #[serde(default)]
+    pub bank_accounts: u64,
+    /// Outbox notifications (version 2).
+    #[serde(default)]
+    pub outbox: u64,
 }
 
 impl RecordCounts {
@@ -74,6 +98,11 @@ impl RecordCounts {
             apps: n(r.apps.len()),
             operators: n(r.operators.len()),
             winning_numbers: n(r.winning_numbers.len()),
+            draw_freezes: n(r.draw_freezes.len()),
+            winner_loads: n(r.winner_loads.len()),
+            winners: n(r.winner_loads.iter().map(|l| l.winners.len()).sum()),
+            bank_accounts: n(r.bank_accounts.len()),
+            outbox: n(r.outbox.len()),
         }
     }
 }
@@ -83,7 +112,7 @@ impl RecordCounts {
 pub struct Header {
     /// Always [`FORMAT`].
     pub format: String,
-    /// File format version ([`VERSION`]).
+    /// File format version ([`VERSION`] when written; any of [`READS`] is read).
     pub version: u32,
     /// The exported site's id.
     pub site: String,
@@ -114,8 +143,27 @@ pub enum Line {
     Operator(OperatorRecord),
     /// One version of a period's winning numbers.
     WinningNumbers(WinningNumbersRecord),
+    /// A frozen period.
+    DrawFreeze(DrawFreeze),
+    /// A period's loaded winners (the summary); its `winner` lines follow.
+    WinnersLoad(WinnersSummary),
+    /// One winner line of a period whose `winners_load` line came before.
+    Winner(WinnerLine),
+    /// A carrier's bank account (sealed as stored).
+    BankAccount(BankAccountRecord),
+    /// An outbox notification with its delivery state.
+    Outbox(OutboxRecord),
     /// A ledger entry.
     Entry(LedgerEntry),
+}
+
+/// One winner line of a period, as a file line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WinnerLine {
+    /// The period whose load the line belongs to.
+    pub period: Period,
+    /// The line.
+    pub winner: WinnerRecord,
 }
 
 /// A progress bar on stderr, hidden when stderr is not a terminal.
@@ -224,6 +272,22 @@ pub async fn export<S: Store>(
     for x in records.winning_numbers {
         line(&Line::WinningNumbers(x))?;
     }
+    for x in records.draw_freezes {
+        line(&Line::DrawFreeze(x))?;
+    }
+    for l in records.winner_loads {
+        let period = l.summary.period;
+        line(&Line::WinnersLoad(l.summary))?;
+        for winner in l.winners {
+            line(&Line::Winner(WinnerLine { period, winner }))?;
+        }
+    }
+    for x in records.bank_accounts {
+        line(&Line::BankAccount(x))?;
+    }
+    for x in records.outbox {
+        line(&Line::Outbox(x))?;
+    }
     let pb = bar(total, "entries");
     for h in &heads {
         let mut after = 0u64;
@@ -312,9 +376,9 @@ pub fn read_file(path: &Path) -> anyhow::Result<ExportFile> {
             .map_err(|e| anyhow!("EXPORT_LINE_INVALID: line {n} of {}: {e}", path.display()))?;
         match (l, header.is_some()) {
             (Line::Header(h), false) => {
-                if h.format != FORMAT || h.version != VERSION {
+                if h.format != FORMAT || !READS.contains(&h.version) {
                     bail!(
-                        "EXPORT_FORMAT: {} is {:?} version {}; this binary reads {FORMAT} version {VERSION}",
+                        "EXPORT_FORMAT: {} is {:?} version {}; this binary reads {FORMAT} versions {READS:?}",
                         path.display(),
                         h.format,
                         h.version
@@ -333,6 +397,20 @@ pub fn read_file(path: &Path) -> anyhow::Result<ExportFile> {
             (Line::App(x), true) => records.apps.push(x),
             (Line::Operator(x), true) => records.operators.push(x),
             (Line::WinningNumbers(x), true) => records.winning_numbers.push(x),
+            (Line::DrawFreeze(x), true) => records.draw_freezes.push(x),
+            (Line::WinnersLoad(summary), true) => records.winner_loads.push(WinnersExport {
+                summary,
+                winners: Vec::new(),
+            }),
+            (Line::Winner(w), true) => match records.winner_loads.last_mut() {
+                Some(l) if l.summary.period == w.period => l.winners.push(w.winner),
+                _ => bail!(
+                    "EXPORT_FORMAT: line {n}: a winner of period {} that does not follow its period's winners_load line",
+                    w.period
+                ),
+            },
+            (Line::BankAccount(x), true) => records.bank_accounts.push(x),
+            (Line::Outbox(x), true) => records.outbox.push(x),
             (Line::Entry(e), true) => entries.push(e),
         }
     }
@@ -549,6 +627,51 @@ mod tests {
         check_file(f)
             .err()
             .map(|m| (m.seq, m.what.split(':').next().unwrap_or("").to_string()))
+    }
+
+    #[test]
+    fn a_winner_line_must_follow_its_periods_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.jsonl");
+        let header = Line::Header(file(Vec::new(), 0, EntryHash::GENESIS).header);
+        let period = Period::parse("11402").expect("period");
+        let winner = WinnerRecord {
+            line: 0,
+            invoice_number: "AB00000001".into(),
+            seller: "04595257".into(),
+            prize: "sixth".into(),
+            amount: 200,
+            payable: 200,
+            carrier: None,
+            npo: None,
+        };
+        let summary = WinnersSummary {
+            period,
+            lines: 1,
+            payable: 200,
+            digest: String::new(),
+            actor: "alice".into(),
+        };
+        let write = |lines: &[Line]| {
+            let text: Vec<String> = lines
+                .iter()
+                .map(|l| serde_json::to_string(l).expect("json"))
+                .collect();
+            std::fs::write(&path, text.join("\n") + "\n").expect("write");
+        };
+        let w = Line::Winner(WinnerLine { period, winner });
+        write(&[header.clone(), w.clone()]);
+        let err = read_file(&path).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("EXPORT_FORMAT: line 2")),
+            "{err:?}"
+        );
+        write(&[header, Line::WinnersLoad(summary), w]);
+        let f = read_file(&path).expect("read");
+        assert_eq!(f.records.winner_loads.len(), 1);
+        assert_eq!(f.records.winner_loads[0].winners.len(), 1);
+        assert_eq!(RecordCounts::of(&f.records).winners, 1);
     }
 
     #[test]
