@@ -43,7 +43,14 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     readers: Mutex<Vec<Connection>>,
+    /// At most [`READERS`] reads run at once, so every read finds a pooled
+    /// connection instead of opening (and parsing the schema of) a new one.
+    read_slots: tokio::sync::Semaphore,
 }
+
+/// Read-only connections kept open (and concurrent reads allowed): a few per
+/// core is enough — SQLite reads are CPU-bound once the pages are cached.
+const READERS: usize = 8;
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -199,6 +206,7 @@ impl SqliteStore {
                 path: path.to_path_buf(),
                 writer: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
+                read_slots: tokio::sync::Semaphore::new(READERS),
             }),
         })
     }
@@ -255,7 +263,15 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        // Wait for a slot rather than opening connection after connection
+        // under load; the permit travels with the blocking task.
+        let permit = self
+            .inner
+            .read_slots
+            .acquire()
+            .await
+            .map_err(|_| backend("read slots closed"))?;
+        let out = tokio::task::spawn_blocking(move || {
             let conn = match inner
                 .readers
                 .lock()
@@ -267,14 +283,16 @@ impl SqliteStore {
             };
             let out = f(&conn);
             if let Ok(mut pool) = inner.readers.lock()
-                && pool.len() < 8
+                && pool.len() < READERS
             {
                 pool.push(conn);
             }
             out
         })
         .await
-        .map_err(|e| backend(format!("read task failed: {e}")))?
+        .map_err(|e| backend(format!("read task failed: {e}")))?;
+        drop(permit);
+        out
     }
 
     /// Test hook: change one stored entry's body, as an attacker with file access would.

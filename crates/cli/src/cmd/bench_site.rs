@@ -64,7 +64,8 @@ pub struct BenchQueryArgs {
     /// Seconds of querying.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
-    /// Reuse (or keep) the seeded data in this directory instead of a temporary one.
+    /// Keep the seeded data in this directory instead of a temporary one; a
+    /// directory seeded by an earlier run is reused as is.
     #[arg(long)]
     pub data: Option<std::path::PathBuf>,
 }
@@ -422,6 +423,9 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Connections the query load generator keeps open at most.
+const CONNECTIONS: usize = 256;
+
 /// Run `bench query`.
 pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
@@ -446,20 +450,25 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
             .await
             .map(|e| !e.is_empty())
             .unwrap_or(false);
-        let bar = indicatif::ProgressBar::new(plan.invoices);
-        let started = Instant::now();
-        demo::seed_invoices(&store, &generator, 0..plan.invoices, 1000, |d| {
-            bar.set_position(d)
-        })
-        .await?;
-        bar.finish_and_clear();
-        if !a.json {
-            eprintln!(
-                "seeded {} invoices in {:.1} s{}",
-                plan.invoices,
-                started.elapsed().as_secs_f64(),
-                if have { " (re-run: duplicates)" } else { "" }
-            );
+        if have {
+            if !a.json {
+                eprintln!("reusing the invoices already seeded in {}", dir.display());
+            }
+        } else {
+            let bar = indicatif::ProgressBar::new(plan.invoices);
+            let started = Instant::now();
+            demo::seed_invoices(&store, &generator, 0..plan.invoices, 1000, |d| {
+                bar.set_position(d)
+            })
+            .await?;
+            bar.finish_and_clear();
+            if !a.json {
+                eprintln!(
+                    "seeded {} invoices in {:.1} s",
+                    plan.invoices,
+                    started.elapsed().as_secs_f64()
+                );
+            }
         }
         anyhow::Ok((generator, creds.carrier.verification_code))
     })?;
@@ -488,7 +497,7 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
     let carriers = logins.min(generator.carrier_count());
     let result = client_rt.block_on(async move {
         let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(512)
+            .pool_max_idle_per_host(CONNECTIONS)
             .build()?;
         let mut tokens = Vec::new();
         for n in 0..carriers {
@@ -510,33 +519,45 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
         let started = tokio::time::Instant::now();
         let mut handles = Vec::with_capacity(total);
         let rows = Arc::new(AtomicUsize::new(0));
+        // At most this many connections: a request that finds none free waits,
+        // and its latency counts from when it was due (no coordinated omission).
+        let conns = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS));
         for i in 0..total {
             tokio::time::sleep_until(started + interval * i as u32).await;
-            let (http, tokens, url, rows) = (http.clone(), tokens.clone(), url.clone(), rows.clone());
+            let (http, tokens, url, rows, conns) =
+                (http.clone(), tokens.clone(), url.clone(), rows.clone(), conns.clone());
             handles.push(tokio::spawn(async move {
                 let t = Instant::now();
+                let _conn = conns.acquire_owned().await;
                 let r = http
                     .get(url.as_str())
                     .bearer_auth(&tokens[i % tokens.len()])
                     .send()
                     .await;
-                let ok = match r {
+                let outcome = match r {
                     Ok(r) if r.status().as_u16() == 200 => {
                         let v: serde_json::Value = r.json().await.unwrap_or_default();
                         rows.fetch_add(v["invoices"].as_array().map_or(0, Vec::len), Ordering::Relaxed);
-                        true
+                        None
                     }
-                    _ => false,
+                    Ok(r) => Some(format!("http_{}", r.status().as_u16())),
+                    Err(e) if e.is_connect() => Some("connect".to_string()),
+                    Err(e) if e.is_timeout() => Some("timeout".to_string()),
+                    Err(_) => Some("other".to_string()),
                 };
-                (t.elapsed().as_secs_f64() * 1000.0, ok)
+                (t.elapsed().as_secs_f64() * 1000.0, outcome)
             }));
         }
         let mut lat = Vec::with_capacity(total);
         let mut errors = 0usize;
+        let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
         for h in handles {
-            let (l, ok) = h.await?;
+            let (l, outcome) = h.await?;
             lat.push(l);
-            errors += usize::from(!ok);
+            if let Some(kind) = outcome {
+                errors += 1;
+                *kinds.entry(kind).or_default() += 1;
+            }
         }
         let secs = started.elapsed().as_secs_f64();
         lat.sort_by(f64::total_cmp);
@@ -549,6 +570,7 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
             "p99_ms": (percentile(&lat, 0.99) * 100.0).round() / 100.0,
             "max_ms": (lat.last().copied().unwrap_or(0.0) * 100.0).round() / 100.0,
             "errors": errors,
+            "errors_by_kind": kinds,
             "invoices_returned_per_query": (rows.load(Ordering::Relaxed) as f64 / total.max(1) as f64 * 10.0).round() / 10.0,
         }))
     })?;
