@@ -133,8 +133,25 @@ async fn commit(shared: &Shared, inputs: &[&Request]) -> Result<Vec<Output>, Sto
         .run(true, |mut c| async move {
             let result = async {
                 let t = c.transaction().await?;
-                let mut w = Writer::begin(&t, site, known).await?;
-                let outputs = w.run_all(prepared).await?;
+                // Every statement prepared first, so that below the lock and
+                // the lookups go out in this order, in one round trip.
+                let (lock, _) = try_join(
+                    async { Ok::<_, DbError>(t.prepare_cached(LOCK_HEAD).await?) },
+                    Lookups::prepare(&t),
+                )
+                .await?;
+                let lead = leading_run(prepared);
+                // The server runs pipelined statements in order: the lookups
+                // start (each with a fresh snapshot) only once the head row
+                // is locked, so they see every commit before ours.
+                let ((mut w, locked), pre) = try_join(
+                    Writer::begin(&t, site, known, &lock),
+                    Lookups::fetch(&t, &lead),
+                )
+                .await?;
+                // Without a head row to lock, the lookups ran unlocked: redo them.
+                let pre = if locked { Some(pre) } else { None };
+                let outputs = w.run_all(prepared, pre).await?;
                 w.finish().await?;
                 let created = std::mem::take(&mut w.created);
                 t.commit().await?;
@@ -245,6 +262,7 @@ const INSERT_INVOICE_ROWS: &str = "INSERT INTO invoices (seller, number, period,
      FROM UNNEST($2::text[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
      $11::text[], $12::bigint[], $13::text[], $14::bytea[], $15::bigint[]) \
      AS u(seller, number, period, date, time, buyer, random, ct, cid, npo, total, status, body, seq)";
+const UPDATE_HEAD: &str = "UPDATE ledger_heads SET seq = $2, hash = $3, hlc = $4 WHERE origin = $1";
 const HELD_FOR: &str = "SELECT status FROM held WHERE seller = $1 AND number = $2";
 const INSERT_INVOICE: &str = "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, \
      npoban, total, status, body, origin, seq, allowance) \
@@ -267,15 +285,19 @@ struct Writer<'a, 't> {
 
 impl<'a, 't> Writer<'a, 't> {
     /// Lock this origin's head row (creating it on first use) and read the head.
+    /// The flag is true when the first statement sent took the lock (the
+    /// head row existed): statements pipelined behind it ran under the lock.
     async fn begin(
         t: &'a deadpool_postgres::Transaction<'t>,
         site: &'a str,
         known: &'a Mutex<HashSet<u32>>,
-    ) -> Result<Self, DbError> {
-        let lock = t.prepare_cached(LOCK_HEAD).await?;
-        let row = match t.query_opt(&lock, &[&site]).await? {
+        lock: &tokio_postgres::Statement,
+    ) -> Result<(Self, bool), DbError> {
+        let mut locked = true;
+        let row = match t.query_opt(lock, &[&site]).await? {
             Some(row) => row,
             None => {
+                locked = false;
                 // First append of this origin in this database: start the head
                 // at the ledger's last entry (normally none: genesis).
                 let last = t
@@ -297,7 +319,7 @@ impl<'a, 't> Writer<'a, 't> {
                     &[&site, &seq, &hash, &hlc],
                 )
                 .await?;
-                t.query_one(&lock, &[&site]).await?
+                t.query_one(lock, &[&site]).await?
             }
         };
         let head = Head {
@@ -305,25 +327,23 @@ impl<'a, 't> Writer<'a, 't> {
             hash: hash_of(&row.try_get::<_, Vec<u8>>(1)?)?,
             hlc: Hlc(to_u64(row.try_get(2)?)?),
         };
-        Ok(Self {
-            t,
-            site,
-            head,
-            start_seq: head.seq,
-            known,
-            created: Vec::new(),
-        })
+        Ok((
+            Self {
+                t,
+                site,
+                head,
+                start_seq: head.seq,
+                known,
+                created: Vec::new(),
+            },
+            locked,
+        ))
     }
 
     /// Move the head row to the last entry written.
     async fn finish(&mut self) -> Result<(), DbError> {
         if self.head.seq != self.start_seq {
-            let st = self
-                .t
-                .prepare_cached(
-                    "UPDATE ledger_heads SET seq = $2, hash = $3, hlc = $4 WHERE origin = $1",
-                )
-                .await?;
+            let st = self.t.prepare_cached(UPDATE_HEAD).await?;
             self.t
                 .execute(
                     &st,
@@ -344,7 +364,14 @@ impl<'a, 't> Writer<'a, 't> {
     /// [`Writer::flush`]; anything else flushes them first and then runs one
     /// message at a time, so every message sees exactly what the ones before
     /// it wrote, as if appended one by one.
-    async fn run_all(&mut self, inputs: &[Prepared<'_>]) -> Result<Vec<Output>, DbError> {
+    ///
+    /// `pre` holds the lookups of the leading run (see [`leading_run`]),
+    /// fetched under the lock together with it, when available.
+    async fn run_all(
+        &mut self,
+        inputs: &[Prepared<'_>],
+        mut pre: Option<Lookups>,
+    ) -> Result<Vec<Output>, DbError> {
         let mut slots: Vec<Vec<Option<AppendOutcome>>> = inputs
             .iter()
             .map(|p| match p {
@@ -363,7 +390,7 @@ impl<'a, 't> Writer<'a, 't> {
                             Ok(p) => match &p.v.facts {
                                 Facts::Invoice(f) => run.push(Pending { r, m, actor, p, f }),
                                 _ => {
-                                    self.flush(&mut run, &mut slots).await?;
+                                    self.flush(&mut run, &mut slots, pre.take(), false).await?;
                                     slots[r][m] = Some(self.append_one(actor, p).await?);
                                 }
                             },
@@ -371,12 +398,12 @@ impl<'a, 't> Writer<'a, 't> {
                     }
                 }
                 Prepared::Event(e) => {
-                    self.flush(&mut run, &mut slots).await?;
+                    self.flush(&mut run, &mut slots, pre.take(), false).await?;
                     events[r] = Some(self.push(&e.kind, &e.key, &e.actor, &e.body, false).await?);
                 }
             }
         }
-        self.flush(&mut run, &mut slots).await?;
+        self.flush(&mut run, &mut slots, pre.take(), true).await?;
         inputs
             .iter()
             .zip(slots)
@@ -401,43 +428,41 @@ impl<'a, 't> Writer<'a, 't> {
     /// then one multi-row insert writes the ledger rows and one the invoices.
     /// Nothing else writes to the tables read here while a run is pending, so
     /// this is what appending the messages one by one would do.
+    ///
+    /// `pre` are this run's lookups when they were fetched ahead (ignored
+    /// unless they cover exactly this run). With `last`, the head row is
+    /// moved in the same round trip as the inserts.
     async fn flush(
         &mut self,
         run: &mut Vec<Pending<'_>>,
         slots: &mut [Vec<Option<AppendOutcome>>],
+        pre: Option<Lookups>,
+        last: bool,
     ) -> Result<(), DbError> {
         if run.is_empty() {
             return Ok(());
         }
         let run = std::mem::take(run);
         let n = run.len();
+        let Lookups {
+            existing,
+            inside,
+            held,
+            ..
+        } = match pre {
+            Some(l) if l.n == n => l,
+            _ => {
+                Lookups::prepare(self.t).await?;
+                Lookups::fetch(self.t, &run).await?
+            }
+        };
         let kinds: Vec<&str> = run.iter().map(|x| x.p.kind).collect();
         let keys: Vec<&str> = run.iter().map(|x| x.p.key.as_str()).collect();
-        let sellers: Vec<&str> = run.iter().map(|x| x.f.seller.as_str()).collect();
         let numbers: Vec<String> = run.iter().map(|x| x.f.number.to_string()).collect();
         let periods: Vec<i32> = run
             .iter()
             .map(|x| period_key(x.f.period))
             .collect::<Result<_, _>>()?;
-        let tracks: Vec<String> = run
-            .iter()
-            .map(|x| x.f.number.track().as_str().to_string())
-            .collect();
-        let nos: Vec<i64> = run.iter().map(|x| i64::from(x.f.number.number())).collect();
-
-        let (st_existing, st_inside, st_held) = try_join3(
-            self.t.prepare_cached(EXISTING_MESSAGES),
-            self.t.prepare_cached(NUMBERS_IN_TRACKS),
-            self.t.prepare_cached(HELD_FOR_ALL),
-        )
-        .await?;
-        let (existing, inside, held) = try_join3(
-            self.t.query(&st_existing, &[&kinds, &keys]),
-            self.t
-                .query(&st_inside, &[&sellers, &periods, &tracks, &nos]),
-            self.t.query(&st_held, &[&sellers, &numbers]),
-        )
-        .await?;
         let at = |i: i64| -> Result<usize, DbError> {
             usize::try_from(i - 1)
                 .ok()
@@ -538,13 +563,25 @@ impl<'a, 't> Writer<'a, 't> {
         for key in new_periods {
             self.ensure_partition(key).await?;
         }
-        let (st_ledger, st_invoices) = try_join(
+        let (st_ledger, st_invoices, st_head) = try_join3(
             self.t.prepare_cached(INSERT_LEDGER_ROWS),
             self.t.prepare_cached(INSERT_INVOICE_ROWS),
+            self.t.prepare_cached(UPDATE_HEAD),
         )
         .await?;
         let site = self.site;
-        try_join(
+        let (head_seq, head_hlc) = (to_i64(self.head.seq)?, to_i64(self.head.hlc.0)?);
+        let head_hash = &self.head.hash.0[..];
+        let move_head = async {
+            if last {
+                self.t
+                    .execute(&st_head, &[&site, &head_seq, &head_hash, &head_hlc])
+                    .await
+            } else {
+                Ok(0)
+            }
+        };
+        try_join3(
             self.t.execute(
                 &st_ledger,
                 &[
@@ -579,8 +616,13 @@ impl<'a, 't> Writer<'a, 't> {
                     &rows.seq,
                 ],
             ),
+            move_head,
         )
         .await?;
+        if last {
+            // Moved already: nothing left for `finish`.
+            self.start_seq = self.head.seq;
+        }
         Ok(())
     }
 
@@ -849,6 +891,101 @@ impl<'a, 't> Writer<'a, 't> {
         }
         Ok(())
     }
+}
+
+/// What a run of invoices needs to know from the database, as the server
+/// sent it (rows keyed by 1-based position in the run).
+struct Lookups {
+    /// Messages in the run the lookups were made for.
+    n: usize,
+    /// [`EXISTING_MESSAGES`] rows.
+    existing: Vec<tokio_postgres::Row>,
+    /// [`NUMBERS_IN_TRACKS`] rows.
+    inside: Vec<tokio_postgres::Row>,
+    /// [`HELD_FOR_ALL`] rows.
+    held: Vec<tokio_postgres::Row>,
+}
+
+impl Lookups {
+    /// Prepare (or find cached) the lookup statements.
+    async fn prepare(t: &deadpool_postgres::Transaction<'_>) -> Result<(), DbError> {
+        try_join3(
+            t.prepare_cached(EXISTING_MESSAGES),
+            t.prepare_cached(NUMBERS_IN_TRACKS),
+            t.prepare_cached(HELD_FOR_ALL),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Run the three lookups for `run`, pipelined (nothing for an empty
+    /// run). Sends them on the first poll when [`Lookups::prepare`] ran on
+    /// this connection before.
+    async fn fetch(
+        t: &deadpool_postgres::Transaction<'_>,
+        run: &[Pending<'_>],
+    ) -> Result<Self, DbError> {
+        let n = run.len();
+        if n == 0 {
+            return Ok(Self {
+                n,
+                existing: Vec::new(),
+                inside: Vec::new(),
+                held: Vec::new(),
+            });
+        }
+        let kinds: Vec<&str> = run.iter().map(|x| x.p.kind).collect();
+        let keys: Vec<&str> = run.iter().map(|x| x.p.key.as_str()).collect();
+        let sellers: Vec<&str> = run.iter().map(|x| x.f.seller.as_str()).collect();
+        let numbers: Vec<String> = run.iter().map(|x| x.f.number.to_string()).collect();
+        let periods: Vec<i32> = run
+            .iter()
+            .map(|x| period_key(x.f.period))
+            .collect::<Result<_, _>>()?;
+        let tracks: Vec<String> = run
+            .iter()
+            .map(|x| x.f.number.track().as_str().to_string())
+            .collect();
+        let nos: Vec<i64> = run.iter().map(|x| i64::from(x.f.number.number())).collect();
+        let (st_existing, st_inside, st_held) = try_join3(
+            t.prepare_cached(EXISTING_MESSAGES),
+            t.prepare_cached(NUMBERS_IN_TRACKS),
+            t.prepare_cached(HELD_FOR_ALL),
+        )
+        .await?;
+        let (existing, inside, held) = try_join3(
+            t.query(&st_existing, &[&kinds, &keys]),
+            t.query(&st_inside, &[&sellers, &periods, &tracks, &nos]),
+            t.query(&st_held, &[&sellers, &numbers]),
+        )
+        .await?;
+        Ok(Self {
+            n,
+            existing,
+            inside,
+            held,
+        })
+    }
+}
+
+/// The invoices (in scope) before the first other message or event of the
+/// batch: the first run [`Writer::run_all`] flushes.
+fn leading_run<'a>(inputs: &'a [Prepared<'a>]) -> Vec<Pending<'a>> {
+    let mut run = Vec::new();
+    for (r, input) in inputs.iter().enumerate() {
+        let Prepared::Messages { actor, messages } = input else {
+            return run;
+        };
+        for (m, prepped) in messages.iter().enumerate() {
+            if let Ok(p) = prepped {
+                let Facts::Invoice(f) = &p.v.facts else {
+                    return run;
+                };
+                run.push(Pending { r, m, actor, p, f });
+            }
+        }
+    }
+    run
 }
 
 /// A message already accepted under the same (kind, natural key): the
