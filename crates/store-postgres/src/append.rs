@@ -464,8 +464,8 @@ impl<'a, 't> Writer<'a, 't> {
             .map(|x| period_key(x.f.period))
             .collect::<Result<_, _>>()?;
         let at = |i: i64| -> Result<usize, DbError> {
-            usize::try_from(i - 1)
-                .ok()
+            i.checked_sub(1)
+                .and_then(|i| usize::try_from(i).ok())
                 .filter(|i| *i < n)
                 .ok_or_else(|| DbError::Store(StoreError::Corrupt(format!("row index {i}"))))
         };
