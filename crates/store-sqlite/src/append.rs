@@ -253,12 +253,20 @@ pub(crate) fn project(
                 Delivery::Donated(l) => (None, None, Some(l.as_str().to_string())),
                 _ => (None, None, None),
             };
-            t.prepare_cached("INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")
+            // Allowances that arrived earlier, summed into the new row (one
+            // insert instead of an insert and an update).
+            let number = f.number.to_string();
+            let allowance: i64 = t
+                .prepare_cached("SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0")
+                .map_err(backend)?
+                .query_row(params![f.seller.as_str(), number], |r| r.get(0))
+                .map_err(backend)?;
+            t.prepare_cached("INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq, allowance) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)")
 .map_err(backend)?
 .execute(params![
                     f.seller.as_str(),
-                    f.number.to_string(),
+                    number,
                     f.period.key(),
                     einvoice_core::period::format_mig_date(f.date),
                     format!("{:02}:{:02}:{:02}", f.time.hour(), f.time.minute(), f.time.second()),
@@ -272,13 +280,8 @@ pub(crate) fn project(
                     body,
                     r.origin,
                     i64_of(r.seq),
+                    allowance,
                 ],
-            )
-            .map_err(backend)?;
-            // Allowances that arrived earlier.
-            t.prepare_cached("UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2")
-.map_err(backend)?
-.execute(params![f.seller.as_str(), f.number.to_string()],
             )
             .map_err(backend)?;
         }
