@@ -157,18 +157,31 @@ struct PeriodQuery {
     period: String,
 }
 
+/// The carrier of a bearer token, checked against the per-client carrier
+/// limit, and the request's `?period=` — the preamble of every carrier route
+/// that lists one period.
+pub(crate) fn carrier_and_period<S: Store>(
+    st: &SiteState<S>,
+    addr: SocketAddr,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(Carrier, Period), Problem> {
+    let carrier = token_carrier(st, headers)?;
+    st.carrier_limit.check(&client_key(Some(addr)))?;
+    let q: PeriodQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|e| bad("QUERY_INVALID", format!("query string: {e}")))?;
+    let period =
+        Period::parse(&q.period).map_err(|v| bad(v.code, format!("period: {}", v.message)))?;
+    Ok((carrier, period))
+}
+
 async fn invoices<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, Problem> {
-    let carrier = token_carrier(&st, &headers)?;
-    st.carrier_limit.check(&client_key(Some(addr)))?;
-    let q: PeriodQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
-        .map_err(|e| bad("QUERY_INVALID", format!("query string: {e}")))?;
-    let period =
-        Period::parse(&q.period).map_err(|v| bad(v.code, format!("period: {}", v.message)))?;
+    let (carrier, period) = carrier_and_period(&st, addr, &headers, &uri)?;
     let list = st
         .store
         .carrier_invoices(&carrier, period)

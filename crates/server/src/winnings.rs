@@ -14,7 +14,7 @@
 
 #![allow(clippy::result_large_err)]
 
-use crate::citizen::token_carrier;
+use crate::citizen::{carrier_and_period, token_carrier};
 use crate::problem::Problem;
 use crate::seal::Sealer;
 use crate::site::{SiteState, client_key, store_problem};
@@ -24,7 +24,6 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use einvoice_core::Period;
 use einvoice_store::{BankAccountRecord, Store, carrier_key};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -169,24 +168,13 @@ impl BankAccount {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PeriodQuery {
-    period: String,
-}
-
 async fn winnings<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, Problem> {
-    let carrier = token_carrier(&st, &headers)?;
-    st.carrier_limit.check(&client_key(Some(addr)))?;
-    let q: PeriodQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
-        .map_err(|e| bad("QUERY_INVALID", format!("query string: {e}")))?;
-    let period =
-        Period::parse(&q.period).map_err(|v| bad(v.code, format!("period: {}", v.message)))?;
+    let (carrier, period) = carrier_and_period(&st, addr, &headers, &uri)?;
     let loaded = st
         .store
         .winners_summary(period)

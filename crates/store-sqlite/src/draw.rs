@@ -67,14 +67,7 @@ pub(crate) async fn put_draw_freeze(
     freeze: DrawFreeze,
 ) -> Result<DrawPut, StoreError> {
     s.write(move |t, _| {
-        let old: Option<String> = t
-            .prepare_cached("SELECT json FROM draw_freezes WHERE period = ?1")
-            .map_err(backend)?
-            .query_row(params![freeze.period.key()], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
-        if let Some(j) = old {
-            let old: DrawFreeze = serde_json::from_str(&j).map_err(backend)?;
+        if let Some(old) = json_of_period::<DrawFreeze>(t, "draw_freezes", freeze.period)? {
             return Ok(if old.root == freeze.root && old.rows == freeze.rows {
                 DrawPut::Unchanged
             } else {
@@ -98,31 +91,15 @@ pub(crate) async fn draw_freeze(
     s: &SqliteStore,
     period: Period,
 ) -> Result<Option<DrawFreeze>, StoreError> {
-    s.read(move |c| {
-        let j: Option<String> = c
-            .prepare_cached("SELECT json FROM draw_freezes WHERE period = ?1")
-            .map_err(backend)?
-            .query_row(params![period.key()], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
-        j.map(|j| serde_json::from_str(&j).map_err(backend))
-            .transpose()
-    })
-    .await
+    s.read(move |c| json_of_period(c, "draw_freezes", period))
+        .await
 }
 
 pub(crate) async fn put_winners(s: &SqliteStore, load: WinnersLoad) -> Result<DrawPut, StoreError> {
     let digest = load.digest();
     s.write(move |t, _| {
         let pk = load.period.key();
-        let old: Option<String> = t
-            .prepare_cached("SELECT json FROM draw_loads WHERE period = ?1")
-            .map_err(backend)?
-            .query_row(params![pk], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
-        if let Some(j) = old {
-            let old: WinnersSummary = serde_json::from_str(&j).map_err(backend)?;
+        if let Some(old) = json_of_period::<WinnersSummary>(t, "draw_loads", load.period)? {
             return Ok(if old.digest == digest {
                 DrawPut::Unchanged
             } else {
@@ -184,17 +161,8 @@ pub(crate) async fn winners_summary(
     s: &SqliteStore,
     period: Period,
 ) -> Result<Option<WinnersSummary>, StoreError> {
-    s.read(move |c| {
-        let j: Option<String> = c
-            .prepare_cached("SELECT json FROM draw_loads WHERE period = ?1")
-            .map_err(backend)?
-            .query_row(params![period.key()], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
-        j.map(|j| serde_json::from_str(&j).map_err(backend))
-            .transpose()
-    })
-    .await
+    s.read(move |c| json_of_period(c, "draw_loads", period))
+        .await
 }
 
 const WINNER_COLUMNS: &str = "line, invoice_number, seller, prize, amount, payable, carrier, npo";
@@ -343,4 +311,20 @@ pub(crate) async fn outbox_mark(
         Ok(())
     })
     .await
+}
+
+/// The JSON record of `period` in `table` (`draw_freezes` or `draw_loads`).
+fn json_of_period<T: serde::de::DeserializeOwned>(
+    c: &rusqlite::Connection,
+    table: &str,
+    period: Period,
+) -> Result<Option<T>, StoreError> {
+    let j: Option<String> = c
+        .prepare_cached(&format!("SELECT json FROM {table} WHERE period = ?1"))
+        .map_err(backend)?
+        .query_row(params![period.key()], |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    j.map(|j| serde_json::from_str(&j).map_err(backend))
+        .transpose()
 }
