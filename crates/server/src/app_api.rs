@@ -131,6 +131,8 @@ pub struct AppApiConfig {
     pub base_delay: Duration,
     /// Longest delay of a failed answer.
     pub max_delay: Duration,
+    /// Where carrier soft locks read the time.
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for AppApiConfig {
@@ -143,6 +145,7 @@ impl Default for AppApiConfig {
             max_lock_secs: 3600,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(4),
+            clock: crate::clock::Clock::default(),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! that doubles per further failure, capped — never a permanent lock, so an
 //! attacker cannot lock a citizen out of their own invoices for long.
 
-use crate::app_api::{AppApiConfig, argon2_verify, dummy_hash, now_unix};
+use crate::app_api::{AppApiConfig, argon2_verify, dummy_hash};
 use einvoice_core::Carrier;
 use einvoice_store::{CarrierRecord, LoginAttempt, Store, StoreError};
 
@@ -34,7 +34,7 @@ pub async fn authenticate<S: Store>(
     carrier: &Carrier,
     code: &str,
 ) -> Result<(), CarrierAuthError> {
-    let now = now_unix();
+    let now = cfg.clock.now_unix();
     let rec: Option<CarrierRecord> = store.carrier(carrier).await?;
     if let Some(r) = &rec
         && r.locked_until > now

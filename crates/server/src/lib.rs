@@ -9,6 +9,7 @@
 pub mod app_api;
 pub mod carrier_auth;
 pub mod citizen;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod openapi;

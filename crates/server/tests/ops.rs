@@ -135,10 +135,14 @@ async fn bootstrap_only_on_an_empty_site() {
 
 #[tokio::test]
 async fn login_checks_password_and_totp_once_and_soft_locks() {
+    // The lock lasts 20 s of the site's clock, which the test moves forward:
+    // however slow the machine, the lock cannot run out by itself.
+    let clock = einvoice_server::clock::Clock::default();
     let s = site(OpsConfig {
         lock_after: 3,
-        base_lock_secs: 2,
-        max_lock_secs: 2,
+        base_lock_secs: 20,
+        max_lock_secs: 20,
+        clock: clock.clone(),
         ..fast()
     })
     .await;
@@ -210,13 +214,14 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
     .await;
     assert_eq!((st, v["code"].as_str()), (429, Some("LOGIN_LOCKED")), "{v}");
     // Soft: after the lock the right password and a fresh code work.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(21);
+    // The site's clock is 21 s ahead now: the next code is at +21 + 30.
     let (st, v) = call(
         &s,
         "POST",
         "/v1/ops/login",
         None,
-        Some(login_body(&alice.password, code(&alice, 30))),
+        Some(login_body(&alice.password, code(&alice, 51))),
     )
     .await;
     assert_eq!(st, 200, "{v}");
@@ -602,8 +607,10 @@ async fn tracks_are_allocated_through_an_e0401() {
 
 #[tokio::test]
 async fn sessions_end_when_idle_and_on_logout() {
+    let clock = einvoice_server::clock::Clock::default();
     let s = site(OpsConfig {
-        idle_secs: 2,
+        idle_secs: 20,
+        clock: clock.clone(),
         ..fast()
     })
     .await;
@@ -613,10 +620,11 @@ async fn sessions_end_when_idle_and_on_logout() {
     let t = login(&s, "alice", &secrets, 0).await;
     let (st, _) = call(&s, "GET", "/v1/ops/whoami", Some(&t), None).await;
     assert_eq!(st, 200);
-    tokio::time::sleep(Duration::from_millis(3100)).await;
+    clock.advance(21);
     let (st, v) = call(&s, "GET", "/v1/ops/whoami", Some(&t), None).await;
     assert_eq!((st, v["code"].as_str()), (401, Some("SESSION_EXPIRED")));
-    let t = login(&s, "alice", &secrets, 30).await;
+    // The site's clock is 21 s ahead now: the next code is at +21 + 30.
+    let t = login(&s, "alice", &secrets, 51).await;
     let (st, _) = call(&s, "POST", "/v1/ops/logout", Some(&t), None).await;
     assert_eq!(st, 200);
     let (st, _) = call(&s, "GET", "/v1/ops/whoami", Some(&t), None).await;

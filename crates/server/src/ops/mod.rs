@@ -43,6 +43,7 @@
 pub mod winning;
 
 use crate::app_api::{AppKey, SignatureAlg, argon2_verify, dummy_hash, now_unix};
+pub use crate::clock::Clock;
 use crate::problem::Problem;
 use crate::seal::{SealError, Sealer};
 use argon2::{Argon2, PasswordHasher};
@@ -94,6 +95,8 @@ pub struct OpsConfig {
     pub base_delay: Duration,
     /// Longest delay.
     pub max_delay: Duration,
+    /// Where session expiry and soft locks read the time.
+    pub clock: Clock,
 }
 
 impl Default for OpsConfig {
@@ -106,6 +109,7 @@ impl Default for OpsConfig {
             max_lock_secs: 3600,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(4),
+            clock: Clock::default(),
         }
     }
 }
@@ -490,7 +494,7 @@ async fn session<S: Store>(st: &OpsState<S>, headers: &HeaderMap) -> Result<Sess
             )
         })?;
     let h = token_hash(token);
-    let now = now_unix();
+    let now = st.cfg.clock.now_unix();
     let rec = st
         .store
         .session(&h)
@@ -568,7 +572,7 @@ async fn login<S: Store>(State(st): State<Arc<OpsState<S>>>, raw: axum::body::By
         )
     };
     let guard = st.login.lock().await;
-    let now = now_unix();
+    let now = st.cfg.clock.now_unix();
     let rec = st.store.operator(&b.name).await.map_err(store_problem)?;
     let Some(mut rec) = rec else {
         let pw = b.password.clone();
