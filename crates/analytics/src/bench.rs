@@ -4,7 +4,7 @@
 //! winners from the same numbers written as Parquet — all in the same run.
 
 use crate::cloud::{self, Population, Tier};
-use crate::match_prizes;
+use crate::{HotColumn, match_prizes};
 use einvoice_core::{PrizeTable, WinningNumbers};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -58,17 +58,19 @@ pub struct Options {
     pub duckdb: Option<PathBuf>,
 }
 
-/// A column of `n` pseudo-random 8-digit numbers (xorshift; deterministic).
-pub fn synthetic_column(n: usize, seed: u64) -> Vec<u32> {
+/// A column of `n` pseudo-random 8-digit numbers (xorshift; deterministic),
+/// in the match's encoding.
+pub fn synthetic_column(n: usize, seed: u64) -> HotColumn {
     let mut s = seed | 1;
-    (0..n)
+    let words = (0..n)
         .map(|_| {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
-            (s % 100_000_000) as u32
+            HotColumn::encode((s % 100_000_000) as u32)
         })
-        .collect()
+        .collect();
+    HotColumn::from_checked_words(words)
 }
 
 /// A population bitmap over `rows` rows with about `permille`/1000 of them set.
@@ -109,7 +111,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Run `rounds` alternating rounds of match, sequential read and cloud draw,
 /// then DuckDB once if asked.
-pub fn run(column: &[u32], w: &WinningNumbers, o: &Options) -> DrawBench {
+pub fn run(column: &HotColumn, w: &WinningNumbers, o: &Options) -> DrawBench {
     let population = synthetic_population(column.len() as u64, o.cloud_permille, 0xC10D);
     let tiers: Vec<Tier> = PrizeTable::standard_2026()
         .cloud
@@ -124,7 +126,7 @@ pub fn run(column: &[u32], w: &WinningNumbers, o: &Options) -> DrawBench {
     let mut cloud_winners = 0;
     for round in 0..o.rounds.max(1) {
         let t = Instant::now();
-        black_box(sum_parallel(black_box(column), o.threads));
+        black_box(sum_parallel(black_box(column.words()), o.threads));
         r.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         hits = match_prizes(black_box(column), w, o.threads);
@@ -186,7 +188,7 @@ struct DuckResult {
 /// Parquet (not timed) and time DuckDB's query over the Parquet file.
 fn duckdb(
     script: &Path,
-    column: &[u32],
+    column: &HotColumn,
     w: &WinningNumbers,
     threads: usize,
 ) -> Result<DuckResult, String> {
@@ -199,8 +201,12 @@ fn duckdb(
             use std::io::Write;
             let f = std::fs::File::create(&raw).map_err(|e| e.to_string())?;
             let mut f = std::io::BufWriter::with_capacity(1 << 20, f);
-            for chunk in column.chunks(1 << 16) {
-                let bytes: Vec<u8> = chunk.iter().flat_map(|x| x.to_le_bytes()).collect();
+            // DuckDB gets the plain 8 digits.
+            for chunk in column.words().chunks(1 << 16) {
+                let bytes: Vec<u8> = chunk
+                    .iter()
+                    .flat_map(|&x| HotColumn::decode(x).to_le_bytes())
+                    .collect();
                 f.write_all(&bytes).map_err(|e| e.to_string())?;
             }
             f.flush().map_err(|e| e.to_string())?;

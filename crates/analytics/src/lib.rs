@@ -37,12 +37,87 @@ pub struct Hit {
     pub prize: Prize,
 }
 
+/// The numbers column as the match reads it: each invoice number's 8 digits
+/// (號碼, 0..=99,999,999) in a 27-bit decimal-split word
+/// `(digits / 1000) << 10 | digits % 1000`, 4 bytes a row like the digits
+/// themselves.
+///
+/// Every prize below the grand prize starts from the last 3 digits, so the
+/// match's per-row test becomes a mask and a few compares instead of a
+/// division by 1000 (which AVX2 has no instruction for); the encoding is
+/// computed once, while the column is loaded and range-checked
+/// ([`Snapshot::numbers`](crate::Snapshot::numbers)). The snapshot file keeps
+/// plain digits (docs/DRAW.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HotColumn {
+    words: Vec<u32>,
+}
+
+impl HotColumn {
+    /// The word of an 8-digit number (`digits` must be below 100,000,000).
+    #[inline]
+    pub const fn encode(digits: u32) -> u32 {
+        ((digits / 1000) << 10) | (digits % 1000)
+    }
+
+    /// The 8 digits of a word.
+    #[inline]
+    pub const fn decode(word: u32) -> u32 {
+        (word >> 10) * 1000 + (word & 1023)
+    }
+
+    /// A column of the given numbers; `None` if one has more than 8 digits.
+    pub fn from_digits(mut digits: Vec<u32>) -> Option<Self> {
+        let mut max = 0;
+        for d in &mut digits {
+            max = max.max(*d);
+            *d = Self::encode(*d);
+        }
+        (max < 100_000_000).then_some(Self { words: digits })
+    }
+
+    /// A column of already encoded words (from [`words`](Self::words)); `None`
+    /// if one is not the word of an 8-digit number.
+    pub fn from_words(words: Vec<u32>) -> Option<Self> {
+        words
+            .iter()
+            .all(|&w| w & 1023 < 1000 && w >> 10 < 100_000)
+            .then_some(Self { words })
+    }
+
+    /// Words the caller has already range-checked.
+    pub(crate) fn from_checked_words(words: Vec<u32>) -> Self {
+        Self { words }
+    }
+
+    /// The encoded words, one a row.
+    pub fn words(&self) -> &[u32] {
+        &self.words
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+
+    /// No rows?
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The 8 digits of row `i`.
+    pub fn digits(&self, i: usize) -> Option<u32> {
+        self.words.get(i).map(|&w| Self::decode(w))
+    }
+}
+
 /// The pre-filter of the match: can a number win anything? Every prize from
 /// first to sixth needs the last 3 digits of a first-prize number, the
 /// additional sixth is 3 digits, and the special and grand prizes need all 8
-/// digits. The ≤ 16 distinct "hot" 3-digit suffixes are compared branch-free,
-/// 64 numbers at a time, so the compiler vectorises it; only the ~0.5 % of
-/// numbers that pass get the exact check ([`WinningNumbers::highest_prize`]).
+/// digits. On [`HotColumn`] words the last 3 digits are the low 10 bits, so
+/// the ≤ 16 distinct "hot" suffixes are compared branch-free, 64 rows at a
+/// time, and the compiler vectorises it; only the ~0.6 % of rows that pass get
+/// the exact check ([`WinningNumbers::highest_prize`]).
 #[derive(Debug, Clone)]
 pub struct SuffixFilter {
     hot: [bool; 1000],
@@ -51,8 +126,17 @@ pub struct SuffixFilter {
     distinct: usize,
     special: u32,
     grand: u32,
-    /// (last 3 digits, number) of each first-prize number.
-    firsts: Vec<(u32, u32)>,
+    /// Distinct last 3 digits of every winning number (first prizes,
+    /// additional sixth, special and grand), padded to 18 by repeating the
+    /// first: the AVX2 kernel's whole filter.
+    wide: [u16; 18],
+    wide_distinct: usize,
+    /// The special and grand prize numbers as [`HotColumn`] words.
+    special_word: u32,
+    grand_word: u32,
+    /// Each first-prize number as (last 3 digits, its first 5 digits modulo
+    /// 10, 100, 1000, 10,000 and 100,000).
+    firsts: Vec<(u32, [u32; 5])>,
     additional: Vec<u32>,
 }
 
@@ -74,13 +158,30 @@ impl SuffixFilter {
         for (s, v) in suffixes.iter_mut().zip(&list) {
             *s = *v;
         }
+        let mut all = list.clone();
+        all.extend([w.special % 1000, w.grand % 1000]);
+        all.sort_unstable();
+        all.dedup();
+        // ≤ 16 + 2 values, each below 1000.
+        let mut wide = [all.first().map_or(u16::MAX, |&v| v as u16); 18];
+        for (s, v) in wide.iter_mut().zip(&all) {
+            *s = *v as u16;
+        }
         Self {
             hot,
             suffixes,
             distinct: list.len().min(16),
+            wide,
+            wide_distinct: all.len().min(18),
             special: w.special,
             grand: w.grand,
-            firsts: w.first.iter().map(|&f| (f % 1000, f)).collect(),
+            special_word: HotColumn::encode(w.special),
+            grand_word: HotColumn::encode(w.grand),
+            firsts: w
+                .first
+                .iter()
+                .map(|&f| (f % 1000, upper_suffixes(f / 1000)))
+                .collect(),
             additional: w.additional_sixth.iter().map(|&a| u32::from(a)).collect(),
         }
     }
@@ -88,56 +189,84 @@ impl SuffixFilter {
     /// The highest prize of a number (same answer as
     /// [`WinningNumbers::highest_prize`], with the suffixes precomputed).
     #[inline]
-    pub fn exact(&self, d: u32) -> Option<Prize> {
-        if d == self.special {
-            return Some(Prize::Special);
-        }
-        if d == self.grand {
-            return Some(Prize::Grand);
-        }
-        let r = d % 1000;
-        // Longest common suffix (3..=8 digits) with a first-prize number that
-        // shares the last 3; most candidates stop at the first comparison.
-        let mut best = 0;
-        for &(last3, f) in &self.firsts {
-            if last3 == r {
-                let (mut k, mut m) = (3, 10_000u32);
-                while k < 8 && d % m == f % m {
-                    k += 1;
-                    m = m.saturating_mul(10);
-                }
-                best = best.max(k);
-            }
-        }
-        match best {
-            8 => Some(Prize::First),
-            7 => Some(Prize::Second),
-            6 => Some(Prize::Third),
-            5 => Some(Prize::Fourth),
-            4 => Some(Prize::Fifth),
-            3 => Some(Prize::Sixth),
-            _ => self
-                .additional
-                .contains(&r)
-                .then_some(Prize::AdditionalSixth),
-        }
+    pub fn exact(&self, digits: u32) -> Option<Prize> {
+        self.exact_word(HotColumn::encode(digits))
     }
 
-    /// Might `digits` win? (No false negatives.)
+    /// The highest prize of a [`HotColumn`] word: the common suffix with a
+    /// first-prize number is counted with constant divisors (no division
+    /// instruction), and the prize is looked up by rank.
+    #[inline]
+    fn exact_word(&self, w: u32) -> Option<Prize> {
+        if w == self.special_word {
+            return Some(Prize::Special);
+        }
+        if w == self.grand_word {
+            return Some(Prize::Grand);
+        }
+        let r = w & 1023;
+        // Longest common suffix (3..=8 digits) with a first-prize number
+        // sharing the last 3: a longer common suffix implies every shorter
+        // one, so the count of equal suffixes is the length beyond 3.
+        let mut best = 0;
+        for (last3, f) in &self.firsts {
+            if *last3 == r {
+                let up = upper_suffixes(w >> 10);
+                let longer: u32 = up.iter().zip(f).map(|(a, b)| u32::from(a == b)).sum();
+                best = best.max(3 + longer);
+            }
+        }
+        if best == 0 && self.additional.contains(&r) {
+            best = 1;
+        }
+        PRIZE_OF_RANK[best as usize]
+    }
+
+    /// Might the number with these 8 digits win? (No false negatives.)
     #[inline]
     pub fn candidate(&self, digits: u32) -> bool {
         self.hot[(digits % 1000) as usize] || digits == self.special || digits == self.grand
     }
 }
 
-/// Flags (0/1 per number) of the candidates among 64 numbers, comparing the
-/// last 3 digits with the first `K` hot suffixes. Branch-free so it vectorises.
+/// The prize of each rank of [`SuffixFilter::exact_word`]: 0 none, 1 the
+/// additional sixth, 3 to 8 the length of the suffix shared with a
+/// first-prize number.
+const PRIZE_OF_RANK: [Option<Prize>; 9] = [
+    None,
+    Some(Prize::AdditionalSixth),
+    None,
+    Some(Prize::Sixth),
+    Some(Prize::Fifth),
+    Some(Prize::Fourth),
+    Some(Prize::Third),
+    Some(Prize::Second),
+    Some(Prize::First),
+];
+
+/// The first 5 digits (`upper` = digits / 1000) modulo 10 … 100,000: the
+/// suffixes of 4 to 8 digits once the last 3 are known equal.
+#[inline(always)]
+fn upper_suffixes(upper: u32) -> [u32; 5] {
+    [
+        upper % 10,
+        upper % 100,
+        upper % 1000,
+        upper % 10_000,
+        upper % 100_000,
+    ]
+}
+
+/// Flags (0/1 per row) of the candidates among 64 [`HotColumn`] words,
+/// comparing the low 10 bits (the last 3 digits) with the first `K` hot
+/// suffixes and the whole word with the special and grand prizes.
+/// Branch-free so it vectorises.
 #[inline(always)]
 fn flags64<const K: usize>(c: &[u32], f: &SuffixFilter, out: &mut [u8; 64]) {
     let hot: [u32; K] = std::array::from_fn(|k| f.suffixes[k]);
-    for (o, &d) in out.iter_mut().zip(c) {
-        let r = d % 1000;
-        let mut hit = u8::from(d == f.special) | u8::from(d == f.grand);
+    for (o, &w) in out.iter_mut().zip(c) {
+        let r = w & 1023;
+        let mut hit = u8::from(w == f.special_word) | u8::from(w == f.grand_word);
         for h in hot {
             hit |= u8::from(r == h);
         }
@@ -146,98 +275,202 @@ fn flags64<const K: usize>(c: &[u32], f: &SuffixFilter, out: &mut [u8; 64]) {
 }
 
 #[inline(always)]
-fn scan_k<const K: usize>(column: &[u32], offset: u64, filter: &SuffixFilter, out: &mut Vec<Hit>) {
+fn scan_k<const K: usize>(words: &[u32], offset: u64, filter: &SuffixFilter, out: &mut Vec<Hit>) {
     let mut flags = [0u8; 64];
-    let mut chunks = column.chunks_exact(64);
+    let mut chunks = words.chunks_exact(64);
     let mut base = offset;
     for c in &mut chunks {
         flags64::<K>(c, filter, &mut flags);
+        // About two blocks in three have no candidate at all: one OR over
+        // the flags (two vector registers) skips them.
+        if flags.iter().fold(0u8, |a, &b| a | b) == 0 {
+            base += 64;
+            continue;
+        }
         for (k, b) in flags.chunks_exact(8).enumerate() {
             let mut word = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
             while word != 0 {
                 let i = k * 8 + (word.trailing_zeros() / 8) as usize;
                 word &= word - 1;
-                if let Some(prize) = filter.exact(c[i]) {
-                    out.push(Hit {
-                        index: base + i as u64,
-                        digits: c[i],
-                        prize,
-                    });
-                }
+                check(filter, base + i as u64, c[i], out);
             }
         }
         base += 64;
     }
-    for (i, &d) in chunks.remainder().iter().enumerate() {
-        if filter.candidate(d)
-            && let Some(prize) = filter.exact(d)
-        {
-            out.push(Hit {
-                index: base + i as u64,
-                digits: d,
-                prize,
-            });
+    for (i, &w) in chunks.remainder().iter().enumerate() {
+        if filter.candidate(HotColumn::decode(w)) {
+            check(filter, base + i as u64, w, out);
         }
     }
 }
 
 #[inline(always)]
-fn scan_portable(column: &[u32], offset: u64, filter: &SuffixFilter, out: &mut Vec<Hit>) {
+fn scan_portable(words: &[u32], offset: u64, filter: &SuffixFilter, out: &mut Vec<Hit>) {
     match filter.distinct {
-        0 | 1 => scan_k::<1>(column, offset, filter, out),
-        2 => scan_k::<2>(column, offset, filter, out),
-        3 => scan_k::<3>(column, offset, filter, out),
-        4 => scan_k::<4>(column, offset, filter, out),
-        5 => scan_k::<5>(column, offset, filter, out),
-        6 => scan_k::<6>(column, offset, filter, out),
-        7 | 8 => scan_k::<8>(column, offset, filter, out),
-        _ => scan_k::<16>(column, offset, filter, out),
+        0 | 1 => scan_k::<1>(words, offset, filter, out),
+        2 => scan_k::<2>(words, offset, filter, out),
+        3 => scan_k::<3>(words, offset, filter, out),
+        4 => scan_k::<4>(words, offset, filter, out),
+        5 => scan_k::<5>(words, offset, filter, out),
+        6 => scan_k::<6>(words, offset, filter, out),
+        7 | 8 => scan_k::<8>(words, offset, filter, out),
+        _ => scan_k::<16>(words, offset, filter, out),
     }
 }
 
-/// The same code compiled for AVX2 (8 lanes; about 2.5× the SSE2 baseline's
-/// speed on the `% 1000` and the compares).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn scan_avx2(column: &[u32], offset: u64, filter: &SuffixFilter, out: &mut Vec<Hit>) {
-    scan_portable(column, offset, filter, out)
+mod avx2 {
+    //! The AVX2 kernel: 16 rows a step in 16-bit lanes.
+    //!
+    //! Each step loads two vectors of 8 words, keeps their low 10 bits (the
+    //! last 3 digits), packs them into one vector of 16 `u16` and compares it
+    //! with every winning suffix (special and grand included, so the whole
+    //! word is never compared in the vector loop); a byte mask of the matches
+    //! says which rows get the exact check. `vpackusdw` interleaves per
+    //! 128-bit lane: mask lanes 0–3 are rows 0–3, 4–7 rows 8–11, 8–11 rows
+    //! 4–7, 12–15 rows 12–15.
+
+    use super::{Hit, HotColumn, SuffixFilter};
+    use std::arch::x86_64::{
+        __m256i, _mm256_and_si256, _mm256_cmpeq_epi16, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_packus_epi32, _mm256_set1_epi16, _mm256_set1_epi32,
+        _mm256_setzero_si256,
+    };
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(c: &[u32; 8]) -> __m256i {
+        // SAFETY: `c` is 8 readable, initialised u32 = 32 bytes;
+        // `_mm256_loadu_si256` has no alignment requirement, and AVX2 is
+        // enabled for this function (callers check it at run time).
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm256_loadu_si256(c.as_ptr().cast())
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn step<const K: usize>(c: &[u32; 16], hot: &[__m256i; K]) -> u32 {
+        let (a, b) = c.split_at(8);
+        let (Ok(a), Ok(b)) = (<&[u32; 8]>::try_from(a), <&[u32; 8]>::try_from(b)) else {
+            return u32::MAX; // unreachable: 16 = 8 + 8; check every row then
+        };
+        let low = _mm256_set1_epi32(1023);
+        let packed = _mm256_packus_epi32(
+            _mm256_and_si256(load(a), low),
+            _mm256_and_si256(load(b), low),
+        );
+        let mut eq = _mm256_setzero_si256();
+        for h in hot {
+            eq = _mm256_or_si256(eq, _mm256_cmpeq_epi16(packed, *h));
+        }
+        _mm256_movemask_epi8(eq) as u32
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn scan_k<const K: usize>(words: &[u32], offset: u64, f: &SuffixFilter, out: &mut Vec<Hit>) {
+        let hot: [__m256i; K] = std::array::from_fn(|k| _mm256_set1_epi16(f.wide[k] as i16));
+        let mut base = offset;
+        let mut chunks = words.chunks_exact(64);
+        for block in &mut chunks {
+            let mut masks = [0u32; 4];
+            for (m, c) in masks.iter_mut().zip(block.chunks_exact(16)) {
+                if let Ok(c) = <&[u32; 16]>::try_from(c) {
+                    *m = step::<K>(c, &hot);
+                }
+            }
+            if masks == [0; 4] {
+                base += 64;
+                continue;
+            }
+            for (j, &m) in masks.iter().enumerate() {
+                // Lanes 4–7 and 8–11 trade places (rows 8–11 and 4–7), so the
+                // bits come in row order; then keep one of each lane's 2 bits.
+                let m = (m & 0xFF00_00FF) | ((m & 0x0000_FF00) << 8) | ((m & 0x00FF_0000) >> 8);
+                let mut bits = m & 0x5555_5555;
+                while bits != 0 {
+                    let i = 16 * j + (bits.trailing_zeros() / 2) as usize;
+                    bits &= bits - 1;
+                    super::check(f, base + i as u64, block[i], out);
+                }
+            }
+            base += 64;
+        }
+        for (i, &w) in chunks.remainder().iter().enumerate() {
+            if f.candidate(HotColumn::decode(w)) {
+                super::check(f, base + i as u64, w, out);
+            }
+        }
+    }
+
+    /// Scan `words` (the caller has checked that the CPU has AVX2).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn scan(words: &[u32], offset: u64, f: &SuffixFilter, out: &mut Vec<Hit>) {
+        match f.wide_distinct {
+            0 | 1 => scan_k::<1>(words, offset, f, out),
+            2 => scan_k::<2>(words, offset, f, out),
+            3 => scan_k::<3>(words, offset, f, out),
+            4 => scan_k::<4>(words, offset, f, out),
+            5 => scan_k::<5>(words, offset, f, out),
+            6 => scan_k::<6>(words, offset, f, out),
+            7 => scan_k::<7>(words, offset, f, out),
+            8 => scan_k::<8>(words, offset, f, out),
+            9 | 10 => scan_k::<10>(words, offset, f, out),
+            _ => scan_k::<18>(words, offset, f, out),
+        }
+    }
 }
 
-fn scan(column: &[u32], offset: u64, filter: &SuffixFilter, out: &mut Vec<Hit>) {
+/// The exact check of one candidate word.
+#[inline]
+fn check(filter: &SuffixFilter, i: u64, w: u32, out: &mut Vec<Hit>) {
+    if let Some(prize) = filter.exact_word(w) {
+        out.push(Hit {
+            index: i,
+            digits: HotColumn::decode(w),
+            prize,
+        });
+    }
+}
+
+fn scan(words: &[u32], offset: u64, filter: &SuffixFilter, out: &mut Vec<Hit>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: calling a `#[target_feature(enable = "avx2")]` function is
         // sound exactly when the CPU supports AVX2, which was just checked at
-        // run time; the function itself is safe code.
+        // run time.
         #[allow(unsafe_code)]
         unsafe {
-            scan_avx2(column, offset, filter, out)
+            avx2::scan(words, offset, filter, out)
         };
         return;
     }
-    scan_portable(column, offset, filter, out)
+    scan_portable(words, offset, filter, out)
 }
 
 /// Every invoice in `column` that wins a regular prize, in column order,
 /// scanned on `threads` threads (each a contiguous slice).
-pub fn match_prizes(column: &[u32], w: &WinningNumbers, threads: usize) -> Vec<Hit> {
+pub fn match_prizes(column: &HotColumn, w: &WinningNumbers, threads: usize) -> Vec<Hit> {
     let filter = SuffixFilter::new(w);
+    let words = column.words();
     let threads = threads.clamp(1, 64);
     if threads == 1 {
         let mut out = Vec::new();
-        scan(column, 0, &filter, &mut out);
+        scan(words, 0, &filter, &mut out);
         return out;
     }
-    let chunk = column.len().div_ceil(threads).max(1);
+    let chunk = words.len().div_ceil(threads).max(1);
     let mut parts: Vec<Vec<Hit>> = Vec::new();
     std::thread::scope(|s| {
-        let handles: Vec<_> = column
+        let handles: Vec<_> = words
             .chunks(chunk)
             .enumerate()
             .map(|(i, part)| {
                 let filter = &filter;
                 s.spawn(move || {
-                    let mut out = Vec::new();
+                    // About 1 row in 200 wins (6 to 8 hot suffixes of 1000).
+                    let mut out = Vec::with_capacity(part.len() / 150);
                     scan(part, (i * chunk) as u64, filter, &mut out);
                     out
                 })
@@ -342,13 +575,70 @@ mod tests {
             }
             column.push(w.special);
             column.push(w.grand);
-            let got = match_prizes(&column, &w, 2);
+            let hot = HotColumn::from_digits(column.clone()).expect("8 digits");
+            let got = match_prizes(&hot, &w, 2);
             assert_eq!(got, brute(&column, &w), "period {}", s("period"));
             assert!(got.iter().any(|h| h.prize == Prize::Special));
         }
     }
 
+    #[test]
+    fn hot_column_rejects_more_than_8_digits() {
+        assert!(HotColumn::from_digits(vec![0, 99_999_999]).is_some());
+        assert!(HotColumn::from_digits(vec![0, 100_000_000]).is_none());
+        // The word of 12,345,678 is 12,345 << 10 | 678.
+        assert_eq!(HotColumn::encode(12_345_678), (12_345 << 10) | 678);
+        assert!(HotColumn::from_words(vec![(99_999 << 10) | 999]).is_some());
+        assert!(HotColumn::from_words(vec![1000]).is_none());
+        assert!(HotColumn::from_words(vec![100_000 << 10]).is_none());
+    }
+
     proptest! {
+        #[test]
+        fn hot_words_round_trip_and_keep_the_last_3_digits(d in 0u32..100_000_000) {
+            let w = HotColumn::encode(d);
+            prop_assert_eq!(HotColumn::decode(w), d);
+            prop_assert_eq!(w & 1023, d % 1000);
+            prop_assert!(w < 1 << 27);
+        }
+
+        /// The portable kernel (what a CPU without AVX2 runs) and the
+        /// dispatched one (AVX2 here) agree with the reference, in order.
+        #[test]
+        fn both_kernels_equal_the_reference(
+            first in proptest::collection::vec(0u32..100_000_000, 1..=10),
+            add in proptest::collection::vec(0u16..1000, 0..=6),
+            seed in any::<u64>(),
+            len in 0usize..3000,
+        ) {
+            let f: Vec<String> = first.iter().map(|v| format!("{v:08}")).collect();
+            let a: Vec<String> = add.iter().map(|v| format!("{v:03}")).collect();
+            let fr: Vec<&str> = f.iter().map(String::as_str).collect();
+            let ar: Vec<&str> = a.iter().map(String::as_str).collect();
+            let w = numbers("00106725", "90819218", &fr, &ar);
+            let mut state = seed | 1;
+            let column: Vec<u32> = (0..len)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let r = (state % 100_000_000) as u32;
+                    let near = first[i % first.len()];
+                    let m = 10u32.pow(1 + (state >> 40) as u32 % 8);
+                    if i % 3 == 0 { (r / m) * m + near % m } else { r }
+                })
+                .collect();
+            let hot = HotColumn::from_digits(column.clone()).expect("8 digits");
+            let filter = SuffixFilter::new(&w);
+            let mut portable = Vec::new();
+            scan_portable(hot.words(), 0, &filter, &mut portable);
+            let mut dispatched = Vec::new();
+            scan(hot.words(), 0, &filter, &mut dispatched);
+            let expected = brute(&column, &w);
+            prop_assert_eq!(&portable, &expected);
+            prop_assert_eq!(&dispatched, &expected);
+        }
+
         #[test]
         fn filter_has_no_false_negatives(d in 0u32..100_000_000, f in 0u32..100_000_000, add in 0u16..1000, threads in 1usize..5) {
             let w = numbers("00106725", "90819218", &[&format!("{f:08}")], &[&format!("{add:03}")]);
@@ -357,7 +647,8 @@ mod tests {
                 prop_assert!(filter.candidate(d));
             }
             let column = vec![d, f, d ^ 1, (d / 1000) * 1000 + f % 1000];
-            prop_assert_eq!(match_prizes(&column, &w, threads), brute(&column, &w));
+            let hot = HotColumn::from_digits(column.clone()).expect("8 digits");
+            prop_assert_eq!(match_prizes(&hot, &w, threads), brute(&column, &w));
         }
     }
 }

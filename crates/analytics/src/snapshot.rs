@@ -22,6 +22,7 @@
 //! with the RFC 6962 Merkle tree hash `MTH` over leaf hashes
 //! `SHA-256(0x00 ‖ leaf bytes)` and nodes `SHA-256(0x01 ‖ left ‖ right)`.
 
+use crate::HotColumn;
 use crate::error::{Error, Result, io};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -735,9 +736,10 @@ impl Snapshot {
         ))
     }
 
-    /// The numbers column, contiguous (4 bytes a row in memory), read on
-    /// `threads` threads; fails on a value above 99,999,999.
-    pub fn numbers(&self, threads: usize) -> Result<Vec<u32>> {
+    /// The numbers column as the match reads it ([`HotColumn`]: 4 bytes a
+    /// row, contiguous), read on `threads` threads; fails on a value above
+    /// 99,999,999.
+    pub fn numbers(&self, threads: usize) -> Result<HotColumn> {
         let h = self.header;
         let rpl = h.rows_per_leaf as usize;
         let mut out = vec![0u32; h.rows as usize];
@@ -759,8 +761,9 @@ impl Snapshot {
                             file.read_exact(&mut buf).map_err(io(&self.path))?;
                             let mut max = 0;
                             for (d, b) in dst.iter_mut().zip(buf.chunks_exact(4)) {
-                                *d = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                                max = max.max(*d);
+                                let v = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                                max = max.max(v);
+                                *d = HotColumn::encode(v);
                             }
                             if max >= 100_000_000 {
                                 return Err(Error::Format(format!(
@@ -780,6 +783,7 @@ impl Snapshot {
                 .collect()
         });
         results.into_iter().collect::<Result<()>>()?;
-        Ok(out)
+        // Every leaf was range-checked above.
+        Ok(HotColumn::from_checked_words(out))
     }
 }

@@ -430,7 +430,8 @@ proptest! {
             .enumerate()
             .filter_map(|(i, &d)| reference(&w, d).map(|p| (i as u64, p)))
             .collect();
-        let got: Vec<(u64, Prize)> = einvoice_analytics::match_prizes(&column, &w, threads)
+        let hot = einvoice_analytics::HotColumn::from_digits(column.clone()).expect("8 digits");
+        let got: Vec<(u64, Prize)> = einvoice_analytics::match_prizes(&hot, &w, threads)
             .into_iter()
             .map(|h| (h.index, h.prize))
             .collect();
