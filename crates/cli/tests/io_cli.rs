@@ -74,15 +74,20 @@ async fn a_demo_site_moves_to_postgres_and_stays_verifiable() {
         })
         .await
         .expect("account");
-        s.outbox_mark(
-            "winner/11402/0",
-            OutboxOutcome::Failed {
-                next_unix: 100,
-                error: "HTTP 503".into(),
-            },
-        )
-        .await
-        .expect("mark");
+        let claimed = s.outbox_claim(0, 1, 1, "w").await.expect("claim");
+        assert_eq!(claimed[0].id, "winner/11402/0");
+        assert!(
+            s.outbox_mark(
+                "winner/11402/0",
+                "w",
+                OutboxOutcome::Failed {
+                    next_unix: 100,
+                    error: "HTTP 503".into(),
+                },
+            )
+            .await
+            .expect("mark")
+        );
     }
     let exported = ok(&run(&["export"], &[("--data", &a), ("--out", &file)]));
     assert_eq!(exported["records"]["winners"], 4);
@@ -181,8 +186,8 @@ async fn a_demo_site_moves_to_postgres_and_stays_verifiable() {
     );
     for now in [0, 100] {
         assert_eq!(
-            pg.outbox_due(now, 100).await.expect("pg"),
-            sqlite.outbox_due(now, 100).await.expect("sqlite")
+            pg.outbox_claim(now, 100, 1, "x").await.expect("pg"),
+            sqlite.outbox_claim(now, 100, 1, "x").await.expect("sqlite")
         );
     }
 

@@ -9,8 +9,10 @@
 //! allow_plain_http = false       # plain HTTP on a non-loopback address (behind a TLS proxy)
 //! tls_cert = "cert.pem"          # EINVOICE_TLS_CERT: PEM chain; with tls_key, serve HTTPS
 //! tls_key = "key.pem"            # EINVOICE_TLS_KEY
-//! webhook_url = "http://127.0.0.1:9000/winners" # EINVOICE_WEBHOOK_URL: winner notifications
+//! webhook_url = "https://hooks.example/winners" # EINVOICE_WEBHOOK_URL: winner notifications
 //!                                # (signed with EINVOICE_WEBHOOK_SECRET, environment only)
+//! webhook_ca_file = "ca.pem"     # EINVOICE_WEBHOOK_CA_FILE: also trust this CA (PEM) for https
+//! webhook_allow_plain_http = false # http:// webhooks to a non-loopback host (a trusted relay)
 //!
 //! [limits]
 //! max_body_bytes = 4194304       # 413 above this
@@ -97,9 +99,16 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     /// Request limits.
     pub limits: Limits,
-    /// Where the outbox's winner notifications are POSTed (`http://…`); the
-    /// signing secret comes from `EINVOICE_WEBHOOK_SECRET` only.
+    /// Where the outbox's winner notifications are POSTed (`https://…`, or
+    /// `http://…` to a loopback relay); the signing secret comes from
+    /// `EINVOICE_WEBHOOK_SECRET` only.
     pub webhook_url: Option<String>,
+    /// PEM CA certificates trusted for the webhook besides the system's
+    /// trust store (a site's private CA).
+    pub webhook_ca_file: Option<PathBuf>,
+    /// Allow an `http://` webhook on a non-loopback host (the notifications
+    /// and their signatures then travel in clear).
+    pub webhook_allow_plain_http: bool,
 }
 
 impl Default for FileConfig {
@@ -115,6 +124,8 @@ impl Default for FileConfig {
             tls_key: None,
             limits: Limits::default(),
             webhook_url: None,
+            webhook_ca_file: None,
+            webhook_allow_plain_http: false,
         }
     }
 }
@@ -173,6 +184,9 @@ impl FileConfig {
         if let Some(v) = get("EINVOICE_WEBHOOK_URL") {
             self.webhook_url = Some(v);
         }
+        if let Some(v) = get("EINVOICE_WEBHOOK_CA_FILE") {
+            self.webhook_ca_file = Some(v.into());
+        }
         if let Some(v) = get("EINVOICE_SANDBOX") {
             self.sandbox = match v.as_str() {
                 "1" | "true" => true,
@@ -205,6 +219,28 @@ impl FileConfig {
     /// Whether HTTPS is configured.
     pub fn tls(&self) -> bool {
         self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// The webhook worker's configuration, when `webhook_url` is set, signed
+    /// with `secret` (from `EINVOICE_WEBHOOK_SECRET`): the URL checked
+    /// (`webhook_allow_plain_http`), the CA file read.
+    pub fn webhook(
+        &self,
+        secret: &[u8],
+    ) -> Result<Option<crate::webhook::WebhookConfig>, crate::webhook::WebhookError> {
+        use crate::webhook::WebhookConfig;
+        let Some(url) = &self.webhook_url else {
+            return Ok(None);
+        };
+        let cfg = if self.webhook_allow_plain_http {
+            WebhookConfig::allowing_plain_http(url, secret)?
+        } else {
+            WebhookConfig::new(url, secret)?
+        };
+        Ok(Some(match &self.webhook_ca_file {
+            Some(path) => cfg.with_ca_file(path)?,
+            None => cfg,
+        }))
     }
 }
 
@@ -249,6 +285,27 @@ mod tests {
             .clone()
             .apply_env(|k| (k == "EINVOICE_SANDBOX").then(|| "maybe".into()));
         assert!(matches!(bad, Err(ConfigError::Env { .. })));
+    }
+
+    #[test]
+    fn webhook_settings() {
+        use crate::webhook::WebhookError;
+        let secret = b"0123456789abcdef";
+        assert!(matches!(FileConfig::default().webhook(secret), Ok(None)));
+        let mut c = FileConfig::from_toml(
+            "webhook_url = \"http://10.0.0.5:9000/w\"\nwebhook_allow_plain_http = false\n",
+        )
+        .expect("parses");
+        assert!(matches!(c.webhook(secret), Err(WebhookError::PlainHttp(_))));
+        c.webhook_allow_plain_http = true;
+        assert!(matches!(c.webhook(secret), Ok(Some(_))));
+        c.apply_env(|k| (k == "EINVOICE_WEBHOOK_CA_FILE").then(|| "/nonexistent/ca.pem".into()))
+            .expect("env");
+        assert_eq!(
+            c.webhook_ca_file.as_deref(),
+            Some(std::path::Path::new("/nonexistent/ca.pem"))
+        );
+        assert!(matches!(c.webhook(secret), Err(WebhookError::CaFile(_))));
     }
 
     #[test]

@@ -1,15 +1,25 @@
-//! Winner notifications from the outbox to a webhook over real HTTP: signed,
-//! retried with backoff after a failure, delivered once accepted.
+//! Winner notifications from the outbox to a webhook over real HTTP(S):
+//! signed, retried with backoff after a failure, delivered once accepted;
+//! two workers (two nodes on one PostgreSQL, or two loops on one SQLite
+//! store) deliver every item exactly once; HTTPS through a configured CA,
+//! and a wrong CA is a recorded TLS failure that reschedules.
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use einvoice_core::Period;
+use einvoice_server::config::FileConfig;
 use einvoice_server::webhook::{self, WebhookConfig, signature};
-use einvoice_store::conformance::sample_winners;
-use einvoice_store::{Store, WinnersLoad};
+use einvoice_store::conformance::{SELLER_A, sample_winners};
+use einvoice_store::{OutboxRecord, Store, WinnerRecord, WinnersLoad};
+use einvoice_store_postgres::PgStore;
+use einvoice_store_postgres::pg_harness::PgCluster;
 use einvoice_store_sqlite::SqliteStore;
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 const SECRET: &[u8] = b"webhook-secret-0123456789";
 
@@ -19,17 +29,49 @@ struct Received {
     accepted: Vec<(String, bool)>,
 }
 
+fn load(winners: Vec<WinnerRecord>) -> WinnersLoad {
+    WinnersLoad {
+        period: Period::parse("11402").expect("p"),
+        actor: "operator:alice".into(),
+        winners,
+    }
+}
+
+/// `n` payable carrier lines: `n` notifications.
+fn many_winners(n: u64) -> Vec<WinnerRecord> {
+    (0..n)
+        .map(|line| WinnerRecord {
+            line,
+            invoice_number: format!("AB{:08}", line + 1),
+            seller: SELLER_A.into(),
+            prize: "sixth".into(),
+            amount: 200,
+            payable: 200,
+            carrier: Some("3J0002:/ABC+123".into()),
+            npo: None,
+        })
+        .collect()
+}
+
+/// The outbox as stored, by id.
+async fn outbox<S: Store>(store: &S) -> Vec<OutboxRecord> {
+    store.export_records().await.expect("records").outbox
+}
+
+async fn bind() -> (tokio::net::TcpListener, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (listener, addr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_are_signed_retried_and_delivered() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
-    let period = Period::parse("11402").expect("p");
     store
-        .put_winners(WinnersLoad {
-            period,
-            actor: "operator:alice".into(),
-            winners: sample_winners(),
-        })
+        .put_winners(load(sample_winners()))
         .await
         .expect("load");
     // The receiver refuses its first call, then verifies and accepts.
@@ -61,25 +103,22 @@ async fn notifications_are_signed_retried_and_delivered() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (listener, addr) = bind().await;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     let cfg = WebhookConfig::new(&format!("http://{addr}/hook"), SECRET).expect("cfg");
-    let client = reqwest::Client::new();
+    let client = cfg.client().expect("client");
     let now = 1_000;
     let first = webhook::deliver_due(&store, &client, &cfg, now)
         .await
         .expect("deliver");
-    assert_eq!((first.ok, first.failed), (2, 1));
+    assert_eq!((first.claimed, first.ok, first.failed), (3, 2, 1));
     // The failed one waits for its backoff.
     let early = webhook::deliver_due(&store, &client, &cfg, now + 5)
         .await
         .expect("deliver");
-    assert_eq!((early.ok, early.failed), (0, 0));
+    assert_eq!((early.claimed, early.ok, early.failed), (0, 0, 0));
     let later = webhook::deliver_due(&store, &client, &cfg, now + cfg.base_backoff_secs)
         .await
         .expect("deliver");
@@ -93,11 +132,10 @@ async fn notifications_are_signed_retried_and_delivered() {
         "every signature verifies"
     );
     assert!(
-        store
-            .outbox_due(i64::MAX, 10)
+        outbox(&store)
             .await
-            .expect("due")
-            .is_empty(),
+            .iter()
+            .all(|o| o.delivered_unix.is_some()),
         "all delivered"
     );
 }
@@ -107,11 +145,7 @@ async fn an_unreachable_webhook_reschedules() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
     store
-        .put_winners(WinnersLoad {
-            period: Period::parse("11402").expect("p"),
-            actor: "operator:alice".into(),
-            winners: sample_winners(),
-        })
+        .put_winners(load(sample_winners()))
         .await
         .expect("load");
     // A port nothing listens on.
@@ -119,10 +153,294 @@ async fn an_unreachable_webhook_reschedules() {
     let addr = l.local_addr().expect("addr");
     drop(l);
     let cfg = WebhookConfig::new(&format!("http://{addr}/hook"), SECRET).expect("cfg");
-    let d = webhook::deliver_due(&store, &reqwest::Client::new(), &cfg, 0)
+    let d = webhook::deliver_due(&store, &cfg.client().expect("client"), &cfg, 0)
         .await
         .expect("deliver");
     assert_eq!((d.ok, d.failed), (0, 3));
-    let due = store.outbox_due(i64::MAX, 10).await.expect("due");
-    assert!(due.iter().all(|i| i.attempts == 1 && i.next_unix == 10));
+    for o in outbox(&store).await {
+        assert_eq!(
+            (o.item.attempts, o.item.next_unix),
+            (1, 10),
+            "{}",
+            o.item.id
+        );
+        assert_eq!(o.last_error.as_deref(), Some("connection failed"));
+    }
+}
+
+/// A redirect is not followed (a POST redirected with 301/302 would arrive
+/// as a GET without its body): it is a failed attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_a_failure() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+    store
+        .put_winners(load(sample_winners()))
+        .await
+        .expect("load");
+    let gets = Arc::new(Mutex::new(0u32));
+    let g = gets.clone();
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(|| async { (StatusCode::FOUND, [("location", "/elsewhere")]) }),
+        )
+        .route(
+            "/elsewhere",
+            axum::routing::any(move || {
+                let g = g.clone();
+                async move {
+                    *g.lock().expect("lock") += 1;
+                    StatusCode::OK
+                }
+            }),
+        );
+    let (listener, addr) = bind().await;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let cfg = WebhookConfig::new(&format!("http://{addr}/hook"), SECRET).expect("cfg");
+    let d = webhook::deliver_due(&store, &cfg.client().expect("client"), &cfg, 0)
+        .await
+        .expect("deliver");
+    assert_eq!((d.ok, d.failed), (0, 3));
+    assert_eq!(*gets.lock().expect("lock"), 0, "not followed");
+    for o in outbox(&store).await {
+        assert_eq!(o.last_error.as_deref(), Some("HTTP 302"));
+    }
+}
+
+/// Deliveries per idempotency id, and the client connections they came on.
+#[derive(Default)]
+struct Counted {
+    per_id: BTreeMap<String, u32>,
+    peers: HashSet<SocketAddr>,
+}
+
+/// A receiver that accepts everything after a short pause (so that the
+/// workers' batches overlap) and counts deliveries per id.
+async fn counting_receiver() -> (String, Arc<Mutex<Counted>>) {
+    let counted = Arc::new(Mutex::new(Counted::default()));
+    let c = counted.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(
+            move |ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap| {
+                let c = c.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    let id = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    let mut c = c.lock().expect("lock");
+                    *c.per_id.entry(id).or_default() += 1;
+                    c.peers.insert(peer);
+                    StatusCode::NO_CONTENT
+                }
+            },
+        ),
+    );
+    let (listener, addr) = bind().await;
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    (format!("http://{addr}/hook"), counted)
+}
+
+/// Two `webhook::run` loops, one per store handle, each its own worker and
+/// HTTP client, deliver `n` loaded notifications: every id arrives exactly
+/// once, and both workers delivered some.
+async fn two_workers_deliver_each_item_once<S: Store>(a: S, b: S, n: u64) {
+    a.put_winners(load(many_winners(n))).await.expect("load");
+    let (url, counted) = counting_receiver().await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut loops = Vec::new();
+    for (name, store) in [("node-a", a.clone()), ("node-b", b)] {
+        let mut cfg = WebhookConfig::new(&url, SECRET).expect("cfg");
+        cfg.worker = name.into();
+        cfg.batch = 5;
+        cfg.poll = Duration::from_millis(20);
+        let client = cfg.client().expect("client");
+        let mut stop = stop_rx.clone();
+        loops.push(tokio::spawn(webhook::run(store, cfg, client, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = counted.lock().expect("lock").per_id.len() as u64;
+        if seen == n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {seen} of {n} delivered in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A few more polls: a duplicate would show up now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop_tx.send(true).expect("stop");
+    for l in loops {
+        tokio::time::timeout(Duration::from_secs(10), l)
+            .await
+            .expect("the loops stop")
+            .expect("loop task");
+    }
+    let (per_id, peers) = {
+        let c = counted.lock().expect("lock");
+        (c.per_id.clone(), c.peers.clone())
+    };
+    let twice: Vec<(&String, &u32)> = per_id.iter().filter(|(_, k)| **k != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} delivered more than once, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(5)]
+    );
+    assert_eq!(per_id.len() as u64, n);
+    assert!(
+        peers.len() >= 2,
+        "both workers delivered (one connection each): {peers:?}"
+    );
+    let records = outbox(&a).await;
+    assert_eq!(records.len() as u64, n);
+    assert!(records.iter().all(|o| o.delivered_unix.is_some()));
+    assert!(records.iter().all(|o| o.item.attempts == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_postgres_deliver_each_item_once() {
+    let url = PgCluster::shared()
+        .create_database()
+        .await
+        .expect("create a test database");
+    let a = PgStore::connect(&url, "main").await.expect("node a");
+    let b = PgStore::connect(&url, "main").await.expect("node b");
+    two_workers_deliver_each_item_once(a, b, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_loops_on_one_sqlite_store_deliver_each_item_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+    two_workers_deliver_each_item_once(store.clone(), store, 200).await;
+}
+
+/// A self-signed certificate for `localhost`: (cert PEM, key PEM).
+fn self_signed() -> (String, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    (ck.cert.pem(), ck.signing_key.serialize_pem())
+}
+
+/// HTTPS: delivered when `webhook_ca_file` holds the receiver's CA; with
+/// another CA the handshake fails, and that is a recorded TLS failure that
+/// reschedules the item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_through_the_configured_ca() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (cert, key) = self_signed();
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, &cert).expect("write");
+    std::fs::write(&key_file, &key).expect("write");
+    let wrong_ca = dir.path().join("other-ca.pem");
+    std::fs::write(&wrong_ca, self_signed().0).expect("write");
+
+    let got = Arc::new(Mutex::new(Vec::<(String, bool)>::new()));
+    let g = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap, body: String| {
+            let g = g.clone();
+            async move {
+                let h = |k: &str| {
+                    headers
+                        .get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let ts: i64 = h("x-einvoice-timestamp").parse().unwrap_or(0);
+                let id = h("idempotency-key");
+                let good = h("x-einvoice-signature") == signature(SECRET, ts, &id, &body);
+                g.lock().expect("lock").push((id, good));
+                StatusCode::OK
+            }
+        }),
+    );
+    let tls = einvoice_server::tls::server_config(&cert_file, &key_file).expect("tls");
+    let (listener, addr) = bind().await;
+    tokio::spawn(einvoice_server::tls::serve_tls(
+        listener,
+        app,
+        tls,
+        std::future::pending(),
+    ));
+    let url = format!("https://localhost:{}/hook", addr.port());
+
+    // The wrong CA: every attempt fails in the handshake and is rescheduled.
+    let wrong_dir = tempfile::tempdir().expect("tmp");
+    let wrong = SqliteStore::open(&wrong_dir.path().join("s.db"), "main").expect("open");
+    wrong
+        .put_winners(load(sample_winners()))
+        .await
+        .expect("load");
+    let cfg = FileConfig {
+        webhook_url: Some(url.clone()),
+        webhook_ca_file: Some(wrong_ca),
+        ..FileConfig::default()
+    }
+    .webhook(SECRET)
+    .expect("config")
+    .expect("webhook set");
+    let d = webhook::deliver_due(&wrong, &cfg.client().expect("client"), &cfg, 500)
+        .await
+        .expect("deliver");
+    assert_eq!((d.ok, d.failed), (0, 3));
+    for o in outbox(&wrong).await {
+        assert_eq!(
+            (o.item.attempts, o.item.next_unix),
+            (1, 510),
+            "{}",
+            o.item.id
+        );
+        let e = o.last_error.unwrap_or_default();
+        assert!(
+            e.starts_with("TLS: ") && e.contains("certificate"),
+            "{}: {e}",
+            o.item.id
+        );
+    }
+    assert!(got.lock().expect("lock").is_empty(), "nothing was sent");
+
+    // The right CA, from the environment as `serve` reads it.
+    let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+    store
+        .put_winners(load(sample_winners()))
+        .await
+        .expect("load");
+    let mut file = FileConfig::from_toml(&format!("webhook_url = {url:?}\n")).expect("toml");
+    let ca = cert_file.display().to_string();
+    file.apply_env(|k| (k == "EINVOICE_WEBHOOK_CA_FILE").then(|| ca.clone()))
+        .expect("env");
+    let cfg = file.webhook(SECRET).expect("config").expect("webhook set");
+    let d = webhook::deliver_due(&store, &cfg.client().expect("client"), &cfg, 500)
+        .await
+        .expect("deliver");
+    assert_eq!((d.ok, d.failed), (3, 0));
+    let got = got.lock().expect("lock").clone();
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|(_, good)| *good), "signatures verify");
+    assert!(
+        outbox(&store)
+            .await
+            .iter()
+            .all(|o| o.delivered_unix == Some(500))
+    );
 }

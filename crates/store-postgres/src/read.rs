@@ -815,11 +815,23 @@ impl Store for PgStore {
         self.draw_bank_account(carrier).await
     }
 
-    async fn outbox_due(&self, now_unix: i64, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
-        self.draw_outbox_due(now_unix, limit).await
+    async fn outbox_claim(
+        &self,
+        now_unix: i64,
+        limit: u32,
+        lease_secs: u32,
+        worker: &str,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        self.draw_outbox_claim(now_unix, limit, lease_secs, worker)
+            .await
     }
 
-    async fn outbox_mark(&self, id: &str, outcome: OutboxOutcome) -> Result<(), StoreError> {
-        self.draw_outbox_mark(id, outcome).await
+    async fn outbox_mark(
+        &self,
+        id: &str,
+        worker: &str,
+        outcome: OutboxOutcome,
+    ) -> Result<bool, StoreError> {
+        self.draw_outbox_mark(id, worker, outcome).await
     }
 }

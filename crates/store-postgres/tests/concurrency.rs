@@ -361,3 +361,88 @@ async fn b_two_nodes_resolve_duplicates_like_sqlite() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Outbox claims of several nodes (own pool each) on one database, all at
+/// the same instant and many at once: every due item is claimed by exactly
+/// one worker, and only that worker's mark applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn c_outbox_claims_of_several_nodes_are_disjoint() {
+    use einvoice_store::{OutboxOutcome, WinnerRecord, WinnersLoad};
+    let url = PgCluster::shared()
+        .create_database()
+        .await
+        .expect("create a test database");
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(PgStore::connect(&url, "main").await.expect("connect"));
+    }
+    let lines = 300u64;
+    nodes[0]
+        .put_winners(WinnersLoad {
+            period: einvoice_core::Period::parse("11402").expect("period"),
+            actor: "alice".into(),
+            winners: (0..lines)
+                .map(|line| WinnerRecord {
+                    line,
+                    invoice_number: format!("AB{:08}", line + 1),
+                    seller: SELLER_A.into(),
+                    prize: "sixth".into(),
+                    amount: 200,
+                    payable: 200,
+                    carrier: Some("3J0002:/ABC+123".into()),
+                    npo: None,
+                })
+                .collect(),
+        })
+        .await
+        .expect("load");
+    let mut tasks = Vec::new();
+    for (n, node) in nodes.iter().enumerate() {
+        for t in 0..3 {
+            let node = node.clone();
+            tasks.push(tokio::spawn(async move {
+                let worker = format!("node{n}-{t}");
+                let mut got = Vec::new();
+                loop {
+                    let batch = node
+                        .outbox_claim(1_000, 9, 60, &worker)
+                        .await
+                        .expect("claim");
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    got.extend(batch.into_iter().map(|i| (i.id, worker.clone())));
+                }
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let mut ids: Vec<&str> = all.iter().map(|(id, _)| id.as_str()).collect();
+    ids.sort_unstable();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!((before, ids.len()), (300, 300), "each item claimed once");
+    let workers: std::collections::HashSet<&str> = all.iter().map(|(_, w)| w.as_str()).collect();
+    assert!(workers.len() > 1, "claims were spread: {workers:?}");
+    for (i, (id, worker)) in all.iter().enumerate() {
+        let node = &nodes[i % nodes.len()];
+        let done = OutboxOutcome::Delivered { at_unix: 1_001 };
+        assert!(
+            !node
+                .outbox_mark(id, "stranger", done.clone())
+                .await
+                .expect("mark")
+        );
+        assert!(node.outbox_mark(id, worker, done).await.expect("mark"));
+    }
+    assert!(
+        nodes[1]
+            .outbox_claim(i64::MAX, 100, 60, "late")
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}

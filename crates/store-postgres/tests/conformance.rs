@@ -43,6 +43,55 @@ async fn migrate_is_idempotent_and_versioned() {
     assert_eq!(s.schema_version().await.expect("version"), SCHEMA_VERSION);
 }
 
+/// A database of schema version 2 (before outbox leases) is upgraded on
+/// connect: its undelivered items keep their state and can be claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_database_is_upgraded() {
+    let url = fresh_url().await;
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let c = PgCluster::shared().client(db).await.expect("client");
+    c.batch_execute(include_str!("../src/migrations/0001_init.sql"))
+        .await
+        .expect("v1");
+    c.batch_execute(include_str!("../src/migrations/0002_draw.sql"))
+        .await
+        .expect("v2");
+    c.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+         INSERT INTO schema_version (id, version) VALUES (1, 2)
+             ON CONFLICT (id) DO UPDATE SET version = 2;
+         INSERT INTO outbox (id, kind, body, attempts, next_unix, last_error)
+             VALUES ('winner/11402/0', 'winner', '{}', 2, 50, 'HTTP 500')",
+    )
+    .await
+    .expect("v2 rows");
+    let s = PgStore::connect(&url, "main").await.expect("upgrade");
+    assert_eq!(s.schema_version().await.expect("version"), SCHEMA_VERSION);
+    assert!(
+        s.outbox_claim(49, 10, 60, "w")
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let claimed = s.outbox_claim(50, 10, 60, "w").await.expect("claim");
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|i| (i.id.as_str(), i.attempts))
+            .collect::<Vec<_>>(),
+        [("winner/11402/0", 2)]
+    );
+    assert!(
+        s.outbox_mark(
+            "winner/11402/0",
+            "w",
+            einvoice_store::OutboxOutcome::Delivered { at_unix: 51 }
+        )
+        .await
+        .expect("mark")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_finds_the_first_tampered_entry() {
     let url = fresh_url().await;

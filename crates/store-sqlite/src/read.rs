@@ -775,12 +775,23 @@ impl Store for SqliteStore {
         crate::draw::bank_account(self, carrier).await
     }
 
-    async fn outbox_due(&self, now_unix: i64, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
-        crate::draw::outbox_due(self, now_unix, limit).await
+    async fn outbox_claim(
+        &self,
+        now_unix: i64,
+        limit: u32,
+        lease_secs: u32,
+        worker: &str,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        crate::draw::outbox_claim(self, now_unix, limit, lease_secs, worker).await
     }
 
-    async fn outbox_mark(&self, id: &str, outcome: OutboxOutcome) -> Result<(), StoreError> {
-        crate::draw::outbox_mark(self, id, outcome).await
+    async fn outbox_mark(
+        &self,
+        id: &str,
+        worker: &str,
+        outcome: OutboxOutcome,
+    ) -> Result<bool, StoreError> {
+        crate::draw::outbox_mark(self, id, worker, outcome).await
     }
 }
 

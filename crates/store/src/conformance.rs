@@ -449,21 +449,32 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         updated_unix: 11,
     };
     a.put_bank_account(account.clone()).await.expect("account");
-    a.outbox_mark(
-        "winner/11402/0",
-        crate::OutboxOutcome::Failed {
-            next_unix: 100,
-            error: "HTTP 500".into(),
-        },
-    )
-    .await
-    .expect("failed once");
-    a.outbox_mark(
-        "winner/11402/1",
-        crate::OutboxOutcome::Delivered { at_unix: 5 },
-    )
-    .await
-    .expect("delivered");
+    // Only the lease holder marks: claim (a one-second lease), then mark.
+    assert_eq!(
+        a.outbox_claim(0, 100, 1, "w").await.expect("claim").len(),
+        3
+    );
+    assert!(
+        a.outbox_mark(
+            "winner/11402/0",
+            "w",
+            crate::OutboxOutcome::Failed {
+                next_unix: 100,
+                error: "HTTP 500".into(),
+            },
+        )
+        .await
+        .expect("failed once")
+    );
+    assert!(
+        a.outbox_mark(
+            "winner/11402/1",
+            "w",
+            crate::OutboxOutcome::Delivered { at_unix: 5 },
+        )
+        .await
+        .expect("delivered")
+    );
 
     // Export.
     let origins = a.origins().await.expect("origins");
@@ -604,10 +615,12 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         b.bank_account(&account.carrier).await.expect("b"),
         Some(account)
     );
-    for now in [0, 99, 100, i64::MAX] {
+    // Leases are not exported (a claim is the claiming node's business):
+    // once `a`'s lease has ended, both claim the same items.
+    for now in [1, 99, 100] {
         assert_eq!(
-            b.outbox_due(now, 100).await.expect("b"),
-            a.outbox_due(now, 100).await.expect("a"),
+            b.outbox_claim(now, 100, 1, "x").await.expect("b"),
+            a.outbox_claim(now, 100, 1, "x").await.expect("a"),
             "due at {now}"
         );
     }
@@ -699,7 +712,14 @@ pub async fn import_refuses_draw_data<S: Store>(frozen: S, loaded: S, banked: S)
             .len(),
         4
     );
-    assert_eq!(loaded.outbox_due(0, 100).await.expect("due").len(), 3);
+    assert_eq!(
+        loaded
+            .outbox_claim(0, 100, 60, "w")
+            .await
+            .expect("claim")
+            .len(),
+        3
+    );
     assert_eq!(
         banked.bank_account(&account.carrier).await.expect("read"),
         Some(account)
@@ -877,34 +897,275 @@ pub async fn draw_winners<S: Store>(s: S) {
             .is_empty()
     );
     // The load enqueued one notification per payable carrier line, once.
-    let due = s.outbox_due(0, 100).await.expect("due");
+    let due = s.outbox_claim(0, 100, 60, "w").await.expect("claim");
     let ids: Vec<&str> = due.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids, ["winner/11402/0", "winner/11402/1", "winner/11402/3"]);
     let body: serde_json::Value = serde_json::from_str(&due[1].body).expect("json");
     assert_eq!(body["prize"], "cloud_500");
-    s.outbox_mark(
-        "winner/11402/0",
-        crate::OutboxOutcome::Failed {
-            next_unix: 100,
-            error: "HTTP 500".into(),
-        },
-    )
-    .await
-    .expect("fail");
-    s.outbox_mark(
-        "winner/11402/1",
-        crate::OutboxOutcome::Delivered { at_unix: 5 },
-    )
-    .await
-    .expect("done");
-    let ids = |v: Vec<crate::OutboxItem>| v.into_iter().map(|n| n.id).collect::<Vec<_>>();
+    assert!(
+        s.outbox_mark(
+            "winner/11402/0",
+            "w",
+            crate::OutboxOutcome::Failed {
+                next_unix: 100,
+                error: "HTTP 500".into(),
+            },
+        )
+        .await
+        .expect("fail")
+    );
+    assert!(
+        s.outbox_mark(
+            "winner/11402/1",
+            "w",
+            crate::OutboxOutcome::Delivered { at_unix: 5 },
+        )
+        .await
+        .expect("done")
+    );
+    // The unmarked one is claimable again once its lease (until 60) has ended.
     assert_eq!(
-        ids(s.outbox_due(99, 100).await.expect("due")),
+        ids_of(s.outbox_claim(99, 100, 60, "w").await.expect("claim")),
         ["winner/11402/3"]
     );
-    let later = s.outbox_due(100, 100).await.expect("due");
-    assert_eq!(later[1].id, "winner/11402/0");
-    assert_eq!(later[1].attempts, 1);
+    let later = s.outbox_claim(100, 100, 60, "w").await.expect("claim");
+    assert_eq!(ids_of(later.clone()), ["winner/11402/0"]);
+    assert_eq!(later[0].attempts, 1);
+}
+
+fn ids_of(v: Vec<crate::OutboxItem>) -> Vec<String> {
+    v.into_iter().map(|n| n.id).collect()
+}
+
+/// A winners load of `n` payable carrier lines (so `n` notifications, ids
+/// `winner/11402/0` … in line order).
+fn many_winners(n: u64) -> crate::WinnersLoad {
+    crate::WinnersLoad {
+        period: period(),
+        actor: "alice".into(),
+        winners: (0..n)
+            .map(|line| crate::WinnerRecord {
+                line,
+                invoice_number: format!("AB{:08}", line + 1),
+                seller: SELLER_A.into(),
+                prize: "sixth".into(),
+                amount: 200,
+                payable: 200,
+                carrier: Some("3J0002:/ABC+123".into()),
+                npo: None,
+            })
+            .collect(),
+    }
+}
+
+/// Concurrent claimers at the same instant get disjoint items: together they
+/// take every due item exactly once, and while the leases run nobody else
+/// gets any.
+pub async fn outbox_claims_are_disjoint<S: Store>(s: S) {
+    assert_eq!(
+        s.put_winners(many_winners(60)).await.expect("load"),
+        crate::DrawPut::Stored
+    );
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let worker = format!("w{w}");
+            let mut got = Vec::new();
+            loop {
+                let batch = s.outbox_claim(1000, 7, 60, &worker).await.expect("claim");
+                if batch.is_empty() {
+                    return got;
+                }
+                got.extend(batch.into_iter().map(|i| (i.id, worker.clone())));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let mut ids: Vec<&str> = all.iter().map(|(id, _)| id.as_str()).collect();
+    ids.sort_unstable();
+    let mut want: Vec<String> = (0..60).map(|l| format!("winner/11402/{l}")).collect();
+    want.sort_unstable();
+    assert_eq!(ids, want, "every item claimed exactly once");
+    for now in [1000, 1059] {
+        assert!(
+            s.outbox_claim(now, 100, 60, "late")
+                .await
+                .expect("claim")
+                .is_empty(),
+            "leased at {now}"
+        );
+    }
+    // Each item is marked by its own claimer only.
+    for (id, worker) in &all {
+        let other = if worker == "w0" { "w1" } else { "w0" };
+        let done = crate::OutboxOutcome::Delivered { at_unix: 1001 };
+        assert!(!s.outbox_mark(id, other, done.clone()).await.expect("mark"));
+        assert!(s.outbox_mark(id, worker, done).await.expect("mark"));
+    }
+    assert!(
+        s.outbox_claim(i64::MAX, 100, 60, "late")
+            .await
+            .expect("claim")
+            .is_empty(),
+        "all delivered"
+    );
+}
+
+/// A lease ends: the items of a worker that never marked them (it crashed)
+/// are claimable again; its late mark is then refused and changes nothing,
+/// while a late mark of an item nobody claimed again still applies.
+pub async fn outbox_lease_expiry<S: Store>(s: S) {
+    use crate::OutboxOutcome::{Delivered, Failed};
+    let failed = |next_unix: i64, error: &str| Failed {
+        next_unix,
+        error: error.into(),
+    };
+    s.put_winners(crate::WinnersLoad {
+        period: period(),
+        actor: "alice".into(),
+        winners: sample_winners(),
+    })
+    .await
+    .expect("load");
+    assert_eq!(s.outbox_claim(0, 100, 30, "a").await.expect("a").len(), 3);
+    assert!(
+        s.outbox_claim(29, 100, 30, "b")
+            .await
+            .expect("b")
+            .is_empty()
+    );
+    let b = s.outbox_claim(30, 1, 30, "b").await.expect("b");
+    assert_eq!(ids_of(b.clone()), ["winner/11402/0"]);
+    assert_eq!(b[0].attempts, 0);
+    // `a` comes back: its outcome for the re-claimed item is refused.
+    assert!(
+        !s.outbox_mark("winner/11402/0", "a", Delivered { at_unix: 31 })
+            .await
+            .expect("mark")
+    );
+    assert!(
+        s.outbox_mark("winner/11402/0", "b", failed(40, "HTTP 503"))
+            .await
+            .expect("mark")
+    );
+    // The mark ended `b`'s lease: a second mark is refused too.
+    assert!(
+        !s.outbox_mark("winner/11402/0", "b", Delivered { at_unix: 32 })
+            .await
+            .expect("mark")
+    );
+    // Nobody claimed /1 again: `a` is still its holder, late or not.
+    assert!(
+        s.outbox_mark("winner/11402/1", "a", failed(50, "HTTP 500"))
+            .await
+            .expect("mark")
+    );
+    assert_eq!(
+        ids_of(s.outbox_claim(39, 100, 30, "c").await.expect("c")),
+        ["winner/11402/3"]
+    );
+    let c = s.outbox_claim(40, 100, 30, "c").await.expect("c");
+    assert_eq!(ids_of(c.clone()), ["winner/11402/0"]);
+    assert_eq!(c[0].attempts, 1);
+    assert!(
+        s.outbox_mark("winner/11402/0", "c", Delivered { at_unix: 41 })
+            .await
+            .expect("mark")
+    );
+    assert!(
+        !s.outbox_mark("winner/11402/0", "c", Delivered { at_unix: 42 })
+            .await
+            .expect("mark"),
+        "delivered stays delivered"
+    );
+    assert!(
+        !s.outbox_mark("winner/11402/9", "c", Delivered { at_unix: 42 })
+            .await
+            .expect("mark"),
+        "unknown"
+    );
+    let state: Vec<(String, u32, i64, Option<i64>)> = s
+        .export_records()
+        .await
+        .expect("records")
+        .outbox
+        .into_iter()
+        .map(|o| {
+            (
+                o.item.id,
+                o.item.attempts,
+                o.item.next_unix,
+                o.delivered_unix,
+            )
+        })
+        .collect();
+    assert_eq!(
+        state,
+        [
+            ("winner/11402/0".to_string(), 1, 40, Some(41)),
+            ("winner/11402/1".to_string(), 1, 50, None),
+            ("winner/11402/3".to_string(), 0, 0, None),
+        ]
+    );
+    // Later still, every lease has ended: what is left is due again.
+    assert_eq!(
+        ids_of(s.outbox_claim(1000, 100, 30, "d").await.expect("d")),
+        ["winner/11402/3", "winner/11402/1"]
+    );
+}
+
+/// A failed item waits for the next attempt its worker chose (the backoff)
+/// and comes back with its failed attempts counted; a delivered one never
+/// comes back.
+pub async fn outbox_failed_items_reschedule<S: Store>(s: S) {
+    use crate::OutboxOutcome::{Delivered, Failed};
+    let failed = |next_unix: i64| Failed {
+        next_unix,
+        error: "HTTP 500".into(),
+    };
+    s.put_winners(crate::WinnersLoad {
+        period: period(),
+        actor: "alice".into(),
+        winners: sample_winners(),
+    })
+    .await
+    .expect("load");
+    assert_eq!(s.outbox_claim(0, 100, 600, "w").await.expect("w").len(), 3);
+    for (id, outcome) in [
+        ("winner/11402/0", failed(10)),
+        ("winner/11402/1", failed(30)),
+        ("winner/11402/3", Delivered { at_unix: 1 }),
+    ] {
+        assert!(s.outbox_mark(id, "w", outcome).await.expect("mark"), "{id}");
+    }
+    // The marks ended the lease; the failed items wait for their schedule.
+    assert!(
+        s.outbox_claim(9, 100, 600, "w")
+            .await
+            .expect("w")
+            .is_empty()
+    );
+    let again = s.outbox_claim(10, 100, 600, "w").await.expect("w");
+    assert_eq!(ids_of(again.clone()), ["winner/11402/0"]);
+    assert_eq!((again[0].attempts, again[0].next_unix), (1, 10));
+    assert!(
+        s.outbox_mark("winner/11402/0", "w", failed(30))
+            .await
+            .expect("mark")
+    );
+    let both = s.outbox_claim(30, 100, 600, "w").await.expect("w");
+    let seen: Vec<(&str, u32)> = both.iter().map(|i| (i.id.as_str(), i.attempts)).collect();
+    assert_eq!(seen, [("winner/11402/0", 2), ("winner/11402/1", 1)]);
+    assert!(
+        s.outbox_claim(629, 100, 600, "v")
+            .await
+            .expect("v")
+            .is_empty()
+    );
 }
 
 /// Bank accounts are stored as given (sealed by the caller) and replaced.
@@ -936,7 +1197,8 @@ macro_rules! store_conformance {
         $crate::store_conformance!(@cases $make;
             ledger_chain, idempotency, tracks_and_blanks, tenant_matrix,
             lifecycle_and_queries, nonces_and_records, concurrent_appends,
-            draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts);
+            draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
+            outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -348,20 +348,36 @@ pub trait Store: Clone + Send + Sync + 'static {
         carrier: &str,
     ) -> impl Future<Output = Result<Option<BankAccountRecord>, StoreError>> + Send;
 
-    /// Undelivered outbox items due at `now_unix` ([`Store::put_winners`]
-    /// enqueues [`winner_notifications`] in its transaction), oldest
-    /// schedule first, at most `limit`.
-    fn outbox_due(
+    /// Claim up to `limit` outbox items for delivery by `worker`
+    /// ([`Store::put_winners`] enqueues [`winner_notifications`] in its
+    /// transaction): atomically take undelivered items due at `now_unix`
+    /// (`next_unix <= now_unix`) that are not under a live lease (none, or
+    /// one that ended at or before `now_unix`), lease them to `worker` until
+    /// `now_unix + lease_secs` (at least one second), and return them, oldest
+    /// schedule first.
+    ///
+    /// Claims at the same instant, from one node or from several nodes of one
+    /// database, get disjoint items. Items of a worker that never marks them
+    /// (it crashed) are claimable again once the lease has ended. `worker`
+    /// must be unique per delivering loop (e.g. node + process + random).
+    fn outbox_claim(
         &self,
         now_unix: i64,
         limit: u32,
+        lease_secs: u32,
+        worker: &str,
     ) -> impl Future<Output = Result<Vec<OutboxItem>, StoreError>> + Send;
 
-    /// Record a delivery attempt of outbox item `id`. A delivered item stays
-    /// delivered.
+    /// Record `worker`'s delivery attempt of outbox item `id` and end its
+    /// lease. Applies only while `worker` still holds the item's lease (its
+    /// last claimer, even if the lease has run out since, as long as nobody
+    /// claimed it again): returns `false`, changing nothing, when another
+    /// worker has claimed the item since, when it is delivered already, or
+    /// when it is unknown. A failed item becomes claimable at its `next_unix`.
     fn outbox_mark(
         &self,
         id: &str,
+        worker: &str,
         outcome: OutboxOutcome,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

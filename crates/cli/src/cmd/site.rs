@@ -150,15 +150,23 @@ async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow:
             format!("SQLite in {}", cfg.data.display())
         }
     );
-    if let Some(url) = &cfg.webhook_url {
+    if cfg.webhook_url.is_some() {
         let secret = std::env::var("EINVOICE_WEBHOOK_SECRET").unwrap_or_default();
-        let wh = einvoice_server::webhook::WebhookConfig::new(url, secret.as_bytes())?;
-        eprintln!("einvoice: delivering winner notifications to {url}");
-        tokio::spawn(einvoice_server::webhook::run(
-            store.clone(),
-            wh,
-            std::future::pending::<()>(),
-        ));
+        if let Some(wh) = cfg.webhook(secret.as_bytes())? {
+            // Built now so that a TLS setup problem stops `serve` at start.
+            let client = wh.client()?;
+            eprintln!(
+                "einvoice: delivering winner notifications to {} (worker {})",
+                wh.display_url(),
+                wh.worker
+            );
+            tokio::spawn(einvoice_server::webhook::run(
+                store.clone(),
+                wh,
+                client,
+                std::future::pending::<()>(),
+            ));
+        }
     }
     let app = router(store, Sealer::new(&key), opts);
     match tls {
