@@ -137,7 +137,27 @@ pub struct SuffixFilter {
     /// Each first-prize number as (last 3 digits, its first 5 digits modulo
     /// 10, 100, 1000, 10,000 and 100,000).
     firsts: Vec<(u32, [u32; 5])>,
-    additional: Vec<u32>,
+    /// Per last 3 digits (1024 slots, so a word's low 10 bits index it
+    /// without a bounds check failing): what a candidate ending in them can win.
+    by_suffix: Box<[SuffixEntry; 1024]>,
+}
+
+/// What a candidate's last 3 digits say, so that its exact check does not
+/// search: the one first-prize number ending in them (an index into
+/// [`SuffixFilter::firsts`]) and flags.
+#[derive(Debug, Clone, Copy, Default)]
+struct SuffixEntry {
+    first: u8,
+    flags: u8,
+}
+
+impl SuffixEntry {
+    /// A first-prize number ends in these digits.
+    const FIRST: u8 = 1;
+    /// More than one does (the exact check then looks at each).
+    const SEVERAL: u8 = 2;
+    /// An additional sixth prize is these digits.
+    const ADDITIONAL: u8 = 4;
 }
 
 impl SuffixFilter {
@@ -182,8 +202,27 @@ impl SuffixFilter {
                 .iter()
                 .map(|&f| (f % 1000, upper_suffixes(f / 1000)))
                 .collect(),
-            additional: w.additional_sixth.iter().map(|&a| u32::from(a)).collect(),
+            by_suffix: Box::new(Self::by_suffix(w)),
         }
+    }
+
+    fn by_suffix(w: &WinningNumbers) -> [SuffixEntry; 1024] {
+        let mut t = [SuffixEntry::default(); 1024];
+        for (i, f) in w.first.iter().enumerate() {
+            let e = &mut t[(f % 1000) as usize];
+            if e.flags & SuffixEntry::FIRST != 0 {
+                e.flags |= SuffixEntry::SEVERAL;
+            }
+            e.flags |= SuffixEntry::FIRST;
+            // ≤ 10 first-prize numbers.
+            e.first = i as u8;
+        }
+        for &a in &w.additional_sixth {
+            if let Some(e) = t.get_mut(usize::from(a)) {
+                e.flags |= SuffixEntry::ADDITIONAL;
+            }
+        }
+        t
     }
 
     /// The highest prize of a number (same answer as
@@ -193,10 +232,12 @@ impl SuffixFilter {
         self.exact_word(HotColumn::encode(digits))
     }
 
-    /// The highest prize of a [`HotColumn`] word: the common suffix with a
-    /// first-prize number is counted with constant divisors (no division
-    /// instruction), and the prize is looked up by rank.
-    #[inline]
+    /// The highest prize of a [`HotColumn`] word. Candidates arrive in no
+    /// order, so a branch on their digits would mostly be mispredicted: the
+    /// last 3 digits index [`SuffixEntry`]s, the common suffix with the one
+    /// first-prize number ending in them is counted with constant divisors,
+    /// and the prize is looked up by rank.
+    #[inline(always)]
     fn exact_word(&self, w: u32) -> Option<Prize> {
         if w == self.special_word {
             return Some(Prize::Special);
@@ -205,21 +246,32 @@ impl SuffixFilter {
             return Some(Prize::Grand);
         }
         let r = w & 1023;
-        // Longest common suffix (3..=8 digits) with a first-prize number
-        // sharing the last 3: a longer common suffix implies every shorter
-        // one, so the count of equal suffixes is the length beyond 3.
-        let mut best = 0;
-        for (last3, f) in &self.firsts {
-            if *last3 == r {
-                let up = upper_suffixes(w >> 10);
-                let longer: u32 = up.iter().zip(f).map(|(a, b)| u32::from(a == b)).sum();
-                best = best.max(3 + longer);
+        let e = self.by_suffix[r as usize];
+        let up = upper_suffixes(w >> 10);
+        // A longer common suffix implies every shorter one, so the count of
+        // equal suffixes is the length beyond 3.
+        let longer =
+            |f: &[u32; 5]| -> u32 { up.iter().zip(f).map(|(a, b)| u32::from(a == b)).sum() };
+        let rank = if e.flags & SuffixEntry::SEVERAL != 0 {
+            self.firsts
+                .iter()
+                .filter(|(last3, _)| *last3 == r)
+                .map(|(_, f)| 3 + longer(f))
+                .max()
+                .unwrap_or(0)
+        } else {
+            let via_first = self
+                .firsts
+                .get(usize::from(e.first))
+                .map_or(0, |(_, f)| 3 + longer(f));
+            let additional = u32::from(e.flags & SuffixEntry::ADDITIONAL != 0);
+            if e.flags & SuffixEntry::FIRST != 0 {
+                via_first
+            } else {
+                additional
             }
-        }
-        if best == 0 && self.additional.contains(&r) {
-            best = 1;
-        }
-        PRIZE_OF_RANK[best as usize]
+        };
+        PRIZE_OF_RANK.get(rank as usize).copied().flatten()
     }
 
     /// Might the number with these 8 digits win? (No false negatives.)
@@ -320,26 +372,31 @@ fn scan_portable(words: &[u32], offset: u64, filter: &SuffixFilter, out: &mut Ve
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    //! The AVX2 kernel: 16 rows a step in 16-bit lanes.
+    //! The AVX2 kernel: 64 rows a block, 16 a step in 16-bit lanes.
     //!
     //! Each step loads two vectors of 8 words, keeps their low 10 bits (the
     //! last 3 digits), packs them into one vector of 16 `u16` and compares it
     //! with every winning suffix (special and grand included, so the whole
-    //! word is never compared in the vector loop); a byte mask of the matches
-    //! says which rows get the exact check. `vpackusdw` interleaves per
-    //! 128-bit lane: mask lanes 0–3 are rows 0–3, 4–7 rows 8–11, 8–11 rows
-    //! 4–7, 12–15 rows 12–15.
+    //! word is never compared in the vector loop). Two steps' results are
+    //! packed to bytes and their sign bits taken: one bit per row, 32 rows a
+    //! mask. The packs interleave per 128-bit lane, so a mask's nibbles hold
+    //! rows 0–3, 8–11, 16–19, 24–27, 4–7, 12–15, 20–23, 28–31; [`row_order`]
+    //! puts them back (only for the third of blocks that have a candidate).
 
     use super::{Hit, HotColumn, SuffixFilter};
+    use einvoice_core::Prize;
     use std::arch::x86_64::{
         __m256i, _mm256_and_si256, _mm256_cmpeq_epi16, _mm256_loadu_si256, _mm256_movemask_epi8,
-        _mm256_or_si256, _mm256_packus_epi32, _mm256_set1_epi16, _mm256_set1_epi32,
-        _mm256_setzero_si256,
+        _mm256_or_si256, _mm256_packs_epi16, _mm256_packus_epi32, _mm256_set1_epi16,
+        _mm256_set1_epi32, _mm256_setzero_si256,
     };
 
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn load(c: &[u32; 8]) -> __m256i {
+    fn load(c: &[u32]) -> __m256i {
+        let Ok(c) = <&[u32; 8]>::try_from(c) else {
+            return _mm256_setzero_si256(); // unreachable: callers pass 8 words
+        };
         // SAFETY: `c` is 8 readable, initialised u32 = 32 bytes;
         // `_mm256_loadu_si256` has no alignment requirement, and AVX2 is
         // enabled for this function (callers check it at run time).
@@ -349,23 +406,40 @@ mod avx2 {
         }
     }
 
+    /// 16 rows: a 16-bit lane of all ones where the row's last 3 digits
+    /// are hot (lane order: rows 0–3, 8–11, 4–7, 12–15).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn step<const K: usize>(c: &[u32; 16], hot: &[__m256i; K]) -> u32 {
-        let (a, b) = c.split_at(8);
-        let (Ok(a), Ok(b)) = (<&[u32; 8]>::try_from(a), <&[u32; 8]>::try_from(b)) else {
-            return u32::MAX; // unreachable: 16 = 8 + 8; check every row then
-        };
+    fn step<const K: usize>(c: &[u32], hot: &[__m256i; K]) -> __m256i {
         let low = _mm256_set1_epi32(1023);
         let packed = _mm256_packus_epi32(
-            _mm256_and_si256(load(a), low),
-            _mm256_and_si256(load(b), low),
+            _mm256_and_si256(load(&c[..8]), low),
+            _mm256_and_si256(load(&c[8..16]), low),
         );
         let mut eq = _mm256_setzero_si256();
         for h in hot {
             eq = _mm256_or_si256(eq, _mm256_cmpeq_epi16(packed, *h));
         }
-        _mm256_movemask_epi8(eq) as u32
+        eq
+    }
+
+    /// 32 rows: one bit a hot row, in the packs' nibble order.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mask32<const K: usize>(c: &[u32], hot: &[__m256i; K]) -> u32 {
+        let bytes = _mm256_packs_epi16(step(&c[..16], hot), step(&c[16..32], hot));
+        _mm256_movemask_epi8(bytes) as u32
+    }
+
+    /// Nibbles 0–3 of `m` are row groups 0, 2, 4, 6 and nibbles 4–7 groups
+    /// 1, 3, 5, 7: interleave them so bit `i` is row `i`.
+    #[inline]
+    fn row_order(m: u32) -> u32 {
+        let spread = |x: u32| {
+            let x = (x | (x << 8)) & 0x00FF_00FF;
+            (x | (x << 4)) & 0x0F0F_0F0F
+        };
+        spread(m & 0xFFFF) | (spread(m >> 16) << 4)
     }
 
     #[target_feature(enable = "avx2")]
@@ -373,28 +447,35 @@ mod avx2 {
         let hot: [__m256i; K] = std::array::from_fn(|k| _mm256_set1_epi16(f.wide[k] as i16));
         let mut base = offset;
         let mut chunks = words.chunks_exact(64);
+        let empty = Hit {
+            index: 0,
+            digits: 0,
+            prize: Prize::Sixth,
+        };
+        let mut found = [empty; 64];
         for block in &mut chunks {
-            let mut masks = [0u32; 4];
-            for (m, c) in masks.iter_mut().zip(block.chunks_exact(16)) {
-                if let Ok(c) = <&[u32; 16]>::try_from(c) {
-                    *m = step::<K>(c, &hot);
-                }
-            }
-            if masks == [0; 4] {
+            let (lo, hi) = (mask32(&block[..32], &hot), mask32(&block[32..], &hot));
+            if lo | hi == 0 {
                 base += 64;
                 continue;
             }
-            for (j, &m) in masks.iter().enumerate() {
-                // Lanes 4–7 and 8–11 trade places (rows 8–11 and 4–7), so the
-                // bits come in row order; then keep one of each lane's 2 bits.
-                let m = (m & 0xFF00_00FF) | ((m & 0x0000_FF00) << 8) | ((m & 0x00FF_0000) >> 8);
-                let mut bits = m & 0x5555_5555;
-                while bits != 0 {
-                    let i = 16 * j + (bits.trailing_zeros() / 2) as usize;
-                    bits &= bits - 1;
-                    super::check(f, base + i as u64, block[i], out);
-                }
+            let mut bits = u64::from(row_order(lo)) | (u64::from(row_order(hi)) << 32);
+            // Every candidate is written; only winners advance `n` (no
+            // branch on the candidate's digits).
+            let mut n = 0;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let w = block[i];
+                let prize = f.exact_word(w);
+                found[n & 63] = Hit {
+                    index: base + i as u64,
+                    digits: HotColumn::decode(w),
+                    prize: prize.unwrap_or(Prize::Sixth),
+                };
+                n += usize::from(prize.is_some());
             }
+            out.extend_from_slice(&found[..n.min(64)]);
             base += 64;
         }
         for (i, &w) in chunks.remainder().iter().enumerate() {
@@ -418,6 +499,27 @@ mod avx2 {
             8 => scan_k::<8>(words, offset, f, out),
             9 | 10 => scan_k::<10>(words, offset, f, out),
             _ => scan_k::<18>(words, offset, f, out),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        /// Row groups 0–7 (4 rows each) arrive in nibbles as 0,2,4,6,1,3,5,7.
+        #[test]
+        fn row_order_undoes_the_pack_interleave() {
+            let groups_in_nibble_order = [0u32, 2, 4, 6, 1, 3, 5, 7];
+            for row in 0..32u32 {
+                let (g, r) = (row / 4, row % 4);
+                let nibble = groups_in_nibble_order
+                    .iter()
+                    .position(|&x| x == g)
+                    .expect("group") as u32;
+                assert_eq!(
+                    super::row_order(1 << (nibble * 4 + r)),
+                    1 << row,
+                    "row {row}"
+                );
+            }
         }
     }
 }
@@ -456,7 +558,7 @@ pub fn match_prizes(column: &HotColumn, w: &WinningNumbers, threads: usize) -> V
     let words = column.words();
     let threads = threads.clamp(1, 64);
     if threads == 1 {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(words.len() / 150);
         scan(words, 0, &filter, &mut out);
         return out;
     }
@@ -469,7 +571,7 @@ pub fn match_prizes(column: &HotColumn, w: &WinningNumbers, threads: usize) -> V
             .map(|(i, part)| {
                 let filter = &filter;
                 s.spawn(move || {
-                    // About 1 row in 200 wins (6 to 8 hot suffixes of 1000).
+                    // About 1 row in 200 wins (5 to 8 hot suffixes of 1000).
                     let mut out = Vec::with_capacity(part.len() / 150);
                     scan(part, (i * chunk) as u64, filter, &mut out);
                     out
