@@ -58,6 +58,24 @@ async fn outbox<S: Store>(store: &S) -> Vec<OutboxRecord> {
     store.export_records().await.expect("records").outbox
 }
 
+/// What a receiver checks: the item id (`Idempotency-Key`, repeated in
+/// `X-Einvoice-Id`) and whether the signature over timestamp, id and body is
+/// right.
+fn verified(headers: &HeaderMap, body: &str) -> (String, bool) {
+    let h = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let ts: i64 = h("x-einvoice-timestamp").parse().unwrap_or(0);
+    let id = h("idempotency-key");
+    let good =
+        h("x-einvoice-signature") == signature(SECRET, ts, &id, body) && h("x-einvoice-id") == id;
+    (id, good)
+}
+
 async fn bind() -> (tokio::net::TcpListener, SocketAddr) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -82,17 +100,7 @@ async fn notifications_are_signed_retried_and_delivered() {
         post(move |headers: HeaderMap, body: String| {
             let g = g.clone();
             async move {
-                let h = |k: &str| {
-                    headers
-                        .get(k)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string()
-                };
-                let ts: i64 = h("x-einvoice-timestamp").parse().unwrap_or(0);
-                let id = h("idempotency-key");
-                let good = h("x-einvoice-signature") == signature(SECRET, ts, &id, &body)
-                    && h("x-einvoice-id") == id;
+                let (id, good) = verified(&headers, &body);
                 let mut r = g.lock().expect("lock");
                 r.calls += 1;
                 if r.calls == 1 {
@@ -359,16 +367,7 @@ async fn https_through_the_configured_ca() {
         post(move |headers: HeaderMap, body: String| {
             let g = g.clone();
             async move {
-                let h = |k: &str| {
-                    headers
-                        .get(k)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string()
-                };
-                let ts: i64 = h("x-einvoice-timestamp").parse().unwrap_or(0);
-                let id = h("idempotency-key");
-                let good = h("x-einvoice-signature") == signature(SECRET, ts, &id, &body);
+                let (id, good) = verified(&headers, &body);
                 g.lock().expect("lock").push((id, good));
                 StatusCode::OK
             }
