@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use einvoice_core::Period;
 use einvoice_server::webhook::{self, WebhookConfig, signature};
-use einvoice_store::conformance::sample_winners;
+use einvoice_store::conformance::{sample_winners, winners_entry};
 use einvoice_store::{Store, WinnersLoad};
 use einvoice_store_sqlite::SqliteStore;
 use std::sync::{Arc, Mutex};
@@ -24,12 +24,13 @@ async fn notifications_are_signed_retried_and_delivered() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
     let period = Period::parse("11402").expect("p");
+    let load = WinnersLoad {
+        period,
+        actor: "operator:alice".into(),
+        winners: sample_winners(),
+    };
     store
-        .put_winners(WinnersLoad {
-            period,
-            actor: "operator:alice".into(),
-            winners: sample_winners(),
-        })
+        .put_winners(load.clone(), winners_entry(&load))
         .await
         .expect("load");
     // The receiver refuses its first call, then verifies and accepts.
@@ -106,12 +107,13 @@ async fn notifications_are_signed_retried_and_delivered() {
 async fn an_unreachable_webhook_reschedules() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+    let load = WinnersLoad {
+        period: Period::parse("11402").expect("p"),
+        actor: "operator:alice".into(),
+        winners: sample_winners(),
+    };
     store
-        .put_winners(WinnersLoad {
-            period: Period::parse("11402").expect("p"),
-            actor: "operator:alice".into(),
-            winners: sample_winners(),
-        })
+        .put_winners(load.clone(), winners_entry(&load))
         .await
         .expect("load");
     // A port nothing listens on.
