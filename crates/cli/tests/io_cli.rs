@@ -6,7 +6,7 @@
 
 use einvoice_core::ids::IdPolicy;
 use einvoice_core::{InvoiceNumber, Ubn};
-use einvoice_store::conformance::sample_winners;
+use einvoice_store::conformance::{freeze_entry, sample_winners, winners_entry};
 use einvoice_store::{BankAccountRecord, DrawFreeze, OutboxOutcome, Scope, Store, WinnersLoad};
 use einvoice_store_postgres::PgStore;
 use einvoice_store_postgres::pg_harness::PgCluster;
@@ -50,21 +50,23 @@ async fn a_demo_site_moves_to_postgres_and_stays_verifiable() {
     {
         // The draw on the source site.
         let s = SqliteStore::open(&a.join("einvoice.db"), "main").expect("open");
-        s.put_draw_freeze(DrawFreeze {
+        let freeze = DrawFreeze {
             period,
             root: "ab".repeat(32),
             rows: 60,
             actor: "alice".into(),
-        })
-        .await
-        .expect("freeze");
-        s.put_winners(WinnersLoad {
+        };
+        s.put_draw_freeze(freeze.clone(), freeze_entry(&freeze))
+            .await
+            .expect("freeze");
+        let load = WinnersLoad {
             period,
             actor: "alice".into(),
             winners: sample_winners(),
-        })
-        .await
-        .expect("winners");
+        };
+        s.put_winners(load.clone(), winners_entry(&load))
+            .await
+            .expect("winners");
         s.put_bank_account(BankAccountRecord {
             carrier: "3J0002:/ABC+123".into(),
             sealed: vec![3, 1, 4, 1, 5],

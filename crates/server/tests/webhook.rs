@@ -11,7 +11,7 @@ use axum::routing::post;
 use einvoice_core::Period;
 use einvoice_server::config::FileConfig;
 use einvoice_server::webhook::{self, WebhookConfig, signature};
-use einvoice_store::conformance::{SELLER_A, sample_winners};
+use einvoice_store::conformance::{SELLER_A, sample_winners, winners_entry};
 use einvoice_store::{OutboxRecord, Store, WinnerRecord, WinnersLoad};
 use einvoice_store_postgres::PgStore;
 use einvoice_store_postgres::pg_harness::PgCluster;
@@ -35,6 +35,15 @@ fn load(winners: Vec<WinnerRecord>) -> WinnersLoad {
         actor: "operator:alice".into(),
         winners,
     }
+}
+
+/// Load `winners` (with their ledger entry).
+async fn put<S: Store>(store: &S, winners: Vec<WinnerRecord>) {
+    let l = load(winners);
+    store
+        .put_winners(l.clone(), winners_entry(&l))
+        .await
+        .expect("load");
 }
 
 /// `n` payable carrier lines: `n` notifications.
@@ -88,10 +97,7 @@ async fn bind() -> (tokio::net::TcpListener, SocketAddr) {
 async fn notifications_are_signed_retried_and_delivered() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
-    store
-        .put_winners(load(sample_winners()))
-        .await
-        .expect("load");
+    put(&store, sample_winners()).await;
     // The receiver refuses its first call, then verifies and accepts.
     let got = Arc::new(Mutex::new(Received::default()));
     let g = got.clone();
@@ -152,10 +158,7 @@ async fn notifications_are_signed_retried_and_delivered() {
 async fn an_unreachable_webhook_reschedules() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
-    store
-        .put_winners(load(sample_winners()))
-        .await
-        .expect("load");
+    put(&store, sample_winners()).await;
     // A port nothing listens on.
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
@@ -182,10 +185,7 @@ async fn an_unreachable_webhook_reschedules() {
 async fn a_redirect_is_a_failure() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
-    store
-        .put_winners(load(sample_winners()))
-        .await
-        .expect("load");
+    put(&store, sample_winners()).await;
     let gets = Arc::new(Mutex::new(0u32));
     let g = gets.clone();
     let app = Router::new()
@@ -265,7 +265,7 @@ async fn counting_receiver() -> (String, Arc<Mutex<Counted>>) {
 /// HTTP client, deliver `n` loaded notifications: every id arrives exactly
 /// once, and both workers delivered some.
 async fn two_workers_deliver_each_item_once<S: Store>(a: S, b: S, n: u64) {
-    a.put_winners(load(many_winners(n))).await.expect("load");
+    put(&a, many_winners(n)).await;
     let (url, counted) = counting_receiver().await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut loops = Vec::new();
@@ -386,10 +386,7 @@ async fn https_through_the_configured_ca() {
     // The wrong CA: every attempt fails in the handshake and is rescheduled.
     let wrong_dir = tempfile::tempdir().expect("tmp");
     let wrong = SqliteStore::open(&wrong_dir.path().join("s.db"), "main").expect("open");
-    wrong
-        .put_winners(load(sample_winners()))
-        .await
-        .expect("load");
+    put(&wrong, sample_winners()).await;
     let cfg = FileConfig {
         webhook_url: Some(url.clone()),
         webhook_ca_file: Some(wrong_ca),
@@ -420,10 +417,7 @@ async fn https_through_the_configured_ca() {
 
     // The right CA, from the environment as `serve` reads it.
     let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
-    store
-        .put_winners(load(sample_winners()))
-        .await
-        .expect("load");
+    put(&store, sample_winners()).await;
     let mut file = FileConfig::from_toml(&format!("webhook_url = {url:?}\n")).expect("toml");
     let ca = cert_file.display().to_string();
     file.apply_env(|k| (k == "EINVOICE_WEBHOOK_CA_FILE").then(|| ca.clone()))

@@ -8,7 +8,7 @@ use einvoice_server::ops::winning::WinningBody;
 use einvoice_server::seal::Sealer;
 use einvoice_server::winnings::BankAccount;
 use einvoice_server::{SiteOptions, router, serve};
-use einvoice_store::conformance::{SELLER_A, allocation, invoice};
+use einvoice_store::conformance::{SELLER_A, allocation, invoice, winners_entry};
 use einvoice_store::{
     AppRecord, CarrierRecord, Scope, Store, WinnerRecord, WinnersLoad, WinningNumbersRecord,
 };
@@ -241,7 +241,10 @@ async fn winnings_before_and_after_the_winners_are_loaded() {
             line(2, "AB00000555", "cloud_2000", 2000, "/XYZ+999"),
         ],
     };
-    s.store.put_winners(load).await.expect("load");
+    s.store
+        .put_winners(load.clone(), winners_entry(&load))
+        .await
+        .expect("load");
     let (st, after) = s
         .call(
             "GET",

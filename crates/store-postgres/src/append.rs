@@ -224,7 +224,8 @@ pub(crate) fn hash_of(bytes: &[u8]) -> Result<EntryHash, DbError> {
     })
 }
 
-const LOCK_HEAD: &str = "SELECT seq, hash, hlc FROM ledger_heads WHERE origin = $1 FOR UPDATE";
+pub(crate) const LOCK_HEAD: &str =
+    "SELECT seq, hash, hlc FROM ledger_heads WHERE origin = $1 FOR UPDATE";
 pub(crate) const INSERT_LEDGER: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 /// Idempotency: the message already accepted under (kind, natural key).
@@ -272,6 +273,27 @@ const REFRESH_ALLOWANCE: &str = "UPDATE invoices SET allowance = \
      (SELECT coalesce(sum(amount), 0)::bigint FROM allowances WHERE seller = $1 AND invoice = $2 AND NOT cancelled) \
      WHERE seller = $1 AND number = $2";
 
+/// Append one event entry inside `t`, the transaction of another write (a
+/// draw freeze or winners load), so that both commit or neither: lock this
+/// origin's head row (creating it on first use), push the entry through
+/// [`Writer::push`] — the chain code of every append — and move the head.
+/// The head row stays locked until `t` ends and every append of the origin
+/// waits for it: call this last, just before the commit.
+pub(crate) async fn append_event_in(
+    t: &deadpool_postgres::Transaction<'_>,
+    site: &str,
+    known: &Mutex<HashSet<u32>>,
+    entry: &NewEntry,
+) -> Result<Receipt, DbError> {
+    let lock = t.prepare_cached(LOCK_HEAD).await?;
+    let (mut w, _) = Writer::begin(t, site, known, &lock).await?;
+    let receipt = w
+        .push(&entry.kind, &entry.key, &entry.actor, &entry.body, false)
+        .await?;
+    w.finish().await?;
+    Ok(receipt)
+}
+
 /// One batch's transaction, positioned at the locked chain head.
 pub(crate) struct Writer<'a, 't> {
     pub(crate) t: &'a deadpool_postgres::Transaction<'t>,
@@ -287,7 +309,7 @@ impl<'a, 't> Writer<'a, 't> {
     /// Lock this origin's head row (creating it on first use) and read the head.
     /// The flag is true when the first statement sent took the lock (the
     /// head row existed): statements pipelined behind it ran under the lock.
-    async fn begin(
+    pub(crate) async fn begin(
         t: &'a deadpool_postgres::Transaction<'t>,
         site: &'a str,
         known: &'a Mutex<HashSet<u32>>,
@@ -341,7 +363,7 @@ impl<'a, 't> Writer<'a, 't> {
     }
 
     /// Move the head row to the last entry written.
-    async fn finish(&mut self) -> Result<(), DbError> {
+    pub(crate) async fn finish(&mut self) -> Result<(), DbError> {
         if self.head.seq != self.start_seq {
             let st = self.t.prepare_cached(UPDATE_HEAD).await?;
             self.t
@@ -627,7 +649,7 @@ impl<'a, 't> Writer<'a, 't> {
     }
 
     /// Append one ledger row at the head and advance the head.
-    async fn push(
+    pub(crate) async fn push(
         &mut self,
         kind: &str,
         key: &str,

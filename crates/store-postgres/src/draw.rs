@@ -3,15 +3,93 @@
 //! claims (leases added by `migrations/0003_outbox_lease.sql`).
 
 use crate::PgStore;
-use crate::append::{period_key, to_i64, to_u64};
+use crate::append::{append_event_in, period_key, to_i64, to_u64};
 use crate::error::DbError;
 use einvoice_core::ids::CONSUMER_BUYER_ID;
 use einvoice_core::{Carrier, Period};
 use einvoice_store::*;
 use tokio_postgres::Row;
 
-/// Winner lines per `INSERT … SELECT FROM UNNEST(…)` statement.
-const WINNER_CHUNK: usize = 5_000;
+/// Notifications per `INSERT … SELECT FROM UNNEST(…)` statement of a load.
+const NOTE_CHUNK: usize = 50_000;
+
+/// Bytes of binary `COPY` data sent per message of a winners load.
+const COPY_CHUNK: usize = 1 << 20;
+
+/// The signature, flags and header extension length of the binary `COPY` format.
+const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// Load `winners` of period `pk` with one binary `COPY` (the rows encoded
+/// here, sent in [`COPY_CHUNK`] messages while the next ones are encoded).
+async fn copy_winners(
+    t: &deadpool_postgres::Transaction<'_>,
+    pk: i32,
+    winners: &[WinnerRecord],
+) -> Result<(), DbError> {
+    use bytes::BufMut;
+    use futures_util::SinkExt;
+    let sink = t
+        .copy_in::<_, bytes::Bytes>(
+            "COPY winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut buf = bytes::BytesMut::with_capacity(COPY_CHUNK + 4096);
+    buf.put_slice(COPY_HEADER);
+    for w in winners {
+        buf.put_i16(9);
+        buf.put_i32(4);
+        buf.put_i32(pk);
+        buf.put_i32(8);
+        buf.put_i64(to_i64(w.line)?);
+        for text in [
+            Some(w.invoice_number.as_str()),
+            Some(w.seller.as_str()),
+            Some(w.prize.as_str()),
+        ] {
+            put_text(&mut buf, text)?;
+        }
+        buf.put_i32(8);
+        buf.put_i64(w.amount);
+        buf.put_i32(8);
+        buf.put_i64(w.payable);
+        put_text(&mut buf, w.carrier.as_deref())?;
+        put_text(&mut buf, w.npo.as_deref())?;
+        if buf.len() >= COPY_CHUNK {
+            sink.send(buf.split().freeze()).await?;
+        }
+    }
+    buf.put_i16(-1);
+    sink.send(buf.split().freeze()).await?;
+    let copied = sink.as_mut().finish().await?;
+    if copied != winners.len() as u64 {
+        return Err(DbError::Store(StoreError::Backend(format!(
+            "COPY stored {copied} winner lines of {}",
+            winners.len()
+        ))));
+    }
+    Ok(())
+}
+
+/// One text field of a binary `COPY` row (`None` is NULL).
+fn put_text(buf: &mut bytes::BytesMut, text: Option<&str>) -> Result<(), DbError> {
+    use bytes::BufMut;
+    match text {
+        None => buf.put_i32(-1),
+        Some(s) => {
+            let len = i32::try_from(s.len()).map_err(|_| {
+                DbError::Store(StoreError::Backend(format!(
+                    "a winner field of {} bytes exceeds the COPY limit",
+                    s.len()
+                )))
+            })?;
+            buf.put_i32(len);
+            buf.put_slice(s.as_bytes());
+        }
+    }
+    Ok(())
+}
 
 fn parse_json<T: serde::de::DeserializeOwned>(what: &str, j: &str) -> Result<T, DbError> {
     serde_json::from_str(j).map_err(|e| DbError::Store(StoreError::Corrupt(format!("{what}: {e}"))))
@@ -80,11 +158,20 @@ impl PgStore {
         .await
     }
 
-    pub(crate) async fn draw_put_freeze(&self, freeze: DrawFreeze) -> Result<DrawPut, StoreError> {
+    /// Store a freeze and append its ledger entry in one transaction (the
+    /// entry last, so the origin's head row is locked only at the end).
+    pub(crate) async fn draw_put_freeze(
+        &self,
+        freeze: DrawFreeze,
+        entry: NewEntry,
+    ) -> Result<DrawPut, StoreError> {
+        check_draw_entry(&entry, DRAW_FREEZE, freeze.period)?;
         let pk = period_key(freeze.period).map_err(DbError::into_store)?;
         let json = json_of(&freeze)?;
-        let (json, freeze) = (json.as_str(), &freeze);
-        self.shared()
+        let shared = self.shared();
+        let (site, known) = (shared.site.as_str(), &shared.partitions);
+        let (json, freeze, entry) = (json.as_str(), &freeze, &entry);
+        shared
             .run(true, |mut c| async move {
                 let t = c.transaction().await?;
                 let old = t
@@ -109,6 +196,7 @@ impl PgStore {
                     &[&pk, &freeze.root, &json],
                 )
                 .await?;
+                append_event_in(&t, site, known, entry).await?;
                 t.commit().await?;
                 Ok(DrawPut::Stored)
             })
@@ -135,7 +223,21 @@ impl PgStore {
         .await
     }
 
-    pub(crate) async fn draw_put_winners(&self, load: WinnersLoad) -> Result<DrawPut, StoreError> {
+    /// Load winners, their notifications and their ledger entry in one
+    /// transaction sized for a national draw: the transaction runs with
+    /// `statement_timeout` and `idle_in_transaction_session_timeout` lifted to
+    /// its own deadline ([`crate::PgOptions::bulk_deadline`] of the rows it
+    /// writes, which is also the client-side deadline of the call); the
+    /// lines go in with one binary `COPY`, the notifications with
+    /// `INSERT … SELECT FROM UNNEST` in chunks of [`NOTE_CHUNK`]; the ledger
+    /// entry last, so the origin's head row is locked only for the commit.
+    pub(crate) async fn draw_put_winners(
+        &self,
+        load: WinnersLoad,
+        entry: NewEntry,
+    ) -> Result<DrawPut, StoreError> {
+        check_draw_entry(&entry, DRAW_WINNERS, load.period)?;
+        load.check_lines()?;
         let pk = period_key(load.period).map_err(DbError::into_store)?;
         let digest = load.digest();
         let summary = WinnersSummary {
@@ -147,10 +249,26 @@ impl PgStore {
         };
         let json = json_of(&summary)?;
         let notes = winner_notifications(&load);
-        let (json, digest, load, notes) = (json.as_str(), digest.as_str(), &load, &notes);
-        self.shared()
-            .run(true, |mut c| async move {
+        let shared = self.shared();
+        let rows = u64::try_from(load.winners.len() + notes.len()).unwrap_or(u64::MAX);
+        let deadline = shared.opts.bulk_deadline(rows);
+        let ms = i32::try_from(deadline.as_millis()).unwrap_or(i32::MAX);
+        let timeouts = format!(
+            "SET LOCAL statement_timeout = {ms}; SET LOCAL idle_in_transaction_session_timeout = {ms}"
+        );
+        let (site, known) = (shared.site.as_str(), &shared.partitions);
+        let (json, digest, load, notes, entry, timeouts) = (
+            json.as_str(),
+            digest.as_str(),
+            &load,
+            &notes,
+            &entry,
+            timeouts.as_str(),
+        );
+        shared
+            .run_within(deadline, true, |mut c| async move {
                 let t = c.transaction().await?;
+                t.batch_execute(timeouts).await?;
                 let old = t
                     .query_opt(
                         "SELECT json FROM draw_loads WHERE period = $1 FOR UPDATE",
@@ -176,31 +294,7 @@ impl PgStore {
                     &[&pk, &digest, &json],
                 )
                 .await?;
-                let st = t
-                    .prepare(
-                        "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
-                         SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])",
-                    )
-                    .await?;
-                for chunk in load.winners.chunks(WINNER_CHUNK) {
-                    let line: Vec<i64> = chunk
-                        .iter()
-                        .map(|w| to_i64(w.line))
-                        .collect::<Result<_, _>>()?;
-                    let num: Vec<&str> = chunk.iter().map(|w| w.invoice_number.as_str()).collect();
-                    let seller: Vec<&str> = chunk.iter().map(|w| w.seller.as_str()).collect();
-                    let prize: Vec<&str> = chunk.iter().map(|w| w.prize.as_str()).collect();
-                    let amount: Vec<i64> = chunk.iter().map(|w| w.amount).collect();
-                    let payable: Vec<i64> = chunk.iter().map(|w| w.payable).collect();
-                    let carrier: Vec<Option<&str>> =
-                        chunk.iter().map(|w| w.carrier.as_deref()).collect();
-                    let npo: Vec<Option<&str>> = chunk.iter().map(|w| w.npo.as_deref()).collect();
-                    t.execute(
-                        &st,
-                        &[&pk, &line, &num, &seller, &prize, &amount, &payable, &carrier, &npo],
-                    )
-                    .await?;
-                }
+                copy_winners(&t, pk, &load.winners).await?;
                 // Notifications commit or roll back with the winners.
                 let ob = t
                     .prepare(
@@ -208,12 +302,13 @@ impl PgStore {
                          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT (id) DO NOTHING",
                     )
                     .await?;
-                for chunk in notes.chunks(WINNER_CHUNK) {
+                for chunk in notes.chunks(NOTE_CHUNK) {
                     let id: Vec<&str> = chunk.iter().map(|n| n.id.as_str()).collect();
                     let kind: Vec<&str> = chunk.iter().map(|n| n.kind.as_str()).collect();
                     let body: Vec<&str> = chunk.iter().map(|n| n.body.as_str()).collect();
                     t.execute(&ob, &[&id, &kind, &body]).await?;
                 }
+                append_event_in(&t, site, known, entry).await?;
                 t.commit().await?;
                 Ok(DrawPut::Stored)
             })

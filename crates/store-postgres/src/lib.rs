@@ -98,6 +98,16 @@ pub struct PgOptions {
     pub max_attempts: u32,
     /// Run [`PgStore::migrate`] on connect (the default).
     pub migrate: bool,
+    /// The slowest bulk write rate a [`einvoice_store::Store::put_winners`] is given time
+    /// for, in rows (winner lines plus notifications) per second. A national
+    /// draw loads millions of lines in one transaction, which no
+    /// `statement_timeout` / `operation_timeout` sized for requests fits, so
+    /// that one transaction runs with both lifted to its own deadline,
+    /// [`PgOptions::bulk_deadline`]: `operation_timeout` plus one second per
+    /// this many rows. The default, 5 000 rows/s, is a small fraction of the
+    /// rate measured on a 2-core machine (see `einvoice bench winners`): 4
+    /// million lines with 3 million notifications get about 23 minutes.
+    pub bulk_rows_per_second: u32,
 }
 
 impl std::fmt::Debug for PgOptions {
@@ -112,13 +122,15 @@ impl std::fmt::Debug for PgOptions {
             .field("pool_size", &self.pool_size)
             .field("max_attempts", &self.max_attempts)
             .field("migrate", &self.migrate)
+            .field("bulk_rows_per_second", &self.bulk_rows_per_second)
             .finish_non_exhaustive()
     }
 }
 
 impl PgOptions {
     /// Defaults: 5 s statements, 10 s per call, 2 s pool wait, 2 s connect,
-    /// 8 connections, 6 attempts, migrate on connect.
+    /// 8 connections, 6 attempts, migrate on connect, bulk loads given
+    /// 5 000 rows/s.
     pub fn new(url: &str, site: &str) -> Self {
         Self {
             url: url.to_string(),
@@ -130,7 +142,17 @@ impl PgOptions {
             pool_size: 8,
             max_attempts: 6,
             migrate: true,
+            bulk_rows_per_second: 5_000,
         }
+    }
+
+    /// The deadline of a bulk write of `rows` rows: `operation_timeout` plus
+    /// `rows / bulk_rows_per_second` seconds (see
+    /// [`PgOptions::bulk_rows_per_second`]).
+    pub fn bulk_deadline(&self, rows: u64) -> Duration {
+        let rate = u64::from(self.bulk_rows_per_second.max(1));
+        let ms = rows.saturating_mul(1000) / rate;
+        self.operation_timeout + Duration::from_millis(ms)
     }
 }
 
@@ -445,12 +467,26 @@ impl Shared {
     /// deadlocks (and, with `races`, unique-key and duplicate-table races
     /// between writers) with jittered exponential backoff, all within the
     /// operation deadline. Failures become [`StoreError`]s.
-    pub(crate) async fn run<T, F, Fut>(&self, races: bool, mut f: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F, Fut>(&self, races: bool, f: F) -> Result<T, StoreError>
     where
         F: FnMut(deadpool_postgres::Client) -> Fut,
         Fut: Future<Output = Result<T, DbError>>,
     {
-        let deadline = self.opts.operation_timeout;
+        self.run_within(self.opts.operation_timeout, races, f).await
+    }
+
+    /// [`Shared::run`] with its own `deadline` instead of the operation
+    /// timeout (bulk writes; see [`PgOptions::bulk_deadline`]).
+    pub(crate) async fn run_within<T, F, Fut>(
+        &self,
+        deadline: Duration,
+        races: bool,
+        mut f: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnMut(deadpool_postgres::Client) -> Fut,
+        Fut: Future<Output = Result<T, DbError>>,
+    {
         let attempts = self.opts.max_attempts.max(1);
         let outcome = tokio::time::timeout(deadline, async {
             let mut attempt = 0u32;

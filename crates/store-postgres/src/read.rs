@@ -774,16 +774,20 @@ impl Store for PgStore {
         self.draw_eligible(period, after, limit).await
     }
 
-    async fn put_draw_freeze(&self, freeze: DrawFreeze) -> Result<DrawPut, StoreError> {
-        self.draw_put_freeze(freeze).await
+    async fn put_draw_freeze(
+        &self,
+        freeze: DrawFreeze,
+        entry: NewEntry,
+    ) -> Result<DrawPut, StoreError> {
+        self.draw_put_freeze(freeze, entry).await
     }
 
     async fn draw_freeze(&self, period: Period) -> Result<Option<DrawFreeze>, StoreError> {
         self.draw_get_freeze(period).await
     }
 
-    async fn put_winners(&self, load: WinnersLoad) -> Result<DrawPut, StoreError> {
-        self.draw_put_winners(load).await
+    async fn put_winners(&self, load: WinnersLoad, entry: NewEntry) -> Result<DrawPut, StoreError> {
+        self.draw_put_winners(load, entry).await
     }
 
     async fn winners_summary(&self, period: Period) -> Result<Option<WinnersSummary>, StoreError> {

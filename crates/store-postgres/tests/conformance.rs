@@ -240,3 +240,33 @@ async fn sessions_commit_durably_and_time_out_statements() {
     assert_eq!(s.setting("synchronous_commit").await.expect("get"), "on");
     assert_eq!(s.setting("statement_timeout").await.expect("get"), "5s");
 }
+
+/// A trigger makes the ledger refuse every insert: a freeze and a winners
+/// load, whose entries then fail after their rows were written (the lines
+/// copied, the notifications inserted), leave nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draw_puts_roll_back_with_their_entry() {
+    let url = fresh_url().await;
+    let db = url.rsplit("dbname=").next().expect("dbname").to_string();
+    let s = PgStore::connect(&url, "main").await.expect("connect");
+    let sql = |q: &'static str| {
+        let db = db.clone();
+        async move {
+            let c = PgCluster::shared().client(&db).await.expect("client");
+            c.batch_execute(q).await.expect(q);
+        }
+    };
+    einvoice_store::conformance::draw_puts_roll_back_with_their_entry(
+        s,
+        || {
+            sql(
+                "CREATE FUNCTION ledger_refuses() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'the ledger refuses (test)'; END $$; \
+                 CREATE TRIGGER ledger_refuses BEFORE INSERT ON ledger \
+                 FOR EACH ROW EXECUTE FUNCTION ledger_refuses()",
+            )
+        },
+        || sql("DROP TRIGGER ledger_refuses ON ledger; DROP FUNCTION ledger_refuses()"),
+    )
+    .await;
+}

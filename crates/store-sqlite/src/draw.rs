@@ -2,6 +2,7 @@
 //! bank accounts (tables in `draw.sql`) and the outbox's claims (leases added
 //! by `v2_outbox_lease.sql`).
 
+use crate::append::append_event;
 use crate::{SqliteStore, backend};
 use einvoice_core::ids::CONSUMER_BUYER_ID;
 use einvoice_core::{Carrier, Period};
@@ -63,11 +64,16 @@ pub(crate) async fn eligible_invoices(
     .await
 }
 
+/// Store a freeze and append its ledger entry in the same job (one
+/// savepoint of the writer's transaction): both commit or neither.
 pub(crate) async fn put_draw_freeze(
     s: &SqliteStore,
     freeze: DrawFreeze,
+    entry: NewEntry,
 ) -> Result<DrawPut, StoreError> {
-    s.write(move |t, _| {
+    check_draw_entry(&entry, DRAW_FREEZE, freeze.period)?;
+    let site = s.site().to_string();
+    s.write(move |t, head| {
         if let Some(old) = json_of_period::<DrawFreeze>(t, "draw_freezes", freeze.period)? {
             return Ok(if old.root == freeze.root && old.rows == freeze.rows {
                 DrawPut::Unchanged
@@ -83,6 +89,7 @@ pub(crate) async fn put_draw_freeze(
             .map_err(backend)?
             .execute(params![freeze.period.key(), freeze.root, json])
             .map_err(backend)?;
+        append_event(t, head, &site, &entry)?;
         Ok(DrawPut::Stored)
     })
     .await
@@ -96,9 +103,23 @@ pub(crate) async fn draw_freeze(
         .await
 }
 
-pub(crate) async fn put_winners(s: &SqliteStore, load: WinnersLoad) -> Result<DrawPut, StoreError> {
+/// Load winners, their notifications and their ledger entry in one job (one
+/// savepoint of the writer's transaction): all commit or none. Every line is
+/// one execution of a cached prepared statement; the digest and the
+/// notification bodies are computed on the caller's thread, so the writer
+/// thread only runs SQL. The writer is busy for the whole load (a national
+/// draw: seconds), other writes queue behind it.
+pub(crate) async fn put_winners(
+    s: &SqliteStore,
+    load: WinnersLoad,
+    entry: NewEntry,
+) -> Result<DrawPut, StoreError> {
+    check_draw_entry(&entry, DRAW_WINNERS, load.period)?;
+    load.check_lines()?;
     let digest = load.digest();
-    s.write(move |t, _| {
+    let notes = winner_notifications(&load);
+    let site = s.site().to_string();
+    s.write(move |t, head| {
         let pk = load.period.key();
         if let Some(old) = json_of_period::<WinnersSummary>(t, "draw_loads", load.period)? {
             return Ok(if old.digest == digest {
@@ -143,7 +164,7 @@ pub(crate) async fn put_winners(s: &SqliteStore, load: WinnersLoad) -> Result<Dr
                 "INSERT INTO outbox (id, kind, body) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
             )
             .map_err(backend)?;
-        for n in winner_notifications(&load) {
+        for n in &notes {
             outbox
                 .execute(params![n.id, n.kind, n.body])
                 .map_err(backend)?;
@@ -153,6 +174,7 @@ pub(crate) async fn put_winners(s: &SqliteStore, load: WinnersLoad) -> Result<Dr
             .map_err(backend)?
             .execute(params![pk, digest, json])
             .map_err(backend)?;
+        append_event(t, head, &site, &entry)?;
         Ok(DrawPut::Stored)
     })
     .await

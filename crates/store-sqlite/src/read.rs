@@ -734,16 +734,20 @@ impl Store for SqliteStore {
         crate::draw::eligible_invoices(self, period, after, limit).await
     }
 
-    async fn put_draw_freeze(&self, freeze: DrawFreeze) -> Result<DrawPut, StoreError> {
-        crate::draw::put_draw_freeze(self, freeze).await
+    async fn put_draw_freeze(
+        &self,
+        freeze: DrawFreeze,
+        entry: NewEntry,
+    ) -> Result<DrawPut, StoreError> {
+        crate::draw::put_draw_freeze(self, freeze, entry).await
     }
 
     async fn draw_freeze(&self, period: Period) -> Result<Option<DrawFreeze>, StoreError> {
         crate::draw::draw_freeze(self, period).await
     }
 
-    async fn put_winners(&self, load: WinnersLoad) -> Result<DrawPut, StoreError> {
-        crate::draw::put_winners(self, load).await
+    async fn put_winners(&self, load: WinnersLoad, entry: NewEntry) -> Result<DrawPut, StoreError> {
+        crate::draw::put_winners(self, load, entry).await
     }
 
     async fn winners_summary(&self, period: Period) -> Result<Option<WinnersSummary>, StoreError> {

@@ -65,3 +65,30 @@ async fn reopening_continues_the_chain() {
     assert_eq!(out[0].as_ref().map(|r| r.seq).ok(), Some(2));
     assert_eq!(s.verify_ledger("main").await.expect("v").broken, None);
 }
+
+/// A trigger makes the ledger refuse every insert: a freeze and a winners
+/// load, whose entries then fail after their rows were written, leave
+/// nothing behind (their job's savepoint rolls back with the chain head).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draw_puts_roll_back_with_their_entry() {
+    let path = fresh_path();
+    let s = SqliteStore::open(&path, "main").expect("open");
+    let sql = |q: &'static str| {
+        let path = path.clone();
+        async move {
+            let c = rusqlite::Connection::open(&path).expect("open");
+            c.busy_timeout(std::time::Duration::from_secs(5))
+                .expect("busy timeout");
+            c.execute_batch(q).expect(q);
+        }
+    };
+    einvoice_store::conformance::draw_puts_roll_back_with_their_entry(
+        s,
+        || {
+            sql("CREATE TRIGGER ledger_refuses BEFORE INSERT ON ledger \
+                 BEGIN SELECT RAISE(ABORT, 'the ledger refuses (test)'); END")
+        },
+        || sql("DROP TRIGGER ledger_refuses"),
+    )
+    .await;
+}

@@ -434,13 +434,17 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         rows: 3,
         actor: "alice".into(),
     };
-    a.put_draw_freeze(freeze.clone()).await.expect("freeze");
+    a.put_draw_freeze(freeze.clone(), freeze_entry(&freeze))
+        .await
+        .expect("freeze");
     let load = crate::WinnersLoad {
         period: period(),
         actor: "alice".into(),
         winners: sample_winners(),
     };
-    a.put_winners(load.clone()).await.expect("winners");
+    a.put_winners(load.clone(), winners_entry(&load))
+        .await
+        .expect("winners");
     let account = crate::BankAccountRecord {
         carrier: "3J0002:/ABC+123".into(),
         sealed: vec![7, 0, 255, 3],
@@ -517,7 +521,10 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
     );
     assert_eq!(records.len(), 7 + 1 + 1 + 4 + 1 + 3);
     let entries = a.entries(a.site(), 0, 10_000).await.expect("entries");
-    assert_eq!(entries.len(), 6);
+    // Five messages, the ADMIN event, the freeze's and the load's entries.
+    assert_eq!(entries.len(), 8);
+    let kinds: Vec<&str> = entries[5..].iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["ADMIN", "DRAW_FREEZE", "DRAW_WINNERS"]);
 
     // Winner lines that do not match their summary are refused, and nothing is written.
     let mut tampered = records.clone();
@@ -626,7 +633,9 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
     }
     // The load is the same: loading it again changes nothing.
     assert_eq!(
-        b.put_winners(load).await.expect("again"),
+        b.put_winners(load.clone(), winners_entry(&load))
+            .await
+            .expect("again"),
         crate::DrawPut::Unchanged
     );
 
@@ -641,9 +650,9 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         .expect("dup");
     assert!(matches!(&again[..], [Ok(r)] if r.duplicate && r.seq == entries[2].seq));
     let next = ok_one(&b, &Scope::All, invoice(SELLER_A, "AB00000004", "4444", 40)).await;
-    assert_eq!(next.seq, 7);
+    assert_eq!(next.seq, 9);
     let verdict = b.verify_ledger(b.site()).await.expect("verify");
-    assert_eq!((verdict.entries, verdict.broken), (7, None));
+    assert_eq!((verdict.entries, verdict.broken), (9, None));
 
     // A second import into the now non-empty store is refused, and changes nothing.
     let err = b
@@ -651,12 +660,13 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         .await
         .expect_err("non-empty target");
     assert!(err.to_string().contains(TARGET_NOT_EMPTY), "{err}");
-    assert_eq!(b.verify_ledger(b.site()).await.expect("verify").entries, 7);
+    assert_eq!(b.verify_ledger(b.site()).await.expect("verify").entries, 9);
 }
 
 /// An import is refused by a store that holds only draw data (a frozen
-/// period, loaded winners with their notifications, or a bank account), and
-/// leaves that data as it was.
+/// period or loaded winners with their notifications — each with its ledger
+/// entry, which the import finds first — or a bank account), and leaves
+/// that data as it was.
 pub async fn import_refuses_draw_data<S: Store>(frozen: S, loaded: S, banked: S) {
     use crate::{SiteRecords, TARGET_NOT_EMPTY};
     let freeze = crate::DrawFreeze {
@@ -666,15 +676,16 @@ pub async fn import_refuses_draw_data<S: Store>(frozen: S, loaded: S, banked: S)
         actor: "alice".into(),
     };
     frozen
-        .put_draw_freeze(freeze.clone())
+        .put_draw_freeze(freeze.clone(), freeze_entry(&freeze))
         .await
         .expect("freeze");
+    let load = crate::WinnersLoad {
+        period: period(),
+        actor: "alice".into(),
+        winners: sample_winners(),
+    };
     loaded
-        .put_winners(crate::WinnersLoad {
-            period: period(),
-            actor: "alice".into(),
-            winners: sample_winners(),
-        })
+        .put_winners(load.clone(), winners_entry(&load))
         .await
         .expect("winners");
     let account = crate::BankAccountRecord {
@@ -689,8 +700,8 @@ pub async fn import_refuses_draw_data<S: Store>(frozen: S, loaded: S, banked: S)
         .await
         .expect("account");
     for (s, what) in [
-        (&frozen, "draw freezes"),
-        (&loaded, "loaded winners"),
+        (&frozen, "ledger entries"),
+        (&loaded, "ledger entries"),
         (&banked, "bank accounts"),
     ] {
         let err = s
@@ -774,7 +785,9 @@ pub async fn draw_freeze_once<S: Store>(s: S) {
     };
     assert_eq!(s.draw_freeze(period()).await.expect("read"), None);
     assert_eq!(
-        s.put_draw_freeze(f.clone()).await.expect("put"),
+        s.put_draw_freeze(f.clone(), freeze_entry(&f))
+            .await
+            .expect("put"),
         crate::DrawPut::Stored
     );
     let again = crate::DrawFreeze {
@@ -782,7 +795,9 @@ pub async fn draw_freeze_once<S: Store>(s: S) {
         ..f.clone()
     };
     assert_eq!(
-        s.put_draw_freeze(again).await.expect("put"),
+        s.put_draw_freeze(again.clone(), freeze_entry(&again))
+            .await
+            .expect("put"),
         crate::DrawPut::Unchanged
     );
     let other = crate::DrawFreeze {
@@ -790,7 +805,9 @@ pub async fn draw_freeze_once<S: Store>(s: S) {
         ..f.clone()
     };
     assert!(matches!(
-        s.put_draw_freeze(other).await.expect("put"),
+        s.put_draw_freeze(other.clone(), freeze_entry(&other))
+            .await
+            .expect("put"),
         crate::DrawPut::Conflict(m) if m.contains("alice")
     ));
     assert_eq!(s.draw_freeze(period()).await.expect("read"), Some(f));
@@ -856,17 +873,23 @@ pub async fn draw_winners<S: Store>(s: S) {
     };
     assert_eq!(s.winners_summary(period()).await.expect("sum"), None);
     assert_eq!(
-        s.put_winners(load.clone()).await.expect("put"),
+        s.put_winners(load.clone(), winners_entry(&load))
+            .await
+            .expect("put"),
         crate::DrawPut::Stored
     );
     assert_eq!(
-        s.put_winners(load.clone()).await.expect("put"),
+        s.put_winners(load.clone(), winners_entry(&load))
+            .await
+            .expect("put"),
         crate::DrawPut::Unchanged
     );
     let mut changed = load.clone();
     changed.winners[0].payable = 0;
     assert!(matches!(
-        s.put_winners(changed).await.expect("put"),
+        s.put_winners(changed.clone(), winners_entry(&changed))
+            .await
+            .expect("put"),
         crate::DrawPut::Conflict(_)
     ));
     let sum = s
@@ -963,7 +986,7 @@ fn many_winners(n: u64) -> crate::WinnersLoad {
 /// gets any.
 pub async fn outbox_claims_are_disjoint<S: Store>(s: S) {
     assert_eq!(
-        s.put_winners(many_winners(60)).await.expect("load"),
+        load_winners(&s, many_winners(60)).await,
         crate::DrawPut::Stored
     );
     let mut tasks = Vec::new();
@@ -1024,13 +1047,15 @@ pub async fn outbox_lease_expiry<S: Store>(s: S) {
         next_unix,
         error: error.into(),
     };
-    s.put_winners(crate::WinnersLoad {
-        period: period(),
-        actor: "alice".into(),
-        winners: sample_winners(),
-    })
-    .await
-    .expect("load");
+    load_winners(
+        &s,
+        crate::WinnersLoad {
+            period: period(),
+            actor: "alice".into(),
+            winners: sample_winners(),
+        },
+    )
+    .await;
     assert_eq!(s.outbox_claim(0, 100, 30, "a").await.expect("a").len(), 3);
     assert!(
         s.outbox_claim(29, 100, 30, "b")
@@ -1127,13 +1152,15 @@ pub async fn outbox_failed_items_reschedule<S: Store>(s: S) {
         next_unix,
         error: "HTTP 500".into(),
     };
-    s.put_winners(crate::WinnersLoad {
-        period: period(),
-        actor: "alice".into(),
-        winners: sample_winners(),
-    })
-    .await
-    .expect("load");
+    load_winners(
+        &s,
+        crate::WinnersLoad {
+            period: period(),
+            actor: "alice".into(),
+            winners: sample_winners(),
+        },
+    )
+    .await;
     assert_eq!(s.outbox_claim(0, 100, 600, "w").await.expect("w").len(), 3);
     for (id, outcome) in [
         ("winner/11402/0", failed(10)),
@@ -1168,6 +1195,356 @@ pub async fn outbox_failed_items_reschedule<S: Store>(s: S) {
     );
 }
 
+/// The ledger entry a freeze is stored with, as `draw freeze` writes it.
+pub fn freeze_entry(f: &crate::DrawFreeze) -> crate::NewEntry {
+    crate::NewEntry {
+        kind: crate::DRAW_FREEZE.into(),
+        key: crate::draw_entry_key(f.period),
+        actor: f.actor.clone(),
+        body: serde_json::json!({
+            "period": f.period.to_string(),
+            "snapshot_root": f.root,
+            "rows": f.rows,
+        })
+        .to_string()
+        .into_bytes(),
+    }
+}
+
+/// Load winners with [`winners_entry`] as their ledger entry.
+pub async fn load_winners<S: Store>(s: &S, load: crate::WinnersLoad) -> crate::DrawPut {
+    let entry = winners_entry(&load);
+    s.put_winners(load, entry).await.expect("load")
+}
+
+/// The ledger entry a winners load is stored with (the fields of the load
+/// that `draw run` records; it adds the draw's commitment and numbers).
+pub fn winners_entry(load: &crate::WinnersLoad) -> crate::NewEntry {
+    crate::NewEntry {
+        kind: crate::DRAW_WINNERS.into(),
+        key: crate::draw_entry_key(load.period),
+        actor: load.actor.clone(),
+        body: serde_json::json!({
+            "period": load.period.to_string(),
+            "lines": load.winners.len(),
+            "payable": load.payable_total(),
+            "digest": load.digest(),
+        })
+        .to_string()
+        .into_bytes(),
+    }
+}
+
+/// Every entry of the site's ledger, after checking that the chain verifies
+/// (what `einvoice ledger verify` checks) and holds exactly them.
+async fn verified_ledger<S: Store>(s: &S) -> Vec<crate::LedgerEntry> {
+    let entries = s.entries(s.site(), 0, 10_000).await.expect("entries");
+    let verdict = s.verify_ledger(s.site()).await.expect("verify");
+    assert_eq!(verdict.broken, None);
+    assert_eq!(verdict.entries, entries.len() as u64);
+    entries
+}
+
+/// Entries that are not the record's are refused before anything is
+/// written: another kind, key, period or actor, or a body that is not JSON.
+fn mismatched(good: &crate::NewEntry) -> Vec<crate::NewEntry> {
+    let other = Period::parse("11404").unwrap_or_else(|e| panic!("{e:?}"));
+    let with = |f: &dyn Fn(&mut crate::NewEntry)| {
+        let mut e = good.clone();
+        f(&mut e);
+        e
+    };
+    vec![
+        with(&|e| e.kind = "ADMIN".into()),
+        with(&|e| e.kind = "F0401".into()),
+        with(&|e| e.key = crate::draw_entry_key(other)),
+        with(&|e| e.actor = String::new()),
+        with(&|e| e.body = b"not json".to_vec()),
+        with(&|e| {
+            e.body = serde_json::json!({"period": other.to_string()})
+                .to_string()
+                .into_bytes()
+        }),
+    ]
+}
+
+/// A stored freeze appends exactly one `DRAW_FREEZE` entry in its
+/// transaction, with the given kind, key, actor and body, and the chain
+/// verifies; an unchanged re-freeze and a conflicting one append nothing; a
+/// mismatched entry is refused and writes neither; the chain goes on after.
+pub async fn draw_freeze_ledger<S: Store>(s: S) {
+    let f = crate::DrawFreeze {
+        period: period(),
+        root: "ab".repeat(32),
+        rows: 2,
+        actor: "operator:alice".into(),
+    };
+    let entry = freeze_entry(&f);
+    for bad in mismatched(&entry) {
+        let err = s
+            .put_draw_freeze(f.clone(), bad.clone())
+            .await
+            .expect_err("a mismatched entry");
+        assert!(
+            err.to_string().contains(crate::DRAW_ENTRY_MISMATCH),
+            "{bad:?}: {err}"
+        );
+    }
+    assert_eq!(s.draw_freeze(period()).await.expect("read"), None);
+    assert!(verified_ledger(&s).await.is_empty());
+
+    assert_eq!(
+        s.put_draw_freeze(f.clone(), entry.clone())
+            .await
+            .expect("put"),
+        crate::DrawPut::Stored
+    );
+    assert_eq!(
+        s.draw_freeze(period()).await.expect("read"),
+        Some(f.clone())
+    );
+    let ledger = verified_ledger(&s).await;
+    assert_eq!(ledger.len(), 1);
+    let e = &ledger[0];
+    assert_eq!(
+        (e.seq, e.kind.as_str(), e.key.as_str(), e.actor.as_str()),
+        (1, "DRAW_FREEZE", "draw/11402", "operator:alice")
+    );
+    assert_eq!(e.body, entry.body);
+    assert_eq!(e.origin, s.site());
+
+    // The same freeze again (by someone else): unchanged, nothing appended.
+    let again = crate::DrawFreeze {
+        actor: "operator:bob".into(),
+        ..f.clone()
+    };
+    assert_eq!(
+        s.put_draw_freeze(again.clone(), freeze_entry(&again))
+            .await
+            .expect("again"),
+        crate::DrawPut::Unchanged
+    );
+    // Another root: a conflict, neither the record nor an entry.
+    let other = crate::DrawFreeze {
+        root: "cd".repeat(32),
+        ..f.clone()
+    };
+    assert!(matches!(
+        s.put_draw_freeze(other.clone(), freeze_entry(&other))
+            .await
+            .expect("conflict"),
+        crate::DrawPut::Conflict(_)
+    ));
+    assert_eq!(s.draw_freeze(period()).await.expect("read"), Some(f));
+    assert_eq!(verified_ledger(&s).await.len(), 1);
+
+    // The chain goes on from the freeze's entry.
+    let next = s
+        .append_event(crate::NewEntry {
+            kind: "ADMIN".into(),
+            key: "seller/04595257".into(),
+            actor: "operator:alice".into(),
+            body: br#"{"action":"put_seller"}"#.to_vec(),
+        })
+        .await
+        .expect("event");
+    assert_eq!(next.seq, 2);
+    let r = ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    assert_eq!(r.seq, 3);
+    let ledger = verified_ledger(&s).await;
+    assert_eq!(ledger[1].prev_hash, ledger[0].hash);
+}
+
+/// A stored load appends exactly one `DRAW_WINNERS` entry in its
+/// transaction, after the chain's earlier entries, and the chain verifies;
+/// an unchanged re-load and a conflicting one append nothing; a mismatched
+/// entry or lines out of order are refused and write nothing.
+pub async fn draw_winners_ledger<S: Store>(s: S) {
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    let load = crate::WinnersLoad {
+        period: period(),
+        actor: "operator:alice".into(),
+        winners: sample_winners(),
+    };
+    let entry = winners_entry(&load);
+    for bad in mismatched(&entry) {
+        let err = s
+            .put_winners(load.clone(), bad.clone())
+            .await
+            .expect_err("a mismatched entry");
+        assert!(
+            err.to_string().contains(crate::DRAW_ENTRY_MISMATCH),
+            "{bad:?}: {err}"
+        );
+    }
+    let mut disordered = load.clone();
+    disordered.winners.swap(1, 2);
+    let mut repeated = load.clone();
+    repeated.winners[2].line = 1;
+    for bad in [disordered, repeated] {
+        let err = s
+            .put_winners(bad.clone(), winners_entry(&bad))
+            .await
+            .expect_err("lines out of order");
+        assert!(err.to_string().contains(crate::WINNERS_LINE_ORDER), "{err}");
+    }
+    assert_eq!(s.winners_summary(period()).await.expect("sum"), None);
+    assert!(
+        s.winners(period(), None, 10)
+            .await
+            .expect("lines")
+            .is_empty()
+    );
+    assert_eq!(verified_ledger(&s).await.len(), 1);
+
+    assert_eq!(
+        s.put_winners(load.clone(), entry.clone())
+            .await
+            .expect("put"),
+        crate::DrawPut::Stored
+    );
+    let ledger = verified_ledger(&s).await;
+    assert_eq!(ledger.len(), 2);
+    let e = &ledger[1];
+    assert_eq!(
+        (e.seq, e.kind.as_str(), e.key.as_str(), e.actor.as_str()),
+        (2, "DRAW_WINNERS", "draw/11402", "operator:alice")
+    );
+    assert_eq!(e.body, entry.body);
+    assert_eq!(e.prev_hash, ledger[0].hash);
+    let body: serde_json::Value = serde_json::from_slice(&e.body).expect("json");
+    assert_eq!(body["digest"], load.digest());
+    assert_eq!(body["lines"], 4);
+
+    // The same winners again (whoever loads them): unchanged, nothing appended.
+    let again = crate::WinnersLoad {
+        actor: "operator:bob".into(),
+        ..load.clone()
+    };
+    assert_eq!(
+        s.put_winners(again.clone(), winners_entry(&again))
+            .await
+            .expect("again"),
+        crate::DrawPut::Unchanged
+    );
+    // Different winners: a conflict, no line changed, nothing appended.
+    let mut changed = load.clone();
+    changed.winners[0].payable = 0;
+    changed.winners.pop();
+    assert!(matches!(
+        s.put_winners(changed.clone(), winners_entry(&changed))
+            .await
+            .expect("conflict"),
+        crate::DrawPut::Conflict(_)
+    ));
+    let sum = s
+        .winners_summary(period())
+        .await
+        .expect("sum")
+        .expect("loaded");
+    assert_eq!(
+        (sum.lines, sum.digest.as_str()),
+        (4, load.digest().as_str())
+    );
+    assert_eq!(
+        s.winners(period(), None, 10).await.expect("lines"),
+        load.winners
+    );
+    assert_eq!(verified_ledger(&s).await.len(), 2);
+    let r = ok_one(
+        &s,
+        &Scope::All,
+        invoice(SELLER_A, "AB00000001", "1234", 100),
+    )
+    .await;
+    assert_eq!(r.seq, 3);
+    assert_eq!(verified_ledger(&s).await.len(), 3);
+}
+
+/// A freeze and a load whose ledger entry cannot be written leave nothing:
+/// `break_ledger` makes the backend refuse every ledger insert (a trigger,
+/// say), `repair` undoes it. While broken, both puts fail and no freeze, no
+/// winner line, no notification and no entry exists; once repaired, both
+/// store with their entries right after the chain's last one (the failed
+/// attempts consumed no sequence number).
+pub async fn draw_puts_roll_back_with_their_entry<S, B, BF, R, RF>(s: S, break_ledger: B, repair: R)
+where
+    S: Store,
+    B: FnOnce() -> BF,
+    BF: std::future::Future<Output = ()>,
+    R: FnOnce() -> RF,
+    RF: std::future::Future<Output = ()>,
+{
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    let f = crate::DrawFreeze {
+        period: period(),
+        root: "ab".repeat(32),
+        rows: 2,
+        actor: "operator:alice".into(),
+    };
+    let load = crate::WinnersLoad {
+        period: period(),
+        actor: "operator:alice".into(),
+        winners: sample_winners(),
+    };
+    break_ledger().await;
+    s.put_draw_freeze(f.clone(), freeze_entry(&f))
+        .await
+        .expect_err("the ledger refuses the freeze's entry");
+    s.put_winners(load.clone(), winners_entry(&load))
+        .await
+        .expect_err("the ledger refuses the load's entry");
+    assert_eq!(s.draw_freeze(period()).await.expect("read"), None);
+    assert_eq!(s.winners_summary(period()).await.expect("sum"), None);
+    assert!(
+        s.winners(period(), None, 10)
+            .await
+            .expect("lines")
+            .is_empty()
+    );
+    assert!(
+        s.outbox_claim(i64::MAX - 1_000_000, 100, 1, "check")
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    repair().await;
+    assert_eq!(verified_ledger(&s).await.len(), 1);
+
+    assert_eq!(
+        s.put_draw_freeze(f.clone(), freeze_entry(&f))
+            .await
+            .expect("freeze"),
+        crate::DrawPut::Stored
+    );
+    assert_eq!(
+        s.put_winners(load.clone(), winners_entry(&load))
+            .await
+            .expect("load"),
+        crate::DrawPut::Stored
+    );
+    let kinds: Vec<(u64, String)> = verified_ledger(&s)
+        .await
+        .into_iter()
+        .map(|e| (e.seq, e.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (1, "E0401".to_string()),
+            (2, "DRAW_FREEZE".to_string()),
+            (3, "DRAW_WINNERS".to_string())
+        ]
+    );
+    assert_eq!(
+        s.outbox_claim(i64::MAX - 1_000_000, 100, 1, "check")
+            .await
+            .expect("due")
+            .len(),
+        3
+    );
+}
+
 /// Bank accounts are stored as given (sealed by the caller) and replaced.
 pub async fn draw_bank_accounts<S: Store>(s: S) {
     let a = crate::BankAccountRecord {
@@ -1198,7 +1575,8 @@ macro_rules! store_conformance {
             ledger_chain, idempotency, tracks_and_blanks, tenant_matrix,
             lifecycle_and_queries, nonces_and_records, concurrent_appends,
             draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
-            outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule);
+            outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
+            draw_freeze_ledger, draw_winners_ledger);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

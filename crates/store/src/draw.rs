@@ -1,9 +1,65 @@
 //! Records of the draw: eligible invoices (the freeze), frozen snapshots,
 //! stored winners and citizens' bank accounts.
 
+use crate::entry::NewEntry;
+use crate::error::StoreError;
 use einvoice_core::{Carrier, Period};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// Ledger kind of the entry [`crate::Store::put_draw_freeze`] appends with a
+/// stored freeze.
+pub const DRAW_FREEZE: &str = "DRAW_FREEZE";
+
+/// Ledger kind of the entry [`crate::Store::put_winners`] appends with a
+/// stored load.
+pub const DRAW_WINNERS: &str = "DRAW_WINNERS";
+
+/// The code prefix of the error for a draw entry that does not belong to the
+/// record it is stored with (see [`check_draw_entry`]).
+pub const DRAW_ENTRY_MISMATCH: &str = "DRAW_ENTRY_MISMATCH";
+
+/// The code prefix of the error for winner lines whose `line` numbers do not
+/// strictly increase (see [`WinnersLoad::check_lines`]).
+pub const WINNERS_LINE_ORDER: &str = "WINNERS_LINE_ORDER";
+
+/// The natural key of a period's draw entries: `draw/<period>`.
+pub fn draw_entry_key(period: Period) -> String {
+    format!("draw/{period}")
+}
+
+/// Check that `entry` is the ledger entry of `kind` ([`DRAW_FREEZE`] or
+/// [`DRAW_WINNERS`]) for `period`: that kind, key [`draw_entry_key`], an
+/// actor, and a body that is a JSON object whose `"period"` is the period
+/// (`"11402"`). Anything else is refused with [`DRAW_ENTRY_MISMATCH`]: the
+/// ledger would otherwise record a freeze or a load under another name.
+pub fn check_draw_entry(entry: &NewEntry, kind: &str, period: Period) -> Result<(), StoreError> {
+    let refuse = |why: String| {
+        StoreError::Backend(format!(
+            "{DRAW_ENTRY_MISMATCH}: the ledger entry stored with the {kind} of {period} {why}; nothing was written"
+        ))
+    };
+    if entry.kind != kind {
+        return Err(refuse(format!("has kind {:?}", entry.kind)));
+    }
+    let key = draw_entry_key(period);
+    if entry.key != key {
+        return Err(refuse(format!("has key {:?}, not {key:?}", entry.key)));
+    }
+    if entry.actor.is_empty() {
+        return Err(refuse("names no actor".into()));
+    }
+    let body: serde_json::Value = serde_json::from_slice(&entry.body)
+        .map_err(|e| refuse(format!("has a body that is not JSON ({e})")))?;
+    let named = body.get("period").and_then(|p| p.as_str());
+    if named != Some(period.to_string().as_str()) {
+        return Err(refuse(format!(
+            "has a body naming period {}",
+            named.unwrap_or("none")
+        )));
+    }
+    Ok(())
+}
 
 /// A carrier as the draw writes it: `type:id` (e.g. `3J0002:/ABC+123`).
 pub fn carrier_key(c: &Carrier) -> String {
@@ -120,6 +176,23 @@ impl WinnersLoad {
     pub fn payable_total(&self) -> i64 {
         self.winners.iter().map(|w| w.payable).sum()
     }
+
+    /// Refuse ([`WINNERS_LINE_ORDER`]) lines whose `line` numbers do not
+    /// strictly increase: each line is stored under (period, line), so a
+    /// repeated number could never load, and draw order is line order.
+    pub fn check_lines(&self) -> Result<(), StoreError> {
+        for pair in self.winners.windows(2) {
+            if let [a, b] = pair
+                && b.line <= a.line
+            {
+                return Err(StoreError::Backend(format!(
+                    "{WINNERS_LINE_ORDER}: winners of {}: line {} follows line {}; lines must strictly increase; nothing was written",
+                    self.period, b.line, a.line
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What is loaded for a period.
@@ -226,4 +299,65 @@ pub fn winner_notifications(load: &WinnersLoad) -> Vec<OutboxItem> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period() -> Period {
+        Period::parse("11402").unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn entry(kind: &str, body: &str) -> NewEntry {
+        NewEntry {
+            kind: kind.into(),
+            key: "draw/11402".into(),
+            actor: "operator:alice".into(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_draw_entry_must_name_its_record() {
+        let body = r#"{"commitment":"ab","period":"11402","rows":2}"#;
+        assert!(check_draw_entry(&entry(DRAW_FREEZE, body), DRAW_FREEZE, period()).is_ok());
+        for (kind, body) in [
+            (DRAW_WINNERS, body),
+            (DRAW_FREEZE, r#"{"period":"11404"}"#),
+            (DRAW_FREEZE, r#"{"period":11402}"#),
+            (DRAW_FREEZE, r#"["11402"]"#),
+            (DRAW_FREEZE, "{"),
+        ] {
+            let err =
+                check_draw_entry(&entry(kind, body), DRAW_FREEZE, period()).expect_err("mismatch");
+            assert!(err.to_string().contains(DRAW_ENTRY_MISMATCH), "{err}");
+        }
+    }
+
+    #[test]
+    fn winner_lines_must_strictly_increase() {
+        let line = |line: u64| WinnerRecord {
+            line,
+            invoice_number: "AB00000001".into(),
+            seller: "04595257".into(),
+            prize: "sixth".into(),
+            amount: 200,
+            payable: 200,
+            carrier: None,
+            npo: None,
+        };
+        let load = |lines: &[u64]| WinnersLoad {
+            period: period(),
+            actor: "a".into(),
+            winners: lines.iter().map(|l| line(*l)).collect(),
+        };
+        for ok in [&[][..], &[0], &[0, 1, 2], &[0, 5, 9]] {
+            assert!(load(ok).check_lines().is_ok(), "{ok:?}");
+        }
+        for bad in [&[0, 0][..], &[0, 2, 1], &[3, 2]] {
+            let err = load(bad).check_lines().expect_err("out of order");
+            assert!(err.to_string().contains(WINNERS_LINE_ORDER), "{err}");
+        }
+    }
 }

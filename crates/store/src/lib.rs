@@ -292,12 +292,18 @@ pub trait Store: Clone + Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<EligibleRow>, StoreError>> + Send;
 
-    /// Record a period's frozen snapshot. A period is frozen once: the same
-    /// root again is [`DrawPut::Unchanged`], a different one a
-    /// [`DrawPut::Conflict`].
+    /// Record a period's frozen snapshot and append its ledger `entry` (kind
+    /// [`DRAW_FREEZE`], key [`draw_entry_key`]) in **one** transaction, through
+    /// the same chain code as [`Store::append_event`]: a crash leaves both or
+    /// neither. A period is frozen once: the same root again is
+    /// [`DrawPut::Unchanged`], a different one a [`DrawPut::Conflict`]; both
+    /// append nothing. An entry that is not the freeze's is refused
+    /// ([`DRAW_ENTRY_MISMATCH`], see [`check_draw_entry`]) before anything is
+    /// written.
     fn put_draw_freeze(
         &self,
         freeze: DrawFreeze,
+        entry: NewEntry,
     ) -> impl Future<Output = Result<DrawPut, StoreError>> + Send;
 
     /// A period's frozen snapshot, if frozen.
@@ -306,12 +312,23 @@ pub trait Store: Clone + Send + Sync + 'static {
         period: Period,
     ) -> impl Future<Output = Result<Option<DrawFreeze>, StoreError>> + Send;
 
-    /// Load a period's winners, all in one transaction. Idempotent: the same
+    /// Load a period's winners, their notifications ([`winner_notifications`])
+    /// and their ledger `entry` (kind [`DRAW_WINNERS`], key
+    /// [`draw_entry_key`]), all in one transaction; the entry goes through the
+    /// same chain code as [`Store::append_event`]. Idempotent: the same
     /// winners again are [`DrawPut::Unchanged`]; different winners for a
-    /// period already loaded are a [`DrawPut::Conflict`] and change nothing.
+    /// period already loaded are a [`DrawPut::Conflict`]; both change nothing
+    /// and append nothing. An entry that is not the load's
+    /// ([`DRAW_ENTRY_MISMATCH`]) or lines out of order
+    /// ([`WINNERS_LINE_ORDER`], see [`WinnersLoad::check_lines`]) are refused
+    /// before anything is written.
+    ///
+    /// Sized for a national draw (millions of lines in one call): backends
+    /// load the lines in bulk and give this one transaction its own deadline.
     fn put_winners(
         &self,
         load: WinnersLoad,
+        entry: NewEntry,
     ) -> impl Future<Output = Result<DrawPut, StoreError>> + Send;
 
     /// What is loaded for a period, if its winners are loaded.

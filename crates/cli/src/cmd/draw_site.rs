@@ -9,7 +9,8 @@ use einvoice_core::{Money, Period, Prize, PrizeTable};
 use einvoice_server::ops::canonical_json;
 use einvoice_server::ops::winning::WinningBody;
 use einvoice_store::{
-    DrawFreeze, DrawPut, EligibleCursor, NewEntry, Store, WinnerRecord, WinnersLoad,
+    DRAW_FREEZE, DRAW_WINNERS, DrawFreeze, DrawPut, EligibleCursor, NewEntry, Store, WinnerRecord,
+    WinnersLoad, draw_entry_key,
 };
 use einvoice_store_postgres::PgStore;
 use einvoice_store_sqlite::SqliteStore;
@@ -137,25 +138,21 @@ async fn freeze_on<S: Store>(s: &S, p: Period, out: &Path, operator: &str) -> an
             old.actor, old.root, old.rows
         )));
     }
+    // The freeze and its ledger entry are stored in one transaction.
+    let entry = NewEntry {
+        kind: DRAW_FREEZE.into(),
+        key: draw_entry_key(p),
+        actor: actor_of(operator),
+        body: canonical_json(
+            &json!({"period": p.to_string(), "snapshot_root": root, "rows": summary.rows}),
+        ),
+    };
     let outcome = s
-        .put_draw_freeze(freeze)
+        .put_draw_freeze(freeze, entry)
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    match outcome {
-        DrawPut::Conflict(why) => return Err(refuse(why)),
-        DrawPut::Stored => {
-            s.append_event(NewEntry {
-                kind: "DRAW_FREEZE".into(),
-                key: format!("draw/{p}"),
-                actor: actor_of(operator),
-                body: canonical_json(
-                    &json!({"period": p.to_string(), "snapshot_root": root, "rows": summary.rows}),
-                ),
-            })
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
-        }
-        DrawPut::Unchanged => {}
+    if let DrawPut::Conflict(why) = outcome {
+        return Err(refuse(why));
     }
     std::fs::rename(&tmp, out).with_context(|| format!("cannot write {}", out.display()))?;
     println!(
@@ -286,32 +283,35 @@ async fn run_on<S: Store>(s: &S, p: Period, r: &SiteRun<'_>) -> anyhow::Result<(
     let digest = load.digest();
     let lines = load.winners.len();
     let payable = load.payable_total();
-    match s.put_winners(load).await.map_err(|e| anyhow!("{e}"))? {
+    // The winners, their notifications and their ledger entry are stored in
+    // one transaction.
+    let entry = NewEntry {
+        kind: DRAW_WINNERS.into(),
+        key: draw_entry_key(p),
+        actor: actor_of(r.operator),
+        body: canonical_json(&json!({
+            "period": p.to_string(),
+            "snapshot_root": outcome.manifest.snapshot_root,
+            "commitment": outcome.manifest.commitment,
+            "numbers_version": rec.version,
+            "numbers_approved_by": approver,
+            "lines": lines,
+            "payable": payable,
+            "digest": digest,
+        })),
+    };
+    match s
+        .put_winners(load, entry)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+    {
         DrawPut::Conflict(why) => bail!(
             "DRAW_WINNERS_LOADED: {why}; this run found {lines} lines (digest {digest}) — nothing changed (a different seed, snapshot or numbers?)"
         ),
         DrawPut::Unchanged => {
             eprintln!("winners of {p} were already loaded (identical); the store is unchanged")
         }
-        DrawPut::Stored => {
-            s.append_event(NewEntry {
-                kind: "DRAW_WINNERS".into(),
-                key: format!("draw/{p}"),
-                actor: actor_of(r.operator),
-                body: canonical_json(&json!({
-                    "period": p.to_string(),
-                    "snapshot_root": outcome.manifest.snapshot_root,
-                    "commitment": outcome.manifest.commitment,
-                    "numbers_version": rec.version,
-                    "numbers_approved_by": approver,
-                    "lines": lines,
-                    "payable": payable,
-                    "digest": digest,
-                })),
-            })
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
-        }
+        DrawPut::Stored => {}
     }
     draw::write_dir(r.out, &outcome)?;
     let rep = &outcome.report;
