@@ -62,6 +62,8 @@ enum BenchCommand {
     Query(cmd::bench_site::BenchQueryArgs),
     /// Regular-prize match and cloud-prize draw over a synthetic snapshot.
     Draw(cmd::draw::BenchDrawArgs),
+    /// A national-size winners load (`put_winners`) into a fresh store.
+    Winners(cmd::bench_winners::BenchWinnersArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Ingest(a)) => cmd::bench_site::bench_ingest(a),
         Command::Bench(BenchCommand::Query(a)) => cmd::bench_site::bench_query(a),
         Command::Bench(BenchCommand::Draw(a)) => cmd::draw::bench_draw(a),
+        Command::Bench(BenchCommand::Winners(a)) => cmd::bench_winners::bench_winners(a),
     };
     match result {
         Ok(code) => code,

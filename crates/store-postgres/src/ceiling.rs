@@ -1,6 +1,7 @@
 //! The storage ceiling of `einvoice bench ingest --database postgres://…`: the
 //! same rows loaded with a plain `COPY` into one table — what PostgreSQL can
-//! ingest on this machine with no ledger, hashing, projections or HTTP.
+//! ingest on this machine with no ledger, hashing, projections or HTTP. And
+//! the ceiling of `einvoice bench winners` ([`raw_winners_ceiling`]).
 
 use einvoice_store::StoreError;
 use futures_util::SinkExt;
@@ -70,4 +71,79 @@ pub async fn raw_copy_ceiling(
     drop(client);
     let _ = driver.await;
     Ok(elapsed)
+}
+
+/// The ceiling of `einvoice bench winners`: the same winner lines and
+/// notifications loaded with binary `COPY` (the store's encoding for the
+/// lines) into fresh tables without any index (not even a primary key) in
+/// the database at `url`, in one transaction — what PostgreSQL can load
+/// here with no key, index or ledger. The elapsed time from `BEGIN` to the
+/// commit.
+pub async fn raw_winners_ceiling(
+    url: &str,
+    period_key: i32,
+    winners: &[einvoice_store::WinnerRecord],
+    notes: &[einvoice_store::OutboxItem],
+) -> Result<Duration, StoreError> {
+    let fail = |e: tokio_postgres::Error| StoreError::Unavailable(e.to_string());
+    let cfg = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Backend(format!("invalid database url: {e}")))?;
+    let (mut client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(fail)?;
+    let driver = tokio::spawn(conn);
+    client
+        .batch_execute(
+            "DROP TABLE IF EXISTS winners_ceiling, outbox_ceiling;
+             CREATE TABLE winners_ceiling (period INTEGER NOT NULL, line BIGINT NOT NULL,
+                 invoice_number TEXT NOT NULL, seller TEXT NOT NULL, prize TEXT NOT NULL,
+                 amount BIGINT NOT NULL, payable BIGINT NOT NULL, carrier TEXT, npo TEXT);
+             CREATE TABLE outbox_ceiling (id TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL);",
+        )
+        .await
+        .map_err(fail)?;
+    let started = Instant::now();
+    let t = client.transaction().await.map_err(fail)?;
+    crate::draw::copy_winners(&t, "winners_ceiling", period_key, winners)
+        .await
+        .map_err(crate::error::DbError::into_store)?;
+    copy_notes(&t, notes)
+        .await
+        .map_err(crate::error::DbError::into_store)?;
+    t.commit().await.map_err(fail)?;
+    let elapsed = started.elapsed();
+    client
+        .batch_execute("DROP TABLE IF EXISTS winners_ceiling, outbox_ceiling")
+        .await
+        .map_err(fail)?;
+    drop(client);
+    let _ = driver.await;
+    Ok(elapsed)
+}
+
+/// `notes` into `outbox_ceiling` with one binary `COPY`.
+async fn copy_notes(
+    t: &tokio_postgres::Transaction<'_>,
+    notes: &[einvoice_store::OutboxItem],
+) -> Result<(), crate::error::DbError> {
+    use bytes::BufMut;
+    let sink = t
+        .copy_in::<_, bytes::Bytes>(
+            "COPY outbox_ceiling (id, kind, body) FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut buf = bytes::BytesMut::with_capacity(crate::draw::COPY_CHUNK + 4096);
+    buf.put_slice(crate::draw::COPY_HEADER);
+    for n in notes {
+        buf.put_i16(3);
+        for text in [&n.id, &n.kind, &n.body] {
+            crate::draw::put_text(&mut buf, Some(text))?;
+        }
+        if buf.len() >= crate::draw::COPY_CHUNK {
+            sink.send(buf.split().freeze()).await?;
+        }
+    }
+    buf.put_i16(-1);
+    sink.send(buf.split().freeze()).await?;
+    sink.as_mut().finish().await?;
+    Ok(())
 }

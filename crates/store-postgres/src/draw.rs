@@ -14,26 +14,28 @@ use tokio_postgres::Row;
 const NOTE_CHUNK: usize = 50_000;
 
 /// Bytes of binary `COPY` data sent per message of a winners load.
-const COPY_CHUNK: usize = 1 << 20;
+pub(crate) const COPY_CHUNK: usize = 1 << 20;
 
 /// The signature, flags and header extension length of the binary `COPY` format.
-const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+pub(crate) const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
-/// Load `winners` of period `pk` with one binary `COPY` (the rows encoded
-/// here, sent in [`COPY_CHUNK`] messages while the next ones are encoded).
-async fn copy_winners(
-    t: &deadpool_postgres::Transaction<'_>,
+/// Load `winners` of period `pk` into `table` (`winners`, or the bench's
+/// ceiling table with the same columns) with one binary `COPY`: the rows
+/// are encoded here and sent in [`COPY_CHUNK`] messages while the next ones
+/// are encoded.
+pub(crate) async fn copy_winners(
+    t: &tokio_postgres::Transaction<'_>,
+    table: &str,
     pk: i32,
     winners: &[WinnerRecord],
 ) -> Result<(), DbError> {
     use bytes::BufMut;
     use futures_util::SinkExt;
-    let sink = t
-        .copy_in::<_, bytes::Bytes>(
-            "COPY winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
+    let sql = format!(
+        "COPY {table} (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
+         FROM STDIN (FORMAT binary)"
+    );
+    let sink = t.copy_in::<_, bytes::Bytes>(sql.as_str()).await?;
     let mut sink = std::pin::pin!(sink);
     let mut buf = bytes::BytesMut::with_capacity(COPY_CHUNK + 4096);
     buf.put_slice(COPY_HEADER);
@@ -73,7 +75,7 @@ async fn copy_winners(
 }
 
 /// One text field of a binary `COPY` row (`None` is NULL).
-fn put_text(buf: &mut bytes::BytesMut, text: Option<&str>) -> Result<(), DbError> {
+pub(crate) fn put_text(buf: &mut bytes::BytesMut, text: Option<&str>) -> Result<(), DbError> {
     use bytes::BufMut;
     match text {
         None => buf.put_i32(-1),
@@ -228,9 +230,11 @@ impl PgStore {
     /// `statement_timeout` and `idle_in_transaction_session_timeout` lifted to
     /// its own deadline ([`crate::PgOptions::bulk_deadline`] of the rows it
     /// writes, which is also the client-side deadline of the call); the
-    /// lines go in with one binary `COPY`, the notifications with
-    /// `INSERT … SELECT FROM UNNEST` in chunks of [`NOTE_CHUNK`]; the ledger
-    /// entry last, so the origin's head row is locked only for the commit.
+    /// lines go in with one binary `COPY` while their notifications are
+    /// built on a blocking thread, the notifications with `INSERT … SELECT
+    /// FROM UNNEST` in chunks of [`NOTE_CHUNK`] (keeping `ON CONFLICT DO
+    /// NOTHING`); the ledger entry last, so the origin's head row is locked
+    /// only for the commit.
     pub(crate) async fn draw_put_winners(
         &self,
         load: WinnersLoad,
@@ -248,24 +252,36 @@ impl PgStore {
             actor: load.actor.clone(),
         };
         let json = json_of(&summary)?;
-        let notes = winner_notifications(&load);
+        let load = std::sync::Arc::new(load);
+        // The notifications (a JSON body each) are built on a blocking
+        // thread while the lines are copied; the first attempt that gets
+        // past the copy waits for them, later attempts reuse them.
+        let building = {
+            let load = load.clone();
+            tokio::task::spawn_blocking(move || winner_notifications(&load))
+        };
+        let building = tokio::sync::Mutex::new(Some(building));
+        let built = tokio::sync::OnceCell::<Vec<OutboxItem>>::new();
         let shared = self.shared();
-        let rows = u64::try_from(load.winners.len() + notes.len()).unwrap_or(u64::MAX);
+        // Lines plus at most one notification each.
+        let rows = u64::try_from(load.winners.len())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(2);
         let deadline = shared.opts.bulk_deadline(rows);
         let ms = i32::try_from(deadline.as_millis()).unwrap_or(i32::MAX);
         let timeouts = format!(
             "SET LOCAL statement_timeout = {ms}; SET LOCAL idle_in_transaction_session_timeout = {ms}"
         );
         let (site, known) = (shared.site.as_str(), &shared.partitions);
-        let (json, digest, load, notes, entry, timeouts) = (
+        let (json, digest, lines, entry, timeouts) = (
             json.as_str(),
             digest.as_str(),
-            &load,
-            &notes,
+            &*load,
             &entry,
             timeouts.as_str(),
         );
-        shared
+        let (pending, cell) = (&building, &built);
+        let outcome = shared
             .run_within(deadline, true, |mut c| async move {
                 let t = c.transaction().await?;
                 t.batch_execute(timeouts).await?;
@@ -294,8 +310,22 @@ impl PgStore {
                     &[&pk, &digest, &json],
                 )
                 .await?;
-                copy_winners(&t, pk, &load.winners).await?;
+                copy_winners(&t, "winners", pk, &lines.winners).await?;
                 // Notifications commit or roll back with the winners.
+                let notes = cell
+                    .get_or_try_init(|| async {
+                        let task = pending.lock().await.take().ok_or_else(|| {
+                            DbError::Store(StoreError::Backend(
+                                "the winner notifications were lost".into(),
+                            ))
+                        })?;
+                        task.await.map_err(|e| {
+                            DbError::Store(StoreError::Backend(format!(
+                                "building the winner notifications failed: {e}"
+                            )))
+                        })
+                    })
+                    .await?;
                 let ob = t
                     .prepare(
                         "INSERT INTO outbox (id, kind, body) \
@@ -312,7 +342,12 @@ impl PgStore {
                 t.commit().await?;
                 Ok(DrawPut::Stored)
             })
-            .await
+            .await;
+        // The last references to millions of lines and notifications: free
+        // them on a blocking thread, not on an async worker.
+        let notes = built.into_inner();
+        tokio::task::spawn_blocking(move || drop((load, notes)));
+        outcome
     }
 
     /// Lease due, unleased items to `worker` in one statement. `FOR UPDATE

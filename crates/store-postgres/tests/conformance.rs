@@ -270,3 +270,60 @@ async fn draw_puts_roll_back_with_their_entry() {
     )
     .await;
 }
+
+/// `lines` winner lines, every other one on a carrier (a notification each).
+fn many_winners(lines: u64) -> einvoice_store::WinnersLoad {
+    einvoice_store::WinnersLoad {
+        period: einvoice_core::Period::parse("11402").expect("period"),
+        actor: "operator:alice".into(),
+        winners: (0..lines)
+            .map(|line| einvoice_store::WinnerRecord {
+                line,
+                invoice_number: format!("AB{:08}", line % 100_000_000),
+                seller: SELLER_A.into(),
+                prize: "sixth".into(),
+                amount: 200,
+                payable: 200,
+                carrier: (line % 2 == 0).then(|| format!("3J0002:/{:07}", line % 10_000_000)),
+                npo: None,
+            })
+            .collect(),
+    }
+}
+
+/// A national-size winners load runs with the request timeouts lifted to
+/// its own deadline: it completes although every statement of the load
+/// takes far longer than `statement_timeout` and the call longer than
+/// `operation_timeout`; given too short a deadline for its size it fails as
+/// unavailable and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_winners_load_has_its_own_deadline() {
+    use einvoice_store::conformance::winners_entry;
+    use einvoice_store_postgres::PgOptions;
+    use std::time::Duration;
+    let load = many_winners(150_000);
+    let mut opts = PgOptions::new(&fresh_url().await, "main");
+    opts.statement_timeout = Duration::from_millis(100);
+    opts.operation_timeout = Duration::from_millis(300);
+    let s = PgStore::connect_with(opts.clone()).await.expect("connect");
+    let started = std::time::Instant::now();
+    let put = s.put_winners(load.clone(), winners_entry(&load)).await;
+    assert_eq!(put.expect("the load"), einvoice_store::DrawPut::Stored);
+    assert!(started.elapsed() > Duration::from_millis(300));
+    let sum = s.winners_summary(load.period).await.expect("summary");
+    assert_eq!(sum.map(|s| s.lines), Some(150_000));
+    // The session's own timeout is back for the next statement.
+    assert_eq!(s.setting("statement_timeout").await.expect("get"), "100ms");
+
+    // A deadline the load cannot meet: unavailable, nothing written.
+    opts.url = fresh_url().await;
+    opts.bulk_rows_per_second = u32::MAX;
+    let s = PgStore::connect_with(opts).await.expect("connect");
+    let err = s
+        .put_winners(load.clone(), winners_entry(&load))
+        .await
+        .expect_err("past its deadline");
+    assert_eq!(err.code(), "STORE_UNAVAILABLE", "{err}");
+    assert_eq!(s.winners_summary(load.period).await.expect("summary"), None);
+    assert!(s.entries("main", 0, 10).await.expect("entries").is_empty());
+}

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod bench_site;
+pub mod bench_winners;
 pub mod client;
 pub mod core;
 pub mod draw;

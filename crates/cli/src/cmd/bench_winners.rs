@@ -1,0 +1,359 @@
+//! `bench winners`: a national-size `Store::put_winners` — synthetic winner
+//! lines, their notifications and their `DRAW_WINNERS` entry in one
+//! transaction — into a fresh store per run (a SQLite file in a temporary
+//! folder, or a fresh schema of a PostgreSQL database), next to a ceiling
+//! measured in the same run: the same lines and notifications written raw
+//! into tables without any index.
+
+use super::site::is_postgres_url;
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use einvoice_core::Period;
+use einvoice_store::{
+    DRAW_WINNERS, DrawPut, NewEntry, OutboxItem, Store, WinnerRecord, WinnersLoad, draw_entry_key,
+    winner_notifications,
+};
+use einvoice_store_postgres::PgStore;
+use einvoice_store_sqlite::SqliteStore;
+use serde::Serialize;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// `einvoice bench winners`
+#[derive(Args)]
+pub struct BenchWinnersArgs {
+    /// Winner lines per load (a national draw has about 4 000 000).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub lines: u64,
+    /// Loads timed, each into a fresh store; medians are printed.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Database (`postgres://…` or `host=… dbname=…`); each run loads into
+    /// a fresh schema that is dropped afterwards. SQLite in a temporary
+    /// folder when absent.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A small deterministic generator (xorshift64*), so every run and both
+/// backends load the same lines.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// `lines` synthetic winner lines of `period` in draw order, shaped like a
+/// national draw: about 80% sixth prizes, the rest higher regular prizes and
+/// cloud prizes; about 75% on mobile barcodes, 5% donated to an NPO, the
+/// rest printed; 2% paid nothing (the invoice is paid a higher prize).
+pub fn synthetic_load(period: Period, lines: u64, seed: u64) -> WinnersLoad {
+    const PRIZES: [(&str, i64, u64); 6] = [
+        ("sixth", 200, 800),
+        ("fifth", 1_000, 60),
+        ("fourth", 4_000, 20),
+        ("cloud_500", 500, 80),
+        ("cloud_800", 800, 30),
+        ("cloud_2000", 2_000, 10),
+    ];
+    const BARCODE: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ+-.";
+    let mut rng = Rng(seed | 1);
+    let winners = (0..lines)
+        .map(|line| {
+            let mut pick = rng.below(1000);
+            let (prize, amount) = PRIZES
+                .iter()
+                .find(|(_, _, share)| {
+                    let hit = pick < *share;
+                    pick = pick.saturating_sub(*share);
+                    hit
+                })
+                .map_or(("sixth", 200), |(p, a, _)| (*p, *a));
+            let track: String = (0..2)
+                .map(|_| char::from(b'A' + rng.below(26) as u8))
+                .collect();
+            let delivery = rng.below(100);
+            let (carrier, npo) = match delivery {
+                0..75 => {
+                    let id: String = (0..7)
+                        .map(|_| char::from(BARCODE[rng.below(BARCODE.len() as u64) as usize]))
+                        .collect();
+                    (Some(format!("3J0002:/{id}")), None)
+                }
+                75..80 => (None, Some(format!("{}", 100 + rng.below(9_999_900)))),
+                _ => (None, None),
+            };
+            WinnerRecord {
+                line,
+                invoice_number: format!("{track}{:08}", rng.below(100_000_000)),
+                seller: format!("{:08}", rng.below(100_000_000)),
+                prize: prize.to_string(),
+                amount,
+                payable: if rng.below(100) < 2 { 0 } else { amount },
+                carrier,
+                npo,
+            }
+        })
+        .collect();
+    WinnersLoad {
+        period,
+        actor: "operator:bench".into(),
+        winners,
+    }
+}
+
+/// The `DRAW_WINNERS` entry of a load, as `draw run` records it.
+fn entry_of(load: &WinnersLoad) -> NewEntry {
+    NewEntry {
+        kind: DRAW_WINNERS.into(),
+        key: draw_entry_key(load.period),
+        actor: load.actor.clone(),
+        body: serde_json::json!({
+            "period": load.period.to_string(),
+            "lines": load.winners.len(),
+            "payable": load.payable_total(),
+            "digest": load.digest(),
+        })
+        .to_string()
+        .into_bytes(),
+    }
+}
+
+/// Load `load` into `s` and time the call; check what it stored.
+async fn timed_load<S: Store>(s: &S, load: WinnersLoad) -> anyhow::Result<Duration> {
+    let entry = entry_of(&load);
+    let (period, lines) = (load.period, load.winners.len() as u64);
+    let started = Instant::now();
+    let outcome = s
+        .put_winners(load, entry)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    let elapsed = started.elapsed();
+    if outcome != DrawPut::Stored {
+        bail!("the bench load was not stored: {outcome:?}");
+    }
+    let summary = s
+        .winners_summary(period)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+        .ok_or_else(|| anyhow!("the bench load left no summary"))?;
+    let verdict = s
+        .verify_ledger(s.site())
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if summary.lines != lines || verdict.entries != 1 || verdict.broken.is_some() {
+        bail!(
+            "the bench load stored {} lines (of {lines}) and {} ledger entries (broken: {:?})",
+            summary.lines,
+            verdict.entries,
+            verdict.broken
+        );
+    }
+    Ok(elapsed)
+}
+
+/// `url` with its sessions' `search_path` set to `schema`.
+fn with_search_path(url: &str, schema: &str) -> anyhow::Result<String> {
+    if url.contains("options") {
+        bail!("--database must not set options: the bench sets search_path");
+    }
+    Ok(if is_postgres_url(url) {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}options=-c%20search_path%3D{schema}")
+    } else {
+        format!("{url} options='-c search_path={schema}'")
+    })
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// One timed run.
+#[derive(Debug, Clone, Serialize)]
+struct RunTimes {
+    load_s: f64,
+    ceiling_s: f64,
+}
+
+async fn run_sqlite(load: &WinnersLoad, notes: &[OutboxItem]) -> anyhow::Result<RunTimes> {
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let store =
+        SqliteStore::open(&dir.path().join("einvoice.db"), "bench").map_err(|e| anyhow!("{e}"))?;
+    let load_s = timed_load(&store, load.clone()).await?.as_secs_f64();
+    drop(store);
+    let ceiling = einvoice_store_sqlite::ceiling::raw_winners_ceiling(
+        &dir.path().join("ceiling.db"),
+        load.period.key(),
+        &load.winners,
+        notes,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    Ok(RunTimes {
+        load_s,
+        ceiling_s: ceiling.as_secs_f64(),
+    })
+}
+
+async fn run_postgres(
+    url: &str,
+    run: usize,
+    load: &WinnersLoad,
+    notes: &[OutboxItem],
+) -> anyhow::Result<RunTimes> {
+    let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .context("cannot connect to --database")?;
+    let driver = tokio::spawn(conn);
+    let schema = format!("bench_winners_{}_{run}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .await?;
+    let at = with_search_path(url, &schema)?;
+    let result = async {
+        let store = PgStore::connect(&at, "bench")
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        let load_s = timed_load(&store, load.clone()).await?.as_secs_f64();
+        drop(store);
+        let pk = i32::try_from(load.period.key())?;
+        let ceiling =
+            einvoice_store_postgres::ceiling::raw_winners_ceiling(&at, pk, &load.winners, notes)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+        anyhow::Ok(RunTimes {
+            load_s,
+            ceiling_s: ceiling.as_secs_f64(),
+        })
+    }
+    .await;
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await?;
+    drop(admin);
+    let _ = driver.await;
+    result
+}
+
+/// Run `bench winners`.
+pub fn bench_winners(a: BenchWinnersArgs) -> anyhow::Result<ExitCode> {
+    if a.lines == 0 || a.runs == 0 {
+        bail!("--lines and --runs must be positive");
+    }
+    let period = Period::parse("11410").map_err(|v| anyhow!("{v}"))?;
+    let load = synthetic_load(period, a.lines, 0x5EED);
+    let notes = winner_notifications(&load);
+    let notifications = notes.len();
+    let rt = super::store::runtime()?;
+    let mut runs = Vec::with_capacity(a.runs);
+    for run in 0..a.runs {
+        let times = rt.block_on(async {
+            match &a.database {
+                None => run_sqlite(&load, &notes).await,
+                Some(url) => run_postgres(url, run, &load, &notes).await,
+            }
+        })?;
+        if !a.json {
+            eprintln!(
+                "run {}: load {:.2} s, ceiling {:.2} s",
+                run + 1,
+                times.load_s,
+                times.ceiling_s
+            );
+        }
+        runs.push(times);
+    }
+    let load_s = median(&runs.iter().map(|r| r.load_s).collect::<Vec<_>>());
+    let ceiling_s = median(&runs.iter().map(|r| r.ceiling_s).collect::<Vec<_>>());
+    let lines = a.lines as f64;
+    let store = if a.database.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let out = serde_json::json!({
+        "store": store,
+        "lines": a.lines,
+        "notifications": notifications,
+        "runs": runs,
+        "load_s": (load_s * 1000.0).round() / 1000.0,
+        "lines_per_s": (lines / load_s.max(1e-9)).round(),
+        "ceiling_s": (ceiling_s * 1000.0).round() / 1000.0,
+        "ceiling_lines_per_s": (lines / ceiling_s.max(1e-9)).round(),
+        "ratio_to_ceiling": ((ceiling_s / load_s.max(1e-9)) * 1000.0).round() / 1000.0,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        println!(
+            "{store}: put_winners of {} lines ({notifications} notifications, 1 ledger entry) in one transaction",
+            a.lines
+        );
+        println!(
+            "load: {load_s:.2} s, {:.0} lines/s (median of {})",
+            lines / load_s.max(1e-9),
+            a.runs
+        );
+        println!(
+            "ceiling (the same lines and notifications into tables without indexes, one transaction): {ceiling_s:.2} s, {:.0} lines/s",
+            lines / ceiling_s.max(1e-9)
+        );
+        println!("ratio to ceiling {:.3}", ceiling_s / load_s.max(1e-9));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_lines_are_deterministic_ordered_and_mixed() {
+        let p = Period::parse("11410").expect("period");
+        let a = synthetic_load(p, 2_000, 7);
+        assert_eq!(a, synthetic_load(p, 2_000, 7));
+        assert!(a.check_lines().is_ok());
+        let carriers = a.winners.iter().filter(|w| w.carrier.is_some()).count();
+        let donated = a.winners.iter().filter(|w| w.npo.is_some()).count();
+        assert!((1_300..1_700).contains(&carriers), "{carriers}");
+        assert!((50..150).contains(&donated), "{donated}");
+        assert!(
+            a.winners
+                .iter()
+                .all(|w| w.invoice_number.len() == 10 && w.seller.len() == 8)
+        );
+    }
+
+    #[test]
+    fn search_path_goes_into_either_url_form() {
+        assert_eq!(
+            with_search_path("postgres://u@h/db", "s").expect("url"),
+            "postgres://u@h/db?options=-c%20search_path%3Ds"
+        );
+        assert_eq!(
+            with_search_path("postgres://u@h/db?sslmode=disable", "s").expect("url"),
+            "postgres://u@h/db?sslmode=disable&options=-c%20search_path%3Ds"
+        );
+        assert_eq!(
+            with_search_path("host=/tmp dbname=db", "s").expect("kv"),
+            "host=/tmp dbname=db options='-c search_path=s'"
+        );
+        assert!(with_search_path("host=/tmp options=x", "s").is_err());
+    }
+}
