@@ -402,18 +402,8 @@ async fn c_outbox_claims_of_several_nodes_are_disjoint() {
         for t in 0..3 {
             let node = node.clone();
             tasks.push(tokio::spawn(async move {
-                let worker = format!("node{n}-{t}");
-                let mut got = Vec::new();
-                loop {
-                    let batch = node
-                        .outbox_claim(1_000, 9, 60, &worker)
-                        .await
-                        .expect("claim");
-                    if batch.is_empty() {
-                        return got;
-                    }
-                    got.extend(batch.into_iter().map(|i| (i.id, worker.clone())));
-                }
+                einvoice_store::conformance::claim_until_empty(&node, &format!("node{n}-{t}"), 9)
+                    .await
             }));
         }
     }

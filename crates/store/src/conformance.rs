@@ -458,27 +458,7 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         a.outbox_claim(0, 100, 1, "w").await.expect("claim").len(),
         3
     );
-    assert!(
-        a.outbox_mark(
-            "winner/11402/0",
-            "w",
-            crate::OutboxOutcome::Failed {
-                next_unix: 100,
-                error: "HTTP 500".into(),
-            },
-        )
-        .await
-        .expect("failed once")
-    );
-    assert!(
-        a.outbox_mark(
-            "winner/11402/1",
-            "w",
-            crate::OutboxOutcome::Delivered { at_unix: 5 },
-        )
-        .await
-        .expect("delivered")
-    );
+    fail_0_deliver_1(&a).await;
 
     // Export.
     let origins = a.origins().await.expect("origins");
@@ -925,27 +905,7 @@ pub async fn draw_winners<S: Store>(s: S) {
     assert_eq!(ids, ["winner/11402/0", "winner/11402/1", "winner/11402/3"]);
     let body: serde_json::Value = serde_json::from_str(&due[1].body).expect("json");
     assert_eq!(body["prize"], "cloud_500");
-    assert!(
-        s.outbox_mark(
-            "winner/11402/0",
-            "w",
-            crate::OutboxOutcome::Failed {
-                next_unix: 100,
-                error: "HTTP 500".into(),
-            },
-        )
-        .await
-        .expect("fail")
-    );
-    assert!(
-        s.outbox_mark(
-            "winner/11402/1",
-            "w",
-            crate::OutboxOutcome::Delivered { at_unix: 5 },
-        )
-        .await
-        .expect("done")
-    );
+    fail_0_deliver_1(&s).await;
     // The unmarked one is claimable again once its lease (until 60) has ended.
     assert_eq!(
         ids_of(s.outbox_claim(99, 100, 60, "w").await.expect("claim")),
@@ -993,15 +953,7 @@ pub async fn outbox_claims_are_disjoint<S: Store>(s: S) {
     for w in 0..6 {
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
-            let worker = format!("w{w}");
-            let mut got = Vec::new();
-            loop {
-                let batch = s.outbox_claim(1000, 7, 60, &worker).await.expect("claim");
-                if batch.is_empty() {
-                    return got;
-                }
-                got.extend(batch.into_iter().map(|i| (i.id, worker.clone())));
-            }
+            claim_until_empty(&s, &format!("w{w}"), 7).await
         }));
     }
     let mut all = Vec::new();
@@ -1208,6 +1160,43 @@ pub fn freeze_entry(f: &crate::DrawFreeze) -> crate::NewEntry {
         })
         .to_string()
         .into_bytes(),
+    }
+}
+
+/// As worker `w` (holding `"winner/11402/0"` and `"winner/11402/1"`): the
+/// first fails with HTTP 500 (retry at 100), the second is delivered at 5;
+/// both marks must apply.
+async fn fail_0_deliver_1<S: Store>(s: &S) {
+    let failed = crate::OutboxOutcome::Failed {
+        next_unix: 100,
+        error: "HTTP 500".into(),
+    };
+    assert!(
+        s.outbox_mark("winner/11402/0", "w", failed)
+            .await
+            .expect("fail")
+    );
+    let delivered = crate::OutboxOutcome::Delivered { at_unix: 5 };
+    assert!(
+        s.outbox_mark("winner/11402/1", "w", delivered)
+            .await
+            .expect("done")
+    );
+}
+
+/// Claim at time 1000 (60 s leases, `batch` a claim) as `worker` until
+/// nothing is left: (item id, worker) of everything claimed.
+pub async fn claim_until_empty<S: Store>(s: &S, worker: &str, batch: u32) -> Vec<(String, String)> {
+    let mut got = Vec::new();
+    loop {
+        let items = s
+            .outbox_claim(1000, batch, 60, worker)
+            .await
+            .expect("claim");
+        if items.is_empty() {
+            return got;
+        }
+        got.extend(items.into_iter().map(|i| (i.id, worker.to_string())));
     }
 }
 
