@@ -19,6 +19,8 @@ pub struct DrawBench {
     pub invoices: u64,
     /// Threads used for the match and the read.
     pub threads: usize,
+    /// The match kernel this CPU ran (`Portable`, `Avx2`, `Avx512`).
+    pub kernel: String,
     /// Median seconds to match every invoice.
     pub match_s: f64,
     /// Median seconds for a sequential read (sum) of the same column.
@@ -128,6 +130,8 @@ pub fn run(column: &HotColumn, w: &WinningNumbers, o: &Options) -> DrawBench {
         let t = Instant::now();
         black_box(sum_parallel(black_box(column.words()), o.threads));
         r.push(t.elapsed().as_secs_f64());
+        // The previous round's winners are freed outside the timing.
+        drop(std::mem::take(&mut hits));
         let t = Instant::now();
         hits = match_prizes(black_box(column), w, o.threads);
         m.push(t.elapsed().as_secs_f64());
@@ -140,6 +144,7 @@ pub fn run(column: &HotColumn, w: &WinningNumbers, o: &Options) -> DrawBench {
     let mut b = DrawBench {
         invoices: column.len() as u64,
         threads: o.threads,
+        kernel: format!("{:?}", crate::Kernel::detect()),
         match_s,
         seq_read_s,
         match_vs_read: if seq_read_s > 0.0 {

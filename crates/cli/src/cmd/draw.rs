@@ -520,10 +520,12 @@ pub fn bench_draw(a: BenchDrawArgs) -> anyhow::Result<ExitCode> {
             (None, None) => "not measured (pass --duckdb)".into(),
         };
         println!(
-            "invoices: {}\nregular-prize match: {:.3} s (median of {}), {} winners\nsequential read of the same {:.2} GiB: {:.3} s\nmatch / read: {:.2}\ncloud draw: {:.3} s ({} winners among {} eligible)\nDuckDB (Parquet, same winners): {}",
+            "invoices: {}\nregular-prize match: {:.3} s (median of {}, {} kernel, {} threads), {} winners\nsequential read of the same {:.2} GiB: {:.3} s\nmatch / read: {:.2}\ncloud draw: {:.3} s ({} winners among {} eligible)\nDuckDB (Parquet, same winners): {}",
             r.invoices,
             r.match_s,
             a.rounds,
+            r.kernel,
+            r.threads,
             r.winners,
             gib,
             r.seq_read_s,
