@@ -124,7 +124,7 @@ pub fn run(column: &HotColumn, w: &WinningNumbers, o: &Options) -> DrawBench {
         })
         .collect();
     let (mut m, mut r, mut c) = (Vec::new(), Vec::new(), Vec::new());
-    let mut hits = Vec::new();
+    let mut hits = crate::Hits::default();
     let mut cloud_winners = 0;
     for round in 0..o.rounds.max(1) {
         let t = Instant::now();

@@ -8,8 +8,8 @@
 
 use crate::cloud::{self, DrawParams, Population, Seed, Tier, prf_key, seed_commitment};
 use crate::error::{Error, Result, io};
+use crate::match_prizes;
 use crate::snapshot::{NONE, Snapshot, hex, parse_hex32, track_letters};
-use crate::{Hit, match_prizes};
 use einvoice_core::{Period, Prize, PrizeTable, WinningNumbers};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -323,7 +323,7 @@ fn compute_with_root(
     }
 
     progress(Event::Stage("regular prizes", 1));
-    let hits: Vec<Hit> = {
+    let hits = {
         let numbers = snapshot.numbers(threads)?;
         match_prizes(&numbers, w, threads)
     };

@@ -52,18 +52,30 @@ impl Kernel {
 
     /// Every kernel this CPU can run, slowest first.
     pub fn available() -> Vec<Self> {
-        #[allow(unused_mut)]
-        let mut k = vec![Kernel::Portable];
+        [Kernel::Portable, Kernel::Avx2, Kernel::Avx512]
+            .into_iter()
+            .filter(|k| k.runs_here())
+            .collect()
+    }
+
+    /// Does this CPU have what the kernel needs? POPCNT and BMI1 (TZCNT)
+    /// come with every AVX2 CPU made; the vector kernels count and walk
+    /// candidate masks with them.
+    pub fn runs_here(self) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
-                k.push(Kernel::Avx2);
-            }
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                k.push(Kernel::Avx512);
+            let bits = std::arch::is_x86_feature_detected!("popcnt")
+                && std::arch::is_x86_feature_detected!("bmi1");
+            match self {
+                Kernel::Portable => true,
+                Kernel::Avx2 => bits && std::arch::is_x86_feature_detected!("avx2"),
+                Kernel::Avx512 => bits && std::arch::is_x86_feature_detected!("avx512f"),
             }
         }
-        k
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Kernel::Portable
+        }
     }
 }
 
@@ -77,26 +89,28 @@ pub(crate) fn scan(
     out: &mut Vec<Hit>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    match kernel {
-        Kernel::Avx512 if std::arch::is_x86_feature_detected!("avx512f") => {
-            // SAFETY: calling a `#[target_feature(enable = "avx512f")]`
-            // function is sound exactly when the CPU has AVX-512 F, which was
-            // just checked at run time.
-            #[allow(unsafe_code)]
-            unsafe {
-                avx512::scan(words, offset, f, out)
-            };
-            return;
+    if kernel.runs_here() {
+        match kernel {
+            Kernel::Avx512 => {
+                // SAFETY: calling a `#[target_feature(enable =
+                // "avx512f,popcnt,bmi1")]` function is sound exactly when the
+                // CPU has those features, which `runs_here` just checked.
+                #[allow(unsafe_code)]
+                unsafe {
+                    avx512::scan(words, offset, f, out)
+                };
+                return;
+            }
+            Kernel::Avx2 => {
+                // SAFETY: as above, for AVX2, POPCNT and BMI1.
+                #[allow(unsafe_code)]
+                unsafe {
+                    avx2::scan(words, offset, f, out)
+                };
+                return;
+            }
+            Kernel::Portable => {}
         }
-        Kernel::Avx2 if std::arch::is_x86_feature_detected!("avx2") => {
-            // SAFETY: as above, for AVX2.
-            #[allow(unsafe_code)]
-            unsafe {
-                avx2::scan(words, offset, f, out)
-            };
-            return;
-        }
-        _ => {}
     }
     let _ = kernel;
     portable::scan(words, offset, f, out);
@@ -248,7 +262,7 @@ mod avx2 {
     };
 
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt,bmi1")]
     fn load(c: &[u32; 8]) -> __m256i {
         // SAFETY: `c` is 8 readable, initialised u32 = 32 bytes;
         // `_mm256_loadu_si256` has no alignment requirement, and AVX2 is
@@ -262,7 +276,7 @@ mod avx2 {
     /// 16 rows: a 16-bit lane of all ones where the row's last 3 digits
     /// are hot (lane order: rows 0–3, 8–11, 4–7, 12–15).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt,bmi1")]
     fn step<const K: usize>(a: &[u32; 8], b: &[u32; 8], hot: &[__m256i; K]) -> __m256i {
         let low = _mm256_set1_epi32(1023);
         let packed = _mm256_packus_epi32(
@@ -278,14 +292,14 @@ mod avx2 {
 
     /// 32 rows: bit `i` set when row `i` may win.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt,bmi1")]
     fn mask32<const K: usize>(c: &[[u32; 8]; 4], hot: &[__m256i; K]) -> u32 {
         let bytes = _mm256_packs_epi16(step(&c[0], &c[1], hot), step(&c[2], &c[3], hot));
         let rows = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_movemask_epi8(rows) as u32
     }
 
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt,bmi1")]
     fn scan_k<const K: usize>(words: &[u32], offset: u64, f: &SuffixFilter, out: &mut Vec<Hit>) {
         let hot: [__m256i; K] = std::array::from_fn(|k| _mm256_set1_epi16(f.wide[k] as i16));
         drive(words, offset, f, out, |block| {
@@ -301,7 +315,7 @@ mod avx2 {
     }
 
     /// Scan `words` (the caller has checked that the CPU has AVX2).
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt,bmi1")]
     pub(super) fn scan(words: &[u32], offset: u64, f: &SuffixFilter, out: &mut Vec<Hit>) {
         match f.wide_distinct {
             0 | 1 => scan_k::<1>(words, offset, f, out),
@@ -338,7 +352,7 @@ mod avx512 {
     };
 
     #[inline]
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt,bmi1")]
     fn load(c: &[u32; 16]) -> __m512i {
         // SAFETY: `c` is 16 readable, initialised u32 = 64 bytes;
         // `_mm512_loadu_si512` has no alignment requirement, and AVX-512 F
@@ -350,7 +364,7 @@ mod avx512 {
     }
 
     /// Scan `words` (the caller has checked that the CPU has AVX-512 F).
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,popcnt,bmi1")]
     pub(super) fn scan(words: &[u32], offset: u64, f: &SuffixFilter, out: &mut Vec<Hit>) {
         let (lo, hi) = f.hot_bits.split_at(16);
         let (Ok(lo), Ok(hi)) = (<&[u32; 16]>::try_from(lo), <&[u32; 16]>::try_from(hi)) else {

@@ -329,10 +329,63 @@ fn upper_suffixes(upper: u32) -> [u32; 5] {
     ]
 }
 
+/// The winners of a match, in column order, kept as the pieces the threads
+/// produced (joining them would copy every hit once more).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hits {
+    pieces: Vec<Vec<Hit>>,
+    len: usize,
+}
+
+impl Hits {
+    fn from_pieces(pieces: Vec<Vec<Hit>>) -> Self {
+        let len = pieces.iter().map(Vec::len).sum();
+        Self { pieces, len }
+    }
+
+    /// How many winners.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// No winners?
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The winners in column order.
+    pub fn iter(&self) -> impl Iterator<Item = &Hit> + '_ {
+        self.pieces.iter().flatten()
+    }
+
+    /// The winners in column order, in one vector.
+    pub fn to_vec(&self) -> Vec<Hit> {
+        let mut all = Vec::with_capacity(self.len);
+        for piece in &self.pieces {
+            all.extend_from_slice(piece);
+        }
+        all
+    }
+}
+
+impl<'a> IntoIterator for &'a Hits {
+    type Item = &'a Hit;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<Hit>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.pieces.iter().flatten()
+    }
+}
+
+/// Rows a piece of work when the match runs on several threads: threads
+/// take the next piece as they finish one, so a thread that loses its core
+/// to other work (draw day is also the day of peak queries) holds up the
+/// others by at most one piece (16 MiB of column) instead of half the column.
+const PIECE: usize = 1 << 22;
+
 /// Every invoice in `column` that wins a regular prize, in column order,
-/// scanned on `threads` threads (each a contiguous slice) with the fastest
-/// [`Kernel`] this CPU runs.
-pub fn match_prizes(column: &HotColumn, w: &WinningNumbers, threads: usize) -> Vec<Hit> {
+/// scanned on `threads` threads with the fastest [`Kernel`] this CPU runs.
+pub fn match_prizes(column: &HotColumn, w: &WinningNumbers, threads: usize) -> Hits {
     match_prizes_with(Kernel::detect(), column, w, threads)
 }
 
@@ -343,46 +396,57 @@ pub fn match_prizes_with(
     column: &HotColumn,
     w: &WinningNumbers,
     threads: usize,
-) -> Vec<Hit> {
+) -> Hits {
+    match_in_pieces(kernel, column, w, threads, PIECE)
+}
+
+/// The match with pieces of `piece` rows (tests use small ones).
+fn match_in_pieces(
+    kernel: Kernel,
+    column: &HotColumn,
+    w: &WinningNumbers,
+    threads: usize,
+    piece: usize,
+) -> Hits {
     let filter = SuffixFilter::new(w);
     let words = column.words();
-    let threads = threads.clamp(1, 64);
+    let piece = piece.max(1);
+    let pieces = words.len().div_ceil(piece);
+    let threads = threads.clamp(1, 64).min(pieces.max(1));
     // About 1 row in 200 wins (5 to 8 hot suffixes of 1000).
     let capacity = |rows: usize| rows / 150;
     if threads == 1 {
         let mut out = Vec::with_capacity(capacity(words.len()));
         kernel::scan(kernel, words, 0, &filter, &mut out);
-        return out;
+        return Hits::from_pieces(vec![out]);
     }
-    let chunk = words.len().div_ceil(threads).max(1);
-    let parts: Vec<Vec<Hit>> = std::thread::scope(|s| {
-        let handles: Vec<_> = words
-            .chunks(chunk)
-            .enumerate()
-            .map(|(i, part)| {
-                let filter = &filter;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Vec<Hit>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                let (filter, next) = (&filter, &next);
                 s.spawn(move || {
-                    let mut out = Vec::with_capacity(capacity(part.len()));
-                    kernel::scan(kernel, part, (i * chunk) as u64, filter, &mut out);
-                    out
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(rows) = words.chunks(piece).nth(i) else {
+                            break;
+                        };
+                        let mut out = Vec::with_capacity(capacity(rows.len()));
+                        kernel::scan(kernel, rows, (i * piece) as u64, filter, &mut out);
+                        mine.push((i, out));
+                    }
+                    mine
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    // The first part's allocation grows in place (a large one is remapped,
-    // not copied); only the later parts are copied.
-    let mut parts = parts.into_iter();
-    let mut all = parts.next().unwrap_or_default();
-    let rest: Vec<Vec<Hit>> = parts.collect();
-    all.reserve_exact(rest.iter().map(Vec::len).sum());
-    for part in rest {
-        all.extend_from_slice(&part);
-    }
-    all
+    done.sort_unstable_by_key(|(i, _)| *i);
+    Hits::from_pieces(done.into_iter().map(|(_, hits)| hits).collect())
 }
 
 #[cfg(test)]
@@ -487,7 +551,7 @@ mod tests {
             let expected = brute(&column, &w);
             assert!(expected.iter().any(|h| h.prize == Prize::Special));
             for kernel in Kernel::available() {
-                let got = match_prizes_with(kernel, &hot, &w, 2);
+                let got = match_in_pieces(kernel, &hot, &w, 2, 20_000).to_vec();
                 assert_eq!(got, expected, "period {} kernel {kernel:?}", s("period"));
             }
         }
@@ -514,8 +578,9 @@ mod tests {
         }
 
         /// Every kernel this CPU runs (portable, AVX2, AVX-512) agrees with
-        /// the reference, in order, on 1 to 3 threads; columns of up to two
-        /// segments cover the segment and block boundaries.
+        /// the reference, in order, on 1 to 3 threads taking pieces of any
+        /// size; columns of up to two segments cover the segment and block
+        /// boundaries.
         #[test]
         fn every_kernel_equals_the_reference(
             first in proptest::collection::vec(0u32..100_000_000, 1..=10),
@@ -523,6 +588,7 @@ mod tests {
             seed in any::<u64>(),
             len in 0usize..9000,
             threads in 1usize..4,
+            piece in 1usize..10_000,
         ) {
             let f: Vec<String> = first.iter().map(|v| format!("{v:08}")).collect();
             let a: Vec<String> = add.iter().map(|v| format!("{v:03}")).collect();
@@ -549,7 +615,7 @@ mod tests {
             let hot = HotColumn::from_digits(column.clone()).expect("8 digits");
             let expected = brute(&column, &w);
             for kernel in Kernel::available() {
-                let got = match_prizes_with(kernel, &hot, &w, threads);
+                let got = match_in_pieces(kernel, &hot, &w, threads, piece).to_vec();
                 prop_assert_eq!(&got, &expected, "kernel {:?}", kernel);
             }
         }
@@ -563,7 +629,7 @@ mod tests {
             }
             let column = vec![d, f, d ^ 1, (d / 1000) * 1000 + f % 1000];
             let hot = HotColumn::from_digits(column.clone()).expect("8 digits");
-            prop_assert_eq!(match_prizes(&hot, &w, threads), brute(&column, &w));
+            prop_assert_eq!(match_in_pieces(Kernel::detect(), &hot, &w, threads, 1).to_vec(), brute(&column, &w));
         }
     }
 }

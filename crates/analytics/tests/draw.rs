@@ -432,7 +432,7 @@ proptest! {
             .collect();
         let hot = einvoice_analytics::HotColumn::from_digits(column.clone()).expect("8 digits");
         let got: Vec<(u64, Prize)> = einvoice_analytics::match_prizes(&hot, &w, threads)
-            .into_iter()
+            .iter()
             .map(|h| (h.index, h.prize))
             .collect();
         prop_assert_eq!(got, expected);
