@@ -3,6 +3,8 @@
 //! (twice: the retry is a duplicate with the same receipt), read back, list.
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,21 +40,20 @@ fn client(creds: &std::path::Path, args: &[&str]) -> (i32, Value) {
     (out.status.code().unwrap_or(-1), v)
 }
 
-#[test]
-fn up_then_client_submit_read_and_list() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let _site = Running(
+/// `einvoice up` on a fresh data directory: the running site, its
+/// credentials file and what it holds.
+fn up(data: &Path, invoices: &str) -> (Running, PathBuf, Value) {
+    let site = Running(
         bin()
             .args([
                 "up",
                 "--listen",
                 "127.0.0.1:0",
                 "--invoices",
-                "60",
+                invoices,
                 "--data",
             ])
-            .arg(&data)
+            .arg(data)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -76,6 +77,14 @@ fn up_then_client_submit_read_and_list() {
         );
         std::thread::sleep(Duration::from_millis(200));
     };
+    (site, creds_path, creds)
+}
+
+#[test]
+fn up_then_client_submit_read_and_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (_site, creds_path, creds) = up(&data, "60");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -151,4 +160,87 @@ fn up_then_client_submit_read_and_list() {
     let (code, refused) = client(&creds_path, &["tracks", "04595257", "--period", &period]);
     assert_eq!(code, 1);
     assert_eq!(refused["code"], "TENANT_SCOPE");
+}
+
+/// The same data served over HTTPS (`einvoice serve` with a certificate):
+/// `einvoice client` reaches it through `--ca-file`; without the CA the
+/// handshake is refused and the command fails; `--ca-file` with a plain
+/// http:// URL and plain HTTP to a non-loopback host are refused before
+/// anything is sent.
+#[test]
+fn client_speaks_https_through_a_private_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (site, creds_path, creds) = up(&data, "10");
+    drop(site);
+    let ubn = creds["seller"]["ubn"].as_str().expect("ubn").to_string();
+
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("cert");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).expect("write cert");
+    std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write key");
+    let mut serve = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("EINVOICE_TLS_CERT", &cert)
+        .env("EINVOICE_TLS_KEY", &key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start serve");
+    let stderr = serve.stderr.take().expect("stderr");
+    let _serve = Running(serve);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keeps draining the server's log so that it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving https://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve printed its https address");
+    let port = addr.rsplit(':').next().expect("port");
+    let url = format!("https://localhost:{port}");
+    let cert_arg = cert.to_str().expect("utf-8 path");
+
+    let (code, who) = client(
+        &creds_path,
+        &["--url", &url, "--ca-file", cert_arg, "whoami"],
+    );
+    assert_eq!(code, 0, "{who}");
+    assert_eq!(who["sellers"][0], ubn.as_str());
+
+    let run = |args: &[&str]| {
+        let out = bin()
+            .arg("client")
+            .arg("--credentials")
+            .arg(&creds_path)
+            .args(args)
+            .output()
+            .expect("run client");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_lowercase(),
+        )
+    };
+    let (ok, err) = run(&["--url", &url, "whoami"]);
+    assert!(!ok, "a certificate from an unknown CA is refused");
+    assert!(err.contains("certificate") || err.contains("tls"), "{err}");
+
+    let (ok, err) = run(&[
+        "--url",
+        "http://127.0.0.1:1",
+        "--ca-file",
+        cert_arg,
+        "whoami",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("ca_file_unused"), "{err}");
+    let (ok, err) = run(&["--url", "http://ops.example:8080", "whoami"]);
+    assert!(!ok);
+    assert!(err.contains("plain_http_refused"), "{err}");
 }

@@ -13,7 +13,7 @@
 //! `http://` URL unless `--insecure-http` is given (reach a remote site through
 //! an SSH tunnel), and `https://` until a TLS client is linked.
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use einvoice_server::ops;
 use einvoice_server::seal::Sealer;
@@ -39,6 +39,9 @@ pub struct AdminArgs {
     /// Allow plain HTTP to a host other than loopback.
     #[arg(long, global = true)]
     pub insecure_http: bool,
+    /// PEM CA certificates to trust for an https:// site, besides the system's.
+    #[arg(long, env = "EINVOICE_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: AdminCommand,
@@ -224,9 +227,10 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
         url,
         token_file,
         insecure_http,
+        ca_file,
         command,
     } = a;
-    let client = || Client::new(&url, token_file.clone(), insecure_http);
+    let client = || Client::new(&url, token_file.clone(), insecure_http, ca_file.as_deref());
     let (method, path, body): (&str, String, Option<Value>) = match command {
         AdminCommand::Bootstrap { data, name, site } => return bootstrap(&data, &name, &site),
         AdminCommand::Login { name, totp } => return client()?.login(&name, totp),
@@ -337,35 +341,6 @@ fn default_token_file() -> PathBuf {
         .join("ops-token")
 }
 
-/// Refuse URLs this build cannot reach safely.
-fn check_url(url: &str, insecure_http: bool) -> anyhow::Result<String> {
-    let url = url.trim_end_matches('/').to_string();
-    let Some(rest) = url.strip_prefix("http://") else {
-        if url.starts_with("https://") {
-            bail!(
-                "https:// is not supported by this build's client yet: reach the site through an SSH tunnel to http://127.0.0.1:PORT"
-            );
-        }
-        bail!("--url must start with http://");
-    };
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = host
-        .rsplit_once(':')
-        .map(|(h, _)| h)
-        .unwrap_or(host)
-        .trim_matches(['[', ']']);
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if !loopback && !insecure_http {
-        bail!(
-            "refusing to send operator credentials over plain HTTP to {host}: use an SSH tunnel to 127.0.0.1, or --insecure-http"
-        );
-    }
-    Ok(url)
-}
-
 /// Write the token so that only the owner can read it.
 fn save_token(path: &Path, token: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
@@ -402,14 +377,20 @@ struct Client {
 }
 
 impl Client {
-    fn new(url: &str, token_file: Option<PathBuf>, insecure_http: bool) -> anyhow::Result<Self> {
+    fn new(
+        url: &str,
+        token_file: Option<PathBuf>,
+        insecure_http: bool,
+        ca_file: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let url = super::http::check_url(url, insecure_http)?;
         Ok(Self {
-            url: check_url(url, insecure_http)?,
-            token_file: token_file.unwrap_or_else(default_token_file),
-            http: reqwest::Client::builder()
+            http: super::http::builder(&url, ca_file)?
                 .timeout(std::time::Duration::from_secs(30))
                 .build()
                 .context("cannot build the HTTP client")?,
+            url,
+            token_file: token_file.unwrap_or_else(default_token_file),
             rt: super::store::runtime()?,
         })
     }
@@ -528,17 +509,6 @@ fn report(status: u16, v: &Value) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls() {
-        assert!(check_url("http://127.0.0.1:8080/", false).is_ok());
-        assert!(check_url("http://localhost:8080", false).is_ok());
-        assert!(check_url("http://[::1]:8080", false).is_ok());
-        assert!(check_url("http://ops.example:8080", false).is_err());
-        assert!(check_url("http://ops.example:8080", true).is_ok());
-        assert!(check_url("https://ops.example", true).is_err());
-        assert!(check_url("ftp://x", true).is_err());
-    }
 
     #[test]
     fn token_file_is_private() {

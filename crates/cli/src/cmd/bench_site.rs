@@ -318,6 +318,7 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
             &format!("http://{addr}"),
             &key_id,
             &secret,
+            None,
         )?);
     }
     let client_rt = rt(2, "bench-load")?;

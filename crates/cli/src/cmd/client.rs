@@ -5,12 +5,13 @@
 //! `EINVOICE_KEY_ID`, `EINVOICE_SECRET`), or from a `demo-credentials.json`
 //! written by `einvoice up` (`--credentials FILE`).
 
-use anyhow::{Context, anyhow, bail};
+use super::http::check_url;
+use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use einvoice_server::demo::DemoCredentials;
 use einvoice_server::sign;
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `einvoice client …`
@@ -31,6 +32,9 @@ pub struct ClientArgs {
     /// Allow plain HTTP to a host other than loopback.
     #[arg(long, global = true)]
     pub insecure_http: bool,
+    /// PEM CA certificates to trust for an https:// site, besides the system's.
+    #[arg(long, env = "EINVOICE_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: ClientCommand,
@@ -105,30 +109,17 @@ pub struct SignedClient {
     secret: String,
 }
 
-/// Refuse URLs this build cannot reach safely.
-pub fn check_url(url: &str, insecure_http: bool) -> anyhow::Result<String> {
-    let url = url.trim_end_matches('/').to_string();
-    let Some(rest) = url.strip_prefix("http://") else {
-        bail!(
-            "URL_UNSUPPORTED: {url}: this build's client speaks http:// only (reach a TLS site through a local proxy or tunnel)"
-        );
-    };
-    let host = rest.split('/').next().unwrap_or("");
-    let loopback =
-        host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]");
-    if !loopback && !insecure_http {
-        bail!(
-            "PLAIN_HTTP_REFUSED: {url} is not loopback; pass --insecure-http to send signed requests in clear"
-        );
-    }
-    Ok(url)
-}
-
 impl SignedClient {
-    /// A client for `base` (an `http://` URL).
-    pub fn new(base: &str, key_id: &str, secret: &str) -> anyhow::Result<Self> {
+    /// A client for `base` (a URL that passed [`check_url`]), trusting the
+    /// CA certificates in `ca_file` besides the system's for `https://`.
+    pub fn new(
+        base: &str,
+        key_id: &str,
+        secret: &str,
+        ca_file: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            http: reqwest::Client::builder()
+            http: super::http::builder(base, ca_file)?
                 .pool_max_idle_per_host(256)
                 .build()
                 .context("cannot build the HTTP client")?,
@@ -223,7 +214,12 @@ fn resolve(a: &ClientArgs) -> anyhow::Result<SignedClient> {
         .ok_or_else(|| {
             anyhow!("AUTH_MISSING: give --secret (or EINVOICE_SECRET, or --credentials)")
         })?;
-    SignedClient::new(&check_url(&url, a.insecure_http)?, &key_id, &secret)
+    SignedClient::new(
+        &check_url(&url, a.insecure_http)?,
+        &key_id,
+        &secret,
+        a.ca_file.as_deref(),
+    )
 }
 
 fn content_type_of(bytes: &[u8]) -> &'static str {

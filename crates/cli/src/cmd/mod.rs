@@ -7,6 +7,7 @@ pub mod client;
 pub mod core;
 pub mod draw;
 pub mod draw_site;
+pub mod http;
 pub mod io;
 pub mod proof;
 pub mod site;
