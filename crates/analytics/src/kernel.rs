@@ -26,6 +26,21 @@
 use crate::{Hit, HotColumn, SuffixFilter};
 use einvoice_core::Prize;
 
+/// Call `scan_k::<K>(args)` with the smallest listed `K` that holds `n`
+/// suffixes (the padded suffix arrays repeat their first entry, so a larger
+/// `K` is still exact), else with the widest.
+macro_rules! with_k {
+    ($n:expr; [$($k:literal),+], $widest:literal; $f:ident $args:tt) => {{
+        let n = $n;
+        $(
+            if n <= $k {
+                return $f::<$k> $args;
+            }
+        )+
+        $f::<$widest> $args
+    }};
+}
+
 /// Rows a segment: the candidate offsets (`u16`) of a segment stay in the
 /// L1 cache between the two passes.
 const SEGMENT: usize = 4096;
@@ -152,16 +167,7 @@ mod portable {
     }
 
     pub(super) fn scan(words: &[u32], offset: u64, f: &SuffixFilter, out: &mut Vec<Hit>) {
-        match f.distinct {
-            0 | 1 => scan_k::<1>(words, offset, f, out),
-            2 => scan_k::<2>(words, offset, f, out),
-            3 => scan_k::<3>(words, offset, f, out),
-            4 => scan_k::<4>(words, offset, f, out),
-            5 => scan_k::<5>(words, offset, f, out),
-            6 => scan_k::<6>(words, offset, f, out),
-            7 | 8 => scan_k::<8>(words, offset, f, out),
-            _ => scan_k::<16>(words, offset, f, out),
-        }
+        with_k!(f.distinct; [1, 2, 3, 4, 5, 6, 8], 16; scan_k(words, offset, f, out));
     }
 }
 
@@ -317,18 +323,7 @@ mod avx2 {
     /// Scan `words` (the caller has checked that the CPU has AVX2).
     #[target_feature(enable = "avx2,popcnt,bmi1")]
     pub(super) fn scan(words: &[u32], offset: u64, f: &SuffixFilter, out: &mut Vec<Hit>) {
-        match f.wide_distinct {
-            0 | 1 => scan_k::<1>(words, offset, f, out),
-            2 => scan_k::<2>(words, offset, f, out),
-            3 => scan_k::<3>(words, offset, f, out),
-            4 => scan_k::<4>(words, offset, f, out),
-            5 => scan_k::<5>(words, offset, f, out),
-            6 => scan_k::<6>(words, offset, f, out),
-            7 => scan_k::<7>(words, offset, f, out),
-            8 => scan_k::<8>(words, offset, f, out),
-            9 | 10 => scan_k::<10>(words, offset, f, out),
-            _ => scan_k::<18>(words, offset, f, out),
-        }
+        with_k!(f.wide_distinct; [1, 2, 3, 4, 5, 6, 7, 8, 10], 18; scan_k(words, offset, f, out));
     }
 }
 
