@@ -182,7 +182,7 @@ fn draw_commit_run_verify_report() {
         })
         .sum();
     assert_eq!(report["total_amount"].as_i64(), Some(sum));
-    assert!(ok(&einvoice(d, &["draw", "report", "--out", "a"])).contains("cloud_500"));
+    assert!(ok(&einvoice(d, &["draw", "report", "--dir", "a"])).contains("cloud_500"));
 
     // tamper with line 3 of winners.csv: verify exits 1 naming it
     let csv = std::fs::read_to_string(d.join("a/winners.csv")).expect("csv");

@@ -135,8 +135,8 @@ pub enum DrawCommand {
         /// Snapshot file.
         #[arg(long)]
         snapshot: PathBuf,
-        /// Draw directory.
-        #[arg(long)]
+        /// Draw directory (written by `draw run`).
+        #[arg(long, visible_alias = "dir")]
         out: PathBuf,
         /// The commitment published before the draw (hex).
         #[arg(long)]
@@ -147,8 +147,8 @@ pub enum DrawCommand {
     },
     /// Counts and amounts per prize of a draw directory.
     Report {
-        /// Draw directory.
-        #[arg(long)]
+        /// Draw directory (written by `draw run`).
+        #[arg(long, visible_alias = "dir")]
         out: PathBuf,
         /// Print report.json as is.
         #[arg(long)]
