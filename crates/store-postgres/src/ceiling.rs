@@ -105,7 +105,8 @@ pub async fn raw_winners_ceiling(
     crate::draw::copy_winners(&t, "winners_ceiling", period_key, winners)
         .await
         .map_err(crate::error::DbError::into_store)?;
-    copy_notes(&t, notes)
+    let notes: Vec<&einvoice_store::OutboxItem> = notes.iter().collect();
+    crate::draw::copy_notes(&t, "outbox_ceiling", &notes)
         .await
         .map_err(crate::error::DbError::into_store)?;
     t.commit().await.map_err(fail)?;
@@ -117,33 +118,4 @@ pub async fn raw_winners_ceiling(
     drop(client);
     let _ = driver.await;
     Ok(elapsed)
-}
-
-/// `notes` into `outbox_ceiling` with one binary `COPY`.
-async fn copy_notes(
-    t: &tokio_postgres::Transaction<'_>,
-    notes: &[einvoice_store::OutboxItem],
-) -> Result<(), crate::error::DbError> {
-    use bytes::BufMut;
-    let sink = t
-        .copy_in::<_, bytes::Bytes>(
-            "COPY outbox_ceiling (id, kind, body) FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let mut sink = std::pin::pin!(sink);
-    let mut buf = bytes::BytesMut::with_capacity(crate::draw::COPY_CHUNK + 4096);
-    buf.put_slice(crate::draw::COPY_HEADER);
-    for n in notes {
-        buf.put_i16(3);
-        for text in [&n.id, &n.kind, &n.body] {
-            crate::draw::put_text(&mut buf, Some(text))?;
-        }
-        if buf.len() >= crate::draw::COPY_CHUNK {
-            sink.send(buf.split().freeze()).await?;
-        }
-    }
-    buf.put_i16(-1);
-    sink.send(buf.split().freeze()).await?;
-    sink.as_mut().finish().await?;
-    Ok(())
 }

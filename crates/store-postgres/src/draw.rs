@@ -74,6 +74,86 @@ pub(crate) async fn copy_winners(
     Ok(())
 }
 
+/// Load `notes` (id, kind, body; the other columns keep their defaults)
+/// into `table` (`outbox`, or the bench's ceiling table) with one binary
+/// `COPY`, sent in [`COPY_CHUNK`] messages.
+pub(crate) async fn copy_notes(
+    t: &tokio_postgres::Transaction<'_>,
+    table: &str,
+    notes: &[&OutboxItem],
+) -> Result<(), DbError> {
+    use bytes::BufMut;
+    use futures_util::SinkExt;
+    let sql = format!("COPY {table} (id, kind, body) FROM STDIN (FORMAT binary)");
+    let sink = t.copy_in::<_, bytes::Bytes>(sql.as_str()).await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut buf = bytes::BytesMut::with_capacity(COPY_CHUNK + 4096);
+    buf.put_slice(COPY_HEADER);
+    for n in notes {
+        buf.put_i16(3);
+        for text in [&n.id, &n.kind, &n.body] {
+            put_text(&mut buf, Some(text))?;
+        }
+        if buf.len() >= COPY_CHUNK {
+            sink.send(buf.split().freeze()).await?;
+        }
+    }
+    buf.put_i16(-1);
+    sink.send(buf.split().freeze()).await?;
+    let copied = sink.as_mut().finish().await?;
+    if copied != notes.len() as u64 {
+        return Err(DbError::Store(StoreError::Backend(format!(
+            "COPY stored {copied} notifications of {}",
+            notes.len()
+        ))));
+    }
+    Ok(())
+}
+
+/// The table of a period's winners partition. `pk` is a period key (a
+/// positive number), so formatting it into SQL is safe.
+pub(crate) fn winners_partition(pk: i32) -> String {
+    format!("winners_p{pk}")
+}
+
+/// Work done on a blocking thread beside a transaction: the first attempt
+/// that needs it waits for it, later attempts reuse it.
+struct Beside<T> {
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<T>>>,
+    done: tokio::sync::OnceCell<T>,
+    what: &'static str,
+}
+
+impl<T: Send + 'static> Beside<T> {
+    fn spawn(what: &'static str, f: impl FnOnce() -> T + Send + 'static) -> Self {
+        Self {
+            task: tokio::sync::Mutex::new(Some(tokio::task::spawn_blocking(f))),
+            done: tokio::sync::OnceCell::new(),
+            what,
+        }
+    }
+
+    async fn get(&self) -> Result<&T, DbError> {
+        self.done
+            .get_or_try_init(|| async {
+                let task = self.task.lock().await.take().ok_or_else(|| {
+                    DbError::Store(StoreError::Backend(format!("{} were lost", self.what)))
+                })?;
+                task.await.map_err(|e| {
+                    DbError::Store(StoreError::Backend(format!(
+                        "building {} failed: {e}",
+                        self.what
+                    )))
+                })
+            })
+            .await
+    }
+
+    fn into_inner(self) -> Option<T> {
+        self.done.into_inner()
+    }
+}
+
 /// One text field of a binary `COPY` row (`None` is NULL).
 pub(crate) fn put_text(buf: &mut bytes::BytesMut, text: Option<&str>) -> Result<(), DbError> {
     use bytes::BufMut;
@@ -93,6 +173,28 @@ pub(crate) fn put_text(buf: &mut bytes::BytesMut, text: Option<&str>) -> Result<
     Ok(())
 }
 
+/// Insert `notes` with `INSERT … SELECT FROM UNNEST` in chunks of
+/// [`NOTE_CHUNK`], skipping ids already in the outbox (the way a load
+/// enqueues them when the outbox holds some of them already).
+async fn insert_notes_skipping_existing(
+    t: &tokio_postgres::Transaction<'_>,
+    notes: &[OutboxItem],
+) -> Result<(), DbError> {
+    let ob = t
+        .prepare(
+            "INSERT INTO outbox (id, kind, body) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT (id) DO NOTHING",
+        )
+        .await?;
+    for chunk in notes.chunks(NOTE_CHUNK) {
+        let id: Vec<&str> = chunk.iter().map(|n| n.id.as_str()).collect();
+        let kind: Vec<&str> = chunk.iter().map(|n| n.kind.as_str()).collect();
+        let body: Vec<&str> = chunk.iter().map(|n| n.body.as_str()).collect();
+        t.execute(&ob, &[&id, &kind, &body]).await?;
+    }
+    Ok(())
+}
+
 fn parse_json<T: serde::de::DeserializeOwned>(what: &str, j: &str) -> Result<T, DbError> {
     serde_json::from_str(j).map_err(|e| DbError::Store(StoreError::Corrupt(format!("{what}: {e}"))))
 }
@@ -101,7 +203,13 @@ fn json_of<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
-const WINNER_COLUMNS: &str = "line, invoice_number, seller, prize, amount, payable, carrier, npo";
+/// A page of a period's winner lines: period, after this line, limit.
+pub(crate) const WINNERS_PAGE: &str = "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
+     FROM winners WHERE period = $1 AND line > $2 ORDER BY line LIMIT $3";
+
+/// A carrier's winner lines of a period: carrier (`type:id`), period.
+pub(crate) const CARRIER_WINNINGS: &str = "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
+     FROM winners WHERE carrier = $1 AND period = $2 ORDER BY line";
 
 fn winner_of(r: &Row) -> Result<WinnerRecord, DbError> {
     Ok(WinnerRecord {
@@ -226,15 +334,25 @@ impl PgStore {
     }
 
     /// Load winners, their notifications and their ledger entry in one
-    /// transaction sized for a national draw: the transaction runs with
-    /// `statement_timeout` and `idle_in_transaction_session_timeout` lifted to
-    /// its own deadline ([`crate::PgOptions::bulk_deadline`] of the rows it
-    /// writes, which is also the client-side deadline of the call); the
-    /// lines go in with one binary `COPY` while their notifications are
-    /// built on a blocking thread, the notifications with `INSERT … SELECT
-    /// FROM UNNEST` in chunks of [`NOTE_CHUNK`] (keeping `ON CONFLICT DO
-    /// NOTHING`); the ledger entry last, so the origin's head row is locked
-    /// only for the commit.
+    /// transaction sized for a national draw. The transaction runs with
+    /// `statement_timeout` and `idle_in_transaction_session_timeout` lifted
+    /// to its own deadline ([`crate::PgOptions::bulk_deadline`] of the rows
+    /// it writes, which is also the client-side deadline of the call).
+    ///
+    /// The period's row in `draw_loads` is inserted first (a concurrent load
+    /// of the same period waits on its key, fails, and is retried to find
+    /// this one) and given its digest and summary at the end: the digest and
+    /// the notifications are computed on blocking threads while the lines
+    /// are copied. The lines go with one binary `COPY` into a table of their
+    /// own, which then gets its primary key and carrier index in one sorted
+    /// pass each and is attached as the period's partition of `winners`
+    /// (its `CHECK` constraint spares the attach a scan). The notifications
+    /// go in id order (appending to both outbox indexes) with one binary
+    /// `COPY` under a savepoint; if some of them are already in the outbox,
+    /// the savepoint is rolled back and they are inserted with `ON CONFLICT
+    /// DO NOTHING` instead. The ledger entry comes last, so the origin's
+    /// head row (and the attach's lock on `winners`) is held only for the
+    /// commit.
     pub(crate) async fn draw_put_winners(
         &self,
         load: WinnersLoad,
@@ -243,25 +361,19 @@ impl PgStore {
         check_draw_entry(&entry, DRAW_WINNERS, load.period)?;
         load.check_lines()?;
         let pk = period_key(load.period).map_err(DbError::into_store)?;
-        let digest = load.digest();
-        let summary = WinnersSummary {
-            period: load.period,
-            lines: load.winners.len() as u64,
-            payable: load.payable_total(),
-            digest: digest.clone(),
-            actor: load.actor.clone(),
-        };
-        let json = json_of(&summary)?;
         let load = std::sync::Arc::new(load);
-        // The notifications (a JSON body each) are built on a blocking
-        // thread while the lines are copied; the first attempt that gets
-        // past the copy waits for them, later attempts reuse them.
-        let building = {
+        let digest = {
             let load = load.clone();
-            tokio::task::spawn_blocking(move || winner_notifications(&load))
+            Beside::spawn("the digest of the winner lines", move || load.digest())
         };
-        let building = tokio::sync::Mutex::new(Some(building));
-        let built = tokio::sync::OnceCell::<Vec<OutboxItem>>::new();
+        let notes = {
+            let load = load.clone();
+            Beside::spawn("the winner notifications", move || {
+                let mut notes = winner_notifications(&load);
+                notes.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+                notes
+            })
+        };
         let shared = self.shared();
         // Lines plus at most one notification each.
         let rows = u64::try_from(load.winners.len())
@@ -272,15 +384,10 @@ impl PgStore {
         let timeouts = format!(
             "SET LOCAL statement_timeout = {ms}; SET LOCAL idle_in_transaction_session_timeout = {ms}"
         );
+        let part = winners_partition(pk);
         let (site, known) = (shared.site.as_str(), &shared.partitions);
-        let (json, digest, lines, entry, timeouts) = (
-            json.as_str(),
-            digest.as_str(),
-            &*load,
-            &entry,
-            timeouts.as_str(),
-        );
-        let (pending, cell) = (&building, &built);
+        let (lines, entry, timeouts, part) = (&*load, &entry, timeouts.as_str(), part.as_str());
+        let (digest_of, notes_of) = (&digest, &notes);
         let outcome = shared
             .run_within(deadline, true, |mut c| async move {
                 let t = c.transaction().await?;
@@ -294,7 +401,7 @@ impl PgStore {
                 if let Some(row) = old {
                     let old: WinnersSummary =
                         parse_json("winners load", &row.try_get::<_, String>(0)?)?;
-                    return Ok(if old.digest == digest {
+                    return Ok(if &old.digest == digest_of.get().await? {
                         DrawPut::Unchanged
                     } else {
                         DrawPut::Conflict(format!(
@@ -303,41 +410,54 @@ impl PgStore {
                         ))
                     });
                 }
-                // The load row first: a concurrent load of the same period
-                // waits on its key, fails, and is retried to find this one.
+                // The load row first; its digest and summary at the end.
                 t.execute(
-                    "INSERT INTO draw_loads (period, digest, json) VALUES ($1, $2, $3)",
-                    &[&pk, &digest, &json],
+                    "INSERT INTO draw_loads (period, digest, json) VALUES ($1, '', '')",
+                    &[&pk],
                 )
                 .await?;
-                copy_winners(&t, "winners", pk, &lines.winners).await?;
+                t.batch_execute(&format!(
+                    "CREATE TABLE {part} (LIKE winners); \
+                     ALTER TABLE {part} ADD CONSTRAINT {part}_period CHECK (period = {pk})"
+                ))
+                .await?;
+                copy_winners(&t, part, pk, &lines.winners).await?;
+                t.batch_execute(&format!(
+                    "ALTER TABLE {part} ADD PRIMARY KEY (period, line); \
+                     CREATE INDEX ON {part} (carrier, period, line)"
+                ))
+                .await?;
                 // Notifications commit or roll back with the winners.
-                let notes = cell
-                    .get_or_try_init(|| async {
-                        let task = pending.lock().await.take().ok_or_else(|| {
-                            DbError::Store(StoreError::Backend(
-                                "the winner notifications were lost".into(),
-                            ))
-                        })?;
-                        task.await.map_err(|e| {
-                            DbError::Store(StoreError::Backend(format!(
-                                "building the winner notifications failed: {e}"
-                            )))
-                        })
-                    })
-                    .await?;
-                let ob = t
-                    .prepare(
-                        "INSERT INTO outbox (id, kind, body) \
-                         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[]) ON CONFLICT (id) DO NOTHING",
-                    )
-                    .await?;
-                for chunk in notes.chunks(NOTE_CHUNK) {
-                    let id: Vec<&str> = chunk.iter().map(|n| n.id.as_str()).collect();
-                    let kind: Vec<&str> = chunk.iter().map(|n| n.kind.as_str()).collect();
-                    let body: Vec<&str> = chunk.iter().map(|n| n.body.as_str()).collect();
-                    t.execute(&ob, &[&id, &kind, &body]).await?;
+                let notes = notes_of.get().await?;
+                let refs: Vec<&OutboxItem> = notes.iter().collect();
+                t.batch_execute("SAVEPOINT winner_notes").await?;
+                match copy_notes(&t, "outbox", &refs).await {
+                    Ok(()) => t.batch_execute("RELEASE SAVEPOINT winner_notes").await?,
+                    Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                        t.batch_execute("ROLLBACK TO SAVEPOINT winner_notes").await?;
+                        insert_notes_skipping_existing(&t, notes).await?;
+                    }
+                    Err(e) => return Err(e),
                 }
+                t.batch_execute(&format!(
+                    "ALTER TABLE winners ATTACH PARTITION {part} FOR VALUES IN ({pk}); \
+                     ALTER TABLE {part} DROP CONSTRAINT {part}_period"
+                ))
+                .await?;
+                let digest = digest_of.get().await?;
+                let summary = WinnersSummary {
+                    period: lines.period,
+                    lines: lines.winners.len() as u64,
+                    payable: lines.payable_total(),
+                    digest: digest.clone(),
+                    actor: lines.actor.clone(),
+                };
+                let json = json_of(&summary)?;
+                t.execute(
+                    "UPDATE draw_loads SET digest = $2, json = $3 WHERE period = $1",
+                    &[&pk, digest, &json],
+                )
+                .await?;
                 append_event_in(&t, site, known, entry).await?;
                 t.commit().await?;
                 Ok(DrawPut::Stored)
@@ -345,7 +465,7 @@ impl PgStore {
             .await;
         // The last references to millions of lines and notifications: free
         // them on a blocking thread, not on an async worker.
-        let notes = built.into_inner();
+        let notes = notes.into_inner();
         tokio::task::spawn_blocking(move || drop((load, notes)));
         outcome
     }
@@ -467,10 +587,7 @@ impl PgStore {
         };
         let lim = i64::from(limit);
         self.run(|c| async move {
-            let sql = format!(
-                "SELECT {WINNER_COLUMNS} FROM winners WHERE period = $1 AND line > $2 ORDER BY line LIMIT $3"
-            );
-            let rows = c.query(sql.as_str(), &[&pk, &after, &lim]).await?;
+            let rows = c.query(WINNERS_PAGE, &[&pk, &after, &lim]).await?;
             rows.iter().map(winner_of).collect()
         })
         .await
@@ -485,10 +602,7 @@ impl PgStore {
         let key = carrier_key(carrier);
         let key = key.as_str();
         self.run(|c| async move {
-            let sql = format!(
-                "SELECT {WINNER_COLUMNS} FROM winners WHERE carrier = $1 AND period = $2 ORDER BY line"
-            );
-            let rows = c.query(sql.as_str(), &[&key, &pk]).await?;
+            let rows = c.query(CARRIER_WINNINGS, &[&key, &pk]).await?;
             rows.iter().map(winner_of).collect()
         })
         .await

@@ -9,6 +9,7 @@
 
 use crate::PgStore;
 use crate::append::{EXISTING_MESSAGE, NUMBER_IN_TRACK, TRACK_CLASH};
+use crate::draw::{CARRIER_WINNINGS, WINNERS_PAGE};
 use crate::pg_harness::PgCluster;
 use crate::read::sql;
 use tokio_postgres::SimpleQueryMessage;
@@ -44,6 +45,24 @@ FROM generate_series(1, 10000) i;
 INSERT INTO records (space, id, json)
 SELECT sp, sp || i, '{}' FROM generate_series(1, 30000) i,
        (VALUES ('carrier'), ('session'), ('operator')) v(sp);
+
+-- Winner lines of three periods (one partition each, created as a load
+-- creates them: filled first, indexed after, then attached), a quarter of
+-- them printed (no carrier).
+DO $$
+DECLARE p INTEGER;
+BEGIN
+    FOREACH p IN ARRAY ARRAY[11402, 11404, 11406] LOOP
+        EXECUTE format('CREATE TABLE winners_p%s (LIKE winners)', p);
+        EXECUTE format(
+            'INSERT INTO winners_p%s SELECT %s, i, ''AB'' || lpad(i::text, 8, ''0''), ''10000007'', ''sixth'', 200, 200, '
+            'CASE WHEN i %% 4 <> 0 THEN ''3J0002:/C'' || lpad((i %% 30000)::text, 6, ''0'') END, NULL '
+            'FROM generate_series(0, 39999) i', p, p);
+        EXECUTE format('ALTER TABLE winners_p%s ADD PRIMARY KEY (period, line)', p);
+        EXECUTE format('CREATE INDEX ON winners_p%s (carrier, period, line)', p);
+        EXECUTE format('ALTER TABLE winners ATTACH PARTITION winners_p%s FOR VALUES IN (%s)', p, p);
+    END LOOP;
+END $$;
 
 INSERT INTO nonces (key_id, nonce, expires)
 SELECT 'K' || (i % 100), 'n' || i, 1700000000 + i FROM generate_series(1, 50000) i;
@@ -127,6 +146,21 @@ fn shapes() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ),
         ("record by id", sql::RECORD, &["'carrier'", "'carrier77'"]),
         (
+            "winner lines of a period, first page",
+            WINNERS_PAGE,
+            &["11404", "-1", "1000"],
+        ),
+        (
+            "winner lines of a period, later page",
+            WINNERS_PAGE,
+            &["11404", "30000", "1000"],
+        ),
+        (
+            "winnings of a carrier in a period (carrierInvChk onlyWinningInv, payouts)",
+            CARRIER_WINNINGS,
+            &["'3J0002:/C000007'", "11404"],
+        ),
+        (
             "expired nonces",
             "DELETE FROM nonces WHERE expires < $1",
             &["1700000100"],
@@ -143,6 +177,7 @@ const BIG: &[&str] = &[
     "held",
     "records",
     "nonces",
+    "winners",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -368,6 +368,11 @@ async fn write_draw(
             &[&pk, &l.summary.digest, &json(&l.summary)?],
         )
         .await?;
+        t.batch_execute(&format!(
+            "CREATE TABLE {} PARTITION OF winners FOR VALUES IN ({pk})",
+            crate::draw::winners_partition(pk)
+        ))
+        .await?;
         for chunk in l.winners.chunks(CHUNK) {
             let line: Vec<i64> = chunk
                 .iter()

@@ -327,3 +327,206 @@ async fn a_winners_load_has_its_own_deadline() {
     assert_eq!(s.winners_summary(load.period).await.expect("summary"), None);
     assert!(s.entries("main", 0, 10).await.expect("entries").is_empty());
 }
+
+/// The partitions of `winners` in the database of `url`, by name.
+async fn winner_partitions(url: &str) -> Vec<String> {
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let c = PgCluster::shared().client(db).await.expect("client");
+    let rows = c
+        .query(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'winners'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("partitions");
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+fn carrier(id: &str) -> einvoice_core::Carrier {
+    einvoice_core::Carrier {
+        kind: einvoice_core::ids::CarrierType::parse("3J0002", &Default::default())
+            .expect("carrier type"),
+        id: id.into(),
+    }
+}
+
+/// A database of schema version 3 (winner lines in one plain table) is
+/// upgraded on connect: the loaded lines become the partition of their
+/// period without being copied and read back as before (by page and by
+/// carrier), the same load again is unchanged, and a new period's load gets
+/// a partition of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_database_is_upgraded_to_winner_partitions() {
+    use einvoice_store::conformance::winners_entry;
+    use einvoice_store::{DrawPut, WinnersSummary};
+    let url = fresh_url().await;
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let c = PgCluster::shared().client(db).await.expect("client");
+    for sql in [
+        include_str!("../src/migrations/0001_init.sql"),
+        include_str!("../src/migrations/0002_draw.sql"),
+        include_str!("../src/migrations/0003_outbox_lease.sql"),
+        "CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+         INSERT INTO schema_version (id, version) VALUES (1, 3)
+             ON CONFLICT (id) DO UPDATE SET version = 3",
+    ] {
+        c.batch_execute(sql).await.expect("version 3");
+    }
+    // A load of 11402 as version 3 stored it.
+    let old = many_winners(1_000);
+    let summary = WinnersSummary {
+        period: old.period,
+        lines: 1_000,
+        payable: old.payable_total(),
+        digest: old.digest(),
+        actor: old.actor.clone(),
+    };
+    c.execute(
+        "INSERT INTO draw_loads (period, digest, json) VALUES (11402, $1, $2)",
+        &[
+            &summary.digest,
+            &serde_json::to_string(&summary).expect("json"),
+        ],
+    )
+    .await
+    .expect("load row");
+    let ins = c
+        .prepare(
+            "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
+             VALUES (11402, $1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await
+        .expect("prepare");
+    for w in &old.winners {
+        c.execute(
+            &ins,
+            &[
+                &i64::try_from(w.line).expect("line"),
+                &w.invoice_number,
+                &w.seller,
+                &w.prize,
+                &w.amount,
+                &w.payable,
+                &w.carrier,
+                &w.npo,
+            ],
+        )
+        .await
+        .expect("line");
+    }
+
+    let s = PgStore::connect(&url, "main").await.expect("upgrade");
+    assert_eq!(s.schema_version().await.expect("version"), SCHEMA_VERSION);
+    assert_eq!(winner_partitions(&url).await, ["winners_before_v4"]);
+    assert_eq!(
+        s.winners(old.period, None, 5_000).await.expect("lines"),
+        old.winners
+    );
+    assert_eq!(
+        s.winners(old.period, Some(997), 5).await.expect("page"),
+        old.winners[998..]
+    );
+    let mine = s
+        .carrier_winnings(&carrier("/0000042"), old.period)
+        .await
+        .expect("carrier");
+    assert_eq!(mine, old.winners[42..43]);
+    assert_eq!(
+        s.put_winners(old.clone(), winners_entry(&old))
+            .await
+            .expect("again"),
+        DrawPut::Unchanged
+    );
+
+    let mut new = many_winners(500);
+    new.period = einvoice_core::Period::parse("11404").expect("period");
+    assert_eq!(
+        s.put_winners(new.clone(), winners_entry(&new))
+            .await
+            .expect("new period"),
+        DrawPut::Stored
+    );
+    assert_eq!(
+        winner_partitions(&url).await,
+        ["winners_before_v4", "winners_p11404"]
+    );
+    assert_eq!(
+        s.winners(new.period, None, 5_000).await.expect("lines"),
+        new.winners
+    );
+    assert_eq!(
+        s.carrier_winnings(&carrier("/0000042"), new.period)
+            .await
+            .expect("carrier"),
+        new.winners[42..43]
+    );
+    // The old period's lines are where they were.
+    assert_eq!(
+        s.winners(old.period, None, 5_000)
+            .await
+            .expect("lines")
+            .len(),
+        1_000
+    );
+}
+
+/// A fresh load copies its notifications into the outbox; when some of
+/// their ids are already there (left by an import, say), the load still
+/// stores every line and the missing notifications, and leaves the
+/// existing items as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_keeps_notifications_already_in_the_outbox() {
+    use einvoice_store::conformance::winners_entry;
+    use einvoice_store::{DrawPut, winner_notifications};
+    let url = fresh_url().await;
+    let s = PgStore::connect(&url, "main").await.expect("connect");
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let c = PgCluster::shared().client(db).await.expect("client");
+    c.batch_execute(
+        "INSERT INTO outbox (id, kind, body, attempts, next_unix, last_error) \
+         VALUES ('winner/11402/4', 'winner', '{}', 2, 50, 'HTTP 500')",
+    )
+    .await
+    .expect("existing item");
+    let load = many_winners(2_000);
+    assert_eq!(
+        s.put_winners(load.clone(), winners_entry(&load))
+            .await
+            .expect("load"),
+        DrawPut::Stored
+    );
+    assert_eq!(winner_partitions(&url).await, ["winners_p11402"]);
+    assert_eq!(
+        s.winners(load.period, None, 5_000)
+            .await
+            .expect("lines")
+            .len(),
+        2_000
+    );
+    let rows = c
+        .query(
+            "SELECT id, body, attempts, next_unix FROM outbox ORDER BY id",
+            &[],
+        )
+        .await
+        .expect("outbox");
+    let mut want: Vec<(String, String, i32, i64)> = winner_notifications(&load)
+        .into_iter()
+        .map(|n| {
+            if n.id == "winner/11402/4" {
+                (n.id, "{}".into(), 2, 50)
+            } else {
+                (n.id, n.body, 0, 0)
+            }
+        })
+        .collect();
+    want.sort();
+    let got: Vec<(String, String, i32, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(got.len(), 1_000);
+    assert_eq!(got, want);
+    assert_eq!(s.verify_ledger("main").await.expect("verify").entries, 1);
+}

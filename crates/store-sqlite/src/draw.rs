@@ -123,7 +123,12 @@ pub(crate) async fn put_winners(
         let load = load.clone();
         std::thread::Builder::new()
             .name("einvoice-winner-notifications".into())
-            .spawn(move || winner_notifications(&load))
+            .spawn(move || {
+                // In id order, so both outbox indexes are appended to.
+                let mut notes = winner_notifications(&load);
+                notes.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+                notes
+            })
             .map_err(backend)?
     };
     let digest = load.digest();

@@ -272,33 +272,79 @@ pub enum OutboxOutcome {
 
 /// The winner notifications a load enqueues: one per payable line on a
 /// carrier (donated prizes go to the NPO, printed invoices have nobody to
-/// notify), id `winner/<period>/<line>`.
+/// notify), id `winner/<period>/<line>`, in line order. The body is the JSON
+/// object `{"id", "kind", "period", "carrier", "invoice_number", "prize",
+/// "amount", "payable"}` (in that order, compact, as `serde_json` renders
+/// it), written directly: a national load has millions of them.
 pub fn winner_notifications(load: &WinnersLoad) -> Vec<OutboxItem> {
+    use std::fmt::Write;
+    let period = load.period.to_string();
+    let mut period_json = String::with_capacity(period.len() + 2);
+    push_json_str(&mut period_json, &period);
     load.winners
         .iter()
         .filter(|w| w.payable > 0 && w.npo.is_none())
         .filter_map(|w| {
             let carrier = w.carrier.as_ref()?;
-            let id = format!("winner/{}/{}", load.period, w.line);
-            let body = serde_json::json!({
-                "id": id,
-                "kind": "winner",
-                "period": load.period.to_string(),
-                "carrier": carrier,
-                "invoice_number": w.invoice_number,
-                "prize": w.prize,
-                "amount": w.amount,
-                "payable": w.payable,
-            });
+            let id = format!("winner/{period}/{}", w.line);
+            let mut body = String::with_capacity(
+                120 + id.len() + carrier.len() + w.invoice_number.len() + w.prize.len(),
+            );
+            body.push_str("{\"id\":");
+            push_json_str(&mut body, &id);
+            body.push_str(",\"kind\":\"winner\",\"period\":");
+            body.push_str(&period_json);
+            body.push_str(",\"carrier\":");
+            push_json_str(&mut body, carrier);
+            body.push_str(",\"invoice_number\":");
+            push_json_str(&mut body, &w.invoice_number);
+            body.push_str(",\"prize\":");
+            push_json_str(&mut body, &w.prize);
+            // Writing into a String cannot fail.
+            let _ = write!(body, ",\"amount\":{},\"payable\":{}}}", w.amount, w.payable);
             Some(OutboxItem {
                 id,
                 kind: "winner".into(),
-                body: body.to_string(),
+                body,
                 attempts: 0,
                 next_unix: 0,
             })
         })
         .collect()
+}
+
+/// `s` as a JSON string, escaped exactly as `serde_json` escapes it: `"`,
+/// `\` and the control characters below U+0020 (`\b \f \n \r \t` by
+/// name, the others as `\u00xx` in lowercase hex); nothing else.
+fn push_json_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let named = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so a char boundary.
+        out.push_str(s.get(start..i).unwrap_or_default());
+        if named.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(named);
+        }
+        start = i + 1;
+    }
+    out.push_str(s.get(start..).unwrap_or_default());
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -332,6 +378,93 @@ mod tests {
             let err =
                 check_draw_entry(&entry(kind, body), DRAW_FREEZE, period()).expect_err("mismatch");
             assert!(err.to_string().contains(DRAW_ENTRY_MISMATCH), "{err}");
+        }
+    }
+
+    /// The notifications as they were built before the bodies were written
+    /// directly: through a `serde_json::Value`.
+    fn notifications_via_value(load: &WinnersLoad) -> Vec<OutboxItem> {
+        load.winners
+            .iter()
+            .filter(|w| w.payable > 0 && w.npo.is_none())
+            .filter_map(|w| {
+                let carrier = w.carrier.as_ref()?;
+                let id = format!("winner/{}/{}", load.period, w.line);
+                let body = serde_json::json!({
+                    "id": id,
+                    "kind": "winner",
+                    "period": load.period.to_string(),
+                    "carrier": carrier,
+                    "invoice_number": w.invoice_number,
+                    "prize": w.prize,
+                    "amount": w.amount,
+                    "payable": w.payable,
+                });
+                Some(OutboxItem {
+                    id,
+                    kind: "winner".into(),
+                    body: body.to_string(),
+                    attempts: 0,
+                    next_unix: 0,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn notification_bodies_are_byte_identical_to_serde_json() {
+        // Every ASCII character, alone and between others, plus multi-byte
+        // characters (U+2028 and U+2029 are not escaped by serde_json).
+        let mut texts: Vec<String> = (0u8..=0x7f)
+            .map(|b| {
+                let c = char::from(b);
+                format!("{c}a{c}{c}b{c}")
+            })
+            .collect();
+        texts.extend(
+            [
+                "",
+                "3J0002:/ABC+123",
+                "3J0002:/A\"B\\C",
+                "台灣\u{2028}\u{2029}é😀\u{7f}\u{80}\u{9f}",
+                "\u{0}\u{1f}\u{8}\u{c}\n\r\t/",
+            ]
+            .map(String::from),
+        );
+        let amounts = [0, 1, 200, -5, i64::MAX, i64::MIN];
+        let winners: Vec<WinnerRecord> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let amount = amounts[i % amounts.len()];
+                WinnerRecord {
+                    line: if i == 0 { u64::MAX - 1000 } else { i as u64 },
+                    invoice_number: format!("{t}{i}"),
+                    seller: t.clone(),
+                    prize: t.chars().rev().collect(),
+                    amount,
+                    payable: if i % 7 == 3 { 0 } else { amount.max(1) },
+                    carrier: (i % 5 != 4).then(|| t.clone()),
+                    npo: (i % 11 == 10).then(|| "123".into()),
+                }
+            })
+            .collect();
+        let mut winners = winners;
+        winners.sort_by_key(|w| w.line);
+        let load = WinnersLoad {
+            period: period(),
+            actor: "a".into(),
+            winners,
+        };
+        let direct = winner_notifications(&load);
+        let via_value = notifications_via_value(&load);
+        assert!(direct.len() > 60, "{}", direct.len());
+        assert_eq!(direct.len(), via_value.len());
+        for (d, v) in direct.iter().zip(&via_value) {
+            assert_eq!(d.body.as_bytes(), v.body.as_bytes(), "{}", v.body);
+            assert_eq!(d, v);
+            let parsed: serde_json::Value = serde_json::from_str(&d.body).expect("JSON");
+            assert_eq!(parsed["id"], d.id.as_str());
         }
     }
 
