@@ -22,7 +22,9 @@
 //!   transaction that first needs it (so it commits or rolls back with the
 //!   rows), remembered per node afterwards; [`PgStore::ensure_period`]
 //!   creates one ahead of time and [`PgStore::detach_period`] detaches an old
-//!   one so it can be archived and dropped.
+//!   one so it can be archived and dropped. Winner lines are partitioned by
+//!   period too: a winners load builds its period's partition as a table of
+//!   its own and attaches it (migration 0004).
 //! - **Failure behaviour.** Every connection runs with a `statement_timeout`
 //!   (and an idle-in-transaction timeout); every operation has a client-side
 //!   deadline and a bounded pool wait; serialization failures and deadlocks
