@@ -19,10 +19,43 @@ pub(crate) const COPY_CHUNK: usize = 1 << 20;
 /// The signature, flags and header extension length of the binary `COPY` format.
 pub(crate) const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 
-/// Load `winners` of period `pk` into `table` (`winners`, or the bench's
-/// ceiling table with the same columns) with one binary `COPY`: the rows
-/// are encoded here and sent in [`COPY_CHUNK`] messages while the next ones
-/// are encoded.
+/// One binary `COPY` of `rows` with `sql` (`COPY … FROM STDIN (FORMAT
+/// binary)`): each row is encoded by `put_row` and the rows are sent in
+/// [`COPY_CHUNK`] messages while the next ones are encoded; the server's row
+/// count must equal the rows sent (`what` names them in the error).
+async fn copy_binary<T>(
+    t: &tokio_postgres::Transaction<'_>,
+    sql: &str,
+    rows: &[T],
+    what: &str,
+    mut put_row: impl FnMut(&mut bytes::BytesMut, &T) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    use bytes::BufMut;
+    use futures_util::SinkExt;
+    let sink = t.copy_in::<_, bytes::Bytes>(sql).await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut buf = bytes::BytesMut::with_capacity(COPY_CHUNK + 4096);
+    buf.put_slice(COPY_HEADER);
+    for row in rows {
+        put_row(&mut buf, row)?;
+        if buf.len() >= COPY_CHUNK {
+            sink.send(buf.split().freeze()).await?;
+        }
+    }
+    buf.put_i16(-1);
+    sink.send(buf.split().freeze()).await?;
+    let copied = sink.as_mut().finish().await?;
+    if copied != rows.len() as u64 {
+        return Err(DbError::Store(StoreError::Backend(format!(
+            "COPY stored {copied} {what} of {}",
+            rows.len()
+        ))));
+    }
+    Ok(())
+}
+
+/// Load `winners` of period `pk` into `table` (a period's partition, or the
+/// bench's ceiling table with the same columns) with one binary `COPY`.
 pub(crate) async fn copy_winners(
     t: &tokio_postgres::Transaction<'_>,
     table: &str,
@@ -30,16 +63,11 @@ pub(crate) async fn copy_winners(
     winners: &[WinnerRecord],
 ) -> Result<(), DbError> {
     use bytes::BufMut;
-    use futures_util::SinkExt;
     let sql = format!(
         "COPY {table} (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
          FROM STDIN (FORMAT binary)"
     );
-    let sink = t.copy_in::<_, bytes::Bytes>(sql.as_str()).await?;
-    let mut sink = std::pin::pin!(sink);
-    let mut buf = bytes::BytesMut::with_capacity(COPY_CHUNK + 4096);
-    buf.put_slice(COPY_HEADER);
-    for w in winners {
+    copy_binary(t, &sql, winners, "winner lines", |buf, w| {
         buf.put_i16(9);
         buf.put_i32(4);
         buf.put_i32(pk);
@@ -50,64 +78,36 @@ pub(crate) async fn copy_winners(
             Some(w.seller.as_str()),
             Some(w.prize.as_str()),
         ] {
-            put_text(&mut buf, text)?;
+            put_text(buf, text)?;
         }
         buf.put_i32(8);
         buf.put_i64(w.amount);
         buf.put_i32(8);
         buf.put_i64(w.payable);
-        put_text(&mut buf, w.carrier.as_deref())?;
-        put_text(&mut buf, w.npo.as_deref())?;
-        if buf.len() >= COPY_CHUNK {
-            sink.send(buf.split().freeze()).await?;
-        }
-    }
-    buf.put_i16(-1);
-    sink.send(buf.split().freeze()).await?;
-    let copied = sink.as_mut().finish().await?;
-    if copied != winners.len() as u64 {
-        return Err(DbError::Store(StoreError::Backend(format!(
-            "COPY stored {copied} winner lines of {}",
-            winners.len()
-        ))));
-    }
-    Ok(())
+        put_text(buf, w.carrier.as_deref())?;
+        put_text(buf, w.npo.as_deref())
+    })
+    .await
 }
 
 /// Load `notes` (id, kind, body; the other columns keep their defaults)
 /// into `table` (`outbox`, or the bench's ceiling table) with one binary
-/// `COPY`, sent in [`COPY_CHUNK`] messages.
+/// `COPY`.
 pub(crate) async fn copy_notes(
     t: &tokio_postgres::Transaction<'_>,
     table: &str,
     notes: &[&OutboxItem],
 ) -> Result<(), DbError> {
     use bytes::BufMut;
-    use futures_util::SinkExt;
     let sql = format!("COPY {table} (id, kind, body) FROM STDIN (FORMAT binary)");
-    let sink = t.copy_in::<_, bytes::Bytes>(sql.as_str()).await?;
-    let mut sink = std::pin::pin!(sink);
-    let mut buf = bytes::BytesMut::with_capacity(COPY_CHUNK + 4096);
-    buf.put_slice(COPY_HEADER);
-    for n in notes {
+    copy_binary(t, &sql, notes, "notifications", |buf, n| {
         buf.put_i16(3);
         for text in [&n.id, &n.kind, &n.body] {
-            put_text(&mut buf, Some(text))?;
+            put_text(buf, Some(text))?;
         }
-        if buf.len() >= COPY_CHUNK {
-            sink.send(buf.split().freeze()).await?;
-        }
-    }
-    buf.put_i16(-1);
-    sink.send(buf.split().freeze()).await?;
-    let copied = sink.as_mut().finish().await?;
-    if copied != notes.len() as u64 {
-        return Err(DbError::Store(StoreError::Backend(format!(
-            "COPY stored {copied} notifications of {}",
-            notes.len()
-        ))));
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 /// The table of a period's winners partition. `pk` is a period key (a
@@ -445,14 +445,7 @@ impl PgStore {
                 ))
                 .await?;
                 let digest = digest_of.get().await?;
-                let summary = WinnersSummary {
-                    period: lines.period,
-                    lines: lines.winners.len() as u64,
-                    payable: lines.payable_total(),
-                    digest: digest.clone(),
-                    actor: lines.actor.clone(),
-                };
-                let json = json_of(&summary)?;
+                let json = json_of(&lines.summary(digest.clone()))?;
                 t.execute(
                     "UPDATE draw_loads SET digest = $2, json = $3 WHERE period = $1",
                     &[&pk, digest, &json],

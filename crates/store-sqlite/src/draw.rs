@@ -147,13 +147,7 @@ pub(crate) async fn put_winners(
                     ))
                 });
             }
-            let summary = WinnersSummary {
-                period: lines.period,
-                lines: lines.winners.len() as u64,
-                payable: lines.payable_total(),
-                digest: digest.clone(),
-                actor: lines.actor.clone(),
-            };
+            let summary = lines.summary(digest.clone());
             let mut ins = t
                 .prepare_cached(
                     "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \

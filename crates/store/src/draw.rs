@@ -177,6 +177,18 @@ impl WinnersLoad {
         self.winners.iter().map(|w| w.payable).sum()
     }
 
+    /// What a store records for this load, given its [`WinnersLoad::digest`]
+    /// (computed once by the caller, often beside other work).
+    pub fn summary(&self, digest: String) -> WinnersSummary {
+        WinnersSummary {
+            period: self.period,
+            lines: self.winners.len() as u64,
+            payable: self.payable_total(),
+            digest,
+            actor: self.actor.clone(),
+        }
+    }
+
     /// Refuse ([`WINNERS_LINE_ORDER`]) lines whose `line` numbers do not
     /// strictly increase: each line is stored under (period, line), so a
     /// repeated number could never load, and draw order is line order.
