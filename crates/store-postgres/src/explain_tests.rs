@@ -14,6 +14,34 @@ use crate::pg_harness::PgCluster;
 use crate::read::sql;
 use tokio_postgres::SimpleQueryMessage;
 
+/// The plan lines of `query` (named `shape` in panics) prepared under
+/// `plan_cache_mode = mode` and executed with `args` (SQL literals):
+/// PREPARE + EXPLAIN EXECUTE, so a generic plan is seen as the server would
+/// run it.
+pub(crate) async fn plan_of(
+    c: &tokio_postgres::Client,
+    mode: &str,
+    shape: &str,
+    query: &str,
+    args: &[impl AsRef<str>],
+) -> Vec<String> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    c.batch_execute(&format!(
+        "SET plan_cache_mode = {mode}; DEALLOCATE ALL; PREPARE q AS {query}"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("PREPARE {shape}: {e:?}"));
+    c.simple_query(&format!("EXPLAIN EXECUTE q({})", args.join(", ")))
+        .await
+        .unwrap_or_else(|e| panic!("EXPLAIN {shape}: {e:?}"))
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
 const LOAD: &str = r#"
 INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message)
 SELECT o, s, s::bigint * 65536, CASE WHEN s % 10 = 0 THEN 'ADMIN' ELSE 'F0401' END,
@@ -199,21 +227,7 @@ async fn every_query_shape_uses_an_index_on_real_volumes() {
     let mut failures = Vec::new();
     for mode in ["force_custom_plan", "force_generic_plan"] {
         for (shape, query, args) in shapes() {
-            c.batch_execute(&format!(
-                "SET plan_cache_mode = {mode}; DEALLOCATE ALL; PREPARE q AS {query}"
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("PREPARE {shape}: {e:?}"));
-            let plan: Vec<String> = c
-                .simple_query(&format!("EXPLAIN EXECUTE q({})", args.join(", ")))
-                .await
-                .unwrap_or_else(|e| panic!("EXPLAIN {shape}: {e:?}"))
-                .iter()
-                .filter_map(|m| match m {
-                    SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-                    _ => None,
-                })
-                .collect();
+            let plan = plan_of(&c, mode, shape, query, &args).await;
             let seq_scans = plan.iter().any(|l| {
                 l.contains("Seq Scan")
                     && BIG.iter().any(|t| {

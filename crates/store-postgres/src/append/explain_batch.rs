@@ -9,7 +9,6 @@
 use super::{EXISTING_MESSAGES, HELD_FOR_ALL, NUMBERS_IN_TRACKS};
 use crate::PgStore;
 use crate::pg_harness::PgCluster;
-use tokio_postgres::SimpleQueryMessage;
 
 const LOAD: &str = r#"
 INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message)
@@ -69,21 +68,7 @@ async fn run_lookups_use_indexes_on_real_volumes() {
     let mut failures = Vec::new();
     for mode in ["force_custom_plan", "force_generic_plan"] {
         for (shape, query, args) in &shapes {
-            c.batch_execute(&format!(
-                "SET plan_cache_mode = {mode}; DEALLOCATE ALL; PREPARE q AS {query}"
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("PREPARE {shape}: {e:?}"));
-            let plan: Vec<String> = c
-                .simple_query(&format!("EXPLAIN EXECUTE q({})", args.join(", ")))
-                .await
-                .unwrap_or_else(|e| panic!("EXPLAIN {shape}: {e:?}"))
-                .iter()
-                .filter_map(|m| match m {
-                    SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-                    _ => None,
-                })
-                .collect();
+            let plan = crate::explain_tests::plan_of(&c, mode, shape, query, args).await;
             let seq_scans = plan.iter().any(|l| {
                 l.contains("Seq Scan")
                     && ["ledger", "tracks", "held"]
