@@ -11,7 +11,7 @@ use axum::routing::post;
 use einvoice_core::Period;
 use einvoice_server::config::FileConfig;
 use einvoice_server::webhook::{self, WebhookConfig, signature};
-use einvoice_store::conformance::{SELLER_A, sample_winners, winners_entry};
+use einvoice_store::conformance::{carrier_winner_lines, sample_winners, winners_entry};
 use einvoice_store::{OutboxRecord, Store, WinnerRecord, WinnersLoad};
 use einvoice_store_postgres::PgStore;
 use einvoice_store_postgres::pg_harness::PgCluster;
@@ -44,22 +44,6 @@ async fn put<S: Store>(store: &S, winners: Vec<WinnerRecord>) {
         .put_winners(l.clone(), winners_entry(&l))
         .await
         .expect("load");
-}
-
-/// `n` payable carrier lines: `n` notifications.
-fn many_winners(n: u64) -> Vec<WinnerRecord> {
-    (0..n)
-        .map(|line| WinnerRecord {
-            line,
-            invoice_number: format!("AB{:08}", line + 1),
-            seller: SELLER_A.into(),
-            prize: "sixth".into(),
-            amount: 200,
-            payable: 200,
-            carrier: Some("3J0002:/ABC+123".into()),
-            npo: None,
-        })
-        .collect()
 }
 
 /// The outbox as stored, by id.
@@ -265,7 +249,7 @@ async fn counting_receiver() -> (String, Arc<Mutex<Counted>>) {
 /// HTTP client, deliver `n` loaded notifications: every id arrives exactly
 /// once, and both workers delivered some.
 async fn two_workers_deliver_each_item_once<S: Store>(a: S, b: S, n: u64) {
-    put(&a, many_winners(n)).await;
+    put(&a, carrier_winner_lines(n)).await;
     let (url, counted) = counting_receiver().await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut loops = Vec::new();

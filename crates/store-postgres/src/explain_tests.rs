@@ -227,7 +227,7 @@ async fn every_query_shape_uses_an_index_on_real_volumes() {
     let mut failures = Vec::new();
     for mode in ["force_custom_plan", "force_generic_plan"] {
         for (shape, query, args) in shapes() {
-            let plan = plan_of(&c, mode, shape, query, &args).await;
+            let plan = plan_of(&c, mode, shape, query, args).await;
             let seq_scans = plan.iter().any(|l| {
                 l.contains("Seq Scan")
                     && BIG.iter().any(|t| {

@@ -367,7 +367,7 @@ async fn b_two_nodes_resolve_duplicates_like_sqlite() {
 /// one worker, and only that worker's mark applies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_outbox_claims_of_several_nodes_are_disjoint() {
-    use einvoice_store::{OutboxOutcome, WinnerRecord, WinnersLoad};
+    use einvoice_store::{OutboxOutcome, WinnersLoad};
     let url = PgCluster::shared()
         .create_database()
         .await
@@ -382,18 +382,7 @@ async fn c_outbox_claims_of_several_nodes_are_disjoint() {
         WinnersLoad {
             period: einvoice_core::Period::parse("11402").expect("period"),
             actor: "alice".into(),
-            winners: (0..lines)
-                .map(|line| WinnerRecord {
-                    line,
-                    invoice_number: format!("AB{:08}", line + 1),
-                    seller: SELLER_A.into(),
-                    prize: "sixth".into(),
-                    amount: 200,
-                    payable: 200,
-                    carrier: Some("3J0002:/ABC+123".into()),
-                    npo: None,
-                })
-                .collect(),
+            winners: einvoice_store::conformance::carrier_winner_lines(lines),
         },
     )
     .await;

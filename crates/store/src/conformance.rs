@@ -920,24 +920,30 @@ fn ids_of(v: Vec<crate::OutboxItem>) -> Vec<String> {
     v.into_iter().map(|n| n.id).collect()
 }
 
-/// A winners load of `n` payable carrier lines (so `n` notifications, ids
-/// `winner/11402/0` … in line order).
+/// `n` payable sixth-prize lines of [`SELLER_A`], all on one carrier (so a
+/// load of them enqueues `n` notifications, ids `winner/<period>/0` … in
+/// line order).
+pub fn carrier_winner_lines(n: u64) -> Vec<crate::WinnerRecord> {
+    (0..n)
+        .map(|line| crate::WinnerRecord {
+            line,
+            invoice_number: format!("AB{:08}", line + 1),
+            seller: SELLER_A.into(),
+            prize: "sixth".into(),
+            amount: 200,
+            payable: 200,
+            carrier: Some("3J0002:/ABC+123".into()),
+            npo: None,
+        })
+        .collect()
+}
+
+/// A winners load of [`carrier_winner_lines`] for the suite's period.
 fn many_winners(n: u64) -> crate::WinnersLoad {
     crate::WinnersLoad {
         period: period(),
         actor: "alice".into(),
-        winners: (0..n)
-            .map(|line| crate::WinnerRecord {
-                line,
-                invoice_number: format!("AB{:08}", line + 1),
-                seller: SELLER_A.into(),
-                prize: "sixth".into(),
-                amount: 200,
-                payable: 200,
-                carrier: Some("3J0002:/ABC+123".into()),
-                npo: None,
-            })
-            .collect(),
+        winners: carrier_winner_lines(n),
     }
 }
 

@@ -9,10 +9,7 @@ use super::site::is_postgres_url;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use einvoice_core::Period;
-use einvoice_store::{
-    DRAW_WINNERS, DrawPut, NewEntry, OutboxItem, Store, WinnerRecord, WinnersLoad, draw_entry_key,
-    winner_notifications,
-};
+use einvoice_store::{DrawPut, OutboxItem, Store, WinnerRecord, WinnersLoad, winner_notifications};
 use einvoice_store_postgres::PgStore;
 use einvoice_store_sqlite::SqliteStore;
 use serde::Serialize;
@@ -114,26 +111,9 @@ pub fn synthetic_load(period: Period, lines: u64, seed: u64) -> WinnersLoad {
     }
 }
 
-/// The `DRAW_WINNERS` entry of a load, as `draw run` records it.
-fn entry_of(load: &WinnersLoad) -> NewEntry {
-    NewEntry {
-        kind: DRAW_WINNERS.into(),
-        key: draw_entry_key(load.period),
-        actor: load.actor.clone(),
-        body: serde_json::json!({
-            "period": load.period.to_string(),
-            "lines": load.winners.len(),
-            "payable": load.payable_total(),
-            "digest": load.digest(),
-        })
-        .to_string()
-        .into_bytes(),
-    }
-}
-
 /// Load `load` into `s` and time the call; check what it stored.
 async fn timed_load<S: Store>(s: &S, load: WinnersLoad) -> anyhow::Result<Duration> {
-    let entry = entry_of(&load);
+    let entry = einvoice_store::conformance::winners_entry(&load);
     let (period, lines) = (load.period, load.winners.len() as u64);
     let started = Instant::now();
     let outcome = s
