@@ -3,7 +3,7 @@
 //! payouts.
 
 use einvoice_core::Period;
-use einvoice_server::ops::winning::WinningBody;
+use einvoice_store::WinningBody;
 use einvoice_store::{Store, WinningNumbersRecord};
 use einvoice_store_sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
@@ -310,8 +310,8 @@ fn cancel_one(data: &Path) {
 /// Register a bank account (sealed with the site's master key) for the
 /// carrier of the first carrier winner; returns the account number.
 fn register_bank_account(data: &Path) -> Option<String> {
-    let key = einvoice_server::ops::load_or_create_master_key(data).expect("key");
-    let sealer = einvoice_server::seal::Sealer::new(&key);
+    let key = einvoice_secrets::load_or_create_master_key(data).expect("key");
+    let sealer = einvoice_secrets::Sealer::new(&key);
     rt().block_on(async {
         let s = SqliteStore::open(&data.join("einvoice.db"), "main").expect("open");
         let winners = s
@@ -322,7 +322,7 @@ fn register_bank_account(data: &Path) -> Option<String> {
             .iter()
             .find(|w| w.payable > 0 && w.npo.is_none())
             .and_then(|w| w.carrier.clone())?;
-        let acct = einvoice_server::winnings::BankAccount {
+        let acct = einvoice_secrets::BankAccount {
             bank_code: "812".into(),
             account_number: "0099887766".into(),
             holder_name: "Wang, Xiao-ming".into(),

@@ -58,7 +58,6 @@
 //! never logged.
 
 use crate::carrier_auth::CarrierAuthError;
-use crate::seal::{SealError, Sealer};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::Router;
 use axum::body::Bytes;
@@ -73,6 +72,7 @@ use einvoice_core::time::{Date, Month, OffsetDateTime, UtcOffset};
 use einvoice_core::{
     Carrier, CarrierType, InvoiceNumber, Period, RandomNumber, Ubn, WinningNumbers,
 };
+use einvoice_secrets::{SealError, Sealer, purpose};
 use einvoice_store::{InvoiceStatus, InvoiceView, Store, StoreError};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -91,8 +91,6 @@ pub const DONATE_PATH: &str = "/PB2CAPIVAN/CarInv/Donate";
 pub const AGGREGATE_PATH: &str = "/PB2CAPIVAN/Carrier/Aggregate";
 /// The `version` values accepted for every action.
 pub const ACCEPTED_VERSIONS: [&str; 5] = ["0.2", "0.3", "0.4", "0.5", "0.6"];
-/// Purpose string under which app keys are sealed.
-pub const APP_KEY_PURPOSE: &str = "app-key";
 
 /// Limits on the request: parameter count and value length.
 const MAX_PARAMS: usize = 64;
@@ -204,7 +202,7 @@ impl SignatureAlg {
 }
 
 /// An app's API key and the HMAC it registered with: the plaintext of
-/// [`einvoice_store::AppRecord::api_key_sealed`] (JSON, sealed for [`APP_KEY_PURPOSE`]).
+/// [`einvoice_store::AppRecord::api_key_sealed`] (JSON, sealed for [`purpose::APP_KEY`]).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppKey {
     /// The signature algorithm.
@@ -236,12 +234,12 @@ impl AppKey {
     /// Seal for storage in an [`einvoice_store::AppRecord`].
     pub fn seal(&self, sealer: &Sealer) -> Result<Vec<u8>, AppKeyError> {
         let plain = serde_json::to_vec(self).map_err(|_| AppKeyError::Format)?;
-        Ok(sealer.seal(APP_KEY_PURPOSE, &plain)?)
+        Ok(sealer.seal(purpose::APP_KEY, &plain)?)
     }
 
     /// Open a sealed app key.
     pub fn open(sealer: &Sealer, sealed: &[u8]) -> Result<Self, AppKeyError> {
-        let plain = sealer.open(APP_KEY_PURPOSE, sealed)?;
+        let plain = sealer.open(purpose::APP_KEY, sealed)?;
         serde_json::from_slice(&plain).map_err(|_| AppKeyError::Format)
     }
 }
@@ -623,7 +621,7 @@ async fn winning_list<S: Store>(st: &AppState<S>, p: &Params) -> Result<Map<Stri
                 "the winning numbers of this period are not published",
             )
         })?;
-    let body = crate::ops::winning::WinningBody::from_value(&rec.body)
+    let body = einvoice_store::WinningBody::from_value(&rec.body)
         .map_err(|_| fail(code::UNAVAILABLE, "stored winning numbers are malformed"))?;
     Ok(winning_list_body(period, &body))
 }
@@ -631,7 +629,7 @@ async fn winning_list<S: Store>(st: &AppState<S>, p: &Params) -> Result<Map<Stri
 /// The `QryWinningList` fields (everything but `v`, `code`, `msg`) of a published record.
 pub(crate) fn winning_list_body(
     period: Period,
-    b: &crate::ops::winning::WinningBody,
+    b: &einvoice_store::WinningBody,
 ) -> Map<String, Value> {
     use einvoice_core::Prize;
     let mut m = Map::new();
@@ -958,7 +956,7 @@ async fn published_numbers<S: Store>(
     if rec.approved_by.is_none() {
         return Ok(None);
     }
-    let body = crate::ops::winning::WinningBody::from_value(&rec.body)
+    let body = einvoice_store::WinningBody::from_value(&rec.body)
         .map_err(|_| fail(code::UNAVAILABLE, "stored winning numbers are malformed"))?;
     Ok(body.numbers(period).ok())
 }

@@ -10,7 +10,7 @@
 //! failures and soft-locks the carrier for a while (never for good) —
 //! [`crate::carrier_auth`]. Argon2 is deliberately slow, so queries use the
 //! token instead: it is the carrier and an expiry sealed with the site's
-//! master key (AES-256-GCM, purpose [`TOKEN_PURPOSE`]), so every node of a
+//! master key (AES-256-GCM, purpose [`purpose::CARRIER_TOKEN`]), so every node of a
 //! site accepts it without shared session state, and nobody can forge or
 //! alter one. Both routes, and the public lookup, are rate-limited per client
 //! address (429 + `Retry-After`).
@@ -33,14 +33,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use einvoice_core::ids::CarrierTypes;
 use einvoice_core::{Carrier, CarrierType, InvoiceNumber, Period, RandomNumber};
+use einvoice_secrets::purpose;
 use einvoice_store::{InvoiceView, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Purpose under which carrier tokens are sealed.
-pub const TOKEN_PURPOSE: &str = "carrier-token";
 /// Lifetime of a carrier token, seconds.
 pub const TOKEN_SECS: i64 = 15 * 60;
 
@@ -108,7 +107,7 @@ async fn login<S: Store>(
     let plain = json!({"t": carrier.kind.code(), "i": carrier.id, "e": expires});
     let sealed = st
         .sealer
-        .seal(TOKEN_PURPOSE, plain.to_string().as_bytes())
+        .seal(purpose::CARRIER_TOKEN, plain.to_string().as_bytes())
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()))?;
     Ok(axum::Json(json!({
         "token": URL_SAFE_NO_PAD.encode(sealed),
@@ -136,7 +135,7 @@ pub(crate) fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result
         .map_err(|_| invalid())?;
     let plain = st
         .sealer
-        .open(TOKEN_PURPOSE, &sealed)
+        .open(purpose::CARRIER_TOKEN, &sealed)
         .map_err(|_| invalid())?;
     let v: Value = serde_json::from_slice(&plain).map_err(|_| invalid())?;
     let exp = v.get("e").and_then(Value::as_i64).ok_or_else(invalid)?;

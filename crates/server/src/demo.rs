@@ -9,13 +9,14 @@
 //! (API key secret, verification code, app key) come from the OS generator.
 
 use crate::app_api::{AppKey, SignatureAlg, hash_verification_code};
-use crate::ops::{API_KEY_PURPOSE, track_message};
-use crate::seal::Sealer;
+use crate::ops::track_message;
 use crate::sign::hex;
 use einvoice_core::ids::{UbnRule, ubn_checksum_ok};
 use einvoice_core::period::format_mig_date;
 use einvoice_core::time::{Date, Duration as Days};
 use einvoice_core::{Carrier, CarrierType, Period, Rules, Track, Ubn, Validated, validate};
+use einvoice_secrets::Sealer;
+use einvoice_secrets::purpose;
 use einvoice_store::{
     ApiKeyRecord, AppRecord, CarrierRecord, Scope, SellerRecord, Store, StoreError,
 };
@@ -476,7 +477,7 @@ pub async fn provision<S: Store>(
         .put_api_key(ApiKeyRecord {
             key_id: key_id.clone(),
             secret_sealed: sealer
-                .seal(API_KEY_PURPOSE, secret.as_bytes())
+                .seal(purpose::API_KEY, secret.as_bytes())
                 .map_err(|e| DemoError::Secret(e.to_string()))?,
             sellers: vec![first.ubn],
             disabled: false,

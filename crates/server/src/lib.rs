@@ -4,7 +4,7 @@
 //! and the public ([`citizen`], winnings and bank accounts in [`winnings`]), the MOF App API ([`app_api`]), operators
 //! ([`ops`]) and the probes — behind the edge layers (limits, problem
 //! documents, metrics). [`sign`] is the request-signing scheme clients use,
-//! [`seal`] keeps secrets encrypted at rest, [`problem`] shapes every error.
+//! [`problem`] shapes every error.
 
 pub mod app_api;
 pub mod carrier_auth;
@@ -15,7 +15,6 @@ pub mod demo;
 pub mod openapi;
 pub mod ops;
 pub mod problem;
-pub mod seal;
 pub mod seller;
 pub mod sign;
 pub mod site;

@@ -26,7 +26,6 @@
 // A `Problem` is built at most once per request and goes straight to the client.
 #![allow(clippy::result_large_err)]
 
-use crate::ops::API_KEY_PURPOSE;
 use crate::problem::{Problem, ProblemError};
 use crate::sign;
 use crate::site::{SiteState, json_response, store_problem};
@@ -39,6 +38,7 @@ use axum::routing::{get, post};
 use einvoice_core::model::MessageKind;
 use einvoice_core::{Facts, InvoiceNumber, Period, Ubn, Validated, validate};
 use einvoice_mig::{DecodeError, Format};
+use einvoice_secrets::purpose;
 use einvoice_store::{AppendOutcome, Rejection, Scope, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -150,7 +150,7 @@ pub(crate) async fn authenticate<S: Store>(
         .ok_or_else(bad_key)?;
     let secret = st
         .sealer
-        .open(API_KEY_PURPOSE, &rec.secret_sealed)
+        .open(purpose::API_KEY, &rec.secret_sealed)
         .map_err(|_| bad_key())?;
     let secret = String::from_utf8(secret).map_err(|_| bad_key())?;
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());

@@ -2,12 +2,12 @@
 
 use einvoice_core::ids::CarrierTypes;
 use einvoice_core::{Carrier, CarrierType, Period};
+use einvoice_secrets::Sealer;
 use einvoice_server::app_api::{
     self, AppApiConfig, AppKey, INV_APP_PATH, INV_SERV_PATH, SignatureAlg, hash_verification_code,
     sign, signing_string,
 };
-use einvoice_server::ops::winning::WinningBody;
-use einvoice_server::seal::Sealer;
+use einvoice_store::WinningBody;
 use einvoice_store::conformance::{SELLER_A, allocation, invoice};
 use einvoice_store::{AppRecord, CarrierRecord, Scope, Store, WinningNumbersRecord};
 use einvoice_store_sqlite::SqliteStore;

@@ -1,9 +1,9 @@
 //! The operator API over real HTTP on an ephemeral port, on the SQLite store.
 
 use einvoice_core::{Period, Ubn};
+use einvoice_secrets::Sealer;
 use einvoice_server::app_api::{self, AppKey, INV_APP_PATH, sign, signing_string};
 use einvoice_server::ops::{self, NewOperatorSecrets, OpsConfig, bootstrap_operator};
-use einvoice_server::seal::Sealer;
 use einvoice_store::{Scope, Store};
 use einvoice_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
@@ -297,7 +297,7 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
         .expect("exists");
     assert_eq!(
         s.sealer
-            .open(ops::API_KEY_PURPOSE, &rec.secret_sealed)
+            .open(einvoice_secrets::purpose::API_KEY, &rec.secret_sealed)
             .expect("open"),
         secret.as_bytes()
     );
@@ -536,7 +536,7 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
             "secret in {body}"
         );
         let v: Value = serde_json::from_slice(&e.body).expect("json body");
-        assert_eq!(ops::canonical_json(&v), e.body, "canonical body");
+        assert_eq!(einvoice_store::canonical_json(&v), e.body, "canonical body");
     }
     assert_eq!(
         s.store
@@ -638,21 +638,4 @@ async fn sessions_end_when_idle_and_on_logout() {
             .expect("read")
             .is_some()
     );
-}
-
-#[test]
-fn master_key_is_created_0600_and_read_back() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let k1 = ops::load_or_create_master_key(dir.path()).expect("create");
-    let k2 = ops::load_or_create_master_key(dir.path()).expect("read");
-    assert_eq!(k1, k2);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let p = dir.path().join(ops::MASTER_KEY_FILE);
-        let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        assert!(ops::load_or_create_master_key(dir.path()).is_err());
-    }
 }

@@ -4,8 +4,8 @@
 //! answer 503 with `Retry-After` quickly, and it recovers by itself.
 //! Runs its own throw-away cluster (it stops and restarts it).
 
-use einvoice_server::ops::API_KEY_PURPOSE;
-use einvoice_server::seal::Sealer;
+use einvoice_secrets::Sealer;
+use einvoice_secrets::purpose;
 use einvoice_server::{SiteOptions, router, serve, sign};
 use einvoice_store::conformance::{SELLER_A, allocation, invoice};
 use einvoice_store::{ApiKeyRecord, Scope, Store};
@@ -92,7 +92,7 @@ async fn two_nodes_one_database_and_an_outage() {
         .put_api_key(ApiKeyRecord {
             key_id: "KA".into(),
             secret_sealed: sealer
-                .seal(API_KEY_PURPOSE, SECRET.as_bytes())
+                .seal(purpose::API_KEY, SECRET.as_bytes())
                 .expect("seal"),
             sellers: vec![einvoice_core::Ubn::parse(SELLER_A).expect("ubn")],
             disabled: false,

@@ -4,10 +4,10 @@
 //! the OpenAPI document.
 
 use einvoice_core::{Carrier, CarrierType};
+use einvoice_secrets::Sealer;
+use einvoice_secrets::purpose;
 use einvoice_server::app_api::hash_verification_code;
 use einvoice_server::config::Limits;
-use einvoice_server::ops::API_KEY_PURPOSE;
-use einvoice_server::seal::Sealer;
 use einvoice_server::{SiteOptions, openapi, router, serve, sign};
 use einvoice_store::conformance::{SELLER_A, SELLER_B, allocation, cancel, invoice};
 use einvoice_store::{ApiKeyRecord, CarrierRecord, Scope, SellerRecord, Store};
@@ -74,7 +74,7 @@ async fn start(opts: SiteOptions) -> Site {
             .put_api_key(ApiKeyRecord {
                 key_id: key.into(),
                 secret_sealed: sealer
-                    .seal(API_KEY_PURPOSE, secret(key).as_bytes())
+                    .seal(purpose::API_KEY, secret(key).as_bytes())
                     .expect("seal"),
                 sellers: sellers
                     .iter()

@@ -1,7 +1,7 @@
 //! HTTPS with a self-signed certificate: a TLS client that trusts it gets the
 //! same API; bad certificate files are refused with their codes.
 
-use einvoice_server::seal::Sealer;
+use einvoice_secrets::Sealer;
 use einvoice_server::tls::{TlsError, serve_tls, server_config};
 use einvoice_server::{SiteOptions, router};
 use einvoice_store_sqlite::SqliteStore;

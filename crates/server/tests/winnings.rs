@@ -2,12 +2,12 @@
 //! with `onlyWinningInv=Y` before and after the draw's winners are loaded.
 
 use einvoice_core::{Carrier, CarrierType, Period};
+use einvoice_secrets::BankAccount;
+use einvoice_secrets::Sealer;
 use einvoice_server::app_api::hash_verification_code;
 use einvoice_server::app_api::{AppApiConfig, AppKey, INV_SERV_PATH, SignatureAlg};
-use einvoice_server::ops::winning::WinningBody;
-use einvoice_server::seal::Sealer;
-use einvoice_server::winnings::BankAccount;
 use einvoice_server::{SiteOptions, router, serve};
+use einvoice_store::WinningBody;
 use einvoice_store::conformance::{SELLER_A, allocation, invoice, winners_entry};
 use einvoice_store::{
     AppRecord, CarrierRecord, Scope, Store, WinnerRecord, WinnersLoad, WinningNumbersRecord,

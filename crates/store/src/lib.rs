@@ -16,6 +16,7 @@
 //! Implementations batch concurrent appends into one transaction (group
 //! commit) but never answer before the commit.
 
+mod canonical;
 pub mod conformance;
 mod draw;
 mod entry;
@@ -23,7 +24,9 @@ mod error;
 mod io;
 mod records;
 mod scope;
+mod winning;
 
+pub use canonical::canonical_json;
 pub use draw::*;
 pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
 pub use error::{Rejection, StoreError};
@@ -33,6 +36,7 @@ pub use io::{
 };
 pub use records::*;
 pub use scope::Scope;
+pub use winning::WinningBody;
 
 use einvoice_core::{Carrier, InvoiceNumber, Period, RandomNumber, Ubn, Validated};
 use std::future::Future;

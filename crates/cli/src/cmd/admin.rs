@@ -15,8 +15,8 @@
 
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
+use einvoice_secrets::Sealer;
 use einvoice_server::ops;
-use einvoice_server::seal::Sealer;
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -314,7 +314,7 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
 
 fn bootstrap(data: &Path, name: &str, site: &str) -> anyhow::Result<ExitCode> {
     let store = super::store::open_sqlite(data, &None, site)?;
-    let key = ops::load_or_create_master_key(data).map_err(|e| anyhow!("{e}"))?;
+    let key = einvoice_secrets::load_or_create_master_key(data).map_err(|e| anyhow!("{e}"))?;
     let sealer = Sealer::new(&key);
     let rt = super::store::runtime()?;
     let secrets = rt

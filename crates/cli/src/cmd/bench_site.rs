@@ -6,9 +6,9 @@ use super::client::SignedClient;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use einvoice_core::{Period, Rules};
+use einvoice_secrets::Sealer;
+use einvoice_secrets::purpose;
 use einvoice_server::demo::{self, InvoiceGen, Plan};
-use einvoice_server::ops::API_KEY_PURPOSE;
-use einvoice_server::seal::Sealer;
 use einvoice_server::{Limits, SiteOptions, router, serve};
 use einvoice_store::{ApiKeyRecord, Store};
 use einvoice_store_postgres::PgStore;
@@ -187,7 +187,7 @@ async fn bench_site<S: Store>(
         .put_api_key(ApiKeyRecord {
             key_id: key_id.clone(),
             secret_sealed: sealer
-                .seal(API_KEY_PURPOSE, secret.as_bytes())
+                .seal(purpose::API_KEY, secret.as_bytes())
                 .map_err(|e| anyhow!("{e}"))?,
             sellers: sellers.iter().map(|s| s.ubn).collect(),
             disabled: false,

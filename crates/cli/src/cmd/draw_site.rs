@@ -6,8 +6,8 @@ use anyhow::{Context, anyhow, bail};
 use einvoice_analytics::draw::{self, DrawSpec, Outcome, Winner};
 use einvoice_analytics::snapshot::{EligibleInvoice, Snapshot, SnapshotWriter, hex, parse_hex32};
 use einvoice_core::{Money, Period, Prize, PrizeTable};
-use einvoice_server::ops::canonical_json;
-use einvoice_server::ops::winning::WinningBody;
+use einvoice_store::WinningBody;
+use einvoice_store::canonical_json;
 use einvoice_store::{
     DRAW_FREEZE, DRAW_WINNERS, DrawFreeze, DrawPut, EligibleCursor, NewEntry, Store, WinnerRecord,
     WinnersLoad, draw_entry_key,
@@ -423,16 +423,15 @@ fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
 /// output directory's files are 0600.
 pub fn payouts(at: &SiteStore, period: &str, out: &Path) -> anyhow::Result<()> {
     let p = period_of(period)?;
-    let key_file = at.data.join(einvoice_server::ops::MASTER_KEY_FILE);
+    let key_file = at.data.join(einvoice_secrets::MASTER_KEY_FILE);
     if !key_file.exists() {
         bail!(
             "MASTER_KEY: {} is missing: payouts need the site's master key to open bank accounts",
             key_file.display()
         );
     }
-    let key =
-        einvoice_server::ops::load_or_create_master_key(&at.data).map_err(|e| anyhow!("{e}"))?;
-    let sealer = einvoice_server::seal::Sealer::new(&key);
+    let key = einvoice_secrets::load_or_create_master_key(&at.data).map_err(|e| anyhow!("{e}"))?;
+    let sealer = einvoice_secrets::Sealer::new(&key);
     runtime()?.block_on(async { with_store!(at, |s| payouts_on(&s, p, out, &sealer).await) })
 }
 
@@ -440,9 +439,9 @@ async fn payouts_on<S: Store>(
     s: &S,
     p: Period,
     out: &Path,
-    sealer: &einvoice_server::seal::Sealer,
+    sealer: &einvoice_secrets::Sealer,
 ) -> anyhow::Result<()> {
-    use einvoice_server::winnings::BankAccount;
+    use einvoice_secrets::BankAccount;
     use std::collections::HashMap;
     let summary = s
         .winners_summary(p)

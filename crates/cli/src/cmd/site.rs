@@ -5,10 +5,10 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use einvoice_core::time::OffsetDateTime;
 use einvoice_core::{Period, Rules};
+use einvoice_secrets::Sealer;
 use einvoice_server::config::{FileConfig, is_loopback};
 use einvoice_server::demo::{self, DemoCredentials, InvoiceGen, OperatorCredentials, Plan};
 use einvoice_server::ops;
-use einvoice_server::seal::Sealer;
 use einvoice_server::{SiteOptions, router, serve as serve_site};
 use einvoice_store::Store;
 use einvoice_store_postgres::PgStore;
@@ -188,7 +188,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&a)?;
     std::fs::create_dir_all(&cfg.data)
         .with_context(|| format!("cannot create {}", cfg.data.display()))?;
-    let key = ops::load_or_create_master_key(&cfg.data).map_err(|e| anyhow!("{e}"))?;
+    let key = einvoice_secrets::load_or_create_master_key(&cfg.data).map_err(|e| anyhow!("{e}"))?;
     let rt = runtime()?;
     rt.block_on(async move {
         match cfg.database.clone() {
@@ -273,7 +273,7 @@ pub fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&a.data)
         .with_context(|| format!("cannot create {}", a.data.display()))?;
     let store = open_sqlite(&a.data, &None, "main")?;
-    let key = ops::load_or_create_master_key(&a.data).map_err(|e| anyhow!("{e}"))?;
+    let key = einvoice_secrets::load_or_create_master_key(&a.data).map_err(|e| anyhow!("{e}"))?;
     let sealer = Sealer::new(&key);
     let creds_path = a.data.join("demo-credentials.json");
     let rt = runtime()?;
@@ -375,7 +375,7 @@ pub fn demo(c: DemoCommand) -> anyhow::Result<ExitCode> {
         None => current_period()?,
     };
     let store = open_sqlite(&a.data, &None, "main")?;
-    let key = ops::load_or_create_master_key(&a.data).map_err(|e| anyhow!("{e}"))?;
+    let key = einvoice_secrets::load_or_create_master_key(&a.data).map_err(|e| anyhow!("{e}"))?;
     let sealer = Sealer::new(&key);
     let plan = Plan {
         period,

@@ -3,7 +3,7 @@
 //! **Accounts.** An operator logs in with a password (Argon2id PHC string in
 //! [`OperatorRecord::password_hash`]) and a TOTP code (RFC 6238: SHA-1, 6
 //! digits, 30 s steps, ±1 step of skew; the secret sealed for purpose
-//! [`TOTP_PURPOSE`]). A code is usable once: the accepted step must be later
+//! [`purpose::TOTP`]). A code is usable once: the accepted step must be later
 //! than [`OperatorRecord::last_totp_step`]. Failures (wrong password, wrong or
 //! reused code) count; each delays the answer more, and from
 //! [`OpsConfig::lock_after`] failures on the account is soft-locked for a time
@@ -40,12 +40,9 @@
 // boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
-pub mod winning;
-
 use crate::app_api::{AppKey, SignatureAlg, argon2_verify, dummy_hash, now_unix};
 pub use crate::clock::Clock;
 use crate::problem::Problem;
-use crate::seal::{SealError, Sealer};
 use argon2::{Argon2, PasswordHasher};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -55,26 +52,19 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use einvoice_core::model::{BranchTrack, BranchTrackItem, BranchTrackMain};
 use einvoice_core::{Message, Period, Rules, Ubn};
+use einvoice_secrets::{SealError, Sealer, purpose};
 use einvoice_store::{
     ApiKeyRecord, AppRecord, NewEntry, OperatorRecord, Role, Scope, SellerRecord, SessionRecord,
-    Store, StoreError, WinningNumbersRecord,
+    Store, StoreError, WinningBody, WinningNumbersRecord, canonical_json,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use totp_rs::{Algorithm, Builder, Totp};
-use winning::WinningBody;
 
-/// Purpose string under which TOTP secrets are sealed.
-pub const TOTP_PURPOSE: &str = "totp";
-/// Purpose string under which seller / integrator API key secrets are sealed.
-pub const API_KEY_PURPOSE: &str = "api-key";
-/// The file holding the site's master key in a data directory.
-pub const MASTER_KEY_FILE: &str = "master.key";
 /// Issuer shown by authenticator apps.
 pub const TOTP_ISSUER: &str = "einvoice";
 
@@ -155,9 +145,6 @@ pub enum OpsError {
     /// Hashing, randomness or TOTP set-up failed.
     #[error("CRYPTO: {0}")]
     Crypto(&'static str),
-    /// The master key file is unusable.
-    #[error("MASTER_KEY: {0}")]
-    MasterKey(String),
 }
 
 /// The one-time secrets of a new operator: shown once, never stored in clear.
@@ -174,55 +161,6 @@ pub struct NewOperatorSecrets {
 impl std::fmt::Debug for NewOperatorSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("NewOperatorSecrets(..)")
-    }
-}
-
-/// Read the site's master key from `dir/master.key` (32 raw bytes, mode 0600),
-/// creating it with a fresh random key if it does not exist. A key file that
-/// group or others may read is refused.
-pub fn load_or_create_master_key(dir: &Path) -> Result<[u8; 32], OpsError> {
-    use std::io::{Read, Write};
-    let path = dir.join(MASTER_KEY_FILE);
-    let bad = |e: std::io::Error| OpsError::MasterKey(format!("{}: {e}", path.display()));
-    match std::fs::File::open(&path) {
-        Ok(mut f) => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = f.metadata().map_err(bad)?.permissions().mode();
-                if mode & 0o077 != 0 {
-                    return Err(OpsError::MasterKey(format!(
-                        "{} is readable by group or others (mode {:o}); chmod 600 it",
-                        path.display(),
-                        mode & 0o777
-                    )));
-                }
-            }
-            let mut buf = Vec::with_capacity(33);
-            Read::by_ref(&mut f)
-                .take(33)
-                .read_to_end(&mut buf)
-                .map_err(bad)?;
-            <[u8; 32]>::try_from(buf.as_slice()).map_err(|_| {
-                OpsError::MasterKey(format!("{} must hold exactly 32 bytes", path.display()))
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(bad)?;
-            let key = Sealer::generate_key()?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut f = opts.open(&path).map_err(bad)?;
-            f.write_all(&key).map_err(bad)?;
-            f.sync_all().map_err(bad)?;
-            Ok(key)
-        }
-        Err(e) => Err(bad(e)),
     }
 }
 
@@ -276,7 +214,7 @@ pub fn new_operator(
         .map_err(|_| OpsError::Crypto("argon2 hashing failed"))?
         .to_string();
     let secret = random_bytes::<20>()?.to_vec();
-    let totp_sealed = sealer.seal(TOTP_PURPOSE, &secret)?;
+    let totp_sealed = sealer.seal(purpose::TOTP, &secret)?;
     let totp = totp_for(secret.clone(), name)?;
     let otpauth_url = totp
         .to_url()
@@ -324,44 +262,6 @@ pub async fn bootstrap_operator<S: Store>(
         })
         .await?;
     Ok(secrets)
-}
-
-/// Compact JSON with object keys sorted (the ledger's canonical body form).
-pub fn canonical_json(v: &Value) -> Vec<u8> {
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                    out.push(':');
-                    if let Some(x) = m.get(*k) {
-                        write(x, out);
-                    }
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(x, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut s = String::new();
-    write(v, &mut s);
-    s.into_bytes()
 }
 
 struct OpsState<S> {
@@ -597,7 +497,7 @@ async fn login<S: Store>(State(st): State<Arc<OpsState<S>>>, raw: axum::body::By
         .unwrap_or(false);
     let step = if pw_ok {
         st.sealer
-            .open(TOTP_PURPOSE, &rec.totp_sealed)
+            .open(purpose::TOTP, &rec.totp_sealed)
             .ok()
             .and_then(|s| totp_for(s, &rec.name).ok())
             .and_then(|t| t.check(b.totp.trim(), u64::try_from(now).unwrap_or(0)))
@@ -785,7 +685,7 @@ async fn create_key<S: Store>(
     let secret = URL_SAFE_NO_PAD.encode(random_bytes::<32>().map_err(ops_problem)?);
     let secret_sealed = st
         .sealer
-        .seal(API_KEY_PURPOSE, secret.as_bytes())
+        .seal(purpose::API_KEY, secret.as_bytes())
         .map_err(|e| ops_problem(e.into()))?;
     st.store
         .put_api_key(ApiKeyRecord {
@@ -1274,15 +1174,6 @@ async fn get_winning<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_json_sorts_keys_recursively() {
-        let v = json!({"b": 1, "a": {"d": [1, {"z": 1, "y": 2}], "c": "x"}});
-        assert_eq!(
-            String::from_utf8(canonical_json(&v)).expect("utf8"),
-            r#"{"a":{"c":"x","d":[1,{"y":2,"z":1}]},"b":1}"#
-        );
-    }
 
     #[test]
     fn lock_grows_and_is_capped() {
