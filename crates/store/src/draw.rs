@@ -116,6 +116,38 @@ pub struct DrawFreeze {
     pub actor: String,
 }
 
+impl DrawFreeze {
+    /// The `DRAW_FREEZE` ledger entry this freeze is stored with (the one
+    /// builder of that body): key [`draw_entry_key`], actor the freezer, body
+    /// canonical JSON `{period, rows, snapshot_root}`.
+    pub fn ledger_entry(&self) -> NewEntry {
+        NewEntry {
+            kind: DRAW_FREEZE.into(),
+            key: draw_entry_key(self.period),
+            actor: self.actor.clone(),
+            body: crate::canonical_json(&serde_json::json!({
+                "period": self.period.to_string(),
+                "snapshot_root": self.root,
+                "rows": self.rows,
+            })),
+        }
+    }
+}
+
+/// What a `DRAW_WINNERS` ledger entry records about the run that produced a
+/// [`WinnersLoad`], besides the load itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrawRunFacts {
+    /// Merkle root (hex) of the frozen snapshot the draw read.
+    pub snapshot_root: String,
+    /// The seed commitment (hex) the run's manifest names.
+    pub commitment: String,
+    /// Version of the period's published winning numbers used.
+    pub numbers_version: u32,
+    /// The operator who approved that version.
+    pub numbers_approved_by: String,
+}
+
 /// The result of storing draw data that must never change once stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DrawPut {
@@ -175,6 +207,28 @@ impl WinnersLoad {
     /// Sum of `payable` over every line.
     pub fn payable_total(&self) -> i64 {
         self.winners.iter().map(|w| w.payable).sum()
+    }
+
+    /// The `DRAW_WINNERS` ledger entry this load is stored with (the one
+    /// builder of that body): key [`draw_entry_key`], actor the loader, body
+    /// canonical JSON of the run's facts and the load's line count, payable
+    /// total and `digest` (computed once by the caller).
+    pub fn ledger_entry(&self, run: &DrawRunFacts, digest: &str) -> NewEntry {
+        NewEntry {
+            kind: DRAW_WINNERS.into(),
+            key: draw_entry_key(self.period),
+            actor: self.actor.clone(),
+            body: crate::canonical_json(&serde_json::json!({
+                "period": self.period.to_string(),
+                "snapshot_root": run.snapshot_root,
+                "commitment": run.commitment,
+                "numbers_version": run.numbers_version,
+                "numbers_approved_by": run.numbers_approved_by,
+                "lines": self.winners.len(),
+                "payable": self.payable_total(),
+                "digest": digest,
+            })),
+        }
     }
 
     /// What a store records for this load, given its [`WinnersLoad::digest`]

@@ -7,10 +7,8 @@ use einvoice_analytics::draw::{self, DrawSpec, Outcome, Winner};
 use einvoice_analytics::snapshot::{EligibleInvoice, Snapshot, SnapshotWriter, hex, parse_hex32};
 use einvoice_core::{Money, Period, Prize, PrizeTable};
 use einvoice_store::WinningBody;
-use einvoice_store::canonical_json;
 use einvoice_store::{
-    DRAW_FREEZE, DRAW_WINNERS, DrawFreeze, DrawPut, EligibleCursor, NewEntry, Store, WinnerRecord,
-    WinnersLoad, draw_entry_key,
+    DrawFreeze, DrawPut, DrawRunFacts, EligibleCursor, Store, WinnerRecord, WinnersLoad,
 };
 use einvoice_store_postgres::PgStore;
 use einvoice_store_sqlite::SqliteStore;
@@ -139,14 +137,7 @@ async fn freeze_on<S: Store>(s: &S, p: Period, out: &Path, operator: &str) -> an
         )));
     }
     // The freeze and its ledger entry are stored in one transaction.
-    let entry = NewEntry {
-        kind: DRAW_FREEZE.into(),
-        key: draw_entry_key(p),
-        actor: actor_of(operator),
-        body: canonical_json(
-            &json!({"period": p.to_string(), "snapshot_root": root, "rows": summary.rows}),
-        ),
-    };
+    let entry = freeze.ledger_entry();
     let outcome = s
         .put_draw_freeze(freeze, entry)
         .await
@@ -282,24 +273,15 @@ async fn run_on<S: Store>(s: &S, p: Period, r: &SiteRun<'_>) -> anyhow::Result<(
     };
     let digest = load.digest();
     let lines = load.winners.len();
-    let payable = load.payable_total();
     // The winners, their notifications and their ledger entry are stored in
     // one transaction.
-    let entry = NewEntry {
-        kind: DRAW_WINNERS.into(),
-        key: draw_entry_key(p),
-        actor: actor_of(r.operator),
-        body: canonical_json(&json!({
-            "period": p.to_string(),
-            "snapshot_root": outcome.manifest.snapshot_root,
-            "commitment": outcome.manifest.commitment,
-            "numbers_version": rec.version,
-            "numbers_approved_by": approver,
-            "lines": lines,
-            "payable": payable,
-            "digest": digest,
-        })),
+    let run = DrawRunFacts {
+        snapshot_root: outcome.manifest.snapshot_root.clone(),
+        commitment: outcome.manifest.commitment.clone(),
+        numbers_version: rec.version,
+        numbers_approved_by: approver.to_string(),
     };
+    let entry = load.ledger_entry(&run, &digest);
     match s
         .put_winners(load, entry)
         .await
