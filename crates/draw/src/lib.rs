@@ -42,7 +42,7 @@ pub use error::DrawError;
 pub use files::{Committed, commit, parse_commitment, read_prize_table, read_seed};
 pub use freeze::{Frozen, freeze};
 pub use payouts::{CategoryTotal, Payouts, payouts, site_sealer};
-pub use run::{FileRun, SiteRun, SiteRunDone, run_from_files, run_on_site};
+pub use run::{RunInputs, SiteRun, SiteRunDone, run_from_files, run_on_site};
 
 /// The ledger actor of an operator running a draw step: `operator:<name>`.
 pub fn operator_actor(operator: &str) -> String {

@@ -7,16 +7,14 @@ use crate::files::{parse_commitment, read_prize_table, read_seed};
 use crate::{DrawError, Event, operator_actor};
 use einvoice_analytics::draw::{self, DrawSpec, Outcome, Report, Winner};
 use einvoice_analytics::snapshot::Snapshot;
-use einvoice_core::{Money, Period, Prize, PrizeTable};
+use einvoice_core::{Money, Period, Prize, PrizeTable, WinningNumbers};
 use einvoice_store::{DrawPut, DrawRunFacts, Store, WinnerRecord, WinnersLoad, WinningBody};
 use std::path::Path;
 
-/// What `draw run` on a site needs besides the store.
+/// The files and options every `draw run` takes, on a site or from files.
 #[derive(Debug, Clone)]
-pub struct SiteRun<'a> {
-    /// Period.
-    pub period: Period,
-    /// The frozen snapshot file (of `draw freeze`).
+pub struct RunInputs<'a> {
+    /// The snapshot file (on a site: the frozen one, of `draw freeze`).
     pub snapshot: &'a Path,
     /// The secret seed file (of `draw commit`).
     pub seed_file: &'a Path,
@@ -24,12 +22,60 @@ pub struct SiteRun<'a> {
     pub out: &'a Path,
     /// The published seed commitment (hex); the seed must open it.
     pub commitment: Option<&'a str>,
-    /// A prize table file overriding the period's (JSON).
+    /// A prize table file (JSON: amounts and cloud tiers) overriding the
+    /// period's.
     pub prize_table: Option<&'a Path>,
     /// Leave donated (unprinted, carrier-less) invoices out of the cloud draw.
     pub no_donated: bool,
     /// Threads.
     pub threads: usize,
+}
+
+impl RunInputs<'_> {
+    /// The prize table file's table, or `default` without one.
+    fn prize_table_or(&self, default: PrizeTable) -> Result<PrizeTable, DrawError> {
+        match self.prize_table {
+            Some(f) => read_prize_table(f),
+            None => Ok(default),
+        }
+    }
+
+    /// The draw's parameters: `numbers`, `table`, the seed read from the
+    /// seed file.
+    fn spec(&self, numbers: WinningNumbers, table: PrizeTable) -> Result<DrawSpec, DrawError> {
+        Ok(DrawSpec {
+            numbers,
+            table,
+            seed: read_seed(self.seed_file)?,
+            include_donated: !self.no_donated,
+        })
+    }
+
+    /// Compute the draw over the open snapshot, checking the commitment.
+    fn compute(
+        &self,
+        snap: &Snapshot,
+        spec: &DrawSpec,
+        progress: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Result<Outcome, DrawError> {
+        let commitment = self.commitment.map(parse_commitment).transpose()?;
+        Ok(draw::compute(
+            snap,
+            spec,
+            commitment,
+            self.threads,
+            progress,
+        )?)
+    }
+}
+
+/// What `draw run` on a site needs besides the store.
+#[derive(Debug, Clone)]
+pub struct SiteRun<'a> {
+    /// Period.
+    pub period: Period,
+    /// The files and options of the run.
+    pub inputs: RunInputs<'a>,
     /// The operator running the draw (recorded in the ledger).
     pub operator: &'a str,
 }
@@ -68,7 +114,7 @@ pub async fn run_on_site<S: Store>(
     r: &SiteRun<'_>,
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<SiteRunDone, DrawError> {
-    let p = r.period;
+    let (p, inputs) = (r.period, &r.inputs);
     let rec = store
         .winning_numbers(p)
         .await?
@@ -82,30 +128,21 @@ pub async fn run_on_site<S: Store>(
     let body = WinningBody::from_value(&rec.body)
         .map_err(|error| DrawError::StoredNumbers { period: p, error })?;
     let numbers = body.numbers(p).map_err(DrawError::Rule)?;
-    let table = match r.prize_table {
-        Some(f) => read_prize_table(f)?,
-        None => table_of(&body, p),
-    };
+    let table = inputs.prize_table_or(table_of(&body, p))?;
     let freeze = store.draw_freeze(p).await?.ok_or(DrawError::NotFrozen(p))?;
-    let snap = Snapshot::open(r.snapshot)?;
+    let snap = Snapshot::open(inputs.snapshot)?;
     if snap.period() != p.key() {
         return Err(DrawError::SnapshotOfOtherPeriod {
-            path: r.snapshot.to_path_buf(),
+            path: inputs.snapshot.to_path_buf(),
             snapshot_period: snap.period(),
             period: p,
         });
     }
-    let spec = DrawSpec {
-        numbers,
-        table,
-        seed: read_seed(r.seed_file)?,
-        include_donated: !r.no_donated,
-    };
-    let commitment = r.commitment.map(parse_commitment).transpose()?;
-    let outcome = draw::compute(&snap, &spec, commitment, r.threads, progress)?;
+    let spec = inputs.spec(numbers, table)?;
+    let outcome = inputs.compute(&snap, &spec, progress)?;
     if outcome.manifest.snapshot_root != freeze.root {
         return Err(DrawError::SnapshotMismatch {
-            path: r.snapshot.to_path_buf(),
+            path: inputs.snapshot.to_path_buf(),
             root: outcome.manifest.snapshot_root.clone(),
             period: p,
             frozen_root: freeze.root,
@@ -134,7 +171,7 @@ pub async fn run_on_site<S: Store>(
         DrawPut::Unchanged => true,
         DrawPut::Stored => false,
     };
-    draw::write_dir(r.out, &outcome)?;
+    draw::write_dir(inputs.out, &outcome)?;
     Ok(SiteRunDone {
         report: outcome.report,
         already_loaded,
@@ -168,49 +205,22 @@ fn winner_records(outcome: &Outcome) -> Result<Vec<WinnerRecord>, DrawError> {
         .collect()
 }
 
-/// What `draw run` in file mode needs: every input is a file.
-#[derive(Debug, Clone)]
-pub struct FileRun<'a> {
-    /// Period.
-    pub period: Period,
-    /// The snapshot file.
-    pub snapshot: &'a Path,
-    /// Winning numbers (中獎號碼) in the `winning-numbers.json` shape.
-    pub numbers: &'a Path,
-    /// The secret seed file (of `draw commit`).
-    pub seed_file: &'a Path,
-    /// Draw directory to write.
-    pub out: &'a Path,
-    /// The published seed commitment (hex); the seed must open it.
-    pub commitment: Option<&'a str>,
-    /// A prize table file; default: the table in force for the period.
-    pub prize_table: Option<&'a Path>,
-    /// Leave donated (unprinted, carrier-less) invoices out of the cloud draw.
-    pub no_donated: bool,
-    /// Threads.
-    pub threads: usize,
-}
-
-/// Run the draw from files and write the draw directory; returns its report.
+/// Run the draw of `period` from files: the winning numbers (中獎號碼) in
+/// the `winning-numbers.json` shape at `numbers`, the prize table in force
+/// for the period unless `inputs` names one. Writes the draw directory and
+/// returns its report.
 pub fn run_from_files(
-    r: &FileRun<'_>,
+    period: Period,
+    numbers: &Path,
+    inputs: &RunInputs<'_>,
     progress: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, DrawError> {
-    let doc = std::fs::read(r.numbers).map_err(DrawError::read(r.numbers))?;
-    let numbers = draw::parse_numbers(&doc, r.period)?;
-    let table = match r.prize_table {
-        Some(f) => read_prize_table(f)?,
-        None => draw::default_table(r.period),
-    };
-    let spec = DrawSpec {
-        numbers,
-        table,
-        seed: read_seed(r.seed_file)?,
-        include_donated: !r.no_donated,
-    };
-    let snap = Snapshot::open(r.snapshot)?;
-    let commitment = r.commitment.map(parse_commitment).transpose()?;
-    let outcome = draw::compute(&snap, &spec, commitment, r.threads, progress)?;
-    draw::write_dir(r.out, &outcome)?;
+    let doc = std::fs::read(numbers).map_err(DrawError::read(numbers))?;
+    let numbers = draw::parse_numbers(&doc, period)?;
+    let table = inputs.prize_table_or(draw::default_table(period))?;
+    let spec = inputs.spec(numbers, table)?;
+    let snap = Snapshot::open(inputs.snapshot)?;
+    let outcome = inputs.compute(&snap, &spec, progress)?;
+    draw::write_dir(inputs.out, &outcome)?;
     Ok(outcome.report)
 }

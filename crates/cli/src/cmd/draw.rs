@@ -320,6 +320,15 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
             site,
             operator,
         } => {
+            let inputs = einvoice_draw::RunInputs {
+                snapshot: &snapshot,
+                seed_file: &seed_file,
+                out: &out,
+                commitment: commitment.as_deref(),
+                prize_table: prize_table.as_deref(),
+                no_donated,
+                threads,
+            };
             if data.is_some() || database.is_some() {
                 if numbers.is_some() {
                     bail!(
@@ -335,13 +344,7 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
                     &at,
                     &einvoice_draw::SiteRun {
                         period: period_of(&period)?,
-                        snapshot: &snapshot,
-                        seed_file: &seed_file,
-                        out: &out,
-                        commitment: commitment.as_deref(),
-                        prize_table: prize_table.as_deref(),
-                        no_donated,
-                        threads,
+                        inputs,
                         operator: &operator,
                     },
                 )?;
@@ -354,17 +357,9 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
             };
             let pb = progress_bar();
             let r = einvoice_draw::run_from_files(
-                &einvoice_draw::FileRun {
-                    period: period_of(&period)?,
-                    snapshot: &snapshot,
-                    numbers: &numbers,
-                    seed_file: &seed_file,
-                    out: &out,
-                    commitment: commitment.as_deref(),
-                    prize_table: prize_table.as_deref(),
-                    no_donated,
-                    threads,
-                },
+                period_of(&period)?,
+                &numbers,
+                &inputs,
                 &on_event(&pb),
             );
             pb.finish_and_clear();

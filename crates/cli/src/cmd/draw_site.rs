@@ -103,7 +103,7 @@ pub fn run(at: &SiteStore, r: &SiteRun<'_>) -> anyhow::Result<()> {
         rep.cloud_eligible,
         rep.winners,
         rep.payable_amount,
-        r.out.display()
+        r.inputs.out.display()
     );
     Ok(())
 }
