@@ -3,13 +3,14 @@
 //! transaction — into a fresh store per run (a SQLite file in a temporary
 //! folder, or a fresh schema of a PostgreSQL database), next to a ceiling
 //! measured in the same run: the same lines and notifications written raw
-//! into tables without any index.
+//! into tables without any index. The lines and their ledger entry are
+//! `einvoice_draw::synth`'s.
 
 use super::site::is_postgres_url;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use einvoice_core::Period;
-use einvoice_store::{DrawPut, OutboxItem, Store, WinnerRecord, WinnersLoad, winner_notifications};
+use einvoice_store::{DrawPut, OutboxItem, Store, WinnersLoad, winner_notifications};
 use einvoice_store_postgres::PgStore;
 use einvoice_store_sqlite::SqliteStore;
 use serde::Serialize;
@@ -35,85 +36,9 @@ pub struct BenchWinnersArgs {
     pub json: bool,
 }
 
-/// A small deterministic generator (xorshift64*), so every run and both
-/// backends load the same lines.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-/// `lines` synthetic winner lines of `period` in draw order, shaped like a
-/// national draw: about 80% sixth prizes, the rest higher regular prizes and
-/// cloud prizes; about 75% on mobile barcodes, 5% donated to an NPO, the
-/// rest printed; 2% paid nothing (the invoice is paid a higher prize).
-pub fn synthetic_load(period: Period, lines: u64, seed: u64) -> WinnersLoad {
-    const PRIZES: [(&str, i64, u64); 6] = [
-        ("sixth", 200, 800),
-        ("fifth", 1_000, 60),
-        ("fourth", 4_000, 20),
-        ("cloud_500", 500, 80),
-        ("cloud_800", 800, 30),
-        ("cloud_2000", 2_000, 10),
-    ];
-    const BARCODE: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ+-.";
-    let mut rng = Rng(seed | 1);
-    let winners = (0..lines)
-        .map(|line| {
-            let mut pick = rng.below(1000);
-            let (prize, amount) = PRIZES
-                .iter()
-                .find(|(_, _, share)| {
-                    let hit = pick < *share;
-                    pick = pick.saturating_sub(*share);
-                    hit
-                })
-                .map_or(("sixth", 200), |(p, a, _)| (*p, *a));
-            let track: String = (0..2)
-                .map(|_| char::from(b'A' + rng.below(26) as u8))
-                .collect();
-            let delivery = rng.below(100);
-            let (carrier, npo) = match delivery {
-                0..75 => {
-                    let id: String = (0..7)
-                        .map(|_| char::from(BARCODE[rng.below(BARCODE.len() as u64) as usize]))
-                        .collect();
-                    (Some(format!("3J0002:/{id}")), None)
-                }
-                75..80 => (None, Some(format!("{}", 100 + rng.below(9_999_900)))),
-                _ => (None, None),
-            };
-            WinnerRecord {
-                line,
-                invoice_number: format!("{track}{:08}", rng.below(100_000_000)),
-                seller: format!("{:08}", rng.below(100_000_000)),
-                prize: prize.to_string(),
-                amount,
-                payable: if rng.below(100) < 2 { 0 } else { amount },
-                carrier,
-                npo,
-            }
-        })
-        .collect();
-    WinnersLoad {
-        period,
-        actor: "operator:bench".into(),
-        winners,
-    }
-}
-
 /// Load `load` into `s` and time the call; check what it stored.
 async fn timed_load<S: Store>(s: &S, load: WinnersLoad) -> anyhow::Result<Duration> {
-    let entry = einvoice_store::conformance::winners_entry(&load);
+    let entry = einvoice_draw::synth::winners_entry(&load);
     let (period, lines) = (load.period, load.winners.len() as u64);
     let started = Instant::now();
     let outcome = s
@@ -237,7 +162,7 @@ pub fn bench_winners(a: BenchWinnersArgs) -> anyhow::Result<ExitCode> {
         bail!("--lines and --runs must be positive");
     }
     let period = Period::parse("11410").map_err(|v| anyhow!("{v}"))?;
-    let load = synthetic_load(period, a.lines, 0x5EED);
+    let load = einvoice_draw::synth::winners_load(period, a.lines, 0x5EED);
     let notes = winner_notifications(&load);
     let notifications = notes.len();
     let rt = super::store::runtime()?;
@@ -302,23 +227,6 @@ pub fn bench_winners(a: BenchWinnersArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn synthetic_lines_are_deterministic_ordered_and_mixed() {
-        let p = Period::parse("11410").expect("period");
-        let a = synthetic_load(p, 2_000, 7);
-        assert_eq!(a, synthetic_load(p, 2_000, 7));
-        assert!(a.check_lines().is_ok());
-        let carriers = a.winners.iter().filter(|w| w.carrier.is_some()).count();
-        let donated = a.winners.iter().filter(|w| w.npo.is_some()).count();
-        assert!((1_300..1_700).contains(&carriers), "{carriers}");
-        assert!((50..150).contains(&donated), "{donated}");
-        assert!(
-            a.winners
-                .iter()
-                .all(|w| w.invoice_number.len() == 10 && w.seller.len() == 8)
-        );
-    }
 
     #[test]
     fn search_path_goes_into_either_url_form() {

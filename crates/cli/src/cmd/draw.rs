@@ -1,16 +1,16 @@
 //! `draw synth|snapshot-digest|freeze|commit|run|verify|report|payouts`, `bench draw`.
 //!
 //! `freeze`, `payouts` and `run --data|--database` work on a site's store
-//! (`draw_site.rs`); the others work on files.
+//! (`draw_site.rs`); the others work on files. The draw's steps are
+//! `einvoice_draw`'s and `einvoice_analytics`'; this file parses and prints.
 
 use super::draw_site;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use einvoice_analytics::cloud::{Seed, seed_commitment};
-use einvoice_analytics::draw::{self, DrawSpec, Event};
-use einvoice_analytics::snapshot::{self, Snapshot, hex, parse_hex32};
+use einvoice_analytics::draw::{self, Event};
+use einvoice_analytics::snapshot::{self, Snapshot, hex};
 use einvoice_analytics::{Error, synth};
-use einvoice_core::{Period, PrizeTable};
+use einvoice_core::Period;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -233,28 +233,6 @@ pub(crate) fn period_of(s: &str) -> anyhow::Result<Period> {
     Period::parse(s).map_err(|v| anyhow!("{}: {}", v.code, v.message))
 }
 
-fn commitment_arg(s: &Option<String>) -> anyhow::Result<Option<[u8; 32]>> {
-    s.as_deref()
-        .map(|c| parse_hex32(c).ok_or_else(|| anyhow!("DRAW_INPUT: a commitment is 64 hex digits")))
-        .transpose()
-}
-
-fn write_seed_file(path: &Path, seed: &Seed) -> anyhow::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("{} (a seed file is never overwritten)", path.display()))?;
-    writeln!(f, "{}", seed.to_hex())?;
-    f.sync_all()?;
-    Ok(())
-}
-
 /// Run a `draw` command.
 pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
     match c {
@@ -314,18 +292,15 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
             seed_file,
             threads,
         } => {
-            let s = Snapshot::open(&snapshot)?;
-            let root = s.root(threads)?;
-            let seed = Seed::generate()?;
-            write_seed_file(&seed_file, &seed)?;
+            let c = einvoice_draw::commit(&snapshot, &seed_file, threads)?;
             println!(
                 "{}",
                 serde_json::json!({
-                    "period": format!("{:05}", s.period()),
-                    "rows": s.rows(),
-                    "snapshot_root": hex(&root),
-                    "commitment": hex(&seed_commitment(&root, &seed)),
-                    "seed_file": seed_file,
+                    "period": format!("{:05}", c.period),
+                    "rows": c.rows,
+                    "snapshot_root": c.snapshot_root,
+                    "commitment": c.commitment,
+                    "seed_file": c.seed_file,
                 })
             );
             Ok(ExitCode::SUCCESS)
@@ -345,6 +320,15 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
             site,
             operator,
         } => {
+            let inputs = einvoice_draw::RunInputs {
+                snapshot: &snapshot,
+                seed_file: &seed_file,
+                out: &out,
+                commitment: commitment.as_deref(),
+                prize_table: prize_table.as_deref(),
+                no_donated,
+                threads,
+            };
             if data.is_some() || database.is_some() {
                 if numbers.is_some() {
                     bail!(
@@ -356,18 +340,14 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
                     database,
                     site,
                 };
-                draw_site::run(&draw_site::SiteRun {
-                    at: &at,
-                    period: &period,
-                    snapshot: &snapshot,
-                    seed_file: &seed_file,
-                    out: &out,
-                    commitment: commitment.as_deref(),
-                    prize_table: prize_table.as_deref(),
-                    no_donated,
-                    threads,
-                    operator: &operator,
-                })?;
+                draw_site::run(
+                    &at,
+                    &einvoice_draw::SiteRun {
+                        period: period_of(&period)?,
+                        inputs,
+                        operator: &operator,
+                    },
+                )?;
                 return Ok(ExitCode::SUCCESS);
             }
             let Some(numbers) = numbers else {
@@ -375,36 +355,15 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
                     "DRAW_INPUT: give --numbers FILE, or --data/--database to use the site's published numbers"
                 );
             };
-            let p = period_of(&period)?;
-            let doc = std::fs::read(&numbers).with_context(|| numbers.display().to_string())?;
-            let w = draw::parse_numbers(&doc, p)?;
-            let table: PrizeTable = match prize_table {
-                Some(f) => serde_json::from_slice(
-                    &std::fs::read(&f).with_context(|| f.display().to_string())?,
-                )
-                .with_context(|| format!("DRAW_INPUT: {}", f.display()))?,
-                None => draw::default_table(p),
-            };
-            let seed_text = std::fs::read_to_string(&seed_file)
-                .with_context(|| seed_file.display().to_string())?;
-            let spec = DrawSpec {
-                numbers: w,
-                table,
-                seed: Seed::from_hex(&seed_text)?,
-                include_donated: !no_donated,
-            };
-            let s = Snapshot::open(&snapshot)?;
             let pb = progress_bar();
-            let outcome = draw::compute(
-                &s,
-                &spec,
-                commitment_arg(&commitment)?,
-                threads,
+            let r = einvoice_draw::run_from_files(
+                period_of(&period)?,
+                &numbers,
+                &inputs,
                 &on_event(&pb),
-            )?;
-            draw::write_dir(&out, &outcome)?;
+            );
             pb.finish_and_clear();
-            let r = &outcome.report;
+            let r = r?;
             println!(
                 "period {}: {} invoices, {} cloud-eligible, {} winner lines, NT${} payable; written to {}",
                 r.period,
@@ -424,13 +383,11 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
         } => {
             let s = Snapshot::open(&snapshot)?;
             let pb = progress_bar();
-            let r = draw::verify(
-                &s,
-                &out,
-                commitment_arg(&commitment)?,
-                threads,
-                &on_event(&pb),
-            );
+            let commitment = commitment
+                .as_deref()
+                .map(einvoice_draw::parse_commitment)
+                .transpose()?;
+            let r = draw::verify(&s, &out, commitment, threads, &on_event(&pb));
             pb.finish_and_clear();
             match r {
                 Ok(v) => {
