@@ -1,5 +1,6 @@
-//! `export` / `import`: move a site between stores (e.g. SQLite → PostgreSQL)
-//! through one self-describing JSON Lines file, verified by ledger hashes.
+//! The export file of `export` / `import`: a whole site in one self-describing
+//! JSON Lines file, to move it between stores (e.g. SQLite → PostgreSQL),
+//! verified by ledger hashes.
 //!
 //! File format (version 2), one JSON object per line, each tagged by `type`:
 //!
