@@ -1,7 +1,8 @@
 //! The demo and the site on PostgreSQL, with the real binary and a throw-away
 //! cluster: `einvoice up --database URL` seeds the demo into the database
-//! (the master key and `demo-credentials.json` stay in `--data`), serves it,
-//! and reuses it on a second start; `einvoice serve --database` takes a libpq
+//! (the master key and `demo-credentials.json` stay in `--data`, even one
+//! that already holds a SQLite demo), serves it, and reuses it on a second
+//! start; `einvoice serve --database` takes a libpq
 //! `host=… dbname=…` string, overrides the configuration file and
 //! `EINVOICE_DATABASE`, and refuses what is not PostgreSQL with
 //! `DATABASE_URL`.
@@ -41,14 +42,19 @@ async fn up_seeds_the_demo_into_postgres_once_and_reuses_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
 
+    // The README's order: the SQLite demo first, in the same data directory.
+    let (sqlite_site, _, sqlite_creds) = up(&data, "10", &[]);
+    drop(sqlite_site);
+    let sqlite_file = std::fs::metadata(data.join("einvoice.db")).expect("SQLite demo");
+
     let (site, creds_path, creds) = up(&data, "40", &["--database", &url]);
     assert!(
         data.join("master.key").exists(),
         "the master key stays in --data"
     );
-    assert!(
-        !data.join("einvoice.db").exists(),
-        "no SQLite store: the demo is in PostgreSQL"
+    assert_ne!(
+        creds["seller"]["secret"], sqlite_creds["seller"]["secret"],
+        "new credentials for the new store"
     );
     let addr = creds["base_url"]
         .as_str()
@@ -67,6 +73,13 @@ async fn up_seeds_the_demo_into_postgres_once_and_reuses_it() {
     assert!(entries > 40, "{first}");
     assert!(first["broken"].is_null(), "{first}");
     drop(site);
+    assert_eq!(
+        std::fs::metadata(data.join("einvoice.db"))
+            .and_then(|m| m.modified())
+            .ok(),
+        sqlite_file.modified().ok(),
+        "the SQLite demo was left alone: the demo is in PostgreSQL"
+    );
 
     // A second start serves the same database: nothing seeded again.
     let (_site, creds_path, again) = up(&data, "40", &["--database", &url]);
@@ -80,7 +93,6 @@ async fn up_seeds_the_demo_into_postgres_once_and_reuses_it() {
         (&second["entries"], &second["head"]),
         (&first["entries"], &first["head"])
     );
-    assert!(!data.join("einvoice.db").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

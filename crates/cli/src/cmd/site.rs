@@ -275,15 +275,24 @@ pub fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Seed `store` with the demo on first start (when the data directory has no
-/// `demo-credentials.json` yet), write the credentials and serve it.
+/// Seed `store` with the demo on first start, write the credentials and serve
+/// it. A start is a first start when the data directory has no
+/// `demo-credentials.json` yet, or when the store holds no ledger at all
+/// (the credentials were written for another store: `up` on SQLite, then
+/// `up --database` with the same `--data`).
 async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result<ExitCode> {
     let creds_path = a.store.data.join("demo-credentials.json");
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let base_url = format!("http://{}", listener.local_addr()?);
-    let mut creds: DemoCredentials = if creds_path.exists() {
+    let mut creds: DemoCredentials = if creds_path.exists()
+        && !store
+            .origins()
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .is_empty()
+    {
         let text = std::fs::read(&creds_path)?;
         serde_json::from_slice(&text)
             .with_context(|| format!("{} is not a demo credentials file", creds_path.display()))?
