@@ -27,6 +27,10 @@ enum Command {
     /// Run the site: HTTP API over the configured store.
     Serve(cmd::site::ServeArgs),
     /// Start a site with demo data and print how to try it.
+    ///
+    /// The data directory is created and keeps the master key and
+    /// `demo-credentials.json`; the demo goes into its SQLite file, or into
+    /// PostgreSQL with `--database`. A second start reuses the data.
     Up(cmd::site::UpArgs),
     /// Demo data.
     #[command(subcommand)]

@@ -197,9 +197,7 @@ pub use super::store_args::is_postgres_uri as is_postgres_url;
 pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&a)?;
     let database: Option<DatabaseUrl> = cfg.database.as_deref().map(str::parse).transpose()?;
-    std::fs::create_dir_all(&cfg.data)
-        .with_context(|| format!("cannot create {}", cfg.data.display()))?;
-    let key = einvoice_secrets::load_or_create_master_key(&cfg.data).map_err(|e| anyhow!("{e}"))?;
+    let key = store_args::master_key(&cfg.data)?;
     runtime()?.block_on(async move {
         let store = store_args::open(&cfg.data, database.as_ref(), &cfg.site, Open::Create).await?;
         let backend = store.describe(&cfg.data);

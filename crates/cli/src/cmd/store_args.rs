@@ -164,10 +164,15 @@ impl StoreArgs {
     /// The site's master key (`DIR/master.key`), created on first use: it
     /// stays in the data directory whichever backend holds the store.
     pub fn master_key(&self) -> anyhow::Result<[u8; 32]> {
-        std::fs::create_dir_all(&self.data)
-            .with_context(|| format!("cannot create {}", self.data.display()))?;
-        einvoice_secrets::load_or_create_master_key(&self.data).map_err(|e| anyhow!("{e}"))
+        master_key(&self.data)
     }
+}
+
+/// The site's master key in data directory `data` (`DIR/master.key`, 32
+/// bytes, 0600), created with the directory on first use.
+pub fn master_key(data: &Path) -> anyhow::Result<[u8; 32]> {
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    einvoice_secrets::load_or_create_master_key(data).map_err(|e| anyhow!("{e}"))
 }
 
 /// Open the store named by `database` (PostgreSQL) or else the SQLite file of
