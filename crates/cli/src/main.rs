@@ -17,16 +17,20 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate MIG 4.1 XML or JSON messages and print every rule they break.
-    Validate(cmd::core::ValidateArgs),
+    Validate(cmd::messages::ValidateArgs),
     /// Convert a message between MIG 4.1 XML and JSON through the model.
-    Convert(cmd::core::ConvertArgs),
+    Convert(cmd::messages::ConvertArgs),
     /// Print the barcode and QR code texts of an F0401's proof.
     Proof(cmd::proof::ProofArgs),
     /// The highest regular prize of invoice numbers for a period.
-    Prize(cmd::core::PrizeArgs),
+    Prize(cmd::messages::PrizeArgs),
     /// Run the site: HTTP API over the configured store.
     Serve(cmd::site::ServeArgs),
     /// Start a site with demo data and print how to try it.
+    ///
+    /// The data directory is created and keeps the master key and
+    /// `demo-credentials.json`; the demo goes into its SQLite file, or into
+    /// PostgreSQL with `--database`. A second start reuses the data.
     Up(cmd::site::UpArgs),
     /// Demo data.
     #[command(subcommand)]
@@ -37,13 +41,13 @@ enum Command {
     Client(cmd::client::ClientArgs),
     /// The ledger: verify the hash chain, follow new entries.
     #[command(subcommand)]
-    Ledger(cmd::store::LedgerCommand),
+    Ledger(cmd::ledger::LedgerCommand),
     /// Create or upgrade the store's schema.
-    Migrate(cmd::store::MigrateArgs),
+    Migrate(cmd::migrate::MigrateArgs),
     /// Export a site's ledger to a file.
-    Export(cmd::store::ExportArgs),
+    Export(cmd::export_import::ExportArgs),
     /// Import a ledger export into a store.
-    Import(cmd::store::ImportArgs),
+    Import(cmd::export_import::ImportArgs),
     /// The Uniform Invoice prize draw.
     #[command(subcommand)]
     Draw(cmd::draw::DrawCommand),
@@ -55,7 +59,7 @@ enum Command {
 #[derive(Subcommand)]
 enum BenchCommand {
     /// MIG XML decode + validate versus raw quick-xml tokenising.
-    Decode(cmd::core::BenchDecodeArgs),
+    Decode(cmd::messages::BenchDecodeArgs),
     /// Ingest over the real HTTP API.
     Ingest(cmd::bench_site::BenchIngestArgs),
     /// Carrier queries.
@@ -69,21 +73,21 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate(a) => cmd::core::validate(a),
-        Command::Convert(a) => cmd::core::convert(a),
+        Command::Validate(a) => cmd::messages::validate(a),
+        Command::Convert(a) => cmd::messages::convert(a),
         Command::Proof(a) => cmd::proof::proof(a),
-        Command::Prize(a) => cmd::core::prize(a),
+        Command::Prize(a) => cmd::messages::prize(a),
         Command::Serve(a) => cmd::site::serve(a),
         Command::Up(a) => cmd::site::up(a),
         Command::Demo(c) => cmd::site::demo(c),
         Command::Admin(a) => cmd::admin::admin(a),
         Command::Client(a) => cmd::client::client(a),
-        Command::Ledger(c) => cmd::store::ledger(c),
-        Command::Migrate(a) => cmd::store::migrate(a),
-        Command::Export(a) => cmd::store::export(a),
-        Command::Import(a) => cmd::store::import(a),
+        Command::Ledger(c) => cmd::ledger::ledger(c),
+        Command::Migrate(a) => cmd::migrate::migrate(a),
+        Command::Export(a) => cmd::export_import::export(a),
+        Command::Import(a) => cmd::export_import::import(a),
         Command::Draw(c) => cmd::draw::draw(c),
-        Command::Bench(BenchCommand::Decode(a)) => cmd::core::bench_decode(a),
+        Command::Bench(BenchCommand::Decode(a)) => cmd::messages::bench_decode(a),
         Command::Bench(BenchCommand::Ingest(a)) => cmd::bench_site::bench_ingest(a),
         Command::Bench(BenchCommand::Query(a)) => cmd::bench_site::bench_query(a),
         Command::Bench(BenchCommand::Draw(a)) => cmd::draw::bench_draw(a),

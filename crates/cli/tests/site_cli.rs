@@ -2,89 +2,15 @@
 //! then `einvoice client` with the credentials it wrote — whoami, submit
 //! (twice: the retry is a duplicate with the same receipt), read back, list.
 
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_einvoice"))
-}
-
-/// Kills the site when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn client(creds: &std::path::Path, args: &[&str]) -> (i32, Value) {
-    let out = bin()
-        .arg("client")
-        .arg("--credentials")
-        .arg(creds)
-        .args(args)
-        .output()
-        .expect("run client");
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "client {args:?} printed no JSON: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
-}
-
-/// `einvoice up` on a fresh data directory: the running site, its
-/// credentials file and what it holds.
-fn up(data: &Path, invoices: &str) -> (Running, PathBuf, Value) {
-    let site = Running(
-        bin()
-            .args([
-                "up",
-                "--listen",
-                "127.0.0.1:0",
-                "--invoices",
-                invoices,
-                "--data",
-            ])
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start up"),
-    );
-    let creds_path = data.join("demo-credentials.json");
-    let started = Instant::now();
-    let creds: Value = loop {
-        if let Ok(b) = std::fs::read(&creds_path)
-            && let Ok(v) = serde_json::from_slice::<Value>(&b)
-            && v["base_url"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("http://127.0.0.1:"))
-        {
-            break v;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "up did not write {}",
-            creds_path.display()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    (site, creds_path, creds)
-}
+use common::{bin, client, serve, up};
 
 #[test]
 fn up_then_client_submit_read_and_list() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (_site, creds_path, creds) = up(&data, "60");
+    let (_site, creds_path, creds) = up(&data, "60", &[]);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -171,7 +97,7 @@ fn up_then_client_submit_read_and_list() {
 fn client_speaks_https_through_a_private_ca() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (site, creds_path, creds) = up(&data, "10");
+    let (site, creds_path, creds) = up(&data, "10", &[]);
     drop(site);
     let ubn = creds["seller"]["ubn"].as_str().expect("ubn").to_string();
 
@@ -179,30 +105,17 @@ fn client_speaks_https_through_a_private_ca() {
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert, ck.cert.pem()).expect("write cert");
     std::fs::write(&key, ck.signing_key.serialize_pem()).expect("write key");
-    let mut serve = bin()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("EINVOICE_TLS_CERT", &cert)
-        .env("EINVOICE_TLS_KEY", &key)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start serve");
-    let stderr = serve.stderr.take().expect("stderr");
-    let _serve = Running(serve);
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Keeps draining the server's log so that it never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serving https://").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("serve printed its https address");
+    let (_serve, banner) = serve(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().expect("utf-8 path"),
+        ],
+        "https",
+        &[("EINVOICE_TLS_CERT", &cert), ("EINVOICE_TLS_KEY", &key)],
+    );
+    let addr = banner.split_whitespace().next().unwrap_or("");
     let port = addr.rsplit(':').next().expect("port");
     let url = format!("https://localhost:{port}");
     let cert_arg = cert.to_str().expect("utf-8 path");

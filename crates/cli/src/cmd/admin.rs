@@ -1,7 +1,7 @@
 //! `einvoice admin …`: operator commands.
 //!
-//! - `admin bootstrap --data DIR --name NAME` works locally on a data
-//!   directory and only while the site has no operator: it creates the first
+//! - `admin bootstrap --data DIR [--database URL] --name NAME` works locally
+//!   on the site's store and only while the site has no operator: it creates the first
 //!   operator and prints its password and `otpauth://` URL once. The site's
 //!   master key is read from (or created at) `DIR/master.key` (32 bytes, 0600).
 //! - Every other command talks to the operator API of a running site
@@ -13,6 +13,7 @@
 //! `http://` URL unless `--insecure-http` is given (reach a remote site through
 //! an SSH tunnel), and `https://` until a TLS client is linked.
 
+use super::store_args::{Open, StoreArgs, runtime, with_store};
 use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand};
 use einvoice_secrets::Sealer;
@@ -52,9 +53,9 @@ pub struct AdminArgs {
 pub enum AdminCommand {
     /// Create the first operator on a data directory with no operators (local).
     Bootstrap {
-        /// Data directory.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        /// Where the store is (the master key stays in the data directory).
+        #[command(flatten)]
+        store: StoreArgs,
         /// Operator name (a-z 0-9 . _ -).
         #[arg(long)]
         name: String,
@@ -232,7 +233,7 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
     } = a;
     let client = || Client::new(&url, token_file.clone(), insecure_http, ca_file.as_deref());
     let (method, path, body): (&str, String, Option<Value>) = match command {
-        AdminCommand::Bootstrap { data, name, site } => return bootstrap(&data, &name, &site),
+        AdminCommand::Bootstrap { store, name, site } => return bootstrap(&store, &name, &site),
         AdminCommand::Login { name, totp } => return client()?.login(&name, totp),
         AdminCommand::Logout => {
             let c = client()?;
@@ -312,13 +313,14 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
     client()?.send(method, &path, body)
 }
 
-fn bootstrap(data: &Path, name: &str, site: &str) -> anyhow::Result<ExitCode> {
-    let store = super::store::open_sqlite(data, &None, site)?;
-    let key = einvoice_secrets::load_or_create_master_key(data).map_err(|e| anyhow!("{e}"))?;
-    let sealer = Sealer::new(&key);
-    let rt = super::store::runtime()?;
+fn bootstrap(at: &StoreArgs, name: &str, site: &str) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let store = rt.block_on(at.open(site, Open::Create))?;
+    let sealer = Sealer::new(&at.master_key()?);
     let secrets = rt
-        .block_on(ops::bootstrap_operator(&store, &sealer, name))
+        .block_on(async {
+            with_store!(&store, s => ops::bootstrap_operator(s, &sealer, name).await)
+        })
         .map_err(|e| anyhow!("{e}"))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "operator: {name} (role operator)")?;
@@ -391,7 +393,7 @@ impl Client {
                 .context("cannot build the HTTP client")?,
             url,
             token_file: token_file.unwrap_or_else(default_token_file),
-            rt: super::store::runtime()?,
+            rt: runtime()?,
         })
     }
 

@@ -3,6 +3,7 @@
 //! baselines measured in the same run.
 
 use super::client::SignedClient;
+use super::store_args::DatabaseUrl;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use einvoice_core::{Period, Rules};
@@ -26,9 +27,12 @@ pub struct BenchIngestArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Database URL (postgres://…); SQLite in a temporary folder when absent.
-    #[arg(long)]
-    pub database: Option<String>,
+    /// PostgreSQL (`postgres://…` or `host=… dbname=…`, the rule of every
+    /// `--database`; never read from EINVOICE_DATABASE, so a bench cannot
+    /// write into a site's database by accident); SQLite in a temporary
+    /// folder when absent.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<DatabaseUrl>,
     /// API nodes (each its own store connection pool) against the database; PostgreSQL only.
     #[arg(long, default_value_t = 2)]
     pub nodes: usize,
@@ -210,11 +214,6 @@ fn unlimited() -> Limits {
 
 /// Run `bench ingest`.
 pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
-    if let Some(url) = &a.database
-        && !super::site::is_postgres_url(url)
-    {
-        bail!("--database must be a postgres:// URL");
-    }
     if a.batch == 0 || a.invoices == 0 {
         bail!("--batch and --invoices must be positive");
     }
@@ -245,7 +244,7 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
             let mut stores = Vec::new();
             for _ in 0..a.nodes.max(1) {
                 stores.push(
-                    PgStore::connect(url, "main")
+                    PgStore::connect(url.as_str(), "main")
                         .await
                         .map_err(|e| anyhow!("{e}"))?,
                 );
@@ -356,7 +355,9 @@ pub fn bench_ingest(a: BenchIngestArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow!("{e}"))?,
         Some(url) => client_rt
             .block_on(einvoice_store_postgres::ceiling::raw_copy_ceiling(
-                url, &rows, a.batch,
+                url.as_str(),
+                &rows,
+                a.batch,
             ))
             .map_err(|e| anyhow!("{e}"))?,
     };

@@ -244,7 +244,7 @@ fn enc(s: &str) -> String {
 /// Run a `client` command. Exit 0 when every answer is a success, 1 otherwise.
 pub fn client(a: ClientArgs) -> anyhow::Result<ExitCode> {
     let c = resolve(&a)?;
-    let rt = super::store::runtime()?;
+    let rt = super::store_args::runtime()?;
     rt.block_on(async move {
         let get = |path: String| {
             let c = c.clone();

@@ -1,6 +1,6 @@
 //! `serve`, `up` and `demo seed`: running a site and filling it with demo data.
 
-use super::store::{open_sqlite, runtime};
+use super::store_args::{self, DatabaseUrl, Open, StoreArgs, runtime, with_store};
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use einvoice_core::time::OffsetDateTime;
@@ -11,8 +11,6 @@ use einvoice_server::demo::{self, DemoCredentials, InvoiceGen, OperatorCredentia
 use einvoice_server::ops;
 use einvoice_server::{SiteOptions, router, serve as serve_site};
 use einvoice_store::Store;
-use einvoice_store_postgres::PgStore;
-use einvoice_store_sqlite::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,14 +29,22 @@ pub struct ServeArgs {
     /// Data directory (overrides the file and EINVOICE_DATA).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// PostgreSQL instead of the data directory's SQLite file: `postgres://…`
+    /// or `host=… dbname=…` (overrides the file and EINVOICE_DATABASE).
+    // Not [`StoreArgs`]: serve's flags override a configuration file, so
+    // they have no defaults of their own. The value obeys the same rule.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<DatabaseUrl>,
 }
 
-/// `einvoice up [--data DIR] [--listen ADDR]`
+/// `einvoice up [--data DIR] [--database URL] [--listen ADDR]`
 #[derive(Args)]
 pub struct UpArgs {
-    /// Data directory (created; demo data is added on first start).
-    #[arg(long, default_value = "data")]
-    pub data: PathBuf,
+    /// Where the store is: the data directory (created; it keeps the master
+    /// key and `demo-credentials.json`) and, with `--database`, PostgreSQL.
+    /// Demo data is added on first start.
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -53,16 +59,16 @@ pub struct UpArgs {
 /// `einvoice demo …`
 #[derive(Subcommand)]
 pub enum DemoCommand {
-    /// Generate synthetic data at any scale straight into a data directory's store.
+    /// Generate synthetic data at any scale straight into a site's store.
     Seed(SeedArgs),
 }
 
 /// `einvoice demo seed`
 #[derive(Args)]
 pub struct SeedArgs {
-    /// Data directory.
-    #[arg(long, default_value = "data")]
-    pub data: PathBuf,
+    /// Where the store is (the master key stays in the data directory).
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Number of invoices.
     #[arg(long, default_value_t = 10_000)]
     pub invoices: u64,
@@ -94,6 +100,9 @@ fn load_config(a: &ServeArgs) -> anyhow::Result<FileConfig> {
     if let Some(d) = &a.data {
         cfg.data = d.clone();
     }
+    if let Some(url) = &a.database {
+        cfg.database = Some(url.as_str().to_string());
+    }
     cfg.check()?;
     Ok(cfg)
 }
@@ -122,7 +131,13 @@ async fn shutdown_signal() {
 }
 
 /// Serve `store` until Ctrl-C / SIGTERM.
-async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow::Result<ExitCode> {
+/// `backend` says what holds the store (`PostgreSQL`, `SQLite in DIR`).
+async fn run_site<S: Store>(
+    store: S,
+    cfg: FileConfig,
+    key: [u8; 32],
+    backend: String,
+) -> anyhow::Result<ExitCode> {
     let opts = SiteOptions {
         rules: if cfg.sandbox {
             Rules::sandbox()
@@ -144,11 +159,7 @@ async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow:
         cfg.site,
         if tls.is_some() { "https" } else { "http" },
         listener.local_addr()?,
-        if cfg.database.is_some() {
-            "PostgreSQL".to_string()
-        } else {
-            format!("SQLite in {}", cfg.data.display())
-        }
+        backend
     );
     if cfg.webhook_url.is_some() {
         let secret = std::env::var("EINVOICE_WEBHOOK_SECRET").unwrap_or_default();
@@ -176,36 +187,21 @@ async fn run_site<S: Store>(store: S, cfg: FileConfig, key: [u8; 32]) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether a database URL names PostgreSQL.
-pub fn is_postgres_url(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
+/// The old name of [`store_args::is_postgres_uri`], still used by
+/// `bench_winners.rs`; remove once it imports the new one.
+pub use super::store_args::is_postgres_uri as is_postgres_url;
 
-/// Run `serve`. With `database = "postgres://…"` several nodes can serve one
-/// site from one database; give each node the same `master.key` in its data
-/// directory (secrets are sealed with it).
+/// Run `serve`. With `database = "postgres://…"` (or `--database`) several
+/// nodes can serve one site from one database; give each node the same
+/// `master.key` in its data directory (secrets are sealed with it).
 pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&a)?;
-    std::fs::create_dir_all(&cfg.data)
-        .with_context(|| format!("cannot create {}", cfg.data.display()))?;
-    let key = einvoice_secrets::load_or_create_master_key(&cfg.data).map_err(|e| anyhow!("{e}"))?;
-    let rt = runtime()?;
-    rt.block_on(async move {
-        match cfg.database.clone() {
-            Some(url) if is_postgres_url(&url) => {
-                let store = PgStore::connect(&url, &cfg.site)
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?;
-                run_site(store, cfg, key).await
-            }
-            Some(other) => bail!(
-                "DATABASE_URL: {other:?} is not a postgres:// URL (leave database unset for SQLite in the data directory)"
-            ),
-            None => {
-                let store = open_sqlite(&cfg.data, &None, &cfg.site)?;
-                run_site(store, cfg, key).await
-            }
-        }
+    let database: Option<DatabaseUrl> = cfg.database.as_deref().map(str::parse).transpose()?;
+    let key = store_args::master_key(&cfg.data)?;
+    runtime()?.block_on(async move {
+        let store = store_args::open(&cfg.data, database.as_ref(), &cfg.site, Open::Create).await?;
+        let backend = store.describe(&cfg.data);
+        with_store!(store, s => run_site(s, cfg, key, backend).await)
     })
 }
 
@@ -245,8 +241,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed(
-    store: &SqliteStore,
+async fn seed<S: Store>(
+    store: &S,
     plan: Plan,
     sellers: Vec<demo::DemoSeller>,
     last_day: einvoice_core::time::Date,
@@ -270,64 +266,77 @@ pub fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
             a.listen
         );
     }
-    std::fs::create_dir_all(&a.data)
-        .with_context(|| format!("cannot create {}", a.data.display()))?;
-    let store = open_sqlite(&a.data, &None, "main")?;
-    let key = einvoice_secrets::load_or_create_master_key(&a.data).map_err(|e| anyhow!("{e}"))?;
-    let sealer = Sealer::new(&key);
-    let creds_path = a.data.join("demo-credentials.json");
-    let rt = runtime()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", a.listen))?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let mut creds: DemoCredentials = if creds_path.exists() {
-            let text = std::fs::read(&creds_path)?;
-            serde_json::from_slice(&text).with_context(|| {
-                format!("{} is not a demo credentials file", creds_path.display())
-            })?
-        } else {
-            let (period, today) = current_period()?;
-            let plan = Plan {
-                period,
-                sellers: 5,
-                invoices: a.invoices,
-                seed: 1,
-            };
-            eprintln!(
-                "einvoice: first start — creating demo data in {}",
-                a.data.display()
-            );
-            let (sellers, mut creds) = demo::provision(&store, &sealer, &plan, 200).await?;
-            let stats = seed(&store, plan, sellers, today, 500).await?;
-            eprintln!(
-                "einvoice: {} messages accepted ({} rejected)",
-                stats.accepted, stats.rejected
-            );
-            if store.operator_count().await? == 0 {
-                let s = ops::bootstrap_operator(&store, &sealer, "demo")
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?;
-                creds.operator = Some(OperatorCredentials {
-                    name: "demo".into(),
-                    password: s.password,
-                    totp_secret: s.totp_secret_base32,
-                });
-            }
-            creds
-        };
-        creds.base_url = base_url.clone();
-        write_private(&creds_path, &serde_json::to_vec_pretty(&creds)?)?;
-        print_welcome(&creds, &creds_path);
-        serve_site(
-            listener,
-            router(store, sealer, SiteOptions::default()),
-            shutdown_signal(),
-        )
-        .await?;
-        Ok(ExitCode::SUCCESS)
+    let sealer = Sealer::new(&a.store.master_key()?);
+    runtime()?.block_on(async move {
+        let store = a.store.open("main", Open::Create).await?;
+        with_store!(store, s => up_on(s, sealer, &a).await)
     })
+}
+
+/// Seed `store` with the demo on first start, write the credentials and serve
+/// it. A start is a first start when the data directory has no
+/// `demo-credentials.json` yet, or when the store holds no ledger at all
+/// (the credentials were written for another store: `up` on SQLite, then
+/// `up --database` with the same `--data`).
+async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result<ExitCode> {
+    let creds_path = a.store.data.join("demo-credentials.json");
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let mut creds: DemoCredentials = if creds_path.exists()
+        && !store
+            .origins()
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .is_empty()
+    {
+        let text = std::fs::read(&creds_path)?;
+        serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not a demo credentials file", creds_path.display()))?
+    } else {
+        let (period, today) = current_period()?;
+        let plan = Plan {
+            period,
+            sellers: 5,
+            invoices: a.invoices,
+            seed: 1,
+        };
+        eprintln!(
+            "einvoice: first start — creating demo data in {}",
+            match &a.store.database {
+                Some(_) => "PostgreSQL".to_string(),
+                None => a.store.data.display().to_string(),
+            }
+        );
+        let (sellers, mut creds) = demo::provision(&store, &sealer, &plan, 200).await?;
+        let stats = seed(&store, plan, sellers, today, 500).await?;
+        eprintln!(
+            "einvoice: {} messages accepted ({} rejected)",
+            stats.accepted, stats.rejected
+        );
+        if store.operator_count().await? == 0 {
+            let s = ops::bootstrap_operator(&store, &sealer, "demo")
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            creds.operator = Some(OperatorCredentials {
+                name: "demo".into(),
+                password: s.password,
+                totp_secret: s.totp_secret_base32,
+            });
+        }
+        creds
+    };
+    creds.base_url = base_url;
+    write_private(&creds_path, &serde_json::to_vec_pretty(&creds)?)?;
+    print_welcome(&creds, &creds_path);
+    serve_site(
+        listener,
+        router(store, sealer, SiteOptions::default()),
+        shutdown_signal(),
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_welcome(c: &DemoCredentials, path: &Path) {
@@ -374,37 +383,48 @@ pub fn demo(c: DemoCommand) -> anyhow::Result<ExitCode> {
         }
         None => current_period()?,
     };
-    let store = open_sqlite(&a.data, &None, "main")?;
-    let key = einvoice_secrets::load_or_create_master_key(&a.data).map_err(|e| anyhow!("{e}"))?;
-    let sealer = Sealer::new(&key);
+    let sealer = Sealer::new(&a.store.master_key()?);
     let plan = Plan {
         period,
         sellers: a.sellers,
         invoices: a.invoices,
         seed: a.seed,
     };
-    let rt = runtime()?;
-    rt.block_on(async move {
-        let (sellers, creds) = demo::provision(&store, &sealer, &plan, 100).await?;
-        let started = Instant::now();
-        let stats = seed(&store, plan, sellers, last_day, a.batch).await?;
-        let secs = started.elapsed().as_secs_f64();
-        let out = serde_json::json!({
-            "period": period.to_string(),
-            "invoices": plan.invoices,
-            "accepted": stats.accepted,
-            "duplicates": stats.duplicates,
-            "rejected": stats.rejected,
-            "seconds": (secs * 1000.0).round() / 1000.0,
-            "messages_per_s": ((stats.accepted + stats.duplicates) as f64 / secs.max(1e-9)).round(),
-            "seller": creds.seller,
-            "carrier": creds.carrier,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        Ok(if stats.rejected == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        })
+    runtime()?.block_on(async move {
+        let store = a.store.open("main", Open::Create).await?;
+        with_store!(&store, s => seed_demo(s, &sealer, plan, last_day, a.batch).await)
+    })
+}
+
+/// `demo seed` on an opened store: provision the demo sellers, seed the
+/// invoices and print what was accepted.
+async fn seed_demo<S: Store>(
+    store: &S,
+    sealer: &Sealer,
+    plan: Plan,
+    last_day: einvoice_core::time::Date,
+    batch: usize,
+) -> anyhow::Result<ExitCode> {
+    let period = plan.period;
+    let (sellers, creds) = demo::provision(store, sealer, &plan, 100).await?;
+    let started = Instant::now();
+    let stats = seed(store, plan, sellers, last_day, batch).await?;
+    let secs = started.elapsed().as_secs_f64();
+    let out = serde_json::json!({
+        "period": period.to_string(),
+        "invoices": plan.invoices,
+        "accepted": stats.accepted,
+        "duplicates": stats.duplicates,
+        "rejected": stats.rejected,
+        "seconds": (secs * 1000.0).round() / 1000.0,
+        "messages_per_s": ((stats.accepted + stats.duplicates) as f64 / secs.max(1e-9)).round(),
+        "seller": creds.seller,
+        "carrier": creds.carrier,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(if stats.rejected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }

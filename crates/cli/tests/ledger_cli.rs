@@ -3,11 +3,10 @@
 use einvoice_store::conformance::{SELLER_A, allocation, invoice};
 use einvoice_store::{Scope, Store};
 use einvoice_store_sqlite::SqliteStore;
-use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_einvoice"))
-}
+mod common;
+
+use common::{assert_success, bin, ok};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_and_tail_a_real_ledger_then_catch_tampering() {
@@ -18,12 +17,7 @@ async fn verify_and_tail_a_real_ledger_then_catch_tampering() {
         .arg(&dir)
         .output()
         .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     {
         let s = SqliteStore::open(&dir.join("einvoice.db"), "main").expect("open");
         s.append(&Scope::All, "t", vec![allocation(SELLER_A)])
@@ -44,13 +38,7 @@ async fn verify_and_tail_a_real_ledger_then_catch_tampering() {
         .arg(&dir)
         .output()
         .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let v = ok(&out);
     assert_eq!(
         (v["entries"].as_u64(), v["broken"].is_null()),
         (Some(5), true)

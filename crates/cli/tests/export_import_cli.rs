@@ -12,27 +12,19 @@ use einvoice_store_postgres::PgStore;
 use einvoice_store_postgres::pg_harness::PgCluster;
 use einvoice_store_sqlite::SqliteStore;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{bin, ok};
 
 fn run(args: &[&str], paths: &[(&str, &Path)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_einvoice"));
+    let mut c = bin();
     c.args(args);
     for (flag, p) in paths {
         c.arg(flag).arg(p);
     }
     c.output().expect("run einvoice")
-}
-
-fn ok(out: &Output) -> serde_json::Value {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let last = text.lines().last().unwrap_or("null");
-    serde_json::from_str(last).unwrap_or(serde_json::Value::Null)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

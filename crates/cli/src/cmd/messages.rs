@@ -1,3 +1,4 @@
+//! Commands on MIG messages and invoice numbers that need no store:
 //! `validate`, `convert`, `prize`, `bench decode`.
 
 use clap::Args;

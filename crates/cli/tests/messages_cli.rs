@@ -1,11 +1,9 @@
 //! The `validate`, `convert` and `prize` commands, run as a user runs them.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_einvoice"))
-}
+use common::{assert_success, bin};
+use std::path::PathBuf;
 
 fn fixtures() -> Option<PathBuf> {
     let base = std::env::var_os("EINVOICE_FIXTURES")
@@ -157,12 +155,7 @@ fn prize_uses_the_real_10802_numbers() {
         ])
         .output()
         .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let v = lines(&out);
     let got: Vec<(String, serde_json::Value, i64)> = v
         .iter()
@@ -200,12 +193,7 @@ fn proof_prints_barcode_and_qr_texts_and_writes_svgs() {
         .arg(&dir)
         .output()
         .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let bar = v["barcode"].as_str().expect("barcode");
     // Invoice KZ10000010 dated 2024-12-01: period 11312.

@@ -1,5 +1,6 @@
-//! `export` / `import`: move a site between stores (e.g. SQLite → PostgreSQL)
-//! through one self-describing JSON Lines file, verified by ledger hashes.
+//! The export file of `export` / `import`: a whole site in one self-describing
+//! JSON Lines file, to move it between stores (e.g. SQLite → PostgreSQL),
+//! verified by ledger hashes.
 //!
 //! File format (version 2), one JSON object per line, each tagged by `type`:
 //!
@@ -635,16 +636,8 @@ mod tests {
         let path = dir.path().join("x.jsonl");
         let header = Line::Header(file(Vec::new(), 0, EntryHash::GENESIS).header);
         let period = Period::parse("11402").expect("period");
-        let winner = WinnerRecord {
-            line: 0,
-            invoice_number: "AB00000001".into(),
-            seller: "04595257".into(),
-            prize: "sixth".into(),
-            amount: 200,
-            payable: 200,
-            carrier: None,
-            npo: None,
-        };
+        // Line 0: a sixth prize of 200, paid in full.
+        let winner = einvoice_store::conformance::sample_winners().remove(0);
         let summary = WinnersSummary {
             period,
             lines: 1,
