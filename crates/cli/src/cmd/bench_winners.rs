@@ -6,7 +6,7 @@
 //! into tables without any index. The lines and their ledger entry are
 //! `einvoice_draw::synth`'s.
 
-use super::site::is_postgres_url;
+use super::store_args::{DatabaseUrl, is_postgres_uri, runtime};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use einvoice_core::Period;
@@ -29,8 +29,8 @@ pub struct BenchWinnersArgs {
     /// Database (`postgres://…` or `host=… dbname=…`); each run loads into
     /// a fresh schema that is dropped afterwards. SQLite in a temporary
     /// folder when absent.
-    #[arg(long)]
-    pub database: Option<String>,
+    #[arg(long, value_name = "URL")]
+    pub database: Option<DatabaseUrl>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -74,7 +74,7 @@ fn with_search_path(url: &str, schema: &str) -> anyhow::Result<String> {
     if url.contains("options") {
         bail!("--database must not set options: the bench sets search_path");
     }
-    Ok(if is_postgres_url(url) {
+    Ok(if is_postgres_uri(url) {
         let sep = if url.contains('?') { '&' } else { '?' };
         format!("{url}{sep}options=-c%20search_path%3D{schema}")
     } else {
@@ -165,13 +165,13 @@ pub fn bench_winners(a: BenchWinnersArgs) -> anyhow::Result<ExitCode> {
     let load = einvoice_draw::synth::winners_load(period, a.lines, 0x5EED);
     let notes = winner_notifications(&load);
     let notifications = notes.len();
-    let rt = super::store::runtime()?;
+    let rt = runtime()?;
     let mut runs = Vec::with_capacity(a.runs);
     for run in 0..a.runs {
         let times = rt.block_on(async {
             match &a.database {
                 None => run_sqlite(&load, &notes).await,
-                Some(url) => run_postgres(url, run, &load, &notes).await,
+                Some(url) => run_postgres(url.as_str(), run, &load, &notes).await,
             }
         })?;
         if !a.json {

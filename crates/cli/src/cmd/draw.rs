@@ -5,6 +5,7 @@
 //! `einvoice_draw`'s and `einvoice_analytics`'; this file parses and prints.
 
 use super::draw_site;
+use super::store_args::{DatabaseUrl, StoreArgs};
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use einvoice_analytics::draw::{self, Event};
@@ -120,9 +121,9 @@ pub enum DrawCommand {
         /// into it.
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Site mode on PostgreSQL (`postgres://…`).
-        #[arg(long)]
-        database: Option<String>,
+        /// Site mode on PostgreSQL (`postgres://…` or `host=… dbname=…`).
+        #[arg(long, value_name = "URL")]
+        database: Option<DatabaseUrl>,
         /// Site id.
         #[arg(long, default_value = "main")]
         site: String,
@@ -159,28 +160,14 @@ pub enum DrawCommand {
 /// Where a site-mode draw command finds the store, and who runs it.
 #[derive(Args)]
 pub struct SiteArgs {
-    /// Data directory (SQLite `DIR/einvoice.db` and the master key).
-    #[arg(long, default_value = "data")]
-    pub data: PathBuf,
-    /// Database URL (`postgres://…`) instead of the data directory's SQLite file.
-    #[arg(long)]
-    pub database: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Site id.
     #[arg(long, default_value = "main")]
     pub site: String,
     /// Operator running the command (recorded in the ledger).
     #[arg(long, env = "USER", default_value = "cli")]
     pub operator: String,
-}
-
-impl SiteArgs {
-    fn store(&self) -> draw_site::SiteStore {
-        draw_site::SiteStore {
-            data: self.data.clone(),
-            database: self.database.clone(),
-            site: self.site.clone(),
-        }
-    }
 }
 
 /// `einvoice bench draw --invoices N [--json]`
@@ -280,11 +267,11 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DrawCommand::Freeze { period, out, site } => {
-            draw_site::freeze(&site.store(), &period, &out, &site.operator)?;
+            draw_site::freeze(&site.store, &site.site, &period, &out, &site.operator)?;
             Ok(ExitCode::SUCCESS)
         }
         DrawCommand::Payouts { period, out, site } => {
-            draw_site::payouts(&site.store(), &period, &out)?;
+            draw_site::payouts(&site.store, &site.site, &period, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         DrawCommand::Commit {
@@ -335,13 +322,13 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
                         "DRAW_INPUT: --numbers is for file mode; with --data/--database the period's published numbers are used"
                     );
                 }
-                let at = draw_site::SiteStore {
+                let at = StoreArgs {
                     data: data.unwrap_or_else(|| PathBuf::from("data")),
                     database,
-                    site,
                 };
                 draw_site::run(
                     &at,
+                    &site,
                     &einvoice_draw::SiteRun {
                         period: period_of(&period)?,
                         inputs,

@@ -3,49 +3,20 @@
 //! store, draws the progress and prints.
 
 use super::draw::{on_event, period_of, progress_bar};
-use anyhow::{Context, anyhow};
+use super::store_args::{Open, StoreArgs, runtime, with_store};
 use einvoice_draw::{Event, SiteRun};
-use einvoice_store_postgres::PgStore;
-use einvoice_store_sqlite::SqliteStore;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use std::path::{Path, PathBuf};
-
-/// Where the site's store is.
-#[derive(Debug, Clone)]
-pub struct SiteStore {
-    /// Data directory (SQLite `DIR/einvoice.db`, master key).
-    pub data: PathBuf,
-    /// PostgreSQL URL instead of the data directory's SQLite file.
-    pub database: Option<String>,
-    /// Site id.
-    pub site: String,
-}
-
-/// Run `$body` with `$s` bound to the site's store (SQLite or PostgreSQL).
-macro_rules! with_store {
-    ($at:expr, |$s:ident| $body:expr) => {{
-        let at: &SiteStore = $at;
-        match &at.database {
-            Some(url) => {
-                let $s = PgStore::connect(url, &at.site)
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?;
-                $body
-            }
-            None => {
-                std::fs::create_dir_all(&at.data)
-                    .with_context(|| format!("cannot create {}", at.data.display()))?;
-                let $s = SqliteStore::open(&at.data.join("einvoice.db"), &at.site)
-                    .map_err(|e| anyhow!("{e}"))?;
-                $body
-            }
-        }
-    }};
-}
+use std::path::Path;
 
 /// Run `draw freeze` ([`einvoice_draw::freeze()`]) and print what it did.
-pub fn freeze(at: &SiteStore, period: &str, out: &Path, operator: &str) -> anyhow::Result<()> {
+pub fn freeze(
+    at: &StoreArgs,
+    site: &str,
+    period: &str,
+    out: &Path,
+    operator: &str,
+) -> anyhow::Result<()> {
     let p = period_of(period)?;
     let pb = ProgressBar::new_spinner();
     pb.set_style(
@@ -58,9 +29,10 @@ pub fn freeze(at: &SiteStore, period: &str, out: &Path, operator: &str) -> anyho
             pb.inc(n);
         }
     };
-    let frozen = super::store::runtime()?.block_on(async {
-        with_store!(at, |s| anyhow::Ok(
-            einvoice_draw::freeze(&s, p, out, operator, &on_page).await?
+    let frozen = runtime()?.block_on(async {
+        let store = at.open(site, Open::Create).await?;
+        with_store!(&store, s => anyhow::Ok(
+            einvoice_draw::freeze(s, p, out, operator, &on_page).await?
         ))
     });
     pb.finish_and_clear();
@@ -80,11 +52,12 @@ pub fn freeze(at: &SiteStore, period: &str, out: &Path, operator: &str) -> anyho
 
 /// Run `draw run` in site mode ([`einvoice_draw::run_on_site()`]) and print
 /// what it did.
-pub fn run(at: &SiteStore, r: &SiteRun<'_>) -> anyhow::Result<()> {
+pub fn run(at: &StoreArgs, site: &str, r: &SiteRun<'_>) -> anyhow::Result<()> {
     let pb = progress_bar();
-    let done = super::store::runtime()?.block_on(async {
-        with_store!(at, |s| anyhow::Ok(
-            einvoice_draw::run_on_site(&s, r, &on_event(&pb)).await?
+    let done = runtime()?.block_on(async {
+        let store = at.open(site, Open::Create).await?;
+        with_store!(&store, s => anyhow::Ok(
+            einvoice_draw::run_on_site(s, r, &on_event(&pb)).await?
         ))
     });
     pb.finish_and_clear();
@@ -109,12 +82,13 @@ pub fn run(at: &SiteStore, r: &SiteRun<'_>) -> anyhow::Result<()> {
 }
 
 /// Run `draw payouts` ([`einvoice_draw::payouts()`]) and print the totals.
-pub fn payouts(at: &SiteStore, period: &str, out: &Path) -> anyhow::Result<()> {
+pub fn payouts(at: &StoreArgs, site: &str, period: &str, out: &Path) -> anyhow::Result<()> {
     let p = period_of(period)?;
     let sealer = einvoice_draw::site_sealer(&at.data)?;
-    let paid = super::store::runtime()?.block_on(async {
-        with_store!(at, |s| anyhow::Ok(
-            einvoice_draw::payouts(&s, p, out, &sealer).await?
+    let paid = runtime()?.block_on(async {
+        let store = at.open(site, Open::Create).await?;
+        with_store!(&store, s => anyhow::Ok(
+            einvoice_draw::payouts(s, p, out, &sealer).await?
         ))
     })?;
     println!(

@@ -17,14 +17,6 @@ pub mod proof;
 pub mod site;
 pub mod store_args;
 
-/// The path `draw_site.rs` and `bench_winners.rs` still call
-/// (`super::store::runtime`) from before `store.rs` was split into
-/// [`ledger`], [`migrate`] and [`export_import`]; remove once they use
-/// [`store_args::runtime`].
-pub mod store {
-    pub use super::store_args::runtime;
-}
-
 /// The error for a command whose capability has not landed yet.
 #[allow(dead_code)] // no command needs it right now; kept for the next one that lands in pieces
 pub fn not_yet(what: &str) -> anyhow::Error {

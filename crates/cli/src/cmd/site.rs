@@ -187,10 +187,6 @@ async fn run_site<S: Store>(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The old name of [`store_args::is_postgres_uri`], still used by
-/// `bench_winners.rs`; remove once it imports the new one.
-pub use super::store_args::is_postgres_uri as is_postgres_url;
-
 /// Run `serve`. With `database = "postgres://…"` (or `--database`) several
 /// nodes can serve one site from one database; give each node the same
 /// `master.key` in its data directory (secrets are sealed with it).
