@@ -247,21 +247,13 @@ impl PgStore {
                 .await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
-                let ct: Option<String> = r.try_get(2)?;
-                let cid: Option<String> = r.try_get(3)?;
-                let carrier = match (ct, cid) {
-                    (Some(t), Some(i)) if !t.is_empty() => Some(format!("{t}:{i}")),
-                    _ => None,
-                };
-                let donated_to = r.try_get::<_, Option<String>>(4)?.filter(|n| !n.is_empty());
-                let printed = carrier.is_none() && donated_to.is_none();
-                out.push(EligibleRow {
-                    number: r.try_get(0)?,
-                    seller: r.try_get(1)?,
-                    carrier,
-                    donated_to,
-                    printed,
-                });
+                out.push(EligibleRow::from_stored(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                ));
             }
             Ok(out)
         })
@@ -292,14 +284,7 @@ impl PgStore {
                     .await?;
                 if let Some(row) = old {
                     let old: DrawFreeze = parse_json("draw freeze", &row.try_get::<_, String>(0)?)?;
-                    return Ok(if old.root == freeze.root && old.rows == freeze.rows {
-                        DrawPut::Unchanged
-                    } else {
-                        DrawPut::Conflict(format!(
-                            "period {} was frozen by {} with root {} ({} rows)",
-                            old.period, old.actor, old.root, old.rows
-                        ))
-                    });
+                    return Ok(freeze.put_over(&old));
                 }
                 t.execute(
                     "INSERT INTO draw_freezes (period, root, json) VALUES ($1, $2, $3)",
@@ -401,14 +386,7 @@ impl PgStore {
                 if let Some(row) = old {
                     let old: WinnersSummary =
                         parse_json("winners load", &row.try_get::<_, String>(0)?)?;
-                    return Ok(if &old.digest == digest_of.get().await? {
-                        DrawPut::Unchanged
-                    } else {
-                        DrawPut::Conflict(format!(
-                            "period {} already has {} winner lines (NT${} payable, digest {}) loaded by {}",
-                            old.period, old.lines, old.payable, old.digest, old.actor
-                        ))
-                    });
+                    return Ok(old.put_again(digest_of.get().await?));
                 }
                 // The load row first; its digest and summary at the end.
                 t.execute(
@@ -433,8 +411,11 @@ impl PgStore {
                 t.batch_execute("SAVEPOINT winner_notes").await?;
                 match copy_notes(&t, "outbox", &refs).await {
                     Ok(()) => t.batch_execute("RELEASE SAVEPOINT winner_notes").await?,
-                    Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                        t.batch_execute("ROLLBACK TO SAVEPOINT winner_notes").await?;
+                    Err(e)
+                        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                    {
+                        t.batch_execute("ROLLBACK TO SAVEPOINT winner_notes")
+                            .await?;
                         insert_notes_skipping_existing(&t, notes).await?;
                     }
                     Err(e) => return Err(e),

@@ -52,6 +52,7 @@ pub mod pg_harness;
 mod read;
 #[cfg(test)]
 mod retry_tests;
+mod store;
 
 use crate::error::DbError;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};

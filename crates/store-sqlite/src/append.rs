@@ -1,23 +1,17 @@
 //! The write path: ledger entries and their projections in the writer's transaction.
 
+use crate::read::hash_of;
 use crate::{Head, backend};
-use einvoice_core::validated::Delivery;
-use einvoice_core::{Facts, MessageKind, Validated};
-use einvoice_store::{
-    AppendOutcome, EntryHash, Hlc, NewEntry, Receipt, Rejection, Scope, StoreError, hash_entry,
+use einvoice_core::{Facts, Validated};
+use einvoice_store::append_rules::{
+    InvoiceColumns, allowance_per_invoice, held_status, outside_track, seen_before,
+    status_on_issue_of, track_overlap, track_ranges,
 };
+use einvoice_store::{AppendOutcome, Hlc, NewEntry, Receipt, Scope, StoreError, hash_entry};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-fn hash_of(bytes: Vec<u8>) -> EntryHash {
-    let mut h = [0u8; 32];
-    if bytes.len() == 32 {
-        h.copy_from_slice(&bytes);
-    }
-    EntryHash(h)
 }
 
 /// Append one ledger row at the head and advance the head.
@@ -60,13 +54,6 @@ pub(crate) fn append_event(
     push_entry(t, head, site, &e.kind, &e.key, &e.actor, &e.body)
 }
 
-fn status_str(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::F0501 => "cancelled",
-        _ => "voided",
-    }
-}
-
 /// A validated message with its natural key and canonical body, computed by
 /// the caller's thread so the single writer thread only does SQL and hashing.
 pub(crate) struct Prepared {
@@ -107,13 +94,8 @@ fn append_one(
     p: &Prepared,
 ) -> Result<AppendOutcome, StoreError> {
     let v = &p.v;
-    let seller = v.seller();
-    if !scope.allows(&seller) {
-        return Ok(Err(Rejection::new(
-            "TENANT_SCOPE",
-            "Seller",
-            format!("this key may not act for seller {seller}"),
-        )));
+    if let Err(r) = scope.admit_message(v.seller()) {
+        return Ok(Err(r));
     }
     let kind = v.kind().as_str();
     let key = p.key.clone();
@@ -137,31 +119,16 @@ fn append_one(
         .optional()
         .map_err(backend)?;
     if let Some((origin, seq, hlc, old_body, hash)) = existing {
-        let receipt = Receipt {
+        let original = Receipt {
             origin,
             seq: u64::try_from(seq).unwrap_or(0),
-            hash: hash_of(hash),
+            hash: hash_of(&hash),
             hlc: Hlc(u64::try_from(hlc).unwrap_or(0)),
             kind: kind.to_string(),
             key: key.clone(),
-            duplicate: true,
-        };
-        if old_body == *body {
-            return Ok(Ok(receipt));
-        }
-        let mut r = Rejection::new(
-            "DUPLICATE_CONFLICT",
-            "",
-            format!(
-                "a different {kind} for {key} was already accepted as entry {}#{} ({}); send a cancel or void instead of a second version",
-                receipt.origin, receipt.seq, receipt.hash
-            ),
-        );
-        r.original = Some(Receipt {
             duplicate: false,
-            ..receipt
-        });
-        return Ok(Err(r));
+        };
+        return Ok(seen_before(kind, &key, original, old_body == *body));
     }
 
     match &v.facts {
@@ -175,23 +142,11 @@ fn append_one(
                 .optional()
                 .map_err(backend)?;
             if inside.is_none() {
-                return Ok(Err(Rejection::new(
-                    "NUMBER_OUTSIDE_TRACK",
-                    "Main/InvoiceNumber",
-                    format!(
-                        "{} is not in a range allocated to seller {} for period {}; allocate a track (E0401) first",
-                        f.number, f.seller, f.period
-                    ),
-                )));
+                return Ok(Err(outside_track(f)));
             }
         }
         Facts::TrackAllocation(f) => {
-            let ranges: Vec<(u32, u32)> = if f.items.is_empty() {
-                vec![(f.begin, f.end)]
-            } else {
-                f.items.iter().map(|(b, e, _)| (*b, *e)).collect()
-            };
-            for (b, e) in &ranges {
+            for (b, e) in &track_ranges(f) {
                 let clash: Option<String> = t
                     .prepare_cached("SELECT seller FROM tracks WHERE period = ?1 AND track = ?2 AND begin <= ?4 AND end >= ?3 LIMIT 1")
 .map_err(backend)?
@@ -201,14 +156,7 @@ fn append_one(
                     .optional()
                     .map_err(backend)?;
                 if let Some(owner) = clash {
-                    return Ok(Err(Rejection::new(
-                        "TRACK_OVERLAP",
-                        "Details",
-                        format!(
-                            "{}{b:08}–{e:08} in period {} overlaps a range already allocated to {owner}",
-                            f.track, f.period
-                        ),
-                    )));
+                    return Ok(Err(track_overlap(f, *b, *e, &owner)));
                 }
             }
         }
@@ -240,19 +188,8 @@ pub(crate) fn project(
                     .map_err(backend)?;
                 rows.collect::<Result<_, _>>().map_err(backend)?
             };
-            // A held cancel dominates a held void (see core::resolve).
-            let status = if held.iter().any(|s| s == "cancelled") {
-                "cancelled"
-            } else if held.iter().any(|s| s == "voided") {
-                "voided"
-            } else {
-                "issued"
-            };
-            let (ct, cid, npo) = match &f.delivery {
-                Delivery::Carrier(c) => (Some(c.kind.code().to_string()), Some(c.id.clone()), None),
-                Delivery::Donated(l) => (None, None, Some(l.as_str().to_string())),
-                _ => (None, None, None),
-            };
+            let status = status_on_issue_of(held.iter().map(String::as_str));
+            let cols = InvoiceColumns::of(f);
             // Allowances that arrived earlier, summed into the new row (one
             // insert instead of an insert and an update).
             let number = f.number.to_string();
@@ -268,13 +205,13 @@ pub(crate) fn project(
                     f.seller.as_str(),
                     number,
                     f.period.key(),
-                    einvoice_core::period::format_mig_date(f.date),
-                    format!("{:02}:{:02}:{:02}", f.time.hour(), f.time.minute(), f.time.second()),
-                    f.buyer.mig_str(),
-                    f.random.as_ref().map(|x| x.as_str().to_string()),
-                    ct,
-                    cid,
-                    npo,
+                    cols.date,
+                    cols.time,
+                    cols.buyer,
+                    cols.random,
+                    cols.carrier_type,
+                    cols.carrier_id,
+                    cols.npoban,
                     f.total.0,
                     status,
                     body,
@@ -286,11 +223,7 @@ pub(crate) fn project(
             .map_err(backend)?;
         }
         Facts::Cancel(c) | Facts::Void(c) => {
-            let status = status_str(if matches!(facts, Facts::Cancel(_)) {
-                MessageKind::F0501
-            } else {
-                MessageKind::F0701
-            });
+            let status = held_status(matches!(facts, Facts::Cancel(_)));
             t.prepare_cached(
                 "INSERT OR IGNORE INTO held (seller, number, status) VALUES (?1, ?2, ?3)",
             )
@@ -309,17 +242,7 @@ pub(crate) fn project(
                 .map_err(backend)?;
         }
         Facts::Allowance(a) => {
-            let mut per_invoice: std::collections::BTreeMap<String, i64> = Default::default();
-            for it in &a.items {
-                let amount = einvoice_core::money::round_half_up(it.amount)
-                    .try_into()
-                    .unwrap_or(0i64)
-                    .saturating_add(it.tax.0);
-                *per_invoice
-                    .entry(it.original_number.to_string())
-                    .or_default() += amount;
-            }
-            for (inv, amount) in per_invoice {
+            for (inv, amount) in allowance_per_invoice(a) {
                 t.prepare_cached("INSERT INTO allowances (seller, allowance, invoice, amount) VALUES (?1, ?2, ?3, ?4)")
 .map_err(backend)?
 .execute(params![a.seller.as_str(), a.number, inv, amount],
@@ -351,12 +274,7 @@ pub(crate) fn project(
             }
         }
         Facts::TrackAllocation(f) => {
-            let ranges: Vec<(u32, u32)> = if f.items.is_empty() {
-                vec![(f.begin, f.end)]
-            } else {
-                f.items.iter().map(|(b, e, _)| (*b, *e)).collect()
-            };
-            for (b, e) in ranges {
+            for (b, e) in track_ranges(f) {
                 t.prepare_cached("INSERT INTO tracks (seller, period, track, begin, end) VALUES (?1, ?2, ?3, ?4, ?5)")
 .map_err(backend)?
 .execute(params![f.seller.as_str(), f.period.key(), f.track.as_str(), b, e],

@@ -1,6 +1,6 @@
-//! The draw on SQLite: the eligibility freeze, frozen snapshots, winners,
-//! bank accounts (tables in `draw.sql`) and the outbox's claims (leases added
-//! by `v2_outbox_lease.sql`).
+//! The draw on SQLite: the eligibility freeze, frozen snapshots, winners and
+//! bank accounts (tables in `draw.sql`). The winner notifications a load
+//! enqueues are delivered through `outbox.rs`.
 
 use crate::append::append_event;
 use crate::{SqliteStore, backend};
@@ -45,19 +45,7 @@ pub(crate) async fn eligible_invoices(
         let mut out = Vec::new();
         for r in rows {
             let (number, seller, ct, cid, npo) = r.map_err(backend)?;
-            let carrier = match (ct, cid) {
-                (Some(t), Some(i)) if !t.is_empty() => Some(format!("{t}:{i}")),
-                _ => None,
-            };
-            let donated_to = npo.filter(|n| !n.is_empty());
-            let printed = carrier.is_none() && donated_to.is_none();
-            out.push(EligibleRow {
-                number,
-                seller,
-                carrier,
-                donated_to,
-                printed,
-            });
+            out.push(EligibleRow::from_stored(number, seller, ct, cid, npo));
         }
         Ok(out)
     })
@@ -75,14 +63,7 @@ pub(crate) async fn put_draw_freeze(
     let site = s.site().to_string();
     s.write(move |t, head| {
         if let Some(old) = json_of_period::<DrawFreeze>(t, "draw_freezes", freeze.period)? {
-            return Ok(if old.root == freeze.root && old.rows == freeze.rows {
-                DrawPut::Unchanged
-            } else {
-                DrawPut::Conflict(format!(
-                    "period {} was frozen by {} with root {} ({} rows)",
-                    old.period, old.actor, old.root, old.rows
-                ))
-            });
+            return Ok(freeze.put_over(&old));
         }
         let json = serde_json::to_string(&freeze).map_err(backend)?;
         t.prepare_cached("INSERT INTO draw_freezes (period, root, json) VALUES (?1, ?2, ?3)")
@@ -138,14 +119,7 @@ pub(crate) async fn put_winners(
         .write(move |t, head| {
             let pk = lines.period.key();
             if let Some(old) = json_of_period::<WinnersSummary>(t, "draw_loads", lines.period)? {
-                return Ok(if old.digest == digest {
-                    DrawPut::Unchanged
-                } else {
-                    DrawPut::Conflict(format!(
-                        "period {} already has {} winner lines (NT${} payable, digest {}) loaded by {}",
-                        old.period, old.lines, old.payable, old.digest, old.actor
-                    ))
-                });
+                return Ok(old.put_again(&digest));
             }
             let summary = lines.summary(digest.clone());
             let mut ins = t
@@ -293,79 +267,6 @@ pub(crate) async fn bank_account(
             .map_err(backend)?;
         j.map(|j| serde_json::from_str(&j).map_err(backend))
             .transpose()
-    })
-    .await
-}
-
-/// Lease due, unleased items to `worker` in one write (the single writer
-/// makes the claim atomic: no other claim runs between its read and update).
-pub(crate) async fn outbox_claim(
-    s: &SqliteStore,
-    now_unix: i64,
-    limit: u32,
-    lease_secs: u32,
-    worker: &str,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    let worker = worker.to_string();
-    let until = now_unix.saturating_add(i64::from(lease_secs.max(1)));
-    s.write(move |t, _| {
-        let mut st = t
-            .prepare_cached(
-                "UPDATE outbox SET lease_owner = ?3, lease_until = ?4 WHERE id IN ( \
-                     SELECT id FROM outbox \
-                     WHERE delivered_unix IS NULL AND next_unix <= ?1 \
-                       AND (lease_until IS NULL OR lease_until <= ?1) \
-                     ORDER BY next_unix, id LIMIT ?2) \
-                 RETURNING id, kind, body, attempts, next_unix",
-            )
-            .map_err(backend)?;
-        let rows = st
-            .query_map(params![now_unix, limit, worker, until], |r| {
-                Ok(OutboxItem {
-                    id: r.get(0)?,
-                    kind: r.get(1)?,
-                    body: r.get(2)?,
-                    attempts: r.get(3)?,
-                    next_unix: r.get(4)?,
-                })
-            })
-            .map_err(backend)?;
-        let mut items = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
-        // RETURNING has no order of its own.
-        items.sort_by(|a, b| (a.next_unix, &a.id).cmp(&(b.next_unix, &b.id)));
-        Ok(items)
-    })
-    .await
-}
-
-/// Record `worker`'s outcome of `id` and end its lease, if it holds it.
-pub(crate) async fn outbox_mark(
-    s: &SqliteStore,
-    id: &str,
-    worker: &str,
-    outcome: OutboxOutcome,
-) -> Result<bool, StoreError> {
-    let (id, worker) = (id.to_string(), worker.to_string());
-    s.write(move |t, _| {
-        let n = match outcome {
-            OutboxOutcome::Delivered { at_unix } => t
-                .prepare_cached(
-                    "UPDATE outbox SET delivered_unix = ?3, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = ?1 AND lease_owner = ?2 AND delivered_unix IS NULL",
-                )
-                .map_err(backend)?
-                .execute(params![id, worker, at_unix]),
-            OutboxOutcome::Failed { next_unix, error } => t
-                .prepare_cached(
-                    "UPDATE outbox SET attempts = attempts + 1, next_unix = ?3, last_error = ?4, \
-                     lease_owner = NULL, lease_until = NULL \
-                     WHERE id = ?1 AND lease_owner = ?2 AND delivered_unix IS NULL",
-                )
-                .map_err(backend)?
-                .execute(params![id, worker, next_unix, error]),
-        }
-        .map_err(backend)?;
-        Ok(n == 1)
     })
     .await
 }

@@ -2,9 +2,10 @@
 //! empty store in one transaction, projecting each message entry through the
 //! append path's [`append::project`].
 
-use crate::read::{carrier_id, put_record};
+use crate::records::put_record;
 use crate::{Head, SqliteStore, append, backend};
 use einvoice_core::Validated;
+use einvoice_store::carrier_key;
 use einvoice_store::{
     BankAccountRecord, DrawFreeze, LedgerEntry, OutboxItem, OutboxRecord, Receipt, SiteRecords,
     StoreError, WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord, replay_facts,
@@ -279,7 +280,7 @@ fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError>
         put_record(t, "api_key", &x.key_id, x)?;
     }
     for x in &r.carriers {
-        put_record(t, "carrier", &carrier_id(&x.carrier), x)?;
+        put_record(t, "carrier", &carrier_key(&x.carrier), x)?;
     }
     for x in &r.apps {
         put_record(t, "app", &x.app_id, x)?;

@@ -17,7 +17,10 @@ mod append;
 pub mod ceiling;
 mod draw;
 mod io;
+mod outbox;
 mod read;
+mod records;
+mod store;
 
 use einvoice_store::{EntryHash, Hlc, StoreError};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};

@@ -16,17 +16,23 @@
 //! Implementations batch concurrent appends into one transaction (group
 //! commit) but never answer before the commit.
 
+pub mod append_rules;
+mod blanks;
 mod canonical;
+mod chain;
 pub mod conformance;
 mod draw;
+mod eligibility;
 mod entry;
 mod error;
 mod io;
 mod records;
 mod scope;
+pub mod stored;
 mod winning;
 
 pub use canonical::canonical_json;
+pub use chain::{ChainCheck, HASH_MISMATCH, PREV_HASH_MISMATCH, SEQ_GAP};
 pub use draw::*;
 pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
 pub use error::{Rejection, StoreError};
@@ -35,7 +41,7 @@ pub use io::{
     target_not_empty,
 };
 pub use records::*;
-pub use scope::Scope;
+pub use scope::{Scope, ScopedSeller, TENANT_SCOPE};
 pub use winning::WinningBody;
 
 use einvoice_core::{Carrier, InvoiceNumber, Period, RandomNumber, Ubn, Validated};
@@ -95,6 +101,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<LedgerVerdict, StoreError>> + Send;
 
     // ---- seller data (scoped) ---------------------------------------------
+    //
+    // The scoped reads are provided: each checks the caller's `Scope` once
+    // (`Scope::admit`) and hands the backend's primitive the `ScopedSeller`
+    // it proves, so a backend never sees a seller the caller may not read.
+    // Outside the scope a read finds nothing.
 
     /// One invoice's current (resolved) view.
     fn invoice(
@@ -102,7 +113,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
         seller: Ubn,
         number: InvoiceNumber,
-    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send {
+        async move {
+            match scope.admit(seller) {
+                Some(seller) => self.seller_invoice(seller, number).await,
+                None => Ok(None),
+            }
+        }
+    }
 
     /// Every ledger entry about one invoice (issue, cancel, void, allowances).
     fn invoice_history(
@@ -110,7 +128,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
         seller: Ubn,
         number: InvoiceNumber,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send {
+        async move {
+            match scope.admit(seller) {
+                Some(seller) => self.seller_invoice_history(seller, number).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    }
 
     /// A seller's invoices in a period, ordered by number, after `after`.
     fn list_invoices(
@@ -120,7 +145,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         period: Period,
         after: Option<InvoiceNumber>,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<InvoiceSummary>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<InvoiceSummary>, StoreError>> + Send {
+        async move {
+            match scope.admit(seller) {
+                Some(seller) => self.seller_invoices(seller, period, after, limit).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    }
 
     /// Track ranges allocated to a seller in a period.
     fn tracks(
@@ -128,16 +160,76 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
         seller: Ubn,
         period: Period,
-    ) -> impl Future<Output = Result<Vec<TrackAllocation>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<TrackAllocation>, StoreError>> + Send {
+        async move {
+            match scope.admit(seller) {
+                Some(seller) => self.seller_tracks(seller, period).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    }
 
     /// Unused numbers of a seller's allocations in a period, computed from
-    /// what was actually issued (the content of an E0402 blank report).
+    /// what was actually issued (the content of an E0402 blank report, see
+    /// [`TrackAllocation::blanks`]).
     fn blanks(
         &self,
         scope: &Scope,
         seller: Ubn,
         period: Period,
-    ) -> impl Future<Output = Result<Vec<BlankRange>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<BlankRange>, StoreError>> + Send {
+        async move {
+            let Some(seller) = scope.admit(seller) else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            for allocation in self.seller_tracks(seller, period).await? {
+                let issued = self.issued_numbers(seller, &allocation).await?;
+                out.extend(allocation.blanks(issued));
+            }
+            Ok(out)
+        }
+    }
+
+    /// Backend primitive of [`Store::invoice`]: one invoice of an admitted seller.
+    fn seller_invoice(
+        &self,
+        seller: ScopedSeller,
+        number: InvoiceNumber,
+    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+
+    /// Backend primitive of [`Store::invoice_history`]: the entries whose key
+    /// is the invoice's, then the allowances naming it, in (hlc, origin, seq)
+    /// order.
+    fn seller_invoice_history(
+        &self,
+        seller: ScopedSeller,
+        number: InvoiceNumber,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+
+    /// Backend primitive of [`Store::list_invoices`].
+    fn seller_invoices(
+        &self,
+        seller: ScopedSeller,
+        period: Period,
+        after: Option<InvoiceNumber>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<InvoiceSummary>, StoreError>> + Send;
+
+    /// Backend primitive of [`Store::tracks`]: the allocations in (track, begin) order.
+    fn seller_tracks(
+        &self,
+        seller: ScopedSeller,
+        period: Period,
+    ) -> impl Future<Output = Result<Vec<TrackAllocation>, StoreError>> + Send;
+
+    /// Backend primitive of [`Store::blanks`]: the 8-digit parts of the
+    /// numbers issued within `allocation` (its seller and period), ascending.
+    fn issued_numbers(
+        &self,
+        seller: ScopedSeller,
+        allocation: &TrackAllocation,
+    ) -> impl Future<Output = Result<Vec<u32>, StoreError>> + Send;
 
     // ---- citizens and the public ------------------------------------------
 
