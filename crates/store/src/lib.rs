@@ -5,8 +5,8 @@
 //! projections (invoice state, carrier index, tracks, ...) are updated in the
 //! same transaction. Two implementations satisfy the trait — SQLite
 //! (`einvoice-store-sqlite`, the embedded default) and PostgreSQL
-//! (`einvoice-store-postgres`) — and one conformance suite ([`conformance`])
-//! runs against both.
+//! (`einvoice-store-postgres`) — and one conformance suite (`conformance`,
+//! feature `conformance`) runs against both.
 //!
 //! **Tenant scoping lives here**: every seller-data method takes a [`Scope`]
 //! and the implementation filters by it, so an HTTP handler cannot forget it.
@@ -20,6 +20,7 @@ pub mod append_rules;
 mod blanks;
 mod canonical;
 mod chain;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod draw;
 mod eligibility;
