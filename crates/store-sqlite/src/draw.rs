@@ -1,5 +1,5 @@
 //! The draw on SQLite: the eligibility freeze, frozen snapshots, winners and
-//! bank accounts (tables in `draw.sql`). The winner notifications a load
+//! bank accounts (tables in `migrations/0002_draw.sql`). The winner notifications a load
 //! enqueues are delivered through `outbox.rs`.
 
 use crate::append::append_event;

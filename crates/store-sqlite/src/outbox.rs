@@ -1,5 +1,5 @@
 //! The outbox on SQLite: claims under a lease (added by
-//! `v2_outbox_lease.sql`) and delivery marks. `draw.rs` enqueues the winner
+//! `migrations/0003_outbox_lease.sql`) and delivery marks. `draw.rs` enqueues the winner
 //! notifications in a load's transaction.
 
 use crate::{SqliteStore, backend};
