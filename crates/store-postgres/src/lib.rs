@@ -47,6 +47,7 @@ mod error;
 #[cfg(test)]
 mod explain_tests;
 mod io;
+mod outbox;
 #[cfg(any(test, feature = "test-support"))]
 pub mod pg_harness;
 mod read;

@@ -277,8 +277,7 @@ impl Store for PgStore {
         lease_secs: u32,
         worker: &str,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.draw_outbox_claim(now_unix, limit, lease_secs, worker)
-            .await
+        self.claim_outbox(now_unix, limit, lease_secs, worker).await
     }
 
     async fn outbox_mark(
@@ -287,6 +286,6 @@ impl Store for PgStore {
         worker: &str,
         outcome: OutboxOutcome,
     ) -> Result<bool, StoreError> {
-        self.draw_outbox_mark(id, worker, outcome).await
+        self.mark_outbox(id, worker, outcome).await
     }
 }

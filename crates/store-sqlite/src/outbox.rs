@@ -3,7 +3,7 @@
 //! notifications in a load's transaction.
 
 use crate::{SqliteStore, backend};
-use einvoice_store::{OutboxItem, OutboxOutcome, StoreError};
+use einvoice_store::{OutboxItem, OutboxOutcome, StoreError, in_claim_order, outbox_lease_until};
 use rusqlite::params;
 
 /// Lease due, unleased items to `worker` in one write (the single writer
@@ -16,7 +16,7 @@ pub(crate) async fn outbox_claim(
     worker: &str,
 ) -> Result<Vec<OutboxItem>, StoreError> {
     let worker = worker.to_string();
-    let until = now_unix.saturating_add(i64::from(lease_secs.max(1)));
+    let until = outbox_lease_until(now_unix, lease_secs);
     s.write(move |t, _| {
         let mut st = t
             .prepare_cached(
@@ -40,8 +40,7 @@ pub(crate) async fn outbox_claim(
             })
             .map_err(backend)?;
         let mut items = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
-        // RETURNING has no order of its own.
-        items.sort_by(|a, b| (a.next_unix, &a.id).cmp(&(b.next_unix, &b.id)));
+        in_claim_order(&mut items);
         Ok(items)
     })
     .await

@@ -192,6 +192,18 @@ pub enum DrawPut {
     Conflict(String),
 }
 
+/// When a claim's lease ends: `lease_secs` (at least one second) after
+/// `now_unix` (see [`crate::Store::outbox_claim`]).
+pub fn outbox_lease_until(now_unix: i64, lease_secs: u32) -> i64 {
+    now_unix.saturating_add(i64::from(lease_secs.max(1)))
+}
+
+/// Claimed items in the order a claim returns them: oldest schedule first,
+/// then by id (an `UPDATE … RETURNING` has no order of its own).
+pub fn in_claim_order(items: &mut [OutboxItem]) {
+    items.sort_by(|a, b| (a.next_unix, &a.id).cmp(&(b.next_unix, &b.id)));
+}
+
 /// One stored winner line (one prize of one invoice).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WinnerRecord {
