@@ -10,6 +10,51 @@ use einvoice_store::append_rules::{
 use einvoice_store::{AppendOutcome, Hlc, NewEntry, Receipt, Scope, StoreError, hash_entry};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+/// Every SQL statement of this module.
+pub(crate) mod sql {
+    /// An origin's last entry (the chain head the writer continues).
+    pub(crate) const HEAD_OF_ORIGIN: &str =
+        "SELECT seq, hash, hlc FROM ledger WHERE origin = ?1 ORDER BY seq DESC LIMIT 1";
+    /// Append one ledger entry.
+    pub(crate) const INSERT_ENTRY: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    /// The entry of a (kind, natural key), if any (idempotency).
+    pub(crate) const SEEN_BEFORE: &str =
+        "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = ?1 AND key = ?2";
+    /// Whether an allocation of the seller and period covers a number.
+    pub(crate) const NUMBER_IN_TRACK: &str = "SELECT 1 FROM tracks WHERE seller = ?1 AND period = ?2 AND track = ?3 AND begin <= ?4 AND end >= ?4";
+    /// The owner of an allocation overlapping a range, if any.
+    pub(crate) const TRACK_CLASH: &str = "SELECT seller FROM tracks WHERE period = ?1 AND track = ?2 AND begin <= ?4 AND end >= ?3 LIMIT 1";
+    /// Cancels / voids held for an invoice.
+    pub(crate) const HELD_FOR: &str = "SELECT status FROM held WHERE seller = ?1 AND number = ?2";
+    /// Net allowances against an invoice.
+    pub(crate) const ALLOWANCE_SUM: &str = "SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0";
+    /// Project an issued invoice.
+    pub(crate) const INSERT_INVOICE: &str = "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq, allowance) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    /// Hold a cancel / void (applied when its invoice arrives).
+    pub(crate) const HOLD: &str =
+        "INSERT OR IGNORE INTO held (seller, number, status) VALUES (?1, ?2, ?3)";
+    /// An allowance against one invoice.
+    pub(crate) const INSERT_ALLOWANCE: &str =
+        "INSERT INTO allowances (seller, allowance, invoice, amount) VALUES (?1, ?2, ?3, ?4)";
+    /// The invoices an allowance names.
+    pub(crate) const INVOICES_OF_ALLOWANCE: &str =
+        "SELECT invoice FROM allowances WHERE seller = ?1 AND allowance = ?2";
+    /// Cancel an allowance.
+    pub(crate) const CANCEL_ALLOWANCE: &str =
+        "UPDATE allowances SET cancelled = 1 WHERE seller = ?1 AND allowance = ?2";
+    /// One allocated range.
+    pub(crate) const INSERT_TRACK: &str =
+        "INSERT INTO tracks (seller, period, track, begin, end) VALUES (?1, ?2, ?3, ?4, ?5)";
+    /// Recompute an invoice's net allowances.
+    pub(crate) const REFRESH_ALLOWANCE: &str = "UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2";
+    /// A cancel applies whatever the invoice's status (it dominates a void).
+    pub(crate) const CANCEL_INVOICE: &str =
+        "UPDATE invoices SET status = 'cancelled' WHERE seller = ?1 AND number = ?2";
+    /// A void applies to an issued invoice only.
+    pub(crate) const VOID_INVOICE: &str = "UPDATE invoices SET status = 'voided' WHERE seller = ?1 AND number = ?2 AND status = 'issued'";
+}
+
 fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -27,11 +72,20 @@ pub(crate) fn push_entry(
     let seq = head.seq + 1;
     let hlc = Hlc::now_after(head.hlc);
     let hash = hash_entry(&head.hash, site, seq, hlc, kind, key, actor, body);
-    t.prepare_cached("INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
-.map_err(backend)?
-.execute(params![site, i64_of(seq), i64_of(hlc.0), kind, key, actor, body, &head.hash.0[..], &hash.0[..]],
-    )
-    .map_err(backend)?;
+    t.prepare_cached(sql::INSERT_ENTRY)
+        .map_err(backend)?
+        .execute(params![
+            site,
+            i64_of(seq),
+            i64_of(hlc.0),
+            kind,
+            key,
+            actor,
+            body,
+            &head.hash.0[..],
+            &hash.0[..]
+        ])
+        .map_err(backend)?;
     *head = Head { seq, hash, hlc };
     Ok(Receipt {
         origin: site.to_string(),
@@ -103,9 +157,7 @@ fn append_one(
 
     // Idempotency by (kind, natural key).
     let existing = t
-        .prepare_cached(
-            "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = ?1 AND key = ?2",
-        )
+        .prepare_cached(sql::SEEN_BEFORE)
         .map_err(backend)?
         .query_row(params![kind, key], |r| {
             Ok((
@@ -134,9 +186,15 @@ fn append_one(
     match &v.facts {
         Facts::Invoice(f) => {
             let inside: Option<i64> = t
-                .prepare_cached("SELECT 1 FROM tracks WHERE seller = ?1 AND period = ?2 AND track = ?3 AND begin <= ?4 AND end >= ?4")
-.map_err(backend)?
-.query_row(params![f.seller.as_str(), f.period.key(), f.number.track().as_str(), f.number.number()],
+                .prepare_cached(sql::NUMBER_IN_TRACK)
+                .map_err(backend)?
+                .query_row(
+                    params![
+                        f.seller.as_str(),
+                        f.period.key(),
+                        f.number.track().as_str(),
+                        f.number.number()
+                    ],
                     |r| r.get(0),
                 )
                 .optional()
@@ -148,11 +206,11 @@ fn append_one(
         Facts::TrackAllocation(f) => {
             for (b, e) in &track_ranges(f) {
                 let clash: Option<String> = t
-                    .prepare_cached("SELECT seller FROM tracks WHERE period = ?1 AND track = ?2 AND begin <= ?4 AND end >= ?3 LIMIT 1")
-.map_err(backend)?
-.query_row(params![f.period.key(), f.track.as_str(), b, e],
-                        |r| r.get(0),
-                    )
+                    .prepare_cached(sql::TRACK_CLASH)
+                    .map_err(backend)?
+                    .query_row(params![f.period.key(), f.track.as_str(), b, e], |r| {
+                        r.get(0)
+                    })
                     .optional()
                     .map_err(backend)?;
                 if let Some(owner) = clash {
@@ -178,9 +236,7 @@ pub(crate) fn project(
     match facts {
         Facts::Invoice(f) => {
             let held: Vec<String> = {
-                let mut st = t
-                    .prepare_cached("SELECT status FROM held WHERE seller = ?1 AND number = ?2")
-                    .map_err(backend)?;
+                let mut st = t.prepare_cached(sql::HELD_FOR).map_err(backend)?;
                 let rows = st
                     .query_map(params![f.seller.as_str(), f.number.to_string()], |row| {
                         row.get(0)
@@ -194,14 +250,13 @@ pub(crate) fn project(
             // insert instead of an insert and an update).
             let number = f.number.to_string();
             let allowance: i64 = t
-                .prepare_cached("SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0")
+                .prepare_cached(sql::ALLOWANCE_SUM)
                 .map_err(backend)?
                 .query_row(params![f.seller.as_str(), number], |r| r.get(0))
                 .map_err(backend)?;
-            t.prepare_cached("INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq, allowance) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)")
-.map_err(backend)?
-.execute(params![
+            t.prepare_cached(sql::INSERT_INVOICE)
+                .map_err(backend)?
+                .execute(params![
                     f.seller.as_str(),
                     number,
                     f.period.key(),
@@ -218,23 +273,20 @@ pub(crate) fn project(
                     r.origin,
                     i64_of(r.seq),
                     allowance,
-                ],
-            )
-            .map_err(backend)?;
+                ])
+                .map_err(backend)?;
         }
         Facts::Cancel(c) | Facts::Void(c) => {
             let status = held_status(matches!(facts, Facts::Cancel(_)));
-            t.prepare_cached(
-                "INSERT OR IGNORE INTO held (seller, number, status) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(backend)?
-            .execute(params![c.seller.as_str(), c.number.to_string(), status])
-            .map_err(backend)?;
+            t.prepare_cached(sql::HOLD)
+                .map_err(backend)?
+                .execute(params![c.seller.as_str(), c.number.to_string(), status])
+                .map_err(backend)?;
             // Cancel dominates void whatever the order.
             let sql = if status == "cancelled" {
-                "UPDATE invoices SET status = 'cancelled' WHERE seller = ?1 AND number = ?2"
+                sql::CANCEL_INVOICE
             } else {
-                "UPDATE invoices SET status = 'voided' WHERE seller = ?1 AND number = ?2 AND status = 'issued'"
+                sql::VOID_INVOICE
             };
             t.prepare_cached(sql)
                 .map_err(backend)?
@@ -243,43 +295,43 @@ pub(crate) fn project(
         }
         Facts::Allowance(a) => {
             for (inv, amount) in allowance_per_invoice(a) {
-                t.prepare_cached("INSERT INTO allowances (seller, allowance, invoice, amount) VALUES (?1, ?2, ?3, ?4)")
-.map_err(backend)?
-.execute(params![a.seller.as_str(), a.number, inv, amount],
-                )
-                .map_err(backend)?;
+                t.prepare_cached(sql::INSERT_ALLOWANCE)
+                    .map_err(backend)?
+                    .execute(params![a.seller.as_str(), a.number, inv, amount])
+                    .map_err(backend)?;
                 refresh_allowance(t, a.seller.as_str(), &inv)?;
             }
         }
         Facts::CancelAllowance(c) => {
             let invoices: Vec<String> = {
                 let mut st = t
-                    .prepare_cached(
-                        "SELECT invoice FROM allowances WHERE seller = ?1 AND allowance = ?2",
-                    )
+                    .prepare_cached(sql::INVOICES_OF_ALLOWANCE)
                     .map_err(backend)?;
                 let rows = st
                     .query_map(params![c.seller.as_str(), c.number], |row| row.get(0))
                     .map_err(backend)?;
                 rows.collect::<Result<_, _>>().map_err(backend)?
             };
-            t.prepare_cached(
-                "UPDATE allowances SET cancelled = 1 WHERE seller = ?1 AND allowance = ?2",
-            )
-            .map_err(backend)?
-            .execute(params![c.seller.as_str(), c.number])
-            .map_err(backend)?;
+            t.prepare_cached(sql::CANCEL_ALLOWANCE)
+                .map_err(backend)?
+                .execute(params![c.seller.as_str(), c.number])
+                .map_err(backend)?;
             for inv in invoices {
                 refresh_allowance(t, c.seller.as_str(), &inv)?;
             }
         }
         Facts::TrackAllocation(f) => {
             for (b, e) in track_ranges(f) {
-                t.prepare_cached("INSERT INTO tracks (seller, period, track, begin, end) VALUES (?1, ?2, ?3, ?4, ?5)")
-.map_err(backend)?
-.execute(params![f.seller.as_str(), f.period.key(), f.track.as_str(), b, e],
-                )
-                .map_err(backend)?;
+                t.prepare_cached(sql::INSERT_TRACK)
+                    .map_err(backend)?
+                    .execute(params![
+                        f.seller.as_str(),
+                        f.period.key(),
+                        f.track.as_str(),
+                        b,
+                        e
+                    ])
+                    .map_err(backend)?;
             }
         }
         Facts::Blank(_) => {}
@@ -288,10 +340,9 @@ pub(crate) fn project(
 }
 
 fn refresh_allowance(t: &Transaction<'_>, seller: &str, invoice: &str) -> Result<(), StoreError> {
-    t.prepare_cached("UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2")
-.map_err(backend)?
-.execute(params![seller, invoice],
-    )
-    .map_err(backend)?;
+    t.prepare_cached(sql::REFRESH_ALLOWANCE)
+        .map_err(backend)?
+        .execute(params![seller, invoice])
+        .map_err(backend)?;
     Ok(())
 }

@@ -13,6 +13,33 @@ use einvoice_store::{
 };
 use rusqlite::{Connection, Transaction, params};
 
+/// Every SQL statement of this module.
+pub(crate) mod sql {
+    /// Every record document of a space.
+    pub(crate) const RECORDS_OF_SPACE: &str =
+        "SELECT id, json FROM records WHERE space = ?1 ORDER BY id";
+    /// Every winner line of a period.
+    pub(crate) const WINNERS_OF_PERIOD: &str = "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
+             FROM winners WHERE period = ?1 ORDER BY line";
+    /// Every outbox item with its state.
+    pub(crate) const OUTBOX_ITEMS: &str = "SELECT id, kind, body, attempts, next_unix, delivered_unix, last_error \
+             FROM outbox ORDER BY id";
+    /// The origins in the ledger.
+    pub(crate) const ORIGINS: &str = "SELECT DISTINCT origin FROM ledger ORDER BY origin";
+    /// Every version of every period's winning numbers.
+    pub(crate) const WINNING_VERSIONS: &str =
+        "SELECT json FROM winning_numbers ORDER BY period, version";
+    /// One imported version of winning numbers.
+    pub(crate) const IMPORT_WINNING: &str =
+        "INSERT INTO winning_numbers (period, version, json) VALUES (?1, ?2, ?3)";
+    /// One imported bank account.
+    pub(crate) const IMPORT_BANK_ACCOUNT: &str =
+        "INSERT INTO bank_accounts (carrier, json) VALUES (?1, ?2)";
+    /// One imported outbox item with its state.
+    pub(crate) const IMPORT_OUTBOX: &str = "INSERT INTO outbox (id, kind, body, attempts, next_unix, delivered_unix, last_error) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+}
+
 fn i64_of(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v} exceeds i64")))
 }
@@ -22,9 +49,7 @@ fn space<T: serde::de::DeserializeOwned>(
     c: &Connection,
     space: &str,
 ) -> Result<Vec<T>, StoreError> {
-    let mut st = c
-        .prepare_cached("SELECT id, json FROM records WHERE space = ?1 ORDER BY id")
-        .map_err(backend)?;
+    let mut st = c.prepare_cached(sql::RECORDS_OF_SPACE).map_err(backend)?;
     let rows = st
         .query_map(params![space], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -67,12 +92,7 @@ fn json_column<T: serde::de::DeserializeOwned>(
 /// Every period's loaded winners: the stored summary and every line.
 fn winner_loads(c: &Connection) -> Result<Vec<WinnersExport>, StoreError> {
     let summaries: Vec<WinnersSummary> = json_column(c, "draw_loads", "period", "winners load")?;
-    let mut st = c
-        .prepare_cached(
-            "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
-             FROM winners WHERE period = ?1 ORDER BY line",
-        )
-        .map_err(backend)?;
+    let mut st = c.prepare_cached(sql::WINNERS_OF_PERIOD).map_err(backend)?;
     let mut out = Vec::with_capacity(summaries.len());
     for summary in summaries {
         let rows = st
@@ -110,12 +130,7 @@ fn winner_loads(c: &Connection) -> Result<Vec<WinnersExport>, StoreError> {
 
 /// Every outbox notification with its delivery state, by id.
 fn outbox(c: &Connection) -> Result<Vec<OutboxRecord>, StoreError> {
-    let mut st = c
-        .prepare_cached(
-            "SELECT id, kind, body, attempts, next_unix, delivered_unix, last_error \
-             FROM outbox ORDER BY id",
-        )
-        .map_err(backend)?;
+    let mut st = c.prepare_cached(sql::OUTBOX_ITEMS).map_err(backend)?;
     let rows = st
         .query_map([], |r| {
             Ok(OutboxRecord {
@@ -137,9 +152,7 @@ fn outbox(c: &Connection) -> Result<Vec<OutboxRecord>, StoreError> {
 /// The origins in the ledger, sorted.
 pub(crate) async fn origins(s: &SqliteStore) -> Result<Vec<String>, StoreError> {
     s.read(|c| {
-        let mut st = c
-            .prepare_cached("SELECT DISTINCT origin FROM ledger ORDER BY origin")
-            .map_err(backend)?;
+        let mut st = c.prepare_cached(sql::ORIGINS).map_err(backend)?;
         let rows = st.query_map([], |r| r.get(0)).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     })
@@ -149,9 +162,7 @@ pub(crate) async fn origins(s: &SqliteStore) -> Result<Vec<String>, StoreError> 
 /// Every record besides the ledger, as stored.
 pub(crate) async fn export_records(s: &SqliteStore) -> Result<SiteRecords, StoreError> {
     s.read(|c| {
-        let mut st = c
-            .prepare_cached("SELECT json FROM winning_numbers ORDER BY period, version")
-            .map_err(backend)?;
+        let mut st = c.prepare_cached(sql::WINNING_VERSIONS).map_err(backend)?;
         let rows = st
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(backend)?;
@@ -232,7 +243,7 @@ pub(crate) async fn import_site(
         check_empty(t)?;
         write_records(t, &records)?;
         for (e, facts) in &prepared {
-            t.prepare_cached("INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+            t.prepare_cached(crate::append::sql::INSERT_ENTRY)
                 .map_err(backend)?
                 .execute(params![
                     e.origin,
@@ -290,7 +301,7 @@ fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError>
     }
     for w in &r.winning_numbers {
         let json = serde_json::to_string(w).map_err(backend)?;
-        t.prepare_cached("INSERT INTO winning_numbers (period, version, json) VALUES (?1, ?2, ?3)")
+        t.prepare_cached(sql::IMPORT_WINNING)
             .map_err(backend)?
             .execute(params![w.period.key(), w.version, json])
             .map_err(backend)?;
@@ -303,7 +314,7 @@ fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError>
 fn write_draw(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {
     for f in &r.draw_freezes {
         let json = serde_json::to_string(f).map_err(backend)?;
-        t.prepare_cached("INSERT INTO draw_freezes (period, root, json) VALUES (?1, ?2, ?3)")
+        t.prepare_cached(crate::draw::sql::INSERT_FREEZE)
             .map_err(backend)?
             .execute(params![f.period.key(), f.root, json])
             .map_err(backend)?;
@@ -311,15 +322,12 @@ fn write_draw(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {
     for l in &r.winner_loads {
         let pk = l.summary.period.key();
         let json = serde_json::to_string(&l.summary).map_err(backend)?;
-        t.prepare_cached("INSERT INTO draw_loads (period, digest, json) VALUES (?1, ?2, ?3)")
+        t.prepare_cached(crate::draw::sql::INSERT_LOAD)
             .map_err(backend)?
             .execute(params![pk, l.summary.digest, json])
             .map_err(backend)?;
         let mut ins = t
-            .prepare_cached(
-                "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
+            .prepare_cached(crate::draw::sql::INSERT_WINNER)
             .map_err(backend)?;
         for w in &l.winners {
             ins.execute(params![
@@ -338,27 +346,24 @@ fn write_draw(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {
     }
     for a in &r.bank_accounts {
         let json = serde_json::to_string(a).map_err(backend)?;
-        t.prepare_cached("INSERT INTO bank_accounts (carrier, json) VALUES (?1, ?2)")
+        t.prepare_cached(sql::IMPORT_BANK_ACCOUNT)
             .map_err(backend)?
             .execute(params![a.carrier, json])
             .map_err(backend)?;
     }
     for o in &r.outbox {
-        t.prepare_cached(
-            "INSERT INTO outbox (id, kind, body, attempts, next_unix, delivered_unix, last_error) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(backend)?
-        .execute(params![
-            o.item.id,
-            o.item.kind,
-            o.item.body,
-            o.item.attempts,
-            o.item.next_unix,
-            o.delivered_unix,
-            o.last_error
-        ])
-        .map_err(backend)?;
+        t.prepare_cached(sql::IMPORT_OUTBOX)
+            .map_err(backend)?
+            .execute(params![
+                o.item.id,
+                o.item.kind,
+                o.item.body,
+                o.item.attempts,
+                o.item.next_unix,
+                o.delivered_unix,
+                o.last_error
+            ])
+            .map_err(backend)?;
     }
     Ok(())
 }

@@ -133,16 +133,12 @@ impl SqliteStore {
         let mut conn = open_conn(path, false)?;
         migrate(&conn)?;
         let mut head = conn
-            .query_row(
-                "SELECT seq, hash, hlc FROM ledger WHERE origin = ?1 ORDER BY seq DESC LIMIT 1",
-                [site],
-                |r| {
-                    let seq: i64 = r.get(0)?;
-                    let hash: Vec<u8> = r.get(1)?;
-                    let hlc: i64 = r.get(2)?;
-                    Ok((seq, hash, hlc))
-                },
-            )
+            .query_row(append::sql::HEAD_OF_ORIGIN, [site], |r| {
+                let seq: i64 = r.get(0)?;
+                let hash: Vec<u8> = r.get(1)?;
+                let hlc: i64 = r.get(2)?;
+                Ok((seq, hash, hlc))
+            })
             .map(|(seq, hash, hlc)| {
                 let mut h = [0u8; 32];
                 if hash.len() == 32 {
