@@ -13,7 +13,8 @@ use einvoice_store::append_rules::{
     status_on_issue, status_on_issue_of, track_overlap, track_ranges,
 };
 use einvoice_store::{
-    AppendOutcome, EntryHash, Hlc, NewEntry, Receipt, Rejection, Scope, StoreError, hash_entry,
+    AdmittedMessage, AppendOutcome, EntryHash, Hlc, NewEntry, Receipt, Rejection, StoreError,
+    hash_entry,
 };
 use futures_util::future::{try_join, try_join3};
 use std::collections::{HashMap, HashSet};
@@ -23,11 +24,10 @@ use tokio_postgres::error::SqlState;
 
 /// What one caller asked to append.
 pub(crate) enum Request {
-    /// Validated messages for sellers within `scope`.
+    /// Messages admitted by the caller's scope, or their rejections.
     Messages {
-        scope: Scope,
         actor: String,
-        messages: Vec<Validated>,
+        messages: Vec<Result<AdmittedMessage, Rejection>>,
     },
     /// One event entry (operator actions, carrier and draw events).
     Event(NewEntry),
@@ -1003,16 +1003,12 @@ enum Prepared<'a> {
 #[allow(clippy::result_large_err)]
 fn prepare(input: &Request) -> Prepared<'_> {
     match input {
-        Request::Messages {
-            scope,
-            actor,
-            messages,
-        } => Prepared::Messages {
+        Request::Messages { actor, messages } => Prepared::Messages {
             actor,
             messages: messages
                 .iter()
-                .map(|v| {
-                    scope.admit_message(v.seller())?;
+                .map(|m| {
+                    let v = m.as_ref().map_err(Clone::clone)?.message();
                     Ok(Prepped {
                         v,
                         kind: v.kind().as_str(),

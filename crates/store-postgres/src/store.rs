@@ -3,8 +3,8 @@
 //! The rules live in `einvoice-store`.
 
 use crate::PgStore;
+use einvoice_core::Period;
 use einvoice_core::ids::{Carrier, InvoiceNumber, RandomNumber, Ubn};
-use einvoice_core::{Period, Validated};
 use einvoice_store::*;
 
 impl Store for PgStore {
@@ -14,13 +14,12 @@ impl Store for PgStore {
 
     // ---- the ledger ----
 
-    async fn append(
+    async fn append_admitted(
         &self,
-        scope: &Scope,
         actor: &str,
-        messages: Vec<Validated>,
+        messages: Vec<Result<AdmittedMessage, Rejection>>,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
-        self.write_messages(scope, actor, messages).await
+        self.write_messages(actor, messages).await
     }
 
     async fn append_event(&self, entry: NewEntry) -> Result<Receipt, StoreError> {

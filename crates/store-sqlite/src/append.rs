@@ -7,7 +7,9 @@ use einvoice_store::append_rules::{
     InvoiceColumns, allowance_per_invoice, held_status, outside_track, seen_before,
     status_on_issue_of, track_overlap, track_ranges,
 };
-use einvoice_store::{AppendOutcome, Hlc, NewEntry, Receipt, Scope, StoreError, hash_entry};
+use einvoice_store::{
+    AdmittedMessage, AppendOutcome, Hlc, NewEntry, Receipt, Rejection, StoreError, hash_entry,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 /// Every SQL statement of this module.
@@ -117,8 +119,9 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// Key and canonical body of `v`.
-    pub fn new(v: Validated) -> Self {
+    /// Key and canonical body of an admitted message.
+    pub fn new(m: AdmittedMessage) -> Self {
+        let v = m.into_message();
         let key = v.key().to_key_string();
         let body = einvoice_mig::canonical(&v.message);
         Self { v, key, body }
@@ -130,12 +133,14 @@ pub(crate) fn append_messages(
     t: &Transaction<'_>,
     head: &mut Head,
     site: &str,
-    scope: &Scope,
     actor: &str,
-    msgs: &[Prepared],
+    msgs: &[Result<Prepared, Rejection>],
 ) -> Result<Vec<AppendOutcome>, StoreError> {
     msgs.iter()
-        .map(|p| append_one(t, head, site, scope, actor, p))
+        .map(|p| match p {
+            Ok(p) => append_one(t, head, site, actor, p),
+            Err(refused) => Ok(Err(refused.clone())),
+        })
         .collect()
 }
 
@@ -143,14 +148,10 @@ fn append_one(
     t: &Transaction<'_>,
     head: &mut Head,
     site: &str,
-    scope: &Scope,
     actor: &str,
     p: &Prepared,
 ) -> Result<AppendOutcome, StoreError> {
     let v = &p.v;
-    if let Err(r) = scope.admit_message(v.seller()) {
-        return Ok(Err(r));
-    }
     let kind = v.kind().as_str();
     let key = p.key.clone();
     let body = &p.body;

@@ -3,8 +3,8 @@
 //! `outbox`). The rules live in `einvoice-store`.
 
 use crate::{SqliteStore, append, draw, io, outbox, read, records};
+use einvoice_core::Period;
 use einvoice_core::ids::{Carrier, InvoiceNumber, RandomNumber, Ubn};
-use einvoice_core::{Period, Validated};
 use einvoice_store::*;
 
 impl Store for SqliteStore {
@@ -14,19 +14,20 @@ impl Store for SqliteStore {
 
     // ---- the ledger ----
 
-    async fn append(
+    // `Rejection` is the trait's own type; its size is not ours to change.
+    #[allow(clippy::result_large_err)]
+    async fn append_admitted(
         &self,
-        scope: &Scope,
         actor: &str,
-        messages: Vec<Validated>,
+        messages: Vec<Result<AdmittedMessage, Rejection>>,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
-        let (scope, actor, site) = (scope.clone(), actor.to_string(), self.inner.site.clone());
-        let prepared: Vec<append::Prepared> =
-            messages.into_iter().map(append::Prepared::new).collect();
-        self.write(move |t, head| {
-            append::append_messages(t, head, &site, &scope, &actor, &prepared)
-        })
-        .await
+        let (actor, site) = (actor.to_string(), self.inner.site.clone());
+        let prepared: Vec<Result<append::Prepared, Rejection>> = messages
+            .into_iter()
+            .map(|m| m.map(append::Prepared::new))
+            .collect();
+        self.write(move |t, head| append::append_messages(t, head, &site, &actor, &prepared))
+            .await
     }
 
     async fn append_event(&self, entry: NewEntry) -> Result<Receipt, StoreError> {

@@ -42,7 +42,7 @@ pub use io::{
     target_not_empty,
 };
 pub use records::*;
-pub use scope::{Scope, ScopedSeller, TENANT_SCOPE};
+pub use scope::{AdmittedMessage, Scope, ScopedSeller, TENANT_SCOPE};
 pub use winning::WinningBody;
 
 use einvoice_core::{Carrier, InvoiceNumber, Period, RandomNumber, Ubn, Validated};
@@ -64,7 +64,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn site(&self) -> &str;
 
     /// Append validated messages for sellers within `scope`, acting as `actor`.
-    /// One outcome per message, in order. Idempotent by (kind, natural key):
+    /// One outcome per message, in order. A message whose seller is outside
+    /// `scope` is refused with `TENANT_SCOPE` (checked here, once, by
+    /// [`Scope::admit_messages`]); the others go to
+    /// [`Store::append_admitted`]. Idempotent by (kind, natural key):
     /// an identical resubmission (same canonical body) returns the original
     /// receipt with `duplicate: true` and appends nothing; a different body
     /// under the same (kind, key) is refused with `DUPLICATE_CONFLICT` naming
@@ -76,6 +79,19 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
         actor: &str,
         messages: Vec<Validated>,
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>, StoreError>> + Send {
+        self.append_admitted(actor, scope.admit_messages(messages))
+    }
+
+    /// Backend primitive of [`Store::append`]: append the admitted messages
+    /// (see [`append_rules`] for the decisions) and pass each refused one's
+    /// rejection through, in order.
+    // `Rejection` is the trait's own type; its size is not ours to change.
+    #[allow(clippy::result_large_err)]
+    fn append_admitted(
+        &self,
+        actor: &str,
+        messages: Vec<Result<AdmittedMessage, Rejection>>,
     ) -> impl Future<Output = Result<Vec<AppendOutcome>, StoreError>> + Send;
 
     /// Append a non-invoice entry (operator actions, carrier and draw events):

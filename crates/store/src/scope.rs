@@ -1,7 +1,7 @@
 //! Tenant scope: which sellers' data a caller may read and write.
 
 use crate::error::Rejection;
-use einvoice_core::Ubn;
+use einvoice_core::{Ubn, Validated};
 use std::sync::Arc;
 
 /// Code: the message's seller is outside the caller's scope.
@@ -28,6 +28,32 @@ impl ScopedSeller {
     /// The seller's UBN.
     pub fn ubn(&self) -> Ubn {
         self.0
+    }
+}
+
+/// A message whose seller the caller's [`Scope`] admits: what a backend's
+/// [`crate::Store::append_admitted`] appends. Only [`Scope::admit_messages`]
+/// builds one, so an append cannot skip the tenant check.
+#[derive(Debug, Clone)]
+pub struct AdmittedMessage {
+    seller: ScopedSeller,
+    message: Validated,
+}
+
+impl AdmittedMessage {
+    /// The admitted seller.
+    pub fn seller(&self) -> ScopedSeller {
+        self.seller
+    }
+
+    /// The validated message.
+    pub fn message(&self) -> &Validated {
+        &self.message
+    }
+
+    /// The validated message, owned.
+    pub fn into_message(self) -> Validated {
+        self.message
     }
 }
 
@@ -65,6 +91,24 @@ impl Scope {
                 format!("this key may not act for seller {seller}"),
             )
         })
+    }
+}
+
+impl Scope {
+    /// Each message admitted, or refused with `TENANT_SCOPE` (in order).
+    // `Rejection` is the trait's own type; its size is not ours to change.
+    #[allow(clippy::result_large_err)]
+    pub fn admit_messages(
+        &self,
+        messages: Vec<Validated>,
+    ) -> Vec<Result<AdmittedMessage, Rejection>> {
+        messages
+            .into_iter()
+            .map(|message| {
+                let seller = self.admit_message(message.seller())?;
+                Ok(AdmittedMessage { seller, message })
+            })
+            .collect()
     }
 }
 
