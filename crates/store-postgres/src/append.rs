@@ -560,15 +560,7 @@ impl<'a, 't> Writer<'a, 't> {
                     new_periods.push(x.f.period.key());
                 }
                 self.head = Head { seq, hash, hlc };
-                let receipt = Receipt {
-                    origin: self.site.to_string(),
-                    seq,
-                    hash,
-                    hlc,
-                    kind: kind.to_string(),
-                    key: key.to_string(),
-                    duplicate: false,
-                };
+                let receipt = Receipt::appended(self.site, seq, hash, hlc, kind, key);
                 accepted.insert(
                     (kind, key),
                     (
@@ -683,15 +675,7 @@ impl<'a, 't> Writer<'a, 't> {
             )
             .await?;
         self.head = Head { seq, hash, hlc };
-        Ok(Receipt {
-            origin: self.site.to_string(),
-            seq,
-            hash,
-            hlc,
-            kind: kind.to_string(),
-            key: key.to_string(),
-            duplicate: false,
-        })
+        Ok(Receipt::appended(self.site, seq, hash, hlc, kind, key))
     }
 
     /// Append one prepared message (in scope) the message-at-a-time way.

@@ -8,7 +8,7 @@ use crate::error::DbError;
 use crate::read::{carrier_id, sql};
 use einvoice_core::Validated;
 use einvoice_store::{
-    BankAccountRecord, DrawFreeze, EntryHash, Hlc, LedgerEntry, OutboxItem, OutboxRecord, Receipt,
+    BankAccountRecord, DrawFreeze, EntryHash, Hlc, LedgerEntry, OutboxItem, OutboxRecord,
     SiteRecords, StoreError, WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord,
     is_message_kind, replay_facts, target_not_empty,
 };
@@ -261,15 +261,7 @@ pub(crate) async fn import_site(
             )
             .await?;
             if let Some(v) = facts {
-                let receipt = Receipt {
-                    origin: e.origin.clone(),
-                    seq: e.seq,
-                    hash: e.hash,
-                    hlc: e.hlc,
-                    kind: e.kind.clone(),
-                    key: e.key.clone(),
-                    duplicate: false,
-                };
+                let receipt = e.receipt();
                 w.project(&receipt, &v.facts, &e.body).await?;
             }
             let head = heads.entry(e.origin.as_str()).or_insert(e);

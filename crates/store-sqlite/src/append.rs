@@ -89,15 +89,7 @@ pub(crate) fn push_entry(
         ])
         .map_err(backend)?;
     *head = Head { seq, hash, hlc };
-    Ok(Receipt {
-        origin: site.to_string(),
-        seq,
-        hash,
-        hlc,
-        kind: kind.to_string(),
-        key: key.to_string(),
-        duplicate: false,
-    })
+    Ok(Receipt::appended(site, seq, hash, hlc, kind, key))
 }
 
 /// Append an event entry (no idempotency: every event is new).

@@ -7,8 +7,8 @@ use crate::{Head, SqliteStore, append, backend};
 use einvoice_core::Validated;
 use einvoice_store::carrier_key;
 use einvoice_store::{
-    BankAccountRecord, DrawFreeze, LedgerEntry, OutboxItem, OutboxRecord, Receipt, SiteRecords,
-    StoreError, WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord, replay_facts,
+    BankAccountRecord, DrawFreeze, LedgerEntry, OutboxItem, OutboxRecord, SiteRecords, StoreError,
+    WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord, replay_facts,
     target_not_empty,
 };
 use rusqlite::{Connection, Transaction, params};
@@ -258,15 +258,7 @@ pub(crate) async fn import_site(
                 ])
                 .map_err(backend)?;
             if let Some(v) = facts {
-                let receipt = Receipt {
-                    origin: e.origin.clone(),
-                    seq: e.seq,
-                    hash: e.hash,
-                    hlc: e.hlc,
-                    kind: e.kind.clone(),
-                    key: e.key.clone(),
-                    duplicate: false,
-                };
+                let receipt = e.receipt();
                 append::project(t, &receipt, &v.facts, &e.body)?;
             }
             if e.origin == site && e.seq > head.seq {
