@@ -50,3 +50,50 @@ pub async fn concurrent_appends<S: Store>(s: S) {
     let verdict = s.verify_ledger(s.site()).await.expect("verify");
     assert_eq!((verdict.entries, verdict.broken), (201, None));
 }
+
+/// Verify names the first changed entry: after an allocation and three
+/// invoices, `tamper` changes entry 3's stored body behind the store's back
+/// (as an attacker with database access would); the verdict is
+/// `HASH_MISMATCH` at 3 with 2 good entries.
+pub async fn verify_finds_the_first_tampered_entry<S, T, TF>(s: S, tamper: T)
+where
+    S: Store,
+    T: FnOnce(S, u64) -> TF,
+    TF: std::future::Future<Output = ()>,
+{
+    ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    for i in 1..=3 {
+        ok_one(
+            &s,
+            &Scope::All,
+            invoice(SELLER_A, &format!("AB0000000{i}"), "1234", 10),
+        )
+        .await;
+    }
+    tamper(s.clone(), 3).await;
+    let v = s.verify_ledger(s.site()).await.expect("verify");
+    let broken = v.broken.expect("broken link found");
+    assert_eq!(
+        (broken.seq, broken.code.as_str()),
+        (3, crate::HASH_MISMATCH)
+    );
+    assert_eq!(v.entries, 2);
+}
+
+/// A store opened again on the same database continues its site's chain:
+/// `open` opens (or connects to) one and the same database each time.
+pub async fn reopening_continues_the_chain<S, O, OF>(open: O)
+where
+    S: Store,
+    O: Fn() -> OF,
+    OF: std::future::Future<Output = S>,
+{
+    {
+        let s = open().await;
+        ok_one(&s, &Scope::All, allocation(SELLER_A)).await;
+    }
+    let s = open().await;
+    let r = ok_one(&s, &Scope::All, invoice(SELLER_A, "AB00000001", "1234", 10)).await;
+    assert_eq!(r.seq, 2);
+    assert_eq!(s.verify_ledger(s.site()).await.expect("v").broken, None);
+}
