@@ -5,12 +5,12 @@
 use crate::records::put_record;
 use crate::{Head, SqliteStore, append, backend};
 use einvoice_core::Validated;
-use einvoice_store::carrier_key;
 use einvoice_store::{
     BankAccountRecord, DrawFreeze, LedgerEntry, OutboxItem, OutboxRecord, SiteRecords, StoreError,
     WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord, replay_facts,
     target_not_empty,
 };
+use einvoice_store::{IMPORT_EMPTY_TABLES, carrier_key};
 use rusqlite::{Connection, Transaction, params};
 
 /// Every SQL statement of this module.
@@ -197,21 +197,7 @@ pub(crate) async fn export_records(s: &SqliteStore) -> Result<SiteRecords, Store
 
 /// Refuse a store that holds anything a site would have written.
 fn check_empty(t: &Transaction<'_>) -> Result<(), StoreError> {
-    for (table, what) in [
-        ("ledger", "ledger entries"),
-        (
-            "records",
-            "records (sellers, keys, carriers, apps, operators or sessions)",
-        ),
-        ("winning_numbers", "winning numbers"),
-        ("invoices", "invoices"),
-        ("tracks", "track allocations"),
-        ("draw_freezes", "draw freezes"),
-        ("draw_loads", "loaded winners"),
-        ("winners", "winner lines"),
-        ("bank_accounts", "bank accounts"),
-        ("outbox", "outbox notifications"),
-    ] {
+    for &(table, what) in IMPORT_EMPTY_TABLES {
         let any: bool = t
             .query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| {
                 r.get(0)

@@ -38,8 +38,8 @@ pub use draw::*;
 pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
 pub use error::{Rejection, StoreError};
 pub use io::{
-    OutboxRecord, SiteRecords, TARGET_NOT_EMPTY, WinnersExport, is_message_kind, replay_facts,
-    target_not_empty,
+    IMPORT_EMPTY_TABLES, OutboxRecord, SiteRecords, TARGET_NOT_EMPTY, WinnersExport,
+    is_message_kind, replay_facts, target_not_empty,
 };
 pub use records::*;
 pub use scope::{AdmittedMessage, Scope, ScopedSeller, TENANT_SCOPE};
