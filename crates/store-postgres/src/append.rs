@@ -6,10 +6,15 @@ mod explain_batch;
 
 use crate::error::DbError;
 use crate::{Job, MAX_BATCH, Shared};
-use einvoice_core::validated::{Delivery, InvoiceFacts};
+use einvoice_core::validated::InvoiceFacts;
 use einvoice_core::{Facts, Validated};
+use einvoice_store::append_rules::{
+    InvoiceColumns, allowance_per_invoice, held_status, outside_track, seen_before,
+    status_on_issue, status_on_issue_of, track_overlap, track_ranges,
+};
 use einvoice_store::{
-    AppendOutcome, EntryHash, Hlc, NewEntry, Receipt, Rejection, Scope, StoreError, hash_entry,
+    AdmittedMessage, AppendOutcome, EntryHash, Hlc, NewEntry, Receipt, Rejection, StoreError,
+    hash_entry,
 };
 use futures_util::future::{try_join, try_join3};
 use std::collections::{HashMap, HashSet};
@@ -19,11 +24,10 @@ use tokio_postgres::error::SqlState;
 
 /// What one caller asked to append.
 pub(crate) enum Request {
-    /// Validated messages for sellers within `scope`.
+    /// Messages admitted by the caller's scope, or their rejections.
     Messages {
-        scope: Scope,
         actor: String,
-        messages: Vec<Validated>,
+        messages: Vec<Result<AdmittedMessage, Rejection>>,
     },
     /// One event entry (operator actions, carrier and draw events).
     Event(NewEntry),
@@ -556,15 +560,7 @@ impl<'a, 't> Writer<'a, 't> {
                     new_periods.push(x.f.period.key());
                 }
                 self.head = Head { seq, hash, hlc };
-                let receipt = Receipt {
-                    origin: self.site.to_string(),
-                    seq,
-                    hash,
-                    hlc,
-                    kind: kind.to_string(),
-                    key: key.to_string(),
-                    duplicate: false,
-                };
+                let receipt = Receipt::appended(self.site, seq, hash, hlc, kind, key);
                 accepted.insert(
                     (kind, key),
                     (
@@ -679,15 +675,7 @@ impl<'a, 't> Writer<'a, 't> {
             )
             .await?;
         self.head = Head { seq, hash, hlc };
-        Ok(Receipt {
-            origin: self.site.to_string(),
-            seq,
-            hash,
-            hlc,
-            kind: kind.to_string(),
-            key: key.to_string(),
-            duplicate: false,
-        })
+        Ok(Receipt::appended(self.site, seq, hash, hlc, kind, key))
     }
 
     /// Append one prepared message (in scope) the message-at-a-time way.
@@ -746,14 +734,7 @@ impl<'a, 't> Writer<'a, 't> {
                         .await?;
                     if let Some(row) = clash {
                         let owner: String = row.try_get(0)?;
-                        return Ok(Err(Rejection::new(
-                            "TRACK_OVERLAP",
-                            "Details",
-                            format!(
-                                "{}{b:08}–{e:08} in period {} overlaps a range already allocated to {owner}",
-                                f.track, f.period
-                            ),
-                        )));
+                        return Ok(Err(track_overlap(f, b, e, &owner)));
                     }
                 }
             }
@@ -795,29 +776,8 @@ impl<'a, 't> Writer<'a, 't> {
                     .iter()
                     .map(|row| row.try_get(0))
                     .collect::<Result<_, _>>()?;
-                // A held cancel dominates a held void (see core::resolve).
-                let status = if held.iter().any(|s| s == "cancelled") {
-                    "cancelled"
-                } else if held.iter().any(|s| s == "voided") {
-                    "voided"
-                } else {
-                    "issued"
-                };
-                let (ct, cid, npo) = match &f.delivery {
-                    Delivery::Carrier(c) => {
-                        (Some(c.kind.code().to_string()), Some(c.id.clone()), None)
-                    }
-                    Delivery::Donated(l) => (None, None, Some(l.as_str().to_string())),
-                    _ => (None, None, None),
-                };
-                let date = einvoice_core::period::format_mig_date(f.date);
-                let time = format!(
-                    "{:02}:{:02}:{:02}",
-                    f.time.hour(),
-                    f.time.minute(),
-                    f.time.second()
-                );
-                let random = f.random.as_ref().map(|x| x.as_str().to_string());
+                let status = status_on_issue_of(held.iter().map(String::as_str));
+                let cols = InvoiceColumns::of(f);
                 let st = self.t.prepare_cached(INSERT_INVOICE).await?;
                 self.t
                     .execute(
@@ -826,13 +786,13 @@ impl<'a, 't> Writer<'a, 't> {
                             &seller,
                             &number,
                             &period_key(f.period)?,
-                            &date,
-                            &time,
-                            &f.buyer.mig_str(),
-                            &random,
-                            &ct,
-                            &cid,
-                            &npo,
+                            &cols.date,
+                            &cols.time,
+                            &cols.buyer,
+                            &cols.random,
+                            &cols.carrier_type,
+                            &cols.carrier_id,
+                            &cols.npoban,
                             &f.total.0,
                             &status,
                             &body,
@@ -844,7 +804,7 @@ impl<'a, 't> Writer<'a, 't> {
             }
             Facts::Cancel(c) | Facts::Void(c) => {
                 let cancel = matches!(facts, Facts::Cancel(_));
-                let status = if cancel { "cancelled" } else { "voided" };
+                let status = held_status(cancel);
                 let (seller, number) = (c.seller.as_str(), c.number.to_string());
                 self.t
                     .execute(
@@ -861,18 +821,8 @@ impl<'a, 't> Writer<'a, 't> {
                 self.t.execute(sql, &[&seller, &number]).await?;
             }
             Facts::Allowance(a) => {
-                let mut per_invoice: std::collections::BTreeMap<String, i64> = Default::default();
-                for it in &a.items {
-                    let amount = einvoice_core::money::round_half_up(it.amount)
-                        .try_into()
-                        .unwrap_or(0i64)
-                        .saturating_add(it.tax.0);
-                    *per_invoice
-                        .entry(it.original_number.to_string())
-                        .or_default() += amount;
-                }
                 let seller = a.seller.as_str();
-                for (inv, amount) in per_invoice {
+                for (inv, amount) in allowance_per_invoice(a) {
                     self.t
                         .execute(
                             "INSERT INTO allowances (seller, allowance, invoice, amount) VALUES ($1, $2, $3, $4)",
@@ -1015,42 +965,6 @@ fn leading_run<'a>(inputs: &'a [Prepared<'a>]) -> Vec<Pending<'a>> {
     run
 }
 
-/// A message already accepted under the same (kind, natural key): the
-/// original receipt when the body is the same, else `DUPLICATE_CONFLICT`
-/// naming the original. `receipt` is the original's, marked duplicate.
-// `AppendOutcome` is the trait's own type; its size is not ours to change.
-#[allow(clippy::result_large_err)]
-fn seen_before(kind: &str, key: &str, receipt: Receipt, same_body: bool) -> AppendOutcome {
-    if same_body {
-        return Ok(receipt);
-    }
-    let mut r = Rejection::new(
-        "DUPLICATE_CONFLICT",
-        "",
-        format!(
-            "a different {kind} for {key} was already accepted as entry {}#{} ({}); send a cancel or void instead of a second version",
-            receipt.origin, receipt.seq, receipt.hash
-        ),
-    );
-    r.original = Some(Receipt {
-        duplicate: false,
-        ..receipt
-    });
-    Err(r)
-}
-
-/// `NUMBER_OUTSIDE_TRACK` for an invoice whose number no allocation covers.
-fn outside_track(f: &InvoiceFacts) -> Rejection {
-    Rejection::new(
-        "NUMBER_OUTSIDE_TRACK",
-        "Main/InvoiceNumber",
-        format!(
-            "{} is not in a range allocated to seller {} for period {}; allocate a track (E0401) first",
-            f.number, f.seller, f.period
-        ),
-    )
-}
-
 /// A message checked and encoded before the transaction.
 struct Prepped<'a> {
     v: &'a Validated,
@@ -1073,23 +987,12 @@ enum Prepared<'a> {
 #[allow(clippy::result_large_err)]
 fn prepare(input: &Request) -> Prepared<'_> {
     match input {
-        Request::Messages {
-            scope,
-            actor,
-            messages,
-        } => Prepared::Messages {
+        Request::Messages { actor, messages } => Prepared::Messages {
             actor,
             messages: messages
                 .iter()
-                .map(|v| {
-                    let seller = v.seller();
-                    if !scope.allows(&seller) {
-                        return Err(Rejection::new(
-                            "TENANT_SCOPE",
-                            "Seller",
-                            format!("this key may not act for seller {seller}"),
-                        ));
-                    }
+                .map(|m| {
+                    let v = m.as_ref().map_err(Clone::clone)?.message();
                     Ok(Prepped {
                         v,
                         kind: v.kind().as_str(),
@@ -1155,43 +1058,19 @@ impl<'a> NewRows<'a> {
 
     /// The invoice row; `held` is (cancel held, void held) for its number.
     fn invoice(&mut self, f: &'a InvoiceFacts, held: (bool, bool), number: String, period: i32) {
-        // A held cancel dominates a held void (see core::resolve).
-        let status = match held {
-            (true, _) => "cancelled",
-            (false, true) => "voided",
-            _ => "issued",
-        };
-        let (ct, cid, npo) = match &f.delivery {
-            Delivery::Carrier(c) => (Some(c.kind.code().to_string()), Some(c.id.clone()), None),
-            Delivery::Donated(l) => (None, None, Some(l.as_str().to_string())),
-            _ => (None, None, None),
-        };
+        let status = status_on_issue(held.0, held.1);
+        let cols = InvoiceColumns::of(f);
         self.seller.push(f.seller.as_str());
         self.number.push(number);
         self.period.push(period);
-        self.date
-            .push(einvoice_core::period::format_mig_date(f.date));
-        self.time.push(format!(
-            "{:02}:{:02}:{:02}",
-            f.time.hour(),
-            f.time.minute(),
-            f.time.second()
-        ));
-        self.buyer.push(f.buyer.mig_str());
-        self.random
-            .push(f.random.as_ref().map(|x| x.as_str().to_string()));
-        self.carrier_type.push(ct);
-        self.carrier_id.push(cid);
-        self.npoban.push(npo);
+        self.date.push(cols.date);
+        self.time.push(cols.time);
+        self.buyer.push(cols.buyer);
+        self.random.push(cols.random);
+        self.carrier_type.push(cols.carrier_type);
+        self.carrier_id.push(cols.carrier_id);
+        self.npoban.push(cols.npoban);
         self.total.push(f.total.0);
         self.status.push(status);
-    }
-}
-
-fn track_ranges(f: &einvoice_core::validated::TrackRangeFacts) -> Vec<(u32, u32)> {
-    if f.items.is_empty() {
-        vec![(f.begin, f.end)]
-    } else {
-        f.items.iter().map(|(b, e, _)| (*b, *e)).collect()
     }
 }

@@ -1,6 +1,6 @@
 //! The draw on PostgreSQL: the eligibility freeze, frozen snapshots, winners
-//! and bank accounts (tables in `migrations/0002_draw.sql`), and the outbox's
-//! claims (leases added by `migrations/0003_outbox_lease.sql`).
+//! and bank accounts (tables in `migrations/0002_draw.sql`). The winner
+//! notifications a load enqueues are delivered through `outbox.rs`.
 
 use crate::PgStore;
 use crate::append::{append_event_in, period_key, to_i64, to_u64};
@@ -247,21 +247,13 @@ impl PgStore {
                 .await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
-                let ct: Option<String> = r.try_get(2)?;
-                let cid: Option<String> = r.try_get(3)?;
-                let carrier = match (ct, cid) {
-                    (Some(t), Some(i)) if !t.is_empty() => Some(format!("{t}:{i}")),
-                    _ => None,
-                };
-                let donated_to = r.try_get::<_, Option<String>>(4)?.filter(|n| !n.is_empty());
-                let printed = carrier.is_none() && donated_to.is_none();
-                out.push(EligibleRow {
-                    number: r.try_get(0)?,
-                    seller: r.try_get(1)?,
-                    carrier,
-                    donated_to,
-                    printed,
-                });
+                out.push(EligibleRow::from_stored(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                ));
             }
             Ok(out)
         })
@@ -292,14 +284,7 @@ impl PgStore {
                     .await?;
                 if let Some(row) = old {
                     let old: DrawFreeze = parse_json("draw freeze", &row.try_get::<_, String>(0)?)?;
-                    return Ok(if old.root == freeze.root && old.rows == freeze.rows {
-                        DrawPut::Unchanged
-                    } else {
-                        DrawPut::Conflict(format!(
-                            "period {} was frozen by {} with root {} ({} rows)",
-                            old.period, old.actor, old.root, old.rows
-                        ))
-                    });
+                    return Ok(freeze.put_over(&old));
                 }
                 t.execute(
                     "INSERT INTO draw_freezes (period, root, json) VALUES ($1, $2, $3)",
@@ -401,14 +386,7 @@ impl PgStore {
                 if let Some(row) = old {
                     let old: WinnersSummary =
                         parse_json("winners load", &row.try_get::<_, String>(0)?)?;
-                    return Ok(if &old.digest == digest_of.get().await? {
-                        DrawPut::Unchanged
-                    } else {
-                        DrawPut::Conflict(format!(
-                            "period {} already has {} winner lines (NT${} payable, digest {}) loaded by {}",
-                            old.period, old.lines, old.payable, old.digest, old.actor
-                        ))
-                    });
+                    return Ok(old.put_again(digest_of.get().await?));
                 }
                 // The load row first; its digest and summary at the end.
                 t.execute(
@@ -433,8 +411,11 @@ impl PgStore {
                 t.batch_execute("SAVEPOINT winner_notes").await?;
                 match copy_notes(&t, "outbox", &refs).await {
                     Ok(()) => t.batch_execute("RELEASE SAVEPOINT winner_notes").await?,
-                    Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                        t.batch_execute("ROLLBACK TO SAVEPOINT winner_notes").await?;
+                    Err(e)
+                        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+                    {
+                        t.batch_execute("ROLLBACK TO SAVEPOINT winner_notes")
+                            .await?;
                         insert_notes_skipping_existing(&t, notes).await?;
                     }
                     Err(e) => return Err(e),
@@ -461,90 +442,6 @@ impl PgStore {
         let notes = notes.into_inner();
         tokio::task::spawn_blocking(move || drop((load, notes)));
         outcome
-    }
-
-    /// Lease due, unleased items to `worker` in one statement. `FOR UPDATE
-    /// SKIP LOCKED` passes over rows another node's claim is taking right
-    /// now, and a row that claim has just leased fails the re-checked
-    /// condition, so concurrent claims get disjoint items without waiting.
-    /// The locked rows are a materialized CTE, evaluated once: as an
-    /// `id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` sub-select the
-    /// planner may re-run it per row, and each run skips the rows the
-    /// statement has already updated, so `LIMIT` would not hold.
-    pub(crate) async fn draw_outbox_claim(
-        &self,
-        now_unix: i64,
-        limit: u32,
-        lease_secs: u32,
-        worker: &str,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        let lim = i64::from(limit);
-        let until = now_unix.saturating_add(i64::from(lease_secs.max(1)));
-        self.run(|c| async move {
-            let rows = c
-                .query(
-                    "WITH due AS MATERIALIZED ( \
-                         SELECT id FROM outbox \
-                         WHERE delivered_unix IS NULL AND next_unix <= $1 \
-                           AND (lease_until IS NULL OR lease_until <= $1) \
-                         ORDER BY next_unix, id LIMIT $2 \
-                         FOR UPDATE SKIP LOCKED) \
-                     UPDATE outbox o SET lease_owner = $3, lease_until = $4 \
-                     FROM due WHERE o.id = due.id \
-                     RETURNING o.id, o.kind, o.body, o.attempts, o.next_unix",
-                    &[&now_unix, &lim, &worker, &until],
-                )
-                .await?;
-            let mut items = rows
-                .iter()
-                .map(|r| {
-                    Ok(OutboxItem {
-                        id: r.try_get(0)?,
-                        kind: r.try_get(1)?,
-                        body: r.try_get(2)?,
-                        attempts: u32::try_from(r.try_get::<_, i32>(3)?).unwrap_or(0),
-                        next_unix: r.try_get(4)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, DbError>>()?;
-            // RETURNING has no order of its own.
-            items.sort_by(|a, b| (a.next_unix, &a.id).cmp(&(b.next_unix, &b.id)));
-            Ok(items)
-        })
-        .await
-    }
-
-    /// Record `worker`'s outcome of `id` and end its lease, if it holds it.
-    pub(crate) async fn draw_outbox_mark(
-        &self,
-        id: &str,
-        worker: &str,
-        outcome: OutboxOutcome,
-    ) -> Result<bool, StoreError> {
-        let outcome = &outcome;
-        self.run(|c| async move {
-            let n = match outcome {
-                OutboxOutcome::Delivered { at_unix } => {
-                    c.execute(
-                        "UPDATE outbox SET delivered_unix = $3, lease_owner = NULL, lease_until = NULL \
-                         WHERE id = $1 AND lease_owner = $2 AND delivered_unix IS NULL",
-                        &[&id, &worker, at_unix],
-                    )
-                    .await?
-                }
-                OutboxOutcome::Failed { next_unix, error } => {
-                    c.execute(
-                        "UPDATE outbox SET attempts = attempts + 1, next_unix = $3, last_error = $4, \
-                         lease_owner = NULL, lease_until = NULL \
-                         WHERE id = $1 AND lease_owner = $2 AND delivered_unix IS NULL",
-                        &[&id, &worker, next_unix, error],
-                    )
-                    .await?
-                }
-            };
-            Ok(n == 1)
-        })
-        .await
     }
 
     pub(crate) async fn draw_winners_summary(

@@ -8,9 +8,9 @@ use crate::error::DbError;
 use crate::read::{carrier_id, sql};
 use einvoice_core::Validated;
 use einvoice_store::{
-    BankAccountRecord, DrawFreeze, EntryHash, Hlc, LedgerEntry, OutboxItem, OutboxRecord, Receipt,
-    SiteRecords, StoreError, WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord,
-    is_message_kind, replay_facts, target_not_empty,
+    BankAccountRecord, DrawFreeze, EntryHash, Hlc, IMPORT_EMPTY_TABLES, LedgerEntry, OutboxItem,
+    OutboxRecord, SiteRecords, StoreError, WinnerRecord, WinnersExport, WinnersSummary,
+    WinningNumbersRecord, is_message_kind, replay_facts, target_not_empty,
 };
 use std::collections::BTreeMap;
 
@@ -204,22 +204,9 @@ pub(crate) async fn import_site(
              draw_freezes, draw_loads, winners, bank_accounts, outbox IN EXCLUSIVE MODE",
         )
         .await?;
-        for (table, what) in [
-            ("ledger", "ledger entries"),
-            ("ledger_heads", "ledger heads"),
-            (
-                "records",
-                "records (sellers, keys, carriers, apps, operators or sessions)",
-            ),
-            ("winning_numbers", "winning numbers"),
-            ("invoices", "invoices"),
-            ("tracks", "track allocations"),
-            ("draw_freezes", "draw freezes"),
-            ("draw_loads", "loaded winners"),
-            ("winners", "winner lines"),
-            ("bank_accounts", "bank accounts"),
-            ("outbox", "outbox notifications"),
-        ] {
+        let (ledger, rest) = IMPORT_EMPTY_TABLES.split_at(1);
+        let heads = [("ledger_heads", "ledger heads")];
+        for &(table, what) in ledger.iter().chain(&heads).chain(rest) {
             let any: bool = t
                 .query_one(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), &[])
                 .await?
@@ -261,15 +248,7 @@ pub(crate) async fn import_site(
             )
             .await?;
             if let Some(v) = facts {
-                let receipt = Receipt {
-                    origin: e.origin.clone(),
-                    seq: e.seq,
-                    hash: e.hash,
-                    hlc: e.hlc,
-                    kind: e.kind.clone(),
-                    key: e.key.clone(),
-                    duplicate: false,
-                };
+                let receipt = e.receipt();
                 w.project(&receipt, &v.facts, &e.body).await?;
             }
             let head = heads.entry(e.origin.as_str()).or_insert(e);

@@ -47,16 +47,17 @@ mod error;
 #[cfg(test)]
 mod explain_tests;
 mod io;
+mod outbox;
 #[cfg(any(test, feature = "test-support"))]
 pub mod pg_harness;
 mod read;
 #[cfg(test)]
 mod retry_tests;
+mod store;
 
 use crate::error::DbError;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use einvoice_core::Validated;
-use einvoice_store::{AppendOutcome, NewEntry, Receipt, Scope, StoreError};
+use einvoice_store::{AdmittedMessage, AppendOutcome, NewEntry, Receipt, Rejection, StoreError};
 use std::collections::HashSet;
 use std::future::Future;
 use std::str::FromStr;
@@ -413,16 +414,14 @@ impl PgStore {
     /// Queue an append job and wait for its committed result.
     pub(crate) async fn write_messages(
         &self,
-        scope: &Scope,
         actor: &str,
-        messages: Vec<Validated>,
+        messages: Vec<Result<AdmittedMessage, Rejection>>,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
         let (reply, rx) = oneshot::channel();
         let input = append::Request::Messages {
-            scope: scope.clone(),
             actor: actor.to_string(),
             messages,
         };

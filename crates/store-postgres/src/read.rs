@@ -1,12 +1,13 @@
-//! The read side and the [`Store`] implementation.
+//! The read side: ledger entries, invoices, tracks and issued numbers, and
+//! the record documents. What the rows mean is `einvoice_store::stored`, the
+//! chain rule `einvoice_store::ChainCheck`.
 
 use crate::PgStore;
 use crate::append::{hash_of, period_key, to_i64, to_u64};
 use crate::error::DbError;
-use einvoice_core::ids::{
-    BuyerId, Carrier, CarrierType, CarrierTypes, IdPolicy, InvoiceNumber, RandomNumber, Track, Ubn,
-};
-use einvoice_core::{Period, Validated};
+use einvoice_core::Period;
+use einvoice_core::ids::{Carrier, InvoiceNumber, RandomNumber, Ubn};
+use einvoice_store::stored::{StoredEntryRef, StoredInvoice, corrupt, stored_track};
 use einvoice_store::*;
 use tokio_postgres::Row;
 
@@ -78,100 +79,41 @@ pub(crate) mod sql {
 /// Rows per statement when walking a whole chain.
 const VERIFY_CHUNK: i64 = 2_000;
 
-fn corrupt(what: &str, v: &str) -> DbError {
-    DbError::Store(StoreError::Corrupt(format!(
-        "stored {what} {v:?} does not parse"
-    )))
-}
-
-/// UBNs were validated on the way in (possibly under sandbox rules); read them back leniently.
-fn stored_ubn(s: &str) -> Result<Ubn, DbError> {
-    Ubn::parse(s)
-        .or_else(|_| Ubn::parse_with(s, &IdPolicy::sandbox()))
-        .map_err(|_| corrupt("UBN", s))
-}
-
-fn stored_period(key: i32) -> Result<Period, DbError> {
-    u16::try_from(key / 100)
-        .ok()
-        .zip(u8::try_from(key % 100).ok())
-        .and_then(|(y, m)| Period::new(y, m))
-        .ok_or_else(|| corrupt("period", &key.to_string()))
-}
-
 /// An [`InvoiceView`] from a row of `sql::invoice_select!`.
 fn view_of(r: &Row) -> Result<InvoiceView, DbError> {
-    let seller = stored_ubn(&r.try_get::<_, String>(0)?)?;
-    let number_s: String = r.try_get(1)?;
-    let number =
-        InvoiceNumber::parse(&number_s).map_err(|_| corrupt("invoice number", &number_s))?;
-    let period = stored_period(r.try_get(2)?)?;
-    let buyer_s: String = r.try_get(5)?;
-    let buyer = if buyer_s == einvoice_core::ids::CONSUMER_BUYER_ID {
-        BuyerId::Consumer
-    } else {
-        BuyerId::Business(stored_ubn(&buyer_s)?)
+    let invoice = StoredInvoice {
+        seller: r.try_get(0)?,
+        number: r.try_get(1)?,
+        period: i64::from(r.try_get::<_, i32>(2)?),
+        date: r.try_get(3)?,
+        time: r.try_get(4)?,
+        buyer: r.try_get(5)?,
+        random: r.try_get(6)?,
+        carrier_type: r.try_get(7)?,
+        carrier_id: r.try_get(8)?,
+        npoban: r.try_get(9)?,
+        total: r.try_get(10)?,
+        status: r.try_get(11)?,
+        allowance: r.try_get(12)?,
+        body: r.try_get(13)?,
+        origin: r.try_get(14)?,
+        seq: to_u64(r.try_get(15)?)?,
     };
-    let random = match r.try_get::<_, Option<String>>(6)? {
-        Some(x) => Some(RandomNumber::parse(&x).map_err(|_| corrupt("random number", &x))?),
-        None => None,
-    };
-    let carrier = match (
-        r.try_get::<_, Option<String>>(7)?,
-        r.try_get::<_, Option<String>>(8)?,
-    ) {
-        (Some(t), Some(id)) => {
-            let others = CarrierTypes::default();
-            let kind = CarrierType::parse(&t, &others).unwrap_or(CarrierType::Other(t.clone()));
-            Some(Carrier { kind, id })
-        }
-        _ => None,
-    };
-    let status_s: String = r.try_get(11)?;
-    let status = match status_s.as_str() {
-        "issued" => InvoiceStatus::Issued,
-        "cancelled" => InvoiceStatus::Cancelled,
-        "voided" => InvoiceStatus::Voided,
-        other => return Err(corrupt("status", other)),
-    };
-    let body: Vec<u8> = r.try_get(13)?;
-    let origin: String = r.try_get(14)?;
-    let seq = to_u64(r.try_get(15)?)?;
-    let receipt = match (
+    let entry = match (
         r.try_get::<_, Option<i64>>(16)?,
         r.try_get::<_, Option<String>>(17)?,
         r.try_get::<_, Option<String>>(18)?,
         r.try_get::<_, Option<Vec<u8>>>(19)?,
     ) {
-        (Some(hlc), Some(kind), Some(key), Some(hash)) => Some(Receipt {
-            origin,
-            seq,
-            hash: hash_of(&hash)?,
-            hlc: Hlc(to_u64(hlc)?),
+        (Some(hlc), Some(kind), Some(key), Some(hash)) => Some(StoredEntryRef {
+            hlc: to_u64(hlc)?,
             kind,
             key,
-            duplicate: false,
+            hash: hash_of(&hash)?,
         }),
         _ => None,
     };
-    Ok(InvoiceView {
-        summary: InvoiceSummary {
-            seller,
-            number,
-            period,
-            date: r.try_get(3)?,
-            time: r.try_get(4)?,
-            buyer,
-            random,
-            carrier,
-            donated_to: r.try_get(9)?,
-            total: r.try_get(10)?,
-            status,
-        },
-        message: serde_json::from_slice(&body).ok(),
-        allowance_total: r.try_get(12)?,
-        receipt,
-    })
+    invoice.view(entry).map_err(DbError::Store)
 }
 
 pub(crate) fn entry_of(r: &Row) -> Result<LedgerEntry, DbError> {
@@ -208,7 +150,7 @@ fn unix_now() -> i64 {
 }
 
 impl PgStore {
-    async fn put_record<T: serde::Serialize + Sync>(
+    pub(crate) async fn put_record<T: serde::Serialize + Sync>(
         &self,
         space: &str,
         id: &str,
@@ -224,7 +166,7 @@ impl PgStore {
         .await
     }
 
-    async fn get_record<T: serde::de::DeserializeOwned + Send>(
+    pub(crate) async fn get_record<T: serde::de::DeserializeOwned + Send>(
         &self,
         space: &str,
         id: &str,
@@ -242,7 +184,7 @@ impl PgStore {
         .await
     }
 
-    async fn views(
+    pub(crate) async fn views(
         &self,
         query: &'static str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -254,7 +196,7 @@ impl PgStore {
         .await
     }
 
-    async fn tracks_of(
+    pub(crate) async fn tracks_of(
         &self,
         seller: Ubn,
         period: Period,
@@ -264,11 +206,11 @@ impl PgStore {
             let st = c.prepare_cached(sql::TRACKS_OF_SELLER).await?;
             let mut out = Vec::new();
             for r in c.query(&st, &[&seller.as_str(), &pk]).await? {
-                let t: String = r.try_get(0)?;
-                let track = Track::parse(&t).map_err(|_| corrupt("track", &t))?;
+                let track = stored_track(&r.try_get::<_, String>(0)?).map_err(DbError::Store)?;
                 let bound = |i: usize| -> Result<u32, DbError> {
                     let v: i64 = r.try_get(i)?;
-                    u32::try_from(v).map_err(|_| corrupt("track bound", &v.to_string()))
+                    u32::try_from(v)
+                        .map_err(|_| DbError::Store(corrupt("track bound", &v.to_string())))
                 };
                 out.push(TrackAllocation {
                     seller,
@@ -284,25 +226,10 @@ impl PgStore {
     }
 }
 
-impl Store for PgStore {
-    fn site(&self) -> &str {
-        &self.shared().site
-    }
-
-    async fn append(
-        &self,
-        scope: &Scope,
-        actor: &str,
-        messages: Vec<Validated>,
-    ) -> Result<Vec<AppendOutcome>, StoreError> {
-        self.write_messages(scope, actor, messages).await
-    }
-
-    async fn append_event(&self, entry: NewEntry) -> Result<Receipt, StoreError> {
-        self.write_event(entry).await
-    }
-
-    async fn entries(
+/// The reads (and the record writes) the [`Store`] implementation in
+/// `store.rs` delegates to.
+impl PgStore {
+    pub(crate) async fn entries_after(
         &self,
         origin: &str,
         after: u64,
@@ -321,15 +248,16 @@ impl Store for PgStore {
         .await
     }
 
-    async fn verify_ledger(&self, origin: &str) -> Result<LedgerVerdict, StoreError> {
+    pub(crate) async fn verify_chain(&self, origin: &str) -> Result<LedgerVerdict, StoreError> {
         // The ledger is append-only: walking it in chunks (one statement
         // each, bounded by the statement timeout) sees one consistent prefix.
-        let (mut prev, mut expect, mut n) = (EntryHash::GENESIS, 1u64, 0u64);
+        let mut chain = ChainCheck::new(origin);
         loop {
+            let after = chain.entries();
             let chunk = self
                 .run(|c| async move {
                     let st = c.prepare_cached(sql::ENTRIES_AFTER).await?;
-                    let after = to_i64(expect - 1)?;
+                    let after = to_i64(after)?;
                     c.query(&st, &[&origin, &after, &VERIFY_CHUNK])
                         .await?
                         .iter()
@@ -340,68 +268,20 @@ impl Store for PgStore {
             if chunk.is_empty() {
                 break;
             }
-            for e in chunk {
-                let broken = |code: &str, message: String| BrokenLink {
-                    seq: expect,
-                    code: code.into(),
-                    message,
-                };
-                let bad = if e.seq != expect {
-                    Some(broken(
-                        "SEQ_GAP",
-                        format!("expected entry {expect}, found {}", e.seq),
-                    ))
-                } else if e.prev_hash != prev {
-                    Some(broken(
-                        "PREV_HASH_MISMATCH",
-                        format!(
-                            "entry {} links to {} but the previous entry's hash is {prev}",
-                            e.seq, e.prev_hash
-                        ),
-                    ))
-                } else if e.computed_hash() != e.hash {
-                    Some(broken(
-                        "HASH_MISMATCH",
-                        format!(
-                            "entry {} was changed: its content hashes to {}, not the stored {}",
-                            e.seq,
-                            e.computed_hash(),
-                            e.hash
-                        ),
-                    ))
-                } else {
-                    None
-                };
-                if bad.is_some() {
-                    return Ok(LedgerVerdict {
-                        origin: origin.to_string(),
-                        entries: n,
-                        head: prev,
-                        broken: bad,
-                    });
+            for e in &chunk {
+                if chain.push(e).is_err() {
+                    return Ok(chain.verdict());
                 }
-                prev = e.hash;
-                expect += 1;
-                n += 1;
             }
         }
-        Ok(LedgerVerdict {
-            origin: origin.to_string(),
-            entries: n,
-            head: prev,
-            broken: None,
-        })
+        Ok(chain.verdict())
     }
 
-    async fn invoice(
+    pub(crate) async fn invoice_of_seller(
         &self,
-        scope: &Scope,
         seller: Ubn,
         number: InvoiceNumber,
     ) -> Result<Option<InvoiceView>, StoreError> {
-        if !scope.allows(&seller) {
-            return Ok(None);
-        }
         let number = number.to_string();
         let v = self
             .views(sql::INVOICE_BY_NUMBER, &[&seller.as_str(), &number])
@@ -409,15 +289,11 @@ impl Store for PgStore {
         Ok(v.into_iter().next())
     }
 
-    async fn invoice_history(
+    pub(crate) async fn history_of_invoice(
         &self,
-        scope: &Scope,
         seller: Ubn,
         number: InvoiceNumber,
     ) -> Result<Vec<LedgerEntry>, StoreError> {
-        if !scope.allows(&seller) {
-            return Ok(Vec::new());
-        }
         let key = einvoice_core::NaturalKey::Invoice { seller, number }.to_key_string();
         let (key, number) = (key.as_str(), number.to_string());
         let number = number.as_str();
@@ -439,17 +315,13 @@ impl Store for PgStore {
         .await
     }
 
-    async fn list_invoices(
+    pub(crate) async fn invoices_of_seller(
         &self,
-        scope: &Scope,
         seller: Ubn,
         period: Period,
         after: Option<InvoiceNumber>,
         limit: u32,
     ) -> Result<Vec<InvoiceSummary>, StoreError> {
-        if !scope.allows(&seller) {
-            return Ok(Vec::new());
-        }
         let after = after.map(|n| n.to_string()).unwrap_or_default();
         let pk = period_key(period).map_err(DbError::into_store)?;
         let limit = i64::from(limit);
@@ -462,73 +334,29 @@ impl Store for PgStore {
         Ok(v.into_iter().map(|x| x.summary).collect())
     }
 
-    async fn tracks(
+    pub(crate) async fn issued_numbers_in(
         &self,
-        scope: &Scope,
         seller: Ubn,
-        period: Period,
-    ) -> Result<Vec<TrackAllocation>, StoreError> {
-        if !scope.allows(&seller) {
-            return Ok(Vec::new());
-        }
-        self.tracks_of(seller, period).await
-    }
-
-    async fn blanks(
-        &self,
-        scope: &Scope,
-        seller: Ubn,
-        period: Period,
-    ) -> Result<Vec<BlankRange>, StoreError> {
-        if !scope.allows(&seller) {
-            return Ok(Vec::new());
-        }
-        let pk = period_key(period).map_err(DbError::into_store)?;
-        let mut out = Vec::new();
-        for t in self.tracks_of(seller, period).await? {
-            let lo = format!("{}{:08}", t.track, t.begin);
-            let hi = format!("{}{:08}", t.track, t.end);
-            let (lo, hi) = (lo.as_str(), hi.as_str());
-            let used: Vec<u32> = self
-                .run(|c| async move {
-                    let st = c.prepare_cached(sql::NUMBERS_IN_RANGE).await?;
-                    let mut v = Vec::new();
-                    for r in c.query(&st, &[&seller.as_str(), &pk, &lo, &hi]).await? {
-                        let s: String = r.try_get(0)?;
-                        if let Ok(n) = InvoiceNumber::parse(&s) {
-                            v.push(n.number());
-                        }
-                    }
-                    Ok(v)
-                })
-                .await?;
-            let mut next = t.begin;
-            for n in used {
-                if n > next {
-                    out.push(BlankRange {
-                        seller,
-                        period,
-                        track: t.track,
-                        begin: next,
-                        end: n - 1,
-                    });
+        allocation: &TrackAllocation,
+    ) -> Result<Vec<u32>, StoreError> {
+        let pk = period_key(allocation.period).map_err(DbError::into_store)?;
+        let (lo, hi) = allocation.number_bounds();
+        let (lo, hi) = (lo.as_str(), hi.as_str());
+        self.run(|c| async move {
+            let st = c.prepare_cached(sql::NUMBERS_IN_RANGE).await?;
+            let mut v = Vec::new();
+            for r in c.query(&st, &[&seller.as_str(), &pk, &lo, &hi]).await? {
+                let s: String = r.try_get(0)?;
+                if let Ok(n) = InvoiceNumber::parse(&s) {
+                    v.push(n.number());
                 }
-                next = n.saturating_add(1);
             }
-            if next <= t.end {
-                out.push(BlankRange {
-                    seller,
-                    period,
-                    track: t.track,
-                    begin: next,
-                    end: t.end,
-                });
-            }
-        }
-        Ok(out)
+            Ok(v)
+        })
+        .await
     }
 
-    async fn carrier_invoices(
+    pub(crate) async fn invoices_on_carrier(
         &self,
         carrier: &Carrier,
         period: Period,
@@ -541,7 +369,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn lookup_invoice(
+    pub(crate) async fn invoice_by_random(
         &self,
         number: InvoiceNumber,
         random: RandomNumber,
@@ -558,21 +386,12 @@ impl Store for PgStore {
         })
     }
 
-    async fn put_carrier(&self, carrier: CarrierRecord) -> Result<(), StoreError> {
-        self.put_record("carrier", &carrier_id(&carrier.carrier), &carrier)
-            .await
-    }
-
-    async fn carrier(&self, carrier: &Carrier) -> Result<Option<CarrierRecord>, StoreError> {
-        self.get_record("carrier", &carrier_id(carrier)).await
-    }
-
-    async fn record_carrier_login(
+    pub(crate) async fn carrier_login(
         &self,
         carrier: &Carrier,
         attempt: LoginAttempt,
     ) -> Result<(), StoreError> {
-        let id = carrier_id(carrier);
+        let id = carrier_key(carrier);
         let id = id.as_str();
         self.run(|mut c| async move {
             let t = c.transaction().await?;
@@ -585,16 +404,7 @@ impl Store for PgStore {
             let Some(row) = row else { return Ok(()) };
             let mut rec: CarrierRecord =
                 parse_json(&format!("carrier/{id}"), &row.try_get::<_, String>(0)?)?;
-            match attempt {
-                LoginAttempt::Succeeded => {
-                    rec.failures = 0;
-                    rec.locked_until = 0;
-                }
-                LoginAttempt::Failed { lock_until } => {
-                    rec.failures = rec.failures.saturating_add(1);
-                    rec.locked_until = rec.locked_until.max(lock_until);
-                }
-            }
+            rec.record_login(attempt);
             let json = json_of(&rec)?;
             t.execute(sql::PUT_RECORD, &[&"carrier", &id, &json])
                 .await?;
@@ -604,24 +414,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn put_seller(&self, seller: SellerRecord) -> Result<(), StoreError> {
-        self.put_record("seller", seller.ubn.as_str(), &seller)
-            .await
-    }
-
-    async fn seller(&self, ubn: Ubn) -> Result<Option<SellerRecord>, StoreError> {
-        self.get_record("seller", ubn.as_str()).await
-    }
-
-    async fn put_api_key(&self, key: ApiKeyRecord) -> Result<(), StoreError> {
-        self.put_record("api_key", &key.key_id, &key).await
-    }
-
-    async fn api_key(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.get_record("api_key", key_id).await
-    }
-
-    async fn remember_nonce(
+    pub(crate) async fn remember_nonce_once(
         &self,
         key_id: &str,
         nonce: &str,
@@ -643,23 +436,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn put_app(&self, app: AppRecord) -> Result<(), StoreError> {
-        self.put_record("app", &app.app_id, &app).await
-    }
-
-    async fn app(&self, app_id: &str) -> Result<Option<AppRecord>, StoreError> {
-        self.get_record("app", app_id).await
-    }
-
-    async fn put_operator(&self, operator: OperatorRecord) -> Result<(), StoreError> {
-        self.put_record("operator", &operator.name, &operator).await
-    }
-
-    async fn operator(&self, name: &str) -> Result<Option<OperatorRecord>, StoreError> {
-        self.get_record("operator", name).await
-    }
-
-    async fn operator_count(&self) -> Result<u64, StoreError> {
+    pub(crate) async fn count_operators(&self) -> Result<u64, StoreError> {
         self.run(|c| async move {
             let n: i64 = c
                 .query_one("SELECT count(*) FROM records WHERE space = 'operator'", &[])
@@ -670,16 +447,10 @@ impl Store for PgStore {
         .await
     }
 
-    async fn put_session(&self, session: SessionRecord) -> Result<(), StoreError> {
-        self.put_record("session", &session.token_hash, &session)
-            .await
-    }
-
-    async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
-        self.get_record("session", token_hash).await
-    }
-
-    async fn put_winning_numbers(&self, record: WinningNumbersRecord) -> Result<(), StoreError> {
+    pub(crate) async fn store_winning_numbers(
+        &self,
+        record: WinningNumbersRecord,
+    ) -> Result<(), StoreError> {
         let pk = period_key(record.period).map_err(DbError::into_store)?;
         let version = i32::try_from(record.version)
             .map_err(|_| StoreError::Backend(format!("version {} too large", record.version)))?;
@@ -696,12 +467,7 @@ impl Store for PgStore {
             if let Some(row) = old {
                 let old: WinningNumbersRecord =
                     parse_json("winning numbers", &row.try_get::<_, String>(0)?)?;
-                if old.approved_by.is_some() {
-                    return Err(DbError::Store(StoreError::Backend(format!(
-                        "WINNING_NUMBERS_PUBLISHED: version {} of {} is published and immutable; enter a new version with a reason",
-                        record.version, record.period
-                    ))));
-                }
+                old.check_replace(record).map_err(DbError::Store)?;
             }
             t.execute(
                 "INSERT INTO winning_numbers (period, version, json) VALUES ($1, $2, $3) \
@@ -715,7 +481,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn winning_numbers(
+    pub(crate) async fn latest_winning_numbers(
         &self,
         period: Period,
     ) -> Result<Option<WinningNumbersRecord>, StoreError> {
@@ -733,7 +499,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
+    pub(crate) async fn probe(&self) -> Result<(), StoreError> {
         self.run(|c| async move {
             c.simple_query("SELECT 1").await?;
             Ok(())
@@ -743,99 +509,5 @@ impl Store for PgStore {
             StoreError::Backend(m) => StoreError::Unavailable(m),
             other => other,
         })
-    }
-
-    // ---- export / import (see io.rs) ----
-
-    async fn origins(&self) -> Result<Vec<String>, StoreError> {
-        crate::io::origins(self).await
-    }
-
-    async fn export_records(&self) -> Result<SiteRecords, StoreError> {
-        crate::io::export_records(self).await
-    }
-
-    async fn import_site(
-        &self,
-        records: SiteRecords,
-        entries: Vec<LedgerEntry>,
-    ) -> Result<(), StoreError> {
-        crate::io::import_site(self, records, entries).await
-    }
-
-    // ---- the draw (crate::draw) ----
-
-    async fn eligible_invoices(
-        &self,
-        period: Period,
-        after: Option<EligibleCursor>,
-        limit: u32,
-    ) -> Result<Vec<EligibleRow>, StoreError> {
-        self.draw_eligible(period, after, limit).await
-    }
-
-    async fn put_draw_freeze(
-        &self,
-        freeze: DrawFreeze,
-        entry: NewEntry,
-    ) -> Result<DrawPut, StoreError> {
-        self.draw_put_freeze(freeze, entry).await
-    }
-
-    async fn draw_freeze(&self, period: Period) -> Result<Option<DrawFreeze>, StoreError> {
-        self.draw_get_freeze(period).await
-    }
-
-    async fn put_winners(&self, load: WinnersLoad, entry: NewEntry) -> Result<DrawPut, StoreError> {
-        self.draw_put_winners(load, entry).await
-    }
-
-    async fn winners_summary(&self, period: Period) -> Result<Option<WinnersSummary>, StoreError> {
-        self.draw_winners_summary(period).await
-    }
-
-    async fn winners(
-        &self,
-        period: Period,
-        after: Option<u64>,
-        limit: u32,
-    ) -> Result<Vec<WinnerRecord>, StoreError> {
-        self.draw_winners(period, after, limit).await
-    }
-
-    async fn carrier_winnings(
-        &self,
-        carrier: &Carrier,
-        period: Period,
-    ) -> Result<Vec<WinnerRecord>, StoreError> {
-        self.draw_carrier_winnings(carrier, period).await
-    }
-
-    async fn put_bank_account(&self, account: BankAccountRecord) -> Result<(), StoreError> {
-        self.draw_put_bank_account(account).await
-    }
-
-    async fn bank_account(&self, carrier: &str) -> Result<Option<BankAccountRecord>, StoreError> {
-        self.draw_bank_account(carrier).await
-    }
-
-    async fn outbox_claim(
-        &self,
-        now_unix: i64,
-        limit: u32,
-        lease_secs: u32,
-        worker: &str,
-    ) -> Result<Vec<OutboxItem>, StoreError> {
-        self.draw_outbox_claim(now_unix, limit, lease_secs, worker)
-            .await
-    }
-
-    async fn outbox_mark(
-        &self,
-        id: &str,
-        worker: &str,
-        outcome: OutboxOutcome,
-    ) -> Result<bool, StoreError> {
-        self.draw_outbox_mark(id, worker, outcome).await
     }
 }

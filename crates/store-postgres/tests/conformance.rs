@@ -96,52 +96,26 @@ async fn a_version_2_database_is_upgraded() {
 async fn verify_finds_the_first_tampered_entry() {
     let url = fresh_url().await;
     let s = PgStore::connect(&url, "main").await.expect("connect");
-    let scope = Scope::All;
-    s.append(&scope, "t", vec![allocation(SELLER_A)])
-        .await
-        .expect("a");
-    for i in 1..=3 {
-        s.append(
-            &scope,
-            "t",
-            vec![invoice(SELLER_A, &format!("AB0000000{i}"), "1234", 10)],
+    let db = url.rsplit("dbname=").next().expect("dbname").to_string();
+    einvoice_store::conformance::verify_finds_the_first_tampered_entry(s, |_, seq| async move {
+        let c = PgCluster::shared().client(&db).await.expect("client");
+        c.execute(
+            "UPDATE ledger SET body = '\\x00'::bytea || body WHERE origin = 'main' AND seq = $1",
+            &[&i64::try_from(seq).expect("seq")],
         )
         .await
-        .expect("i");
-    }
-    let db = url.rsplit("dbname=").next().expect("dbname");
-    let c = PgCluster::shared().client(db).await.expect("client");
-    c.batch_execute(
-        "UPDATE ledger SET body = '\\x00'::bytea || body WHERE origin = 'main' AND seq = 3",
-    )
-    .await
-    .expect("tamper");
-    let v = s.verify_ledger("main").await.expect("verify");
-    let broken = v.broken.expect("broken link found");
-    assert_eq!((broken.seq, broken.code.as_str()), (3, "HASH_MISMATCH"));
-    assert_eq!(v.entries, 2);
+        .expect("tamper");
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnecting_continues_the_chain() {
     let url = fresh_url().await;
-    {
-        let s = PgStore::connect(&url, "main").await.expect("connect");
-        s.append(&Scope::All, "t", vec![allocation(SELLER_A)])
-            .await
-            .expect("a");
-    }
-    let s = PgStore::connect(&url, "main").await.expect("reconnect");
-    let out = s
-        .append(
-            &Scope::All,
-            "t",
-            vec![invoice(SELLER_A, "AB00000001", "1234", 10)],
-        )
-        .await
-        .expect("i");
-    assert_eq!(out[0].as_ref().map(|r| r.seq).ok(), Some(2));
-    assert_eq!(s.verify_ledger("main").await.expect("v").broken, None);
+    einvoice_store::conformance::reopening_continues_the_chain(|| async {
+        PgStore::connect(&url, "main").await.expect("connect")
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

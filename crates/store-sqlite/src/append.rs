@@ -1,23 +1,64 @@
 //! The write path: ledger entries and their projections in the writer's transaction.
 
+use crate::read::hash_of;
 use crate::{Head, backend};
-use einvoice_core::validated::Delivery;
-use einvoice_core::{Facts, MessageKind, Validated};
+use einvoice_core::{Facts, Validated};
+use einvoice_store::append_rules::{
+    InvoiceColumns, allowance_per_invoice, held_status, outside_track, seen_before,
+    status_on_issue_of, track_overlap, track_ranges,
+};
 use einvoice_store::{
-    AppendOutcome, EntryHash, Hlc, NewEntry, Receipt, Rejection, Scope, StoreError, hash_entry,
+    AdmittedMessage, AppendOutcome, Hlc, NewEntry, Receipt, Rejection, StoreError, hash_entry,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
-fn i64_of(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+/// Every SQL statement of this module.
+pub(crate) mod sql {
+    /// An origin's last entry (the chain head the writer continues).
+    pub(crate) const HEAD_OF_ORIGIN: &str =
+        "SELECT seq, hash, hlc FROM ledger WHERE origin = ?1 ORDER BY seq DESC LIMIT 1";
+    /// Append one ledger entry.
+    pub(crate) const INSERT_ENTRY: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    /// The entry of a (kind, natural key), if any (idempotency).
+    pub(crate) const SEEN_BEFORE: &str =
+        "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = ?1 AND key = ?2";
+    /// Whether an allocation of the seller and period covers a number.
+    pub(crate) const NUMBER_IN_TRACK: &str = "SELECT 1 FROM tracks WHERE seller = ?1 AND period = ?2 AND track = ?3 AND begin <= ?4 AND end >= ?4";
+    /// The owner of an allocation overlapping a range, if any.
+    pub(crate) const TRACK_CLASH: &str = "SELECT seller FROM tracks WHERE period = ?1 AND track = ?2 AND begin <= ?4 AND end >= ?3 LIMIT 1";
+    /// Cancels / voids held for an invoice.
+    pub(crate) const HELD_FOR: &str = "SELECT status FROM held WHERE seller = ?1 AND number = ?2";
+    /// Net allowances against an invoice.
+    pub(crate) const ALLOWANCE_SUM: &str = "SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0";
+    /// Project an issued invoice.
+    pub(crate) const INSERT_INVOICE: &str = "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq, allowance) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    /// Hold a cancel / void (applied when its invoice arrives).
+    pub(crate) const HOLD: &str =
+        "INSERT OR IGNORE INTO held (seller, number, status) VALUES (?1, ?2, ?3)";
+    /// An allowance against one invoice.
+    pub(crate) const INSERT_ALLOWANCE: &str =
+        "INSERT INTO allowances (seller, allowance, invoice, amount) VALUES (?1, ?2, ?3, ?4)";
+    /// The invoices an allowance names.
+    pub(crate) const INVOICES_OF_ALLOWANCE: &str =
+        "SELECT invoice FROM allowances WHERE seller = ?1 AND allowance = ?2";
+    /// Cancel an allowance.
+    pub(crate) const CANCEL_ALLOWANCE: &str =
+        "UPDATE allowances SET cancelled = 1 WHERE seller = ?1 AND allowance = ?2";
+    /// One allocated range.
+    pub(crate) const INSERT_TRACK: &str =
+        "INSERT INTO tracks (seller, period, track, begin, end) VALUES (?1, ?2, ?3, ?4, ?5)";
+    /// Recompute an invoice's net allowances.
+    pub(crate) const REFRESH_ALLOWANCE: &str = "UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2";
+    /// A cancel applies whatever the invoice's status (it dominates a void).
+    pub(crate) const CANCEL_INVOICE: &str =
+        "UPDATE invoices SET status = 'cancelled' WHERE seller = ?1 AND number = ?2";
+    /// A void applies to an issued invoice only.
+    pub(crate) const VOID_INVOICE: &str = "UPDATE invoices SET status = 'voided' WHERE seller = ?1 AND number = ?2 AND status = 'issued'";
 }
 
-fn hash_of(bytes: Vec<u8>) -> EntryHash {
-    let mut h = [0u8; 32];
-    if bytes.len() == 32 {
-        h.copy_from_slice(&bytes);
-    }
-    EntryHash(h)
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Append one ledger row at the head and advance the head.
@@ -33,21 +74,22 @@ pub(crate) fn push_entry(
     let seq = head.seq + 1;
     let hlc = Hlc::now_after(head.hlc);
     let hash = hash_entry(&head.hash, site, seq, hlc, kind, key, actor, body);
-    t.prepare_cached("INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
-.map_err(backend)?
-.execute(params![site, i64_of(seq), i64_of(hlc.0), kind, key, actor, body, &head.hash.0[..], &hash.0[..]],
-    )
-    .map_err(backend)?;
+    t.prepare_cached(sql::INSERT_ENTRY)
+        .map_err(backend)?
+        .execute(params![
+            site,
+            i64_of(seq),
+            i64_of(hlc.0),
+            kind,
+            key,
+            actor,
+            body,
+            &head.hash.0[..],
+            &hash.0[..]
+        ])
+        .map_err(backend)?;
     *head = Head { seq, hash, hlc };
-    Ok(Receipt {
-        origin: site.to_string(),
-        seq,
-        hash,
-        hlc,
-        kind: kind.to_string(),
-        key: key.to_string(),
-        duplicate: false,
-    })
+    Ok(Receipt::appended(site, seq, hash, hlc, kind, key))
 }
 
 /// Append an event entry (no idempotency: every event is new).
@@ -60,13 +102,6 @@ pub(crate) fn append_event(
     push_entry(t, head, site, &e.kind, &e.key, &e.actor, &e.body)
 }
 
-fn status_str(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::F0501 => "cancelled",
-        _ => "voided",
-    }
-}
-
 /// A validated message with its natural key and canonical body, computed by
 /// the caller's thread so the single writer thread only does SQL and hashing.
 pub(crate) struct Prepared {
@@ -76,8 +111,9 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// Key and canonical body of `v`.
-    pub fn new(v: Validated) -> Self {
+    /// Key and canonical body of an admitted message.
+    pub fn new(m: AdmittedMessage) -> Self {
+        let v = m.into_message();
         let key = v.key().to_key_string();
         let body = einvoice_mig::canonical(&v.message);
         Self { v, key, body }
@@ -89,12 +125,14 @@ pub(crate) fn append_messages(
     t: &Transaction<'_>,
     head: &mut Head,
     site: &str,
-    scope: &Scope,
     actor: &str,
-    msgs: &[Prepared],
+    msgs: &[Result<Prepared, Rejection>],
 ) -> Result<Vec<AppendOutcome>, StoreError> {
     msgs.iter()
-        .map(|p| append_one(t, head, site, scope, actor, p))
+        .map(|p| match p {
+            Ok(p) => append_one(t, head, site, actor, p),
+            Err(refused) => Ok(Err(refused.clone())),
+        })
         .collect()
 }
 
@@ -102,28 +140,17 @@ fn append_one(
     t: &Transaction<'_>,
     head: &mut Head,
     site: &str,
-    scope: &Scope,
     actor: &str,
     p: &Prepared,
 ) -> Result<AppendOutcome, StoreError> {
     let v = &p.v;
-    let seller = v.seller();
-    if !scope.allows(&seller) {
-        return Ok(Err(Rejection::new(
-            "TENANT_SCOPE",
-            "Seller",
-            format!("this key may not act for seller {seller}"),
-        )));
-    }
     let kind = v.kind().as_str();
     let key = p.key.clone();
     let body = &p.body;
 
     // Idempotency by (kind, natural key).
     let existing = t
-        .prepare_cached(
-            "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = ?1 AND key = ?2",
-        )
+        .prepare_cached(sql::SEEN_BEFORE)
         .map_err(backend)?
         .query_row(params![kind, key], |r| {
             Ok((
@@ -137,78 +164,50 @@ fn append_one(
         .optional()
         .map_err(backend)?;
     if let Some((origin, seq, hlc, old_body, hash)) = existing {
-        let receipt = Receipt {
+        let original = Receipt {
             origin,
             seq: u64::try_from(seq).unwrap_or(0),
-            hash: hash_of(hash),
+            hash: hash_of(&hash),
             hlc: Hlc(u64::try_from(hlc).unwrap_or(0)),
             kind: kind.to_string(),
             key: key.clone(),
-            duplicate: true,
-        };
-        if old_body == *body {
-            return Ok(Ok(receipt));
-        }
-        let mut r = Rejection::new(
-            "DUPLICATE_CONFLICT",
-            "",
-            format!(
-                "a different {kind} for {key} was already accepted as entry {}#{} ({}); send a cancel or void instead of a second version",
-                receipt.origin, receipt.seq, receipt.hash
-            ),
-        );
-        r.original = Some(Receipt {
             duplicate: false,
-            ..receipt
-        });
-        return Ok(Err(r));
+        };
+        return Ok(seen_before(kind, &key, original, old_body == *body));
     }
 
     match &v.facts {
         Facts::Invoice(f) => {
             let inside: Option<i64> = t
-                .prepare_cached("SELECT 1 FROM tracks WHERE seller = ?1 AND period = ?2 AND track = ?3 AND begin <= ?4 AND end >= ?4")
-.map_err(backend)?
-.query_row(params![f.seller.as_str(), f.period.key(), f.number.track().as_str(), f.number.number()],
+                .prepare_cached(sql::NUMBER_IN_TRACK)
+                .map_err(backend)?
+                .query_row(
+                    params![
+                        f.seller.as_str(),
+                        f.period.key(),
+                        f.number.track().as_str(),
+                        f.number.number()
+                    ],
                     |r| r.get(0),
                 )
                 .optional()
                 .map_err(backend)?;
             if inside.is_none() {
-                return Ok(Err(Rejection::new(
-                    "NUMBER_OUTSIDE_TRACK",
-                    "Main/InvoiceNumber",
-                    format!(
-                        "{} is not in a range allocated to seller {} for period {}; allocate a track (E0401) first",
-                        f.number, f.seller, f.period
-                    ),
-                )));
+                return Ok(Err(outside_track(f)));
             }
         }
         Facts::TrackAllocation(f) => {
-            let ranges: Vec<(u32, u32)> = if f.items.is_empty() {
-                vec![(f.begin, f.end)]
-            } else {
-                f.items.iter().map(|(b, e, _)| (*b, *e)).collect()
-            };
-            for (b, e) in &ranges {
+            for (b, e) in &track_ranges(f) {
                 let clash: Option<String> = t
-                    .prepare_cached("SELECT seller FROM tracks WHERE period = ?1 AND track = ?2 AND begin <= ?4 AND end >= ?3 LIMIT 1")
-.map_err(backend)?
-.query_row(params![f.period.key(), f.track.as_str(), b, e],
-                        |r| r.get(0),
-                    )
+                    .prepare_cached(sql::TRACK_CLASH)
+                    .map_err(backend)?
+                    .query_row(params![f.period.key(), f.track.as_str(), b, e], |r| {
+                        r.get(0)
+                    })
                     .optional()
                     .map_err(backend)?;
                 if let Some(owner) = clash {
-                    return Ok(Err(Rejection::new(
-                        "TRACK_OVERLAP",
-                        "Details",
-                        format!(
-                            "{}{b:08}–{e:08} in period {} overlaps a range already allocated to {owner}",
-                            f.track, f.period
-                        ),
-                    )));
+                    return Ok(Err(track_overlap(f, *b, *e, &owner)));
                 }
             }
         }
@@ -230,9 +229,7 @@ pub(crate) fn project(
     match facts {
         Facts::Invoice(f) => {
             let held: Vec<String> = {
-                let mut st = t
-                    .prepare_cached("SELECT status FROM held WHERE seller = ?1 AND number = ?2")
-                    .map_err(backend)?;
+                let mut st = t.prepare_cached(sql::HELD_FOR).map_err(backend)?;
                 let rows = st
                     .query_map(params![f.seller.as_str(), f.number.to_string()], |row| {
                         row.get(0)
@@ -240,68 +237,49 @@ pub(crate) fn project(
                     .map_err(backend)?;
                 rows.collect::<Result<_, _>>().map_err(backend)?
             };
-            // A held cancel dominates a held void (see core::resolve).
-            let status = if held.iter().any(|s| s == "cancelled") {
-                "cancelled"
-            } else if held.iter().any(|s| s == "voided") {
-                "voided"
-            } else {
-                "issued"
-            };
-            let (ct, cid, npo) = match &f.delivery {
-                Delivery::Carrier(c) => (Some(c.kind.code().to_string()), Some(c.id.clone()), None),
-                Delivery::Donated(l) => (None, None, Some(l.as_str().to_string())),
-                _ => (None, None, None),
-            };
+            let status = status_on_issue_of(held.iter().map(String::as_str));
+            let cols = InvoiceColumns::of(f);
             // Allowances that arrived earlier, summed into the new row (one
             // insert instead of an insert and an update).
             let number = f.number.to_string();
             let allowance: i64 = t
-                .prepare_cached("SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0")
+                .prepare_cached(sql::ALLOWANCE_SUM)
                 .map_err(backend)?
                 .query_row(params![f.seller.as_str(), number], |r| r.get(0))
                 .map_err(backend)?;
-            t.prepare_cached("INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq, allowance) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)")
-.map_err(backend)?
-.execute(params![
+            t.prepare_cached(sql::INSERT_INVOICE)
+                .map_err(backend)?
+                .execute(params![
                     f.seller.as_str(),
                     number,
                     f.period.key(),
-                    einvoice_core::period::format_mig_date(f.date),
-                    format!("{:02}:{:02}:{:02}", f.time.hour(), f.time.minute(), f.time.second()),
-                    f.buyer.mig_str(),
-                    f.random.as_ref().map(|x| x.as_str().to_string()),
-                    ct,
-                    cid,
-                    npo,
+                    cols.date,
+                    cols.time,
+                    cols.buyer,
+                    cols.random,
+                    cols.carrier_type,
+                    cols.carrier_id,
+                    cols.npoban,
                     f.total.0,
                     status,
                     body,
                     r.origin,
                     i64_of(r.seq),
                     allowance,
-                ],
-            )
-            .map_err(backend)?;
+                ])
+                .map_err(backend)?;
         }
         Facts::Cancel(c) | Facts::Void(c) => {
-            let status = status_str(if matches!(facts, Facts::Cancel(_)) {
-                MessageKind::F0501
-            } else {
-                MessageKind::F0701
-            });
-            t.prepare_cached(
-                "INSERT OR IGNORE INTO held (seller, number, status) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(backend)?
-            .execute(params![c.seller.as_str(), c.number.to_string(), status])
-            .map_err(backend)?;
+            let status = held_status(matches!(facts, Facts::Cancel(_)));
+            t.prepare_cached(sql::HOLD)
+                .map_err(backend)?
+                .execute(params![c.seller.as_str(), c.number.to_string(), status])
+                .map_err(backend)?;
             // Cancel dominates void whatever the order.
             let sql = if status == "cancelled" {
-                "UPDATE invoices SET status = 'cancelled' WHERE seller = ?1 AND number = ?2"
+                sql::CANCEL_INVOICE
             } else {
-                "UPDATE invoices SET status = 'voided' WHERE seller = ?1 AND number = ?2 AND status = 'issued'"
+                sql::VOID_INVOICE
             };
             t.prepare_cached(sql)
                 .map_err(backend)?
@@ -309,59 +287,44 @@ pub(crate) fn project(
                 .map_err(backend)?;
         }
         Facts::Allowance(a) => {
-            let mut per_invoice: std::collections::BTreeMap<String, i64> = Default::default();
-            for it in &a.items {
-                let amount = einvoice_core::money::round_half_up(it.amount)
-                    .try_into()
-                    .unwrap_or(0i64)
-                    .saturating_add(it.tax.0);
-                *per_invoice
-                    .entry(it.original_number.to_string())
-                    .or_default() += amount;
-            }
-            for (inv, amount) in per_invoice {
-                t.prepare_cached("INSERT INTO allowances (seller, allowance, invoice, amount) VALUES (?1, ?2, ?3, ?4)")
-.map_err(backend)?
-.execute(params![a.seller.as_str(), a.number, inv, amount],
-                )
-                .map_err(backend)?;
+            for (inv, amount) in allowance_per_invoice(a) {
+                t.prepare_cached(sql::INSERT_ALLOWANCE)
+                    .map_err(backend)?
+                    .execute(params![a.seller.as_str(), a.number, inv, amount])
+                    .map_err(backend)?;
                 refresh_allowance(t, a.seller.as_str(), &inv)?;
             }
         }
         Facts::CancelAllowance(c) => {
             let invoices: Vec<String> = {
                 let mut st = t
-                    .prepare_cached(
-                        "SELECT invoice FROM allowances WHERE seller = ?1 AND allowance = ?2",
-                    )
+                    .prepare_cached(sql::INVOICES_OF_ALLOWANCE)
                     .map_err(backend)?;
                 let rows = st
                     .query_map(params![c.seller.as_str(), c.number], |row| row.get(0))
                     .map_err(backend)?;
                 rows.collect::<Result<_, _>>().map_err(backend)?
             };
-            t.prepare_cached(
-                "UPDATE allowances SET cancelled = 1 WHERE seller = ?1 AND allowance = ?2",
-            )
-            .map_err(backend)?
-            .execute(params![c.seller.as_str(), c.number])
-            .map_err(backend)?;
+            t.prepare_cached(sql::CANCEL_ALLOWANCE)
+                .map_err(backend)?
+                .execute(params![c.seller.as_str(), c.number])
+                .map_err(backend)?;
             for inv in invoices {
                 refresh_allowance(t, c.seller.as_str(), &inv)?;
             }
         }
         Facts::TrackAllocation(f) => {
-            let ranges: Vec<(u32, u32)> = if f.items.is_empty() {
-                vec![(f.begin, f.end)]
-            } else {
-                f.items.iter().map(|(b, e, _)| (*b, *e)).collect()
-            };
-            for (b, e) in ranges {
-                t.prepare_cached("INSERT INTO tracks (seller, period, track, begin, end) VALUES (?1, ?2, ?3, ?4, ?5)")
-.map_err(backend)?
-.execute(params![f.seller.as_str(), f.period.key(), f.track.as_str(), b, e],
-                )
-                .map_err(backend)?;
+            for (b, e) in track_ranges(f) {
+                t.prepare_cached(sql::INSERT_TRACK)
+                    .map_err(backend)?
+                    .execute(params![
+                        f.seller.as_str(),
+                        f.period.key(),
+                        f.track.as_str(),
+                        b,
+                        e
+                    ])
+                    .map_err(backend)?;
             }
         }
         Facts::Blank(_) => {}
@@ -370,10 +333,9 @@ pub(crate) fn project(
 }
 
 fn refresh_allowance(t: &Transaction<'_>, seller: &str, invoice: &str) -> Result<(), StoreError> {
-    t.prepare_cached("UPDATE invoices SET allowance = (SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0) WHERE seller = ?1 AND number = ?2")
-.map_err(backend)?
-.execute(params![seller, invoice],
-    )
-    .map_err(backend)?;
+    t.prepare_cached(sql::REFRESH_ALLOWANCE)
+        .map_err(backend)?
+        .execute(params![seller, invoice])
+        .map_err(backend)?;
     Ok(())
 }

@@ -107,10 +107,27 @@ mod tests {
     fn winners_ceiling_inserts_every_line() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("w.db");
+        // Four lines, three of them payable on a carrier (one notification each).
+        let line =
+            |line: u64, carrier: Option<&str>, npo: Option<&str>| einvoice_store::WinnerRecord {
+                line,
+                invoice_number: format!("AB{:08}", line + 1),
+                seller: "04595257".into(),
+                prize: "sixth".into(),
+                amount: 200,
+                payable: 200,
+                carrier: carrier.map(String::from),
+                npo: npo.map(String::from),
+            };
         let load = einvoice_store::WinnersLoad {
             period: einvoice_core::Period::parse("11402").expect("period"),
             actor: "a".into(),
-            winners: einvoice_store::conformance::sample_winners(),
+            winners: vec![
+                line(0, Some("3J0002:/ABC+123"), None),
+                line(1, Some("3J0002:/ABC+123"), None),
+                line(2, None, Some("919")),
+                line(3, Some("3J0002:/XYZ+999"), None),
+            ],
         };
         let notes = einvoice_store::winner_notifications(&load);
         raw_winners_ceiling(&path, 11402, &load.winners, &notes).expect("inserts");

@@ -1,6 +1,6 @@
-//! The draw on SQLite: the eligibility freeze, frozen snapshots, winners,
-//! bank accounts (tables in `draw.sql`) and the outbox's claims (leases added
-//! by `v2_outbox_lease.sql`).
+//! The draw on SQLite: the eligibility freeze, frozen snapshots, winners and
+//! bank accounts (tables in `migrations/0002_draw.sql`). The winner notifications a load
+//! enqueues are delivered through `outbox.rs`.
 
 use crate::append::append_event;
 use crate::{SqliteStore, backend};
@@ -8,6 +8,41 @@ use einvoice_core::ids::CONSUMER_BUYER_ID;
 use einvoice_core::{Carrier, Period};
 use einvoice_store::*;
 use rusqlite::{OptionalExtension, params};
+
+/// Every SQL statement of this module.
+pub(crate) mod sql {
+    /// A period's freeze.
+    pub(crate) const FREEZE_OF_PERIOD: &str = "SELECT json FROM draw_freezes WHERE period = ?1";
+    /// A period's winners load.
+    pub(crate) const LOAD_OF_PERIOD: &str = "SELECT json FROM draw_loads WHERE period = ?1";
+    /// A page of a period's winner lines: period, after this line, limit.
+    pub(crate) const WINNERS_PAGE: &str = "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
+         FROM winners WHERE period = ?1 AND line > ?2 ORDER BY line LIMIT ?3";
+    /// A carrier's winner lines of a period: carrier (`type:id`), period.
+    pub(crate) const CARRIER_WINNINGS: &str = "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
+         FROM winners WHERE carrier = ?1 AND period = ?2 ORDER BY line";
+    /// A page of a period's eligible invoices after a (number, seller).
+    pub(crate) const ELIGIBLE_PAGE: &str = "SELECT number, seller, carrier_type, carrier_id, npoban FROM invoices \
+                 WHERE period = ?1 AND status = 'issued' AND buyer = ?2 AND (number, seller) > (?3, ?4) \
+                 ORDER BY number, seller LIMIT ?5";
+    /// Record a period's freeze.
+    pub(crate) const INSERT_FREEZE: &str =
+        "INSERT INTO draw_freezes (period, root, json) VALUES (?1, ?2, ?3)";
+    /// One winner line.
+    pub(crate) const INSERT_WINNER: &str = "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    /// Enqueue a winner notification (once per id).
+    pub(crate) const ENQUEUE_NOTE: &str =
+        "INSERT INTO outbox (id, kind, body) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING";
+    /// Record a period's winners load.
+    pub(crate) const INSERT_LOAD: &str =
+        "INSERT INTO draw_loads (period, digest, json) VALUES (?1, ?2, ?3)";
+    /// Insert or replace a bank account.
+    pub(crate) const PUT_BANK_ACCOUNT: &str = "INSERT INTO bank_accounts (carrier, json) VALUES (?1, ?2) \
+             ON CONFLICT (carrier) DO UPDATE SET json = excluded.json";
+    /// One bank account by carrier.
+    pub(crate) const BANK_ACCOUNT: &str = "SELECT json FROM bank_accounts WHERE carrier = ?1";
+}
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -21,13 +56,7 @@ pub(crate) async fn eligible_invoices(
 ) -> Result<Vec<EligibleRow>, StoreError> {
     let (an, asel) = after.map_or((String::new(), String::new()), |c| (c.number, c.seller));
     s.read(move |c| {
-        let mut st = c
-            .prepare_cached(
-                "SELECT number, seller, carrier_type, carrier_id, npoban FROM invoices \
-                 WHERE period = ?1 AND status = 'issued' AND buyer = ?2 AND (number, seller) > (?3, ?4) \
-                 ORDER BY number, seller LIMIT ?5",
-            )
-            .map_err(backend)?;
+        let mut st = c.prepare_cached(sql::ELIGIBLE_PAGE).map_err(backend)?;
         let rows = st
             .query_map(
                 params![period.key(), CONSUMER_BUYER_ID, an, asel, limit],
@@ -45,19 +74,7 @@ pub(crate) async fn eligible_invoices(
         let mut out = Vec::new();
         for r in rows {
             let (number, seller, ct, cid, npo) = r.map_err(backend)?;
-            let carrier = match (ct, cid) {
-                (Some(t), Some(i)) if !t.is_empty() => Some(format!("{t}:{i}")),
-                _ => None,
-            };
-            let donated_to = npo.filter(|n| !n.is_empty());
-            let printed = carrier.is_none() && donated_to.is_none();
-            out.push(EligibleRow {
-                number,
-                seller,
-                carrier,
-                donated_to,
-                printed,
-            });
+            out.push(EligibleRow::from_stored(number, seller, ct, cid, npo));
         }
         Ok(out)
     })
@@ -74,18 +91,11 @@ pub(crate) async fn put_draw_freeze(
     check_draw_entry(&entry, DRAW_FREEZE, freeze.period)?;
     let site = s.site().to_string();
     s.write(move |t, head| {
-        if let Some(old) = json_of_period::<DrawFreeze>(t, "draw_freezes", freeze.period)? {
-            return Ok(if old.root == freeze.root && old.rows == freeze.rows {
-                DrawPut::Unchanged
-            } else {
-                DrawPut::Conflict(format!(
-                    "period {} was frozen by {} with root {} ({} rows)",
-                    old.period, old.actor, old.root, old.rows
-                ))
-            });
+        if let Some(old) = json_of_period::<DrawFreeze>(t, sql::FREEZE_OF_PERIOD, freeze.period)? {
+            return Ok(freeze.put_over(&old));
         }
         let json = serde_json::to_string(&freeze).map_err(backend)?;
-        t.prepare_cached("INSERT INTO draw_freezes (period, root, json) VALUES (?1, ?2, ?3)")
+        t.prepare_cached(sql::INSERT_FREEZE)
             .map_err(backend)?
             .execute(params![freeze.period.key(), freeze.root, json])
             .map_err(backend)?;
@@ -99,7 +109,7 @@ pub(crate) async fn draw_freeze(
     s: &SqliteStore,
     period: Period,
 ) -> Result<Option<DrawFreeze>, StoreError> {
-    s.read(move |c| json_of_period(c, "draw_freezes", period))
+    s.read(move |c| json_of_period(c, sql::FREEZE_OF_PERIOD, period))
         .await
 }
 
@@ -137,23 +147,13 @@ pub(crate) async fn put_winners(
     let outcome = s
         .write(move |t, head| {
             let pk = lines.period.key();
-            if let Some(old) = json_of_period::<WinnersSummary>(t, "draw_loads", lines.period)? {
-                return Ok(if old.digest == digest {
-                    DrawPut::Unchanged
-                } else {
-                    DrawPut::Conflict(format!(
-                        "period {} already has {} winner lines (NT${} payable, digest {}) loaded by {}",
-                        old.period, old.lines, old.payable, old.digest, old.actor
-                    ))
-                });
+            if let Some(old) =
+                json_of_period::<WinnersSummary>(t, sql::LOAD_OF_PERIOD, lines.period)?
+            {
+                return Ok(old.put_again(&digest));
             }
             let summary = lines.summary(digest.clone());
-            let mut ins = t
-                .prepare_cached(
-                    "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(backend)?;
+            let mut ins = t.prepare_cached(sql::INSERT_WINNER).map_err(backend)?;
             for w in &lines.winners {
                 ins.execute(params![
                     pk,
@@ -172,18 +172,14 @@ pub(crate) async fn put_winners(
             let notes = notes
                 .join()
                 .map_err(|_| backend("building the winner notifications failed"))?;
-            let mut outbox = t
-                .prepare_cached(
-                    "INSERT INTO outbox (id, kind, body) VALUES (?1, ?2, ?3) ON CONFLICT (id) DO NOTHING",
-                )
-                .map_err(backend)?;
+            let mut outbox = t.prepare_cached(sql::ENQUEUE_NOTE).map_err(backend)?;
             for n in &notes {
                 outbox
                     .execute(params![n.id, n.kind, n.body])
                     .map_err(backend)?;
             }
             let json = serde_json::to_string(&summary).map_err(backend)?;
-            t.prepare_cached("INSERT INTO draw_loads (period, digest, json) VALUES (?1, ?2, ?3)")
+            t.prepare_cached(sql::INSERT_LOAD)
                 .map_err(backend)?
                 .execute(params![pk, digest, json])
                 .map_err(backend)?;
@@ -201,11 +197,9 @@ pub(crate) async fn winners_summary(
     s: &SqliteStore,
     period: Period,
 ) -> Result<Option<WinnersSummary>, StoreError> {
-    s.read(move |c| json_of_period(c, "draw_loads", period))
+    s.read(move |c| json_of_period(c, sql::LOAD_OF_PERIOD, period))
         .await
 }
-
-const WINNER_COLUMNS: &str = "line, invoice_number, seller, prize, amount, payable, carrier, npo";
 
 fn winner_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<WinnerRecord> {
     Ok(WinnerRecord {
@@ -228,11 +222,7 @@ pub(crate) async fn winners(
 ) -> Result<Vec<WinnerRecord>, StoreError> {
     let after = after.map_or(-1, to_i64);
     s.read(move |c| {
-        let mut st = c
-            .prepare_cached(&format!(
-                "SELECT {WINNER_COLUMNS} FROM winners WHERE period = ?1 AND line > ?2 ORDER BY line LIMIT ?3"
-            ))
-            .map_err(backend)?;
+        let mut st = c.prepare_cached(sql::WINNERS_PAGE).map_err(backend)?;
         let rows = st
             .query_map(params![period.key(), after, limit], winner_of)
             .map_err(backend)?;
@@ -248,11 +238,7 @@ pub(crate) async fn carrier_winnings(
 ) -> Result<Vec<WinnerRecord>, StoreError> {
     let key = carrier_key(carrier);
     s.read(move |c| {
-        let mut st = c
-            .prepare_cached(&format!(
-                "SELECT {WINNER_COLUMNS} FROM winners WHERE carrier = ?1 AND period = ?2 ORDER BY line"
-            ))
-            .map_err(backend)?;
+        let mut st = c.prepare_cached(sql::CARRIER_WINNINGS).map_err(backend)?;
         let rows = st
             .query_map(params![key, period.key()], winner_of)
             .map_err(backend)?;
@@ -267,13 +253,10 @@ pub(crate) async fn put_bank_account(
 ) -> Result<(), StoreError> {
     s.write(move |t, _| {
         let json = serde_json::to_string(&account).map_err(backend)?;
-        t.prepare_cached(
-            "INSERT INTO bank_accounts (carrier, json) VALUES (?1, ?2) \
-             ON CONFLICT (carrier) DO UPDATE SET json = excluded.json",
-        )
-        .map_err(backend)?
-        .execute(params![account.carrier, json])
-        .map_err(backend)?;
+        t.prepare_cached(sql::PUT_BANK_ACCOUNT)
+            .map_err(backend)?
+            .execute(params![account.carrier, json])
+            .map_err(backend)?;
         Ok(())
     })
     .await
@@ -286,7 +269,7 @@ pub(crate) async fn bank_account(
     let carrier = carrier.to_string();
     s.read(move |c| {
         let j: Option<String> = c
-            .prepare_cached("SELECT json FROM bank_accounts WHERE carrier = ?1")
+            .prepare_cached(sql::BANK_ACCOUNT)
             .map_err(backend)?
             .query_row(params![carrier], |r| r.get(0))
             .optional()
@@ -297,87 +280,15 @@ pub(crate) async fn bank_account(
     .await
 }
 
-/// Lease due, unleased items to `worker` in one write (the single writer
-/// makes the claim atomic: no other claim runs between its read and update).
-pub(crate) async fn outbox_claim(
-    s: &SqliteStore,
-    now_unix: i64,
-    limit: u32,
-    lease_secs: u32,
-    worker: &str,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    let worker = worker.to_string();
-    let until = now_unix.saturating_add(i64::from(lease_secs.max(1)));
-    s.write(move |t, _| {
-        let mut st = t
-            .prepare_cached(
-                "UPDATE outbox SET lease_owner = ?3, lease_until = ?4 WHERE id IN ( \
-                     SELECT id FROM outbox \
-                     WHERE delivered_unix IS NULL AND next_unix <= ?1 \
-                       AND (lease_until IS NULL OR lease_until <= ?1) \
-                     ORDER BY next_unix, id LIMIT ?2) \
-                 RETURNING id, kind, body, attempts, next_unix",
-            )
-            .map_err(backend)?;
-        let rows = st
-            .query_map(params![now_unix, limit, worker, until], |r| {
-                Ok(OutboxItem {
-                    id: r.get(0)?,
-                    kind: r.get(1)?,
-                    body: r.get(2)?,
-                    attempts: r.get(3)?,
-                    next_unix: r.get(4)?,
-                })
-            })
-            .map_err(backend)?;
-        let mut items = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
-        // RETURNING has no order of its own.
-        items.sort_by(|a, b| (a.next_unix, &a.id).cmp(&(b.next_unix, &b.id)));
-        Ok(items)
-    })
-    .await
-}
-
-/// Record `worker`'s outcome of `id` and end its lease, if it holds it.
-pub(crate) async fn outbox_mark(
-    s: &SqliteStore,
-    id: &str,
-    worker: &str,
-    outcome: OutboxOutcome,
-) -> Result<bool, StoreError> {
-    let (id, worker) = (id.to_string(), worker.to_string());
-    s.write(move |t, _| {
-        let n = match outcome {
-            OutboxOutcome::Delivered { at_unix } => t
-                .prepare_cached(
-                    "UPDATE outbox SET delivered_unix = ?3, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = ?1 AND lease_owner = ?2 AND delivered_unix IS NULL",
-                )
-                .map_err(backend)?
-                .execute(params![id, worker, at_unix]),
-            OutboxOutcome::Failed { next_unix, error } => t
-                .prepare_cached(
-                    "UPDATE outbox SET attempts = attempts + 1, next_unix = ?3, last_error = ?4, \
-                     lease_owner = NULL, lease_until = NULL \
-                     WHERE id = ?1 AND lease_owner = ?2 AND delivered_unix IS NULL",
-                )
-                .map_err(backend)?
-                .execute(params![id, worker, next_unix, error]),
-        }
-        .map_err(backend)?;
-        Ok(n == 1)
-    })
-    .await
-}
-
-/// The JSON record of `period` in `table` (`draw_freezes` or `draw_loads`).
+/// The JSON record of `period` that `query` selects ([`sql::FREEZE_OF_PERIOD`]
+/// or [`sql::LOAD_OF_PERIOD`]).
 fn json_of_period<T: serde::de::DeserializeOwned>(
     c: &rusqlite::Connection,
-    table: &str,
+    query: &str,
     period: Period,
 ) -> Result<Option<T>, StoreError> {
     let j: Option<String> = c
-        .prepare_cached(&format!("SELECT json FROM {table} WHERE period = ?1"))
+        .prepare_cached(query)
         .map_err(backend)?
         .query_row(params![period.key()], |r| r.get(0))
         .optional()

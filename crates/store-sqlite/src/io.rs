@@ -2,15 +2,43 @@
 //! empty store in one transaction, projecting each message entry through the
 //! append path's [`append::project`].
 
-use crate::read::{carrier_id, put_record};
+use crate::records::put_record;
 use crate::{Head, SqliteStore, append, backend};
 use einvoice_core::Validated;
 use einvoice_store::{
-    BankAccountRecord, DrawFreeze, LedgerEntry, OutboxItem, OutboxRecord, Receipt, SiteRecords,
-    StoreError, WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord, replay_facts,
+    BankAccountRecord, DrawFreeze, LedgerEntry, OutboxItem, OutboxRecord, SiteRecords, StoreError,
+    WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord, replay_facts,
     target_not_empty,
 };
+use einvoice_store::{IMPORT_EMPTY_TABLES, carrier_key};
 use rusqlite::{Connection, Transaction, params};
+
+/// Every SQL statement of this module.
+pub(crate) mod sql {
+    /// Every record document of a space.
+    pub(crate) const RECORDS_OF_SPACE: &str =
+        "SELECT id, json FROM records WHERE space = ?1 ORDER BY id";
+    /// Every winner line of a period.
+    pub(crate) const WINNERS_OF_PERIOD: &str = "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
+             FROM winners WHERE period = ?1 ORDER BY line";
+    /// Every outbox item with its state.
+    pub(crate) const OUTBOX_ITEMS: &str = "SELECT id, kind, body, attempts, next_unix, delivered_unix, last_error \
+             FROM outbox ORDER BY id";
+    /// The origins in the ledger.
+    pub(crate) const ORIGINS: &str = "SELECT DISTINCT origin FROM ledger ORDER BY origin";
+    /// Every version of every period's winning numbers.
+    pub(crate) const WINNING_VERSIONS: &str =
+        "SELECT json FROM winning_numbers ORDER BY period, version";
+    /// One imported version of winning numbers.
+    pub(crate) const IMPORT_WINNING: &str =
+        "INSERT INTO winning_numbers (period, version, json) VALUES (?1, ?2, ?3)";
+    /// One imported bank account.
+    pub(crate) const IMPORT_BANK_ACCOUNT: &str =
+        "INSERT INTO bank_accounts (carrier, json) VALUES (?1, ?2)";
+    /// One imported outbox item with its state.
+    pub(crate) const IMPORT_OUTBOX: &str = "INSERT INTO outbox (id, kind, body, attempts, next_unix, delivered_unix, last_error) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+}
 
 fn i64_of(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v} exceeds i64")))
@@ -21,9 +49,7 @@ fn space<T: serde::de::DeserializeOwned>(
     c: &Connection,
     space: &str,
 ) -> Result<Vec<T>, StoreError> {
-    let mut st = c
-        .prepare_cached("SELECT id, json FROM records WHERE space = ?1 ORDER BY id")
-        .map_err(backend)?;
+    let mut st = c.prepare_cached(sql::RECORDS_OF_SPACE).map_err(backend)?;
     let rows = st
         .query_map(params![space], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
@@ -66,12 +92,7 @@ fn json_column<T: serde::de::DeserializeOwned>(
 /// Every period's loaded winners: the stored summary and every line.
 fn winner_loads(c: &Connection) -> Result<Vec<WinnersExport>, StoreError> {
     let summaries: Vec<WinnersSummary> = json_column(c, "draw_loads", "period", "winners load")?;
-    let mut st = c
-        .prepare_cached(
-            "SELECT line, invoice_number, seller, prize, amount, payable, carrier, npo \
-             FROM winners WHERE period = ?1 ORDER BY line",
-        )
-        .map_err(backend)?;
+    let mut st = c.prepare_cached(sql::WINNERS_OF_PERIOD).map_err(backend)?;
     let mut out = Vec::with_capacity(summaries.len());
     for summary in summaries {
         let rows = st
@@ -109,12 +130,7 @@ fn winner_loads(c: &Connection) -> Result<Vec<WinnersExport>, StoreError> {
 
 /// Every outbox notification with its delivery state, by id.
 fn outbox(c: &Connection) -> Result<Vec<OutboxRecord>, StoreError> {
-    let mut st = c
-        .prepare_cached(
-            "SELECT id, kind, body, attempts, next_unix, delivered_unix, last_error \
-             FROM outbox ORDER BY id",
-        )
-        .map_err(backend)?;
+    let mut st = c.prepare_cached(sql::OUTBOX_ITEMS).map_err(backend)?;
     let rows = st
         .query_map([], |r| {
             Ok(OutboxRecord {
@@ -136,9 +152,7 @@ fn outbox(c: &Connection) -> Result<Vec<OutboxRecord>, StoreError> {
 /// The origins in the ledger, sorted.
 pub(crate) async fn origins(s: &SqliteStore) -> Result<Vec<String>, StoreError> {
     s.read(|c| {
-        let mut st = c
-            .prepare_cached("SELECT DISTINCT origin FROM ledger ORDER BY origin")
-            .map_err(backend)?;
+        let mut st = c.prepare_cached(sql::ORIGINS).map_err(backend)?;
         let rows = st.query_map([], |r| r.get(0)).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     })
@@ -148,9 +162,7 @@ pub(crate) async fn origins(s: &SqliteStore) -> Result<Vec<String>, StoreError> 
 /// Every record besides the ledger, as stored.
 pub(crate) async fn export_records(s: &SqliteStore) -> Result<SiteRecords, StoreError> {
     s.read(|c| {
-        let mut st = c
-            .prepare_cached("SELECT json FROM winning_numbers ORDER BY period, version")
-            .map_err(backend)?;
+        let mut st = c.prepare_cached(sql::WINNING_VERSIONS).map_err(backend)?;
         let rows = st
             .query_map([], |r| r.get::<_, String>(0))
             .map_err(backend)?;
@@ -185,21 +197,7 @@ pub(crate) async fn export_records(s: &SqliteStore) -> Result<SiteRecords, Store
 
 /// Refuse a store that holds anything a site would have written.
 fn check_empty(t: &Transaction<'_>) -> Result<(), StoreError> {
-    for (table, what) in [
-        ("ledger", "ledger entries"),
-        (
-            "records",
-            "records (sellers, keys, carriers, apps, operators or sessions)",
-        ),
-        ("winning_numbers", "winning numbers"),
-        ("invoices", "invoices"),
-        ("tracks", "track allocations"),
-        ("draw_freezes", "draw freezes"),
-        ("draw_loads", "loaded winners"),
-        ("winners", "winner lines"),
-        ("bank_accounts", "bank accounts"),
-        ("outbox", "outbox notifications"),
-    ] {
+    for &(table, what) in IMPORT_EMPTY_TABLES {
         let any: bool = t
             .query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| {
                 r.get(0)
@@ -231,7 +229,7 @@ pub(crate) async fn import_site(
         check_empty(t)?;
         write_records(t, &records)?;
         for (e, facts) in &prepared {
-            t.prepare_cached("INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+            t.prepare_cached(crate::append::sql::INSERT_ENTRY)
                 .map_err(backend)?
                 .execute(params![
                     e.origin,
@@ -246,15 +244,7 @@ pub(crate) async fn import_site(
                 ])
                 .map_err(backend)?;
             if let Some(v) = facts {
-                let receipt = Receipt {
-                    origin: e.origin.clone(),
-                    seq: e.seq,
-                    hash: e.hash,
-                    hlc: e.hlc,
-                    kind: e.kind.clone(),
-                    key: e.key.clone(),
-                    duplicate: false,
-                };
+                let receipt = e.receipt();
                 append::project(t, &receipt, &v.facts, &e.body)?;
             }
             if e.origin == site && e.seq > head.seq {
@@ -279,7 +269,7 @@ fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError>
         put_record(t, "api_key", &x.key_id, x)?;
     }
     for x in &r.carriers {
-        put_record(t, "carrier", &carrier_id(&x.carrier), x)?;
+        put_record(t, "carrier", &carrier_key(&x.carrier), x)?;
     }
     for x in &r.apps {
         put_record(t, "app", &x.app_id, x)?;
@@ -289,7 +279,7 @@ fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError>
     }
     for w in &r.winning_numbers {
         let json = serde_json::to_string(w).map_err(backend)?;
-        t.prepare_cached("INSERT INTO winning_numbers (period, version, json) VALUES (?1, ?2, ?3)")
+        t.prepare_cached(sql::IMPORT_WINNING)
             .map_err(backend)?
             .execute(params![w.period.key(), w.version, json])
             .map_err(backend)?;
@@ -302,7 +292,7 @@ fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError>
 fn write_draw(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {
     for f in &r.draw_freezes {
         let json = serde_json::to_string(f).map_err(backend)?;
-        t.prepare_cached("INSERT INTO draw_freezes (period, root, json) VALUES (?1, ?2, ?3)")
+        t.prepare_cached(crate::draw::sql::INSERT_FREEZE)
             .map_err(backend)?
             .execute(params![f.period.key(), f.root, json])
             .map_err(backend)?;
@@ -310,15 +300,12 @@ fn write_draw(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {
     for l in &r.winner_loads {
         let pk = l.summary.period.key();
         let json = serde_json::to_string(&l.summary).map_err(backend)?;
-        t.prepare_cached("INSERT INTO draw_loads (period, digest, json) VALUES (?1, ?2, ?3)")
+        t.prepare_cached(crate::draw::sql::INSERT_LOAD)
             .map_err(backend)?
             .execute(params![pk, l.summary.digest, json])
             .map_err(backend)?;
         let mut ins = t
-            .prepare_cached(
-                "INSERT INTO winners (period, line, invoice_number, seller, prize, amount, payable, carrier, npo) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
+            .prepare_cached(crate::draw::sql::INSERT_WINNER)
             .map_err(backend)?;
         for w in &l.winners {
             ins.execute(params![
@@ -337,27 +324,24 @@ fn write_draw(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {
     }
     for a in &r.bank_accounts {
         let json = serde_json::to_string(a).map_err(backend)?;
-        t.prepare_cached("INSERT INTO bank_accounts (carrier, json) VALUES (?1, ?2)")
+        t.prepare_cached(sql::IMPORT_BANK_ACCOUNT)
             .map_err(backend)?
             .execute(params![a.carrier, json])
             .map_err(backend)?;
     }
     for o in &r.outbox {
-        t.prepare_cached(
-            "INSERT INTO outbox (id, kind, body, attempts, next_unix, delivered_unix, last_error) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(backend)?
-        .execute(params![
-            o.item.id,
-            o.item.kind,
-            o.item.body,
-            o.item.attempts,
-            o.item.next_unix,
-            o.delivered_unix,
-            o.last_error
-        ])
-        .map_err(backend)?;
+        t.prepare_cached(sql::IMPORT_OUTBOX)
+            .map_err(backend)?
+            .execute(params![
+                o.item.id,
+                o.item.kind,
+                o.item.body,
+                o.item.attempts,
+                o.item.next_unix,
+                o.delivered_unix,
+                o.last_error
+            ])
+            .map_err(backend)?;
     }
     Ok(())
 }

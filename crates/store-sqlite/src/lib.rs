@@ -9,15 +9,23 @@
 //!   been fsynced to the WAL before any receipt leaves.
 //! - **Readers** use a small pool of read-only connections on blocking tasks;
 //!   WAL lets them run beside the writer.
-//! - The schema is `schema.sql` + `draw.sql` (version 1, idempotent) and the
-//!   versioned upgrades in `UPGRADES` order (`v2_outbox_lease.sql`: outbox
-//!   leases), applied by [`SqliteStore::open`] through [`migrate`].
+//! - The schema is the numbered migrations in `src/migrations/`, applied in
+//!   order by [`SqliteStore::open`] through [`migrate`], which records each
+//!   applied version (and adopts databases of the old single-number scheme).
 
 mod append;
 pub mod ceiling;
 mod draw;
 mod io;
+#[cfg(test)]
+mod legacy_tests;
+mod migrate;
+mod outbox;
 mod read;
+mod records;
+mod store;
+
+pub use migrate::{SCHEMA_VERSION, migrate, schema_version};
 
 use einvoice_store::{EntryHash, Hlc, StoreError};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -27,14 +35,6 @@ use std::sync::{Arc, Mutex};
 
 /// Most jobs committed in one transaction.
 pub const MAX_BATCH: usize = 512;
-/// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 2;
-
-/// Versioned upgrades above version 1: (version, SQL), applied in order, each
-/// once, to a database whose stored version is lower (a new database too:
-/// `schema.sql` and `draw.sql` create version 1).
-const UPGRADES: &[(i64, &str)] = &[(2, include_str!("v2_outbox_lease.sql"))];
-
 /// The chain head of this site's origin, as the writer sees it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Head {
@@ -127,67 +127,18 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     Ok(c)
 }
 
-/// Create or upgrade the schema in the file at `path`.
-pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(include_str!("schema.sql"))
-        .map_err(backend)?;
-    conn.execute_batch(include_str!("draw.sql"))
-        .map_err(backend)?;
-    // The version check and the upgrades in one write transaction, so two
-    // processes opening one file at once cannot both apply an upgrade.
-    let t = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
-        .map_err(backend)?;
-    let stored: Option<i64> = t
-        .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
-        .map_err(backend)?;
-    let v = match stored {
-        // A new database: schema.sql and draw.sql just made version 1.
-        None => 1,
-        Some(v) if v > SCHEMA_VERSION => {
-            return Err(StoreError::Corrupt(format!(
-                "the database has schema version {v}, newer than this binary's {SCHEMA_VERSION}"
-            )));
-        }
-        Some(v) => v,
-    };
-    for (_, sql) in UPGRADES.iter().filter(|(n, _)| *n > v) {
-        t.execute_batch(sql).map_err(backend)?;
-    }
-    if stored != Some(SCHEMA_VERSION) {
-        t.execute("DELETE FROM schema_version", [])
-            .map_err(backend)?;
-        t.execute(
-            "INSERT INTO schema_version (version) VALUES (?1)",
-            [SCHEMA_VERSION],
-        )
-        .map_err(backend)?;
-    }
-    t.commit().map_err(backend)?;
-    Ok(())
-}
-
-/// The schema version stored in the database at `conn`.
-pub fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
-    conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
-        .map_err(backend)
-}
-
 impl SqliteStore {
     /// Open (creating and migrating if needed) the store at `path` for site `site`.
     pub fn open(path: &Path, site: &str) -> Result<Self, StoreError> {
         let mut conn = open_conn(path, false)?;
         migrate(&conn)?;
         let mut head = conn
-            .query_row(
-                "SELECT seq, hash, hlc FROM ledger WHERE origin = ?1 ORDER BY seq DESC LIMIT 1",
-                [site],
-                |r| {
-                    let seq: i64 = r.get(0)?;
-                    let hash: Vec<u8> = r.get(1)?;
-                    let hlc: i64 = r.get(2)?;
-                    Ok((seq, hash, hlc))
-                },
-            )
+            .query_row(append::sql::HEAD_OF_ORIGIN, [site], |r| {
+                let seq: i64 = r.get(0)?;
+                let hash: Vec<u8> = r.get(1)?;
+                let hlc: i64 = r.get(2)?;
+                Ok((seq, hash, hlc))
+            })
             .map(|(seq, hash, hlc)| {
                 let mut h = [0u8; 32];
                 if hash.len() == 32 {
@@ -394,64 +345,5 @@ mod tests {
         assert!(a.is_ok() && c.is_ok());
         assert!(b.is_err());
         assert_eq!(count(&store), 2);
-    }
-
-    /// A version-1 database (before outbox leases) is upgraded on open: its
-    /// undelivered items keep their state and can be claimed and marked;
-    /// opening again changes nothing; a newer database is refused.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_version_1_database_is_upgraded() {
-        use einvoice_store::{OutboxOutcome, Store};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("v1.db");
-        {
-            let c = Connection::open(&path).expect("open");
-            c.execute_batch(include_str!("schema.sql")).expect("v1");
-            c.execute_batch(include_str!("draw.sql")).expect("v1 draw");
-            c.execute_batch(
-                "INSERT INTO schema_version (version) VALUES (1);
-                 INSERT INTO outbox (id, kind, body, attempts, next_unix, last_error)
-                 VALUES ('winner/11402/0', 'winner', '{}', 2, 50, 'HTTP 500'),
-                        ('winner/11402/1', 'winner', '{}', 0, 0, NULL);
-                 UPDATE outbox SET delivered_unix = 7 WHERE id = 'winner/11402/1';",
-            )
-            .expect("v1 rows");
-        }
-        let store = SqliteStore::open(&path, "main").expect("upgrade");
-        let version = |p: &Path| schema_version(&open_conn(p, true).expect("open")).expect("v");
-        assert_eq!(version(&path), SCHEMA_VERSION);
-        let claimed = store.outbox_claim(50, 10, 60, "w").await.expect("claim");
-        assert_eq!(claimed.len(), 1);
-        assert_eq!(
-            (claimed[0].id.as_str(), claimed[0].attempts),
-            ("winner/11402/0", 2)
-        );
-        assert!(
-            store
-                .outbox_mark(
-                    "winner/11402/0",
-                    "w",
-                    OutboxOutcome::Delivered { at_unix: 51 }
-                )
-                .await
-                .expect("mark")
-        );
-        drop(store);
-        let again = SqliteStore::open(&path, "main").expect("reopen");
-        assert_eq!(version(&path), SCHEMA_VERSION);
-        assert!(
-            again
-                .outbox_claim(i64::MAX, 10, 60, "w")
-                .await
-                .expect("claim")
-                .is_empty()
-        );
-        drop(again);
-        Connection::open(&path)
-            .expect("open")
-            .execute("INSERT INTO schema_version (version) VALUES (99)", [])
-            .expect("future version");
-        let err = SqliteStore::open(&path, "main").expect_err("newer");
-        assert!(err.to_string().contains("newer than this binary"), "{err}");
     }
 }

@@ -1,6 +1,5 @@
 //! The shared conformance suite on SQLite, plus SQLite-only checks.
 
-use einvoice_store::Store;
 use einvoice_store_sqlite::SqliteStore;
 use std::path::PathBuf;
 
@@ -21,49 +20,23 @@ einvoice_store::store_conformance!(fresh());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_finds_the_first_tampered_entry() {
-    use einvoice_store::conformance::{SELLER_A, allocation, invoice};
-    let s = fresh().await;
-    let scope = einvoice_store::Scope::All;
-    s.append(&scope, "t", vec![allocation(SELLER_A)])
-        .await
-        .expect("a");
-    for i in 1..=3 {
-        s.append(
-            &scope,
-            "t",
-            vec![invoice(SELLER_A, &format!("AB0000000{i}"), "1234", 10)],
-        )
-        .await
-        .expect("i");
-    }
-    s.tamper_for_tests("main", 3).await.expect("tamper");
-    let v = s.verify_ledger("main").await.expect("verify");
-    let broken = v.broken.expect("broken link found");
-    assert_eq!((broken.seq, broken.code.as_str()), (3, "HASH_MISMATCH"));
-    assert_eq!(v.entries, 2);
+    einvoice_store::conformance::verify_finds_the_first_tampered_entry(
+        fresh().await,
+        |s: SqliteStore, seq| async move {
+            s.tamper_for_tests("main", seq).await.expect("tamper");
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopening_continues_the_chain() {
-    use einvoice_store::conformance::{SELLER_A, allocation, invoice};
     let path = fresh_path();
-    {
-        let s = SqliteStore::open(&path, "main").expect("open");
-        s.append(&einvoice_store::Scope::All, "t", vec![allocation(SELLER_A)])
-            .await
-            .expect("a");
-    }
-    let s = SqliteStore::open(&path, "main").expect("reopen");
-    let out = s
-        .append(
-            &einvoice_store::Scope::All,
-            "t",
-            vec![invoice(SELLER_A, "AB00000001", "1234", 10)],
-        )
-        .await
-        .expect("i");
-    assert_eq!(out[0].as_ref().map(|r| r.seq).ok(), Some(2));
-    assert_eq!(s.verify_ledger("main").await.expect("v").broken, None);
+    einvoice_store::conformance::reopening_continues_the_chain(|| {
+        let path = path.clone();
+        async move { SqliteStore::open(&path, "main").expect("open") }
+    })
+    .await;
 }
 
 /// A trigger makes the ledger refuse every insert: a freeze and a winners

@@ -148,6 +148,38 @@ pub struct DrawRunFacts {
     pub numbers_approved_by: String,
 }
 
+impl DrawFreeze {
+    /// Freezing `self` again over the `stored` freeze of its period: the
+    /// same root and size is [`DrawPut::Unchanged`], anything else a
+    /// [`DrawPut::Conflict`] saying what is frozen.
+    pub fn put_over(&self, stored: &DrawFreeze) -> DrawPut {
+        if stored.root == self.root && stored.rows == self.rows {
+            DrawPut::Unchanged
+        } else {
+            DrawPut::Conflict(format!(
+                "period {} was frozen by {} with root {} ({} rows)",
+                stored.period, stored.actor, stored.root, stored.rows
+            ))
+        }
+    }
+}
+
+impl WinnersSummary {
+    /// Loading winners with `digest` again over this stored load of their
+    /// period: the same digest is [`DrawPut::Unchanged`], another a
+    /// [`DrawPut::Conflict`] saying what is loaded.
+    pub fn put_again(&self, digest: &str) -> DrawPut {
+        if self.digest == digest {
+            DrawPut::Unchanged
+        } else {
+            DrawPut::Conflict(format!(
+                "period {} already has {} winner lines (NT${} payable, digest {}) loaded by {}",
+                self.period, self.lines, self.payable, self.digest, self.actor
+            ))
+        }
+    }
+}
+
 /// The result of storing draw data that must never change once stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DrawPut {
@@ -158,6 +190,18 @@ pub enum DrawPut {
     /// Different data is already stored for the period; nothing changed. The
     /// text says what is stored.
     Conflict(String),
+}
+
+/// When a claim's lease ends: `lease_secs` (at least one second) after
+/// `now_unix` (see [`crate::Store::outbox_claim`]).
+pub fn outbox_lease_until(now_unix: i64, lease_secs: u32) -> i64 {
+    now_unix.saturating_add(i64::from(lease_secs.max(1)))
+}
+
+/// Claimed items in the order a claim returns them: oldest schedule first,
+/// then by id (an `UPDATE … RETURNING` has no order of its own).
+pub fn in_claim_order(items: &mut [OutboxItem]) {
+    items.sort_by(|a, b| (a.next_unix, &a.id).cmp(&(b.next_unix, &b.id)));
 }
 
 /// One stored winner line (one prize of one invoice).
@@ -428,6 +472,41 @@ mod tests {
             actor: "operator:alice".into(),
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    #[test]
+    fn a_second_put_is_unchanged_or_a_conflict_naming_what_is_stored() {
+        let f = DrawFreeze {
+            period: period(),
+            root: "ab".into(),
+            rows: 2,
+            actor: "operator:alice".into(),
+        };
+        assert_eq!(f.put_over(&f), DrawPut::Unchanged);
+        let other = DrawFreeze {
+            root: "cd".into(),
+            ..f.clone()
+        };
+        assert_eq!(
+            other.put_over(&f),
+            DrawPut::Conflict(
+                "period 11402 was frozen by operator:alice with root ab (2 rows)".into()
+            )
+        );
+        let s = WinnersSummary {
+            period: period(),
+            lines: 3,
+            payable: 600,
+            digest: "d1".into(),
+            actor: "operator:bob".into(),
+        };
+        assert_eq!(s.put_again("d1"), DrawPut::Unchanged);
+        assert_eq!(
+            s.put_again("d2"),
+            DrawPut::Conflict(
+                "period 11402 already has 3 winner lines (NT$600 payable, digest d1) loaded by operator:bob".into()
+            )
+        );
     }
 
     #[test]

@@ -196,6 +196,42 @@ pub struct Receipt {
     pub duplicate: bool,
 }
 
+impl Receipt {
+    /// The receipt of an entry appended now (not a duplicate).
+    pub fn appended(
+        origin: &str,
+        seq: u64,
+        hash: EntryHash,
+        hlc: Hlc,
+        kind: &str,
+        key: &str,
+    ) -> Self {
+        Self {
+            origin: origin.to_string(),
+            seq,
+            hash,
+            hlc,
+            kind: kind.to_string(),
+            key: key.to_string(),
+            duplicate: false,
+        }
+    }
+}
+
+impl LedgerEntry {
+    /// This entry's receipt (not a duplicate).
+    pub fn receipt(&self) -> Receipt {
+        Receipt::appended(
+            &self.origin,
+            self.seq,
+            self.hash,
+            self.hlc,
+            &self.kind,
+            &self.key,
+        )
+    }
+}
+
 /// The entry hash: SHA-256 over the previous hash and the canonical entry
 /// encoding. Every variable field is length-prefixed (u32 big-endian) so no
 /// two different entries encode alike:

@@ -134,6 +134,25 @@ pub fn target_not_empty(what: &str) -> StoreError {
     ))
 }
 
+/// The tables an import requires empty, in the order they are checked, with
+/// what [`target_not_empty`] calls their rows. Both backends have these
+/// tables (PostgreSQL checks its `ledger_heads` right after `ledger`).
+pub const IMPORT_EMPTY_TABLES: &[(&str, &str)] = &[
+    ("ledger", "ledger entries"),
+    (
+        "records",
+        "records (sellers, keys, carriers, apps, operators or sessions)",
+    ),
+    ("winning_numbers", "winning numbers"),
+    ("invoices", "invoices"),
+    ("tracks", "track allocations"),
+    ("draw_freezes", "draw freezes"),
+    ("draw_loads", "loaded winners"),
+    ("winners", "winner lines"),
+    ("bank_accounts", "bank accounts"),
+    ("outbox", "outbox notifications"),
+];
+
 /// True when `kind` names a MIG message (`F0401`, …): such entries are
 /// idempotent by (kind, key) and update the projections; other kinds
 /// (`ADMIN`, carrier and draw events) are ledger-only.

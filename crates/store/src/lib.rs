@@ -5,8 +5,8 @@
 //! projections (invoice state, carrier index, tracks, ...) are updated in the
 //! same transaction. Two implementations satisfy the trait — SQLite
 //! (`einvoice-store-sqlite`, the embedded default) and PostgreSQL
-//! (`einvoice-store-postgres`) — and one conformance suite ([`conformance`])
-//! runs against both.
+//! (`einvoice-store-postgres`) — and one conformance suite (`conformance`,
+//! feature `conformance`) runs against both.
 //!
 //! **Tenant scoping lives here**: every seller-data method takes a [`Scope`]
 //! and the implementation filters by it, so an HTTP handler cannot forget it.
@@ -16,26 +16,33 @@
 //! Implementations batch concurrent appends into one transaction (group
 //! commit) but never answer before the commit.
 
+pub mod append_rules;
+mod blanks;
 mod canonical;
+mod chain;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 mod draw;
+mod eligibility;
 mod entry;
 mod error;
 mod io;
 mod records;
 mod scope;
+pub mod stored;
 mod winning;
 
 pub use canonical::canonical_json;
+pub use chain::{ChainCheck, HASH_MISMATCH, PREV_HASH_MISMATCH, SEQ_GAP};
 pub use draw::*;
 pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
 pub use error::{Rejection, StoreError};
 pub use io::{
-    OutboxRecord, SiteRecords, TARGET_NOT_EMPTY, WinnersExport, is_message_kind, replay_facts,
-    target_not_empty,
+    IMPORT_EMPTY_TABLES, OutboxRecord, SiteRecords, TARGET_NOT_EMPTY, WinnersExport,
+    is_message_kind, replay_facts, target_not_empty,
 };
 pub use records::*;
-pub use scope::Scope;
+pub use scope::{AdmittedMessage, Scope, ScopedSeller, TENANT_SCOPE};
 pub use winning::WinningBody;
 
 use einvoice_core::{Carrier, InvoiceNumber, Period, RandomNumber, Ubn, Validated};
@@ -57,7 +64,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn site(&self) -> &str;
 
     /// Append validated messages for sellers within `scope`, acting as `actor`.
-    /// One outcome per message, in order. Idempotent by (kind, natural key):
+    /// One outcome per message, in order. A message whose seller is outside
+    /// `scope` is refused with `TENANT_SCOPE` (checked here, once, by
+    /// [`Scope::admit_messages`]); the others go to
+    /// [`Store::append_admitted`]. Idempotent by (kind, natural key):
     /// an identical resubmission (same canonical body) returns the original
     /// receipt with `duplicate: true` and appends nothing; a different body
     /// under the same (kind, key) is refused with `DUPLICATE_CONFLICT` naming
@@ -69,6 +79,19 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
         actor: &str,
         messages: Vec<Validated>,
+    ) -> impl Future<Output = Result<Vec<AppendOutcome>, StoreError>> + Send {
+        self.append_admitted(actor, scope.admit_messages(messages))
+    }
+
+    /// Backend primitive of [`Store::append`]: append the admitted messages
+    /// (see [`append_rules`] for the decisions) and pass each refused one's
+    /// rejection through, in order.
+    // `Rejection` is the trait's own type; its size is not ours to change.
+    #[allow(clippy::result_large_err)]
+    fn append_admitted(
+        &self,
+        actor: &str,
+        messages: Vec<Result<AdmittedMessage, Rejection>>,
     ) -> impl Future<Output = Result<Vec<AppendOutcome>, StoreError>> + Send;
 
     /// Append a non-invoice entry (operator actions, carrier and draw events):
@@ -95,6 +118,11 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<LedgerVerdict, StoreError>> + Send;
 
     // ---- seller data (scoped) ---------------------------------------------
+    //
+    // The scoped reads are provided: each checks the caller's `Scope` once
+    // (`Scope::admit`) and hands the backend's primitive the `ScopedSeller`
+    // it proves, so a backend never sees a seller the caller may not read.
+    // Outside the scope a read finds nothing.
 
     /// One invoice's current (resolved) view.
     fn invoice(
@@ -102,7 +130,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
         seller: Ubn,
         number: InvoiceNumber,
-    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send {
+        async move {
+            match scope.admit(seller) {
+                Some(seller) => self.seller_invoice(seller, number).await,
+                None => Ok(None),
+            }
+        }
+    }
 
     /// Every ledger entry about one invoice (issue, cancel, void, allowances).
     fn invoice_history(
@@ -110,7 +145,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
         seller: Ubn,
         number: InvoiceNumber,
-    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send {
+        async move {
+            match scope.admit(seller) {
+                Some(seller) => self.seller_invoice_history(seller, number).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    }
 
     /// A seller's invoices in a period, ordered by number, after `after`.
     fn list_invoices(
@@ -120,7 +162,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         period: Period,
         after: Option<InvoiceNumber>,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<InvoiceSummary>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<InvoiceSummary>, StoreError>> + Send {
+        async move {
+            match scope.admit(seller) {
+                Some(seller) => self.seller_invoices(seller, period, after, limit).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    }
 
     /// Track ranges allocated to a seller in a period.
     fn tracks(
@@ -128,16 +177,76 @@ pub trait Store: Clone + Send + Sync + 'static {
         scope: &Scope,
         seller: Ubn,
         period: Period,
-    ) -> impl Future<Output = Result<Vec<TrackAllocation>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<TrackAllocation>, StoreError>> + Send {
+        async move {
+            match scope.admit(seller) {
+                Some(seller) => self.seller_tracks(seller, period).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    }
 
     /// Unused numbers of a seller's allocations in a period, computed from
-    /// what was actually issued (the content of an E0402 blank report).
+    /// what was actually issued (the content of an E0402 blank report, see
+    /// [`TrackAllocation::blanks`]).
     fn blanks(
         &self,
         scope: &Scope,
         seller: Ubn,
         period: Period,
-    ) -> impl Future<Output = Result<Vec<BlankRange>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<BlankRange>, StoreError>> + Send {
+        async move {
+            let Some(seller) = scope.admit(seller) else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            for allocation in self.seller_tracks(seller, period).await? {
+                let issued = self.issued_numbers(seller, &allocation).await?;
+                out.extend(allocation.blanks(issued));
+            }
+            Ok(out)
+        }
+    }
+
+    /// Backend primitive of [`Store::invoice`]: one invoice of an admitted seller.
+    fn seller_invoice(
+        &self,
+        seller: ScopedSeller,
+        number: InvoiceNumber,
+    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+
+    /// Backend primitive of [`Store::invoice_history`]: the entries whose key
+    /// is the invoice's, then the allowances naming it, in (hlc, origin, seq)
+    /// order.
+    fn seller_invoice_history(
+        &self,
+        seller: ScopedSeller,
+        number: InvoiceNumber,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, StoreError>> + Send;
+
+    /// Backend primitive of [`Store::list_invoices`].
+    fn seller_invoices(
+        &self,
+        seller: ScopedSeller,
+        period: Period,
+        after: Option<InvoiceNumber>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<InvoiceSummary>, StoreError>> + Send;
+
+    /// Backend primitive of [`Store::tracks`]: the allocations in (track, begin) order.
+    fn seller_tracks(
+        &self,
+        seller: ScopedSeller,
+        period: Period,
+    ) -> impl Future<Output = Result<Vec<TrackAllocation>, StoreError>> + Send;
+
+    /// Backend primitive of [`Store::blanks`]: the 8-digit parts of the
+    /// numbers issued within `allocation` (its seller and period), ascending.
+    fn issued_numbers(
+        &self,
+        seller: ScopedSeller,
+        allocation: &TrackAllocation,
+    ) -> impl Future<Output = Result<Vec<u32>, StoreError>> + Send;
 
     // ---- citizens and the public ------------------------------------------
 

@@ -285,3 +285,35 @@ pub struct WinningNumbersRecord {
     /// Why this version exists (required for corrections).
     pub reason: Option<String>,
 }
+
+impl CarrierRecord {
+    /// Count a login attempt: a success clears the failures and the lock, a
+    /// failure counts one more and locks until at least `lock_until`.
+    pub fn record_login(&mut self, attempt: LoginAttempt) {
+        match attempt {
+            LoginAttempt::Succeeded => {
+                self.failures = 0;
+                self.locked_until = 0;
+            }
+            LoginAttempt::Failed { lock_until } => {
+                self.failures = self.failures.saturating_add(1);
+                self.locked_until = self.locked_until.max(lock_until);
+            }
+        }
+    }
+}
+
+impl WinningNumbersRecord {
+    /// May `self`, the stored version, be replaced by `new` (the same period
+    /// and version)? Not once published (approved): a correction is a new
+    /// version (`WINNING_NUMBERS_PUBLISHED`).
+    pub fn check_replace(&self, new: &WinningNumbersRecord) -> Result<(), crate::StoreError> {
+        if self.approved_by.is_some() {
+            return Err(crate::StoreError::Backend(format!(
+                "WINNING_NUMBERS_PUBLISHED: version {} of {} is published and immutable; enter a new version with a reason",
+                new.version, new.period
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,5 +1,6 @@
--- einvoice SQLite schema, version 1.
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+-- einvoice SQLite schema, migration 1: the ledger, the invoice projections
+-- and the records. (Databases of the old single-number scheme called this,
+-- with 0002_draw.sql, "version 1"; see `legacy_versions` in lib.rs.)
 
 -- The ledger: one hash chain per origin.
 CREATE TABLE IF NOT EXISTS ledger (

@@ -1,4 +1,6 @@
--- The draw (tables added after schema version 1; created if missing on open).
+-- Migration 2: the draw. `IF NOT EXISTS` throughout: a database of the old
+-- "version 1" may or may not have these tables, so it is given this
+-- migration again (see `legacy_versions` in lib.rs).
 
 -- The eligibility freeze pages a period's invoices by (number, seller).
 CREATE INDEX IF NOT EXISTS invoices_by_draw ON invoices (period, number, seller);

@@ -1,0 +1,300 @@
+//! Databases written before the numbered migrations open and upgrade. The
+//! old DDL is inlined here as it was (`schema.sql`, `draw.sql` and
+//! `v2_outbox_lease.sql` of the single-number scheme), so these tests keep
+//! building old databases whatever the migrations become.
+
+use super::*;
+use einvoice_store::{BankAccountRecord, OutboxOutcome, Store};
+
+/// The old `schema.sql` ("version 1" without the draw).
+const OLD_SCHEMA: &str = r#"
+-- einvoice SQLite schema, version 1.
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+
+-- The ledger: one hash chain per origin.
+CREATE TABLE IF NOT EXISTS ledger (
+    origin    TEXT    NOT NULL,
+    seq       INTEGER NOT NULL,
+    hlc       INTEGER NOT NULL,
+    kind      TEXT    NOT NULL,
+    key       TEXT    NOT NULL,
+    actor     TEXT    NOT NULL,
+    body      BLOB    NOT NULL,
+    prev_hash BLOB    NOT NULL,
+    hash      BLOB    NOT NULL,
+    PRIMARY KEY (origin, seq)
+);
+-- Idempotency: one message per (kind, natural key). Events (ADMIN, ...) are exempt.
+CREATE UNIQUE INDEX IF NOT EXISTS ledger_message_key ON ledger (kind, key) WHERE kind GLOB '[A-G][0-9][0-9][0-9][0-9]';
+CREATE INDEX IF NOT EXISTS ledger_key ON ledger (key);
+
+-- Projection: invoices.
+CREATE TABLE IF NOT EXISTS invoices (
+    seller       TEXT    NOT NULL,
+    number       TEXT    NOT NULL,
+    period       INTEGER NOT NULL,
+    date         TEXT    NOT NULL,
+    time         TEXT    NOT NULL,
+    buyer        TEXT    NOT NULL,
+    random       TEXT,
+    carrier_type TEXT,
+    carrier_id   TEXT,
+    npoban       TEXT,
+    total        INTEGER NOT NULL,
+    status       TEXT    NOT NULL,
+    allowance    INTEGER NOT NULL DEFAULT 0,
+    body         BLOB    NOT NULL,
+    origin       TEXT    NOT NULL,
+    seq          INTEGER NOT NULL,
+    PRIMARY KEY (seller, number)
+);
+CREATE INDEX IF NOT EXISTS invoices_by_period  ON invoices (seller, period, number);
+CREATE INDEX IF NOT EXISTS invoices_by_carrier ON invoices (carrier_type, carrier_id, period);
+CREATE INDEX IF NOT EXISTS invoices_by_random  ON invoices (number, random);
+
+-- Cancels / voids that arrived before their invoice (held, applied on arrival).
+CREATE TABLE IF NOT EXISTS held (
+    seller TEXT NOT NULL,
+    number TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (seller, number, status)
+);
+
+-- Allowances per original invoice.
+CREATE TABLE IF NOT EXISTS allowances (
+    seller      TEXT    NOT NULL,
+    allowance   TEXT    NOT NULL,
+    invoice     TEXT    NOT NULL,
+    amount      INTEGER NOT NULL,
+    cancelled   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (seller, allowance, invoice)
+);
+
+-- Track allocations (E0401 / E0501).
+CREATE TABLE IF NOT EXISTS tracks (
+    seller TEXT    NOT NULL,
+    period INTEGER NOT NULL,
+    track  TEXT    NOT NULL,
+    begin  INTEGER NOT NULL,
+    end    INTEGER NOT NULL,
+    PRIMARY KEY (seller, period, track, begin)
+);
+CREATE INDEX IF NOT EXISTS tracks_by_range ON tracks (period, track, begin);
+
+-- Records kept as JSON documents: sellers, api keys, apps, operators, sessions, carriers.
+CREATE TABLE IF NOT EXISTS records (
+    space TEXT NOT NULL,
+    id    TEXT NOT NULL,
+    json  TEXT NOT NULL,
+    PRIMARY KEY (space, id)
+);
+
+CREATE TABLE IF NOT EXISTS nonces (
+    key_id  TEXT    NOT NULL,
+    nonce   TEXT    NOT NULL,
+    expires INTEGER NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS nonces_by_expiry ON nonces (expires);
+
+CREATE TABLE IF NOT EXISTS winning_numbers (
+    period  INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    json    TEXT    NOT NULL,
+    PRIMARY KEY (period, version)
+);
+"#;
+
+/// The old `draw.sql` (run on every open of a "version 1" database).
+const OLD_DRAW: &str = r#"
+-- The draw (tables added after schema version 1; created if missing on open).
+
+-- The eligibility freeze pages a period's invoices by (number, seller).
+CREATE INDEX IF NOT EXISTS invoices_by_draw ON invoices (period, number, seller);
+
+-- A period's frozen snapshot (root + rows); a period is frozen once.
+CREATE TABLE IF NOT EXISTS draw_freezes (
+    period INTEGER PRIMARY KEY,
+    root   TEXT    NOT NULL,
+    json   TEXT    NOT NULL
+);
+
+-- A period's loaded winners: the digest of the load (idempotency) + summary.
+CREATE TABLE IF NOT EXISTS draw_loads (
+    period INTEGER PRIMARY KEY,
+    digest TEXT    NOT NULL,
+    json   TEXT    NOT NULL
+);
+
+-- Winner lines (one prize of one invoice), in draw order.
+CREATE TABLE IF NOT EXISTS winners (
+    period         INTEGER NOT NULL,
+    line           INTEGER NOT NULL,
+    invoice_number TEXT    NOT NULL,
+    seller         TEXT    NOT NULL,
+    prize          TEXT    NOT NULL,
+    amount         INTEGER NOT NULL,
+    payable        INTEGER NOT NULL,
+    carrier        TEXT,
+    npo            TEXT,
+    PRIMARY KEY (period, line)
+);
+CREATE INDEX IF NOT EXISTS winners_by_carrier ON winners (carrier, period, line);
+
+-- Citizens' bank accounts (the account sealed by the server's master key).
+CREATE TABLE IF NOT EXISTS bank_accounts (
+    carrier TEXT PRIMARY KEY,
+    json    TEXT NOT NULL
+);
+
+-- Winner notifications to deliver (webhook), enqueued with the winners.
+CREATE TABLE IF NOT EXISTS outbox (
+    id             TEXT    PRIMARY KEY,
+    kind           TEXT    NOT NULL,
+    body           TEXT    NOT NULL,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    next_unix      INTEGER NOT NULL DEFAULT 0,
+    delivered_unix INTEGER,
+    last_error     TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_unix, next_unix, id);
+"#;
+
+/// The old `v2_outbox_lease.sql` ("version 2").
+const OLD_V2: &str = r#"
+-- Schema version 2: outbox leases. A worker claims due items by leasing
+-- them (`lease_owner` until `lease_until`, Unix seconds); only the holder
+-- records an outcome, and a lapsed lease makes the item claimable again.
+-- Applied once by `migrate` to databases of version 1 (ALTER TABLE is not
+-- idempotent, so it is versioned, not `IF NOT EXISTS` like draw.sql).
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+ALTER TABLE outbox ADD COLUMN lease_until INTEGER;
+"#;
+
+fn version(p: &Path) -> i64 {
+    schema_version(&open_conn(p, true).expect("open")).expect("v")
+}
+
+/// A database built the old way: `ddl` run, then `version` stored in the
+/// old single-number table.
+fn old_database(path: &Path, ddl: &[&str], version: i64) {
+    let c = Connection::open(path).expect("open");
+    for sql in ddl {
+        c.execute_batch(sql).expect("old ddl");
+    }
+    c.execute(
+        "INSERT INTO schema_version (version) VALUES (?1)",
+        [version],
+    )
+    .expect("old version");
+}
+
+/// A version-1 database (before outbox leases) is upgraded on open: its
+/// undelivered items keep their state and can be claimed and marked;
+/// opening again changes nothing; a newer database is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_upgraded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1.db");
+    old_database(&path, &[OLD_SCHEMA, OLD_DRAW], 1);
+    Connection::open(&path)
+        .expect("open")
+        .execute_batch(
+            "INSERT INTO outbox (id, kind, body, attempts, next_unix, last_error)
+             VALUES ('winner/11402/0', 'winner', '{}', 2, 50, 'HTTP 500'),
+                    ('winner/11402/1', 'winner', '{}', 0, 0, NULL);
+             UPDATE outbox SET delivered_unix = 7 WHERE id = 'winner/11402/1';",
+        )
+        .expect("v1 rows");
+    let store = SqliteStore::open(&path, "main").expect("upgrade");
+    assert_eq!(version(&path), SCHEMA_VERSION);
+    let claimed = store.outbox_claim(50, 10, 60, "w").await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(
+        (claimed[0].id.as_str(), claimed[0].attempts),
+        ("winner/11402/0", 2)
+    );
+    assert!(
+        store
+            .outbox_mark(
+                "winner/11402/0",
+                "w",
+                OutboxOutcome::Delivered { at_unix: 51 }
+            )
+            .await
+            .expect("mark")
+    );
+    drop(store);
+    let again = SqliteStore::open(&path, "main").expect("reopen");
+    assert_eq!(version(&path), SCHEMA_VERSION);
+    assert!(
+        again
+            .outbox_claim(i64::MAX, 10, 60, "w")
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    drop(again);
+    Connection::open(&path)
+        .expect("open")
+        .execute(
+            "INSERT INTO schema_migrations (version, applied_unix) VALUES (99, 0)",
+            [],
+        )
+        .expect("future version");
+    let err = SqliteStore::open(&path, "main").expect_err("newer");
+    assert!(err.to_string().contains("newer than this binary"), "{err}");
+}
+
+/// A version-2 database (what the single-number scheme wrote last) opens
+/// as the current version without re-running its upgrade, keeps its chain,
+/// and goes on appending to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_2_database_opens_and_continues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v2.db");
+    old_database(&path, &[OLD_SCHEMA, OLD_DRAW, OLD_V2], 2);
+    let store = SqliteStore::open(&path, "main").expect("open v2");
+    assert_eq!(version(&path), SCHEMA_VERSION);
+    let first = store
+        .append_event(einvoice_store::NewEntry {
+            kind: "ADMIN".into(),
+            key: "k".into(),
+            actor: "t".into(),
+            body: b"{}".to_vec(),
+        })
+        .await
+        .expect("append");
+    assert_eq!(first.seq, 1);
+    drop(store);
+    let store = SqliteStore::open(&path, "main").expect("reopen");
+    assert_eq!(version(&path), SCHEMA_VERSION);
+    let v = store.verify_ledger("main").await.expect("verify");
+    assert_eq!((v.entries, v.broken), (1, None));
+}
+
+/// A version-1 database written before the draw existed gets the draw's
+/// tables on open, as the old code's every-open `draw.sql` gave it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_without_the_draw_gets_its_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1-nodraw.db");
+    old_database(&path, &[OLD_SCHEMA], 1);
+    let store = SqliteStore::open(&path, "main").expect("upgrade");
+    assert_eq!(version(&path), SCHEMA_VERSION);
+    let account = BankAccountRecord {
+        carrier: "3J0002:/ABC+123".into(),
+        sealed: b"sealed".to_vec(),
+        masked: "***1234".into(),
+        bank_code: "004".into(),
+        updated_unix: 1,
+    };
+    store
+        .put_bank_account(account.clone())
+        .await
+        .expect("draw tables exist");
+    assert_eq!(
+        store.bank_account(&account.carrier).await.expect("read"),
+        Some(account)
+    );
+}

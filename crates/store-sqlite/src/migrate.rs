@@ -1,0 +1,114 @@
+//! The schema: numbered migrations (`src/migrations/NNNN_*.sql`) applied in
+//! order, each once, by [`migrate`], which records every applied version in
+//! `schema_migrations`.
+//!
+//! Databases written before the numbered scheme kept one number in
+//! `schema_version`: "version 1" (what is now migration 1, plus migration 2's
+//! draw tables created if missing on every open) and "version 2" (plus the
+//! outbox leases, now migration 3). [`migrate`] translates that number once
+//! ([`legacy_versions`]) and drops the old table.
+
+use crate::backend;
+use einvoice_store::StoreError;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+/// The schema version this binary writes: its last migration.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// The migrations: (version, SQL), in order.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_draw.sql")),
+    (3, include_str!("migrations/0003_outbox_lease.sql")),
+];
+
+/// Every SQL statement of the runner.
+mod sql {
+    /// The record of applied migrations.
+    pub(super) const CREATE_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
+         version INTEGER PRIMARY KEY, applied_unix INTEGER NOT NULL)";
+    /// The highest applied migration.
+    pub(super) const LATEST: &str = "SELECT max(version) FROM schema_migrations";
+    /// Record one applied migration.
+    pub(super) const RECORD: &str =
+        "INSERT INTO schema_migrations (version, applied_unix) VALUES (?1, ?2)";
+    /// Whether the old single-number table exists.
+    pub(super) const HAS_LEGACY: &str =
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'";
+    /// The old single number.
+    pub(super) const LEGACY_VERSION: &str = "SELECT max(version) FROM schema_version";
+    /// Retire the old table once translated.
+    pub(super) const DROP_LEGACY: &str = "DROP TABLE schema_version";
+}
+
+/// The migrations a database of the old single-number scheme has had:
+/// "version 1" had migration 1 (migration 2's `IF NOT EXISTS` tables may be
+/// missing, so it runs again), "version 2" had migrations 1 to 3.
+pub(crate) fn legacy_versions(old: i64) -> Result<&'static [i64], StoreError> {
+    match old {
+        1 => Ok(&[1]),
+        2 => Ok(&[1, 2, 3]),
+        v => Err(StoreError::Corrupt(format!(
+            "the database has schema version {v}, newer than this binary's {SCHEMA_VERSION}"
+        ))),
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Translate an old single-number database, if this is one.
+fn adopt_legacy(t: &Transaction<'_>) -> Result<(), StoreError> {
+    let legacy: Option<i64> = t
+        .query_row(sql::HAS_LEGACY, [], |r| r.get(0))
+        .optional()
+        .map_err(backend)?;
+    if legacy.is_none() {
+        return Ok(());
+    }
+    let old: Option<i64> = t
+        .query_row(sql::LEGACY_VERSION, [], |r| r.get(0))
+        .map_err(backend)?;
+    if let Some(old) = old {
+        let now = unix_now();
+        for v in legacy_versions(old)? {
+            t.execute(sql::RECORD, params![v, now]).map_err(backend)?;
+        }
+    }
+    t.execute_batch(sql::DROP_LEGACY).map_err(backend)
+}
+
+/// Create or upgrade the schema of the database at `conn`: apply, in one
+/// write transaction (two processes opening one file at once cannot both
+/// apply a migration), every migration above the highest recorded one.
+pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let t = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(backend)?;
+    t.execute_batch(sql::CREATE_MIGRATIONS).map_err(backend)?;
+    adopt_legacy(&t)?;
+    let applied: i64 = t
+        .query_row(sql::LATEST, [], |r| r.get::<_, Option<i64>>(0))
+        .map_err(backend)?
+        .unwrap_or(0);
+    if applied > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "the database has schema version {applied}, newer than this binary's {SCHEMA_VERSION}"
+        )));
+    }
+    let now = unix_now();
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {
+        t.execute_batch(sql).map_err(backend)?;
+        t.execute(sql::RECORD, params![version, now])
+            .map_err(backend)?;
+    }
+    t.commit().map_err(backend)
+}
+
+/// The schema version of the database at `conn`: its highest applied migration.
+pub fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row(sql::LATEST, [], |r| r.get(0))
+        .map_err(backend)
+}

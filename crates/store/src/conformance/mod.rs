@@ -1,0 +1,59 @@
+//! The conformance suite every [`crate::Store`] implementation runs.
+//!
+//! Written against the trait only. A backend crate instantiates it with
+//! [`store_conformance!`](crate::store_conformance), passing an async
+//! expression that yields a fresh, empty store; each case is one test.
+//! One file per theme; `fixtures` holds what they share. Compiled only with
+//! the `conformance` feature (tests of the backends, the server and the cli).
+
+mod append;
+mod draw;
+mod fixtures;
+mod io;
+mod ledger;
+mod outbox;
+mod reads;
+mod scope;
+
+pub use append::*;
+pub use draw::*;
+pub use fixtures::*;
+pub use io::*;
+pub use ledger::*;
+pub use outbox::*;
+pub use reads::*;
+pub use scope::*;
+
+use crate::{InvoiceStatus, Rejection, Scope, Store};
+use einvoice_core::{InvoiceNumber, Period, RandomNumber, Rules, Ubn, Validated, validate};
+
+/// Generate one `#[tokio::test]` per conformance case for a backend. `$make`
+/// is an expression evaluating to a future of a fresh, empty store.
+#[macro_export]
+macro_rules! store_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@cases $make;
+            ledger_chain, idempotency, tracks_and_blanks, tenant_matrix,
+            lifecycle_and_queries, nonces_and_records, concurrent_appends,
+            draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
+            outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
+            draw_freeze_ledger, draw_winners_ledger);
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn export_import_round_trip() {
+            $crate::conformance::export_import_round_trip($make.await, $make.await).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn import_refuses_draw_data() {
+            $crate::conformance::import_refuses_draw_data($make.await, $make.await, $make.await)
+                .await;
+        }
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::conformance::$case($make.await).await;
+            }
+        )*
+    };
+}
