@@ -26,9 +26,9 @@
 use anyhow::{Context, anyhow, bail};
 use einvoice_core::Period;
 use einvoice_store::{
-    ApiKeyRecord, AppRecord, BankAccountRecord, CarrierRecord, DrawFreeze, EntryHash, LedgerEntry,
-    OperatorRecord, OutboxRecord, SellerRecord, SiteRecords, Store, TARGET_NOT_EMPTY, WinnerRecord,
-    WinnersExport, WinnersSummary, WinningNumbersRecord,
+    ApiKeyRecord, AppRecord, BankAccountRecord, CarrierRecord, ChainCheck, DrawFreeze, EntryHash,
+    LedgerEntry, OperatorRecord, OutboxRecord, SellerRecord, SiteRecords, Store, TARGET_NOT_EMPTY,
+    WinnerRecord, WinnersExport, WinnersSummary, WinningNumbersRecord,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -439,39 +439,23 @@ pub struct Mismatch {
 /// linked to the previous hash and hashing to its stored hash, counts and
 /// head hashes as the header says, no origin missing or extra.
 pub fn check_file(f: &ExportFile) -> Result<(), Mismatch> {
-    let mut chains: BTreeMap<&str, (u64, EntryHash)> = BTreeMap::new();
+    let mut chains: BTreeMap<&str, ChainCheck> = BTreeMap::new();
     for e in &f.entries {
-        let (last, prev) = chains
+        let chain = chains
             .entry(e.origin.as_str())
-            .or_insert((0, EntryHash::GENESIS));
-        let bad = |what: String| Mismatch {
-            origin: e.origin.clone(),
-            seq: *last + 1,
-            what,
-        };
-        if e.seq != *last + 1 {
-            return Err(bad(format!("SEQ_GAP: found entry {} next", e.seq)));
+            .or_insert_with(|| ChainCheck::new(e.origin.as_str()));
+        if let Err(b) = chain.push(e) {
+            return Err(Mismatch {
+                origin: e.origin.clone(),
+                seq: b.seq,
+                what: format!("{}: {}", b.code, b.message),
+            });
         }
-        if e.prev_hash != *prev {
-            return Err(bad(format!(
-                "PREV_HASH_MISMATCH: links to {}, the previous entry's hash is {prev}",
-                e.prev_hash
-            )));
-        }
-        if e.computed_hash() != e.hash {
-            return Err(bad(format!(
-                "HASH_MISMATCH: content hashes to {}, not the recorded {}",
-                e.computed_hash(),
-                e.hash
-            )));
-        }
-        *last = e.seq;
-        *prev = e.hash;
     }
     for h in &f.header.origins {
         let (n, head) = chains
             .remove(h.origin.as_str())
-            .unwrap_or((0, EntryHash::GENESIS));
+            .map_or((0, EntryHash::GENESIS), |c| (c.entries(), c.head()));
         if let Some(m) = compare(&h.origin, "file", n, head, h) {
             return Err(m);
         }
