@@ -5,14 +5,14 @@
 //! `einvoice_draw`'s and `einvoice_analytics`'; this file parses and prints.
 
 use super::draw_site;
+use super::progress::{on_event, progress_bar};
 use super::store_args::{DatabaseUrl, StoreArgs};
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use einvoice_analytics::draw::{self, Event};
+use einvoice_analytics::draw;
 use einvoice_analytics::snapshot::{self, Snapshot, hex};
 use einvoice_analytics::{Error, synth};
 use einvoice_core::Period;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -195,27 +195,6 @@ pub struct BenchDrawArgs {
     pub cloud_permille: u64,
 }
 
-pub(crate) fn progress_bar() -> ProgressBar {
-    let pb = ProgressBar::new(0);
-    pb.set_style(
-        ProgressStyle::with_template("{msg:>16} [{bar:40}] {pos}/{len} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb
-}
-
-pub(crate) fn on_event(pb: &ProgressBar) -> impl Fn(Event<'_>) + Sync + '_ {
-    move |e| match e {
-        Event::Stage(name, total) => {
-            pb.set_message(name.to_string());
-            pb.set_length(total);
-            pb.set_position(0);
-        }
-        Event::Advance(n) => pb.inc(n),
-    }
-}
-
 pub(crate) fn period_of(s: &str) -> anyhow::Result<Period> {
     Period::parse(s).map_err(|v| anyhow!("{}: {}", v.code, v.message))
 }
@@ -267,11 +246,17 @@ pub fn draw(c: DrawCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DrawCommand::Freeze { period, out, site } => {
-            draw_site::freeze(&site.store, &site.site, &period, &out, &site.operator)?;
+            draw_site::freeze(
+                &site.store,
+                &site.site,
+                period_of(&period)?,
+                &out,
+                &site.operator,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         DrawCommand::Payouts { period, out, site } => {
-            draw_site::payouts(&site.store, &site.site, &period, &out)?;
+            draw_site::payouts(&site.store, &site.site, period_of(&period)?, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         DrawCommand::Commit {

@@ -2,8 +2,9 @@
 //! and `draw payouts`. The steps are `einvoice_draw`'s; this file opens the
 //! store, draws the progress and prints.
 
-use super::draw::{on_event, period_of, progress_bar};
+use super::progress::{on_event, progress_bar};
 use super::store_args::{Open, StoreArgs, runtime, with_store};
+use einvoice_core::Period;
 use einvoice_draw::{Event, SiteRun};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -13,11 +14,10 @@ use std::path::Path;
 pub fn freeze(
     at: &StoreArgs,
     site: &str,
-    period: &str,
+    p: Period,
     out: &Path,
     operator: &str,
 ) -> anyhow::Result<()> {
-    let p = period_of(period)?;
     let pb = ProgressBar::new_spinner();
     pb.set_style(
         ProgressStyle::with_template("{spinner} freezing {msg}: {pos} invoices {elapsed}")
@@ -82,8 +82,7 @@ pub fn run(at: &StoreArgs, site: &str, r: &SiteRun<'_>) -> anyhow::Result<()> {
 }
 
 /// Run `draw payouts` ([`einvoice_draw::payouts()`]) and print the totals.
-pub fn payouts(at: &StoreArgs, site: &str, period: &str, out: &Path) -> anyhow::Result<()> {
-    let p = period_of(period)?;
+pub fn payouts(at: &StoreArgs, site: &str, p: Period, out: &Path) -> anyhow::Result<()> {
     let sealer = einvoice_draw::site_sealer(&at.data)?;
     let paid = runtime()?.block_on(async {
         let store = at.open(site, Open::Create).await?;

@@ -13,6 +13,7 @@ pub mod http;
 pub mod ledger;
 pub mod messages;
 pub mod migrate;
+pub mod progress;
 pub mod proof;
 pub mod site;
 pub mod store_args;
