@@ -82,8 +82,14 @@ async fn login<S: Store>(
         )
     })?;
     let carrier = parse_carrier(&b.carrier_type, &b.carrier_id)?;
-    match carrier_auth::authenticate(&st.store, &st.opts.app_api, &carrier, &b.verification_code)
-        .await
+    match carrier_auth::authenticate(
+        &st.store,
+        &st.opts.app_api.lockout,
+        &st.opts.app_api.clock,
+        &carrier,
+        &b.verification_code,
+    )
+    .await
     {
         Ok(()) => {}
         Err(CarrierAuthError::Wrong) => {
@@ -103,7 +109,7 @@ async fn login<S: Store>(
         }
         Err(CarrierAuthError::Store(e)) => return Err(store_problem(e)),
     }
-    let expires = crate::app_api::now_unix() + TOKEN_SECS;
+    let expires = st.opts.clock.now_unix() + TOKEN_SECS;
     let plain = json!({"t": carrier.kind.code(), "i": carrier.id, "e": expires});
     let sealed = st
         .sealer
@@ -139,7 +145,7 @@ pub(crate) fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result
         .map_err(|_| invalid())?;
     let v: Value = serde_json::from_slice(&plain).map_err(|_| invalid())?;
     let exp = v.get("e").and_then(Value::as_i64).ok_or_else(invalid)?;
-    if exp < crate::app_api::now_unix() {
+    if exp < st.opts.clock.now_unix() {
         return Err(unauth(
             "TOKEN_EXPIRED",
             "the token has expired: log in again",

@@ -123,7 +123,7 @@ pub(crate) async fn authenticate<S: Store>(
             "X-Einvoice-Timestamp must be Unix seconds",
         )
     })?;
-    let now = crate::app_api::now_unix();
+    let now = st.opts.clock.now_unix();
     if (ts - now).abs() > sign::MAX_SKEW_SECS {
         return Err(unauthorized(
             "AUTH_TIMESTAMP",

@@ -55,6 +55,9 @@ pub struct SiteOptions {
     pub ops: OpsConfig,
     /// Mount `POST /v1/noop` (the HTTP ceiling of `bench ingest`).
     pub noop_route: bool,
+    /// Where the seller routes (request timestamps), carrier tokens and bank
+    /// accounts read the time.
+    pub clock: crate::clock::Clock,
 }
 
 impl Default for SiteOptions {
@@ -65,6 +68,7 @@ impl Default for SiteOptions {
             app_api: AppApiConfig::default(),
             ops: OpsConfig::default(),
             noop_route: false,
+            clock: crate::clock::Clock::default(),
         }
     }
 }

@@ -112,11 +112,7 @@ async fn put_account<S: Store>(
         )
     })?;
     let rec = acct
-        .seal(
-            &st.sealer,
-            &carrier_key(&carrier),
-            crate::app_api::now_unix(),
-        )
+        .seal(&st.sealer, &carrier_key(&carrier), st.opts.clock.now_unix())
         .map_err(|e| match e {
             BankError::Seal(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

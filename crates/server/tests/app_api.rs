@@ -72,8 +72,11 @@ async fn site(cfg: AppApiConfig) -> Site {
 
 fn fast() -> AppApiConfig {
     AppApiConfig {
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
+        lockout: einvoice_server::lockout::Lockout {
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            ..Default::default()
+        },
         ..AppApiConfig::default()
     }
 }
@@ -551,9 +554,12 @@ async fn wrong_code_counts_and_soft_locks_then_unlocks() {
     // slow the machine, the lock cannot run out by itself.
     let clock = einvoice_server::clock::Clock::default();
     let s = site(AppApiConfig {
-        lock_after: 3,
-        base_lock_secs: 20,
-        max_lock_secs: 20,
+        lockout: einvoice_server::lockout::Lockout {
+            lock_after: 3,
+            base_lock_secs: 20,
+            max_lock_secs: 20,
+            ..fast().lockout
+        },
         clock: clock.clone(),
         ..fast()
     })

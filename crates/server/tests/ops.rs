@@ -39,8 +39,11 @@ async fn site(cfg: OpsConfig) -> Site {
 
 fn fast() -> OpsConfig {
     OpsConfig {
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
+        lockout: einvoice_server::lockout::Lockout {
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            ..Default::default()
+        },
         ..OpsConfig::default()
     }
 }
@@ -139,9 +142,12 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
     // however slow the machine, the lock cannot run out by itself.
     let clock = einvoice_server::clock::Clock::default();
     let s = site(OpsConfig {
-        lock_after: 3,
-        base_lock_secs: 20,
-        max_lock_secs: 20,
+        lockout: einvoice_server::lockout::Lockout {
+            lock_after: 3,
+            base_lock_secs: 20,
+            max_lock_secs: 20,
+            ..fast().lockout
+        },
         clock: clock.clone(),
         ..fast()
     })

@@ -117,8 +117,11 @@ async fn start(opts: SiteOptions) -> Site {
 fn fast_opts() -> SiteOptions {
     SiteOptions {
         app_api: einvoice_server::app_api::AppApiConfig {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
+            lockout: einvoice_server::lockout::Lockout {
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..SiteOptions::default()

@@ -73,8 +73,11 @@ async fn start() -> Site {
     assert!(out.iter().all(Result::is_ok), "{out:?}");
     let opts = SiteOptions {
         app_api: AppApiConfig {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
+            lockout: einvoice_server::lockout::Lockout {
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..SiteOptions::default()

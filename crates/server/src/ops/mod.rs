@@ -40,10 +40,11 @@
 // boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
-use crate::app_api::{AppKey, SignatureAlg, argon2_verify, dummy_hash, now_unix};
+use crate::app_api::{AppKey, SignatureAlg};
 pub use crate::clock::Clock;
+use crate::lockout::Lockout;
+use crate::password;
 use crate::problem::Problem;
-use argon2::{Argon2, PasswordHasher};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
@@ -62,7 +63,6 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use totp_rs::{Algorithm, Builder, Totp};
 
 /// Issuer shown by authenticator apps.
@@ -75,17 +75,9 @@ pub struct OpsConfig {
     pub idle_secs: i64,
     /// A session ends this many seconds after login, used or not.
     pub max_secs: i64,
-    /// Consecutive failures before the soft lock starts.
-    pub lock_after: u32,
-    /// First soft-lock length, seconds; doubles per further failure.
-    pub base_lock_secs: i64,
-    /// Longest soft lock, seconds.
-    pub max_lock_secs: i64,
-    /// Delay after the first failure; doubles per consecutive failure.
-    pub base_delay: Duration,
-    /// Longest delay.
-    pub max_delay: Duration,
-    /// Where session expiry and soft locks read the time.
+    /// Delays and soft locks after failed logins.
+    pub lockout: Lockout,
+    /// Where session expiry, soft locks and ledger times read the time.
     pub clock: Clock,
 }
 
@@ -94,34 +86,9 @@ impl Default for OpsConfig {
         Self {
             idle_secs: 15 * 60,
             max_secs: 8 * 3600,
-            lock_after: 5,
-            base_lock_secs: 60,
-            max_lock_secs: 3600,
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(4),
+            lockout: Lockout::default(),
             clock: Clock::default(),
         }
-    }
-}
-
-impl OpsConfig {
-    fn lock_until(&self, failures: u32, now: i64) -> i64 {
-        if failures < self.lock_after {
-            return 0;
-        }
-        let d = (failures - self.lock_after).min(20);
-        now.saturating_add(
-            self.base_lock_secs
-                .saturating_mul(1i64 << d)
-                .min(self.max_lock_secs),
-        )
-    }
-
-    fn delay(&self, failures: u32) -> Duration {
-        let d = failures.saturating_sub(1).min(16);
-        self.base_delay
-            .saturating_mul(1u32 << d)
-            .min(self.max_delay)
     }
 }
 
@@ -209,10 +176,8 @@ pub fn new_operator(
         return Err(OpsError::Name);
     }
     let password = URL_SAFE_NO_PAD.encode(random_bytes::<18>()?);
-    let password_hash = Argon2::default()
-        .hash_password(password.as_bytes())
-        .map_err(|_| OpsError::Crypto("argon2 hashing failed"))?
-        .to_string();
+    let password_hash = password::hash(password.as_bytes())
+        .map_err(|_| OpsError::Crypto("argon2 hashing failed"))?;
     let secret = random_bytes::<20>()?.to_vec();
     let totp_sealed = sealer.seal(purpose::TOTP, &secret)?;
     let totp = totp_for(secret.clone(), name)?;
@@ -475,11 +440,9 @@ async fn login<S: Store>(State(st): State<Arc<OpsState<S>>>, raw: axum::body::By
     let now = st.cfg.clock.now_unix();
     let rec = st.store.operator(&b.name).await.map_err(store_problem)?;
     let Some(mut rec) = rec else {
-        let pw = b.password.clone();
-        let _ =
-            tokio::task::spawn_blocking(move || argon2_verify(pw.as_bytes(), dummy_hash())).await;
+        password::verify_off_reactor(b.password.clone(), None).await;
         drop(guard);
-        tokio::time::sleep(st.cfg.delay(1)).await;
+        tokio::time::sleep(st.cfg.lockout.delay(1)).await;
         return Err(failed());
     };
     if rec.locked_until > now {
@@ -491,10 +454,8 @@ async fn login<S: Store>(State(st): State<Arc<OpsState<S>>>, raw: axum::body::By
         )
         .retry_after(u64::try_from(wait).unwrap_or(1)));
     }
-    let (pw, phc) = (b.password.clone(), rec.password_hash.clone());
-    let pw_ok = tokio::task::spawn_blocking(move || argon2_verify(pw.as_bytes(), &phc))
-        .await
-        .unwrap_or(false);
+    let pw_ok =
+        password::verify_off_reactor(b.password.clone(), Some(rec.password_hash.clone())).await;
     let step = if pw_ok {
         st.sealer
             .open(purpose::TOTP, &rec.totp_sealed)
@@ -507,11 +468,11 @@ async fn login<S: Store>(State(st): State<Arc<OpsState<S>>>, raw: axum::body::By
     };
     let Some(step) = step else {
         rec.failures = rec.failures.saturating_add(1);
-        rec.locked_until = st.cfg.lock_until(rec.failures, now);
+        rec.locked_until = st.cfg.lockout.lock_until(rec.failures, now);
         let failures = rec.failures;
         st.store.put_operator(rec).await.map_err(store_problem)?;
         drop(guard);
-        tokio::time::sleep(st.cfg.delay(failures)).await;
+        tokio::time::sleep(st.cfg.lockout.delay(failures)).await;
         return Err(failed());
     };
     rec.failures = 0;
@@ -693,7 +654,7 @@ async fn create_key<S: Store>(
             secret_sealed,
             sellers: sellers.clone(),
             disabled: false,
-            created_unix: now_unix(),
+            created_unix: st.cfg.clock.now_unix(),
         })
         .await
         .map_err(store_problem)?;
@@ -1131,7 +1092,7 @@ async fn approve_winning<S: Store>(
             format!("stored draft: {e}"),
         )
     })?;
-    numbers.published_unix = Some(now_unix());
+    numbers.published_unix = Some(st.cfg.clock.now_unix());
     rec.body = numbers.to_value(period);
     rec.approved_by = Some(s.name.clone());
     st.store
@@ -1174,17 +1135,6 @@ async fn get_winning<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lock_grows_and_is_capped() {
-        let c = OpsConfig::default();
-        assert_eq!(c.lock_until(4, 100), 0);
-        assert_eq!(c.lock_until(5, 100), 160);
-        assert_eq!(c.lock_until(6, 100), 220);
-        assert_eq!(c.lock_until(40, 100), 3700);
-        assert!(c.delay(2) > c.delay(1));
-        assert_eq!(c.delay(30), c.max_delay);
-    }
 
     #[test]
     fn names() {
