@@ -21,8 +21,8 @@
 #![allow(clippy::result_large_err)]
 
 use crate::carrier_auth::{self, CarrierAuthError};
-use crate::problem::Problem;
-use crate::site::{SiteState, client_key, store_problem};
+use crate::problem::{Problem, store_problem};
+use crate::site::{SiteState, client_key};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};

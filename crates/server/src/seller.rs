@@ -26,9 +26,9 @@
 // A `Problem` is built at most once per request and goes straight to the client.
 #![allow(clippy::result_large_err)]
 
-use crate::problem::{Problem, ProblemError};
+use crate::problem::{Problem, ProblemError, store_problem};
 use crate::sign;
-use crate::site::{SiteState, json_response, store_problem};
+use crate::site::{SiteState, json_response};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

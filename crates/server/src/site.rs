@@ -21,7 +21,7 @@
 use crate::app_api::{self, AppApiConfig};
 use crate::config::Limits;
 use crate::ops::{self, OpsConfig};
-use crate::problem::Problem;
+use crate::problem::{Problem, store_problem};
 use crate::{citizen, openapi, seller};
 use axum::Router;
 use axum::body::Body;
@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use einvoice_core::Rules;
 use einvoice_secrets::Sealer;
-use einvoice_store::{Store, StoreError};
+use einvoice_store::Store;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -118,17 +118,6 @@ pub(crate) struct SiteState<S> {
     pub(crate) seller_limit: Limiter,
     pub(crate) public_limit: Limiter,
     pub(crate) carrier_limit: Limiter,
-}
-
-/// Map a store failure to a problem: 503 + `Retry-After` when unavailable.
-pub(crate) fn store_problem(e: StoreError) -> Problem {
-    let detail = e.to_string();
-    match e {
-        StoreError::Unavailable(_) => {
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), detail).retry_after(5)
-        }
-        _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), detail),
-    }
 }
 
 /// The client address of a request (for per-client limits).

@@ -15,8 +15,8 @@
 #![allow(clippy::result_large_err)]
 
 use crate::citizen::{carrier_and_period, token_carrier};
-use crate::problem::Problem;
-use crate::site::{SiteState, client_key, store_problem};
+use crate::problem::{Problem, store_problem};
+use crate::site::{SiteState, client_key};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
