@@ -28,7 +28,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::problem::{Problem, ProblemError, store_problem};
-use crate::seller_auth::Signed;
+use crate::seller_auth::{Caller, Signed};
 use crate::state::SiteState;
 use axum::Router;
 use axum::body::Body;
@@ -371,6 +371,13 @@ fn parse_ubn(s: &str) -> Result<Ubn, Problem> {
     })
 }
 
+/// The seller of the path, if the caller's key may act for it (`403 TENANT_SCOPE` if not).
+fn seller_in_scope(c: &Caller, ubn: &str) -> Result<Ubn, Problem> {
+    let seller = parse_ubn(ubn)?;
+    c.require(&seller)?;
+    Ok(seller)
+}
+
 fn parse_number(s: &str) -> Result<InvoiceNumber, Problem> {
     InvoiceNumber::parse(s).map_err(|v| {
         Problem::new(
@@ -417,8 +424,7 @@ async fn list<S: Store>(
     uri: Uri,
     Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
+    let seller = seller_in_scope(&c, &ubn)?;
     let q: ListQuery = query(&uri)?;
     let period = parse_period(&q.period)?;
     let after = q.after.as_deref().map(parse_number).transpose()?;
@@ -447,8 +453,7 @@ async fn invoice<S: Store>(
     Path((ubn, number)): Path<(String, String)>,
     Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
+    let seller = seller_in_scope(&c, &ubn)?;
     let number = parse_number(&number)?;
     match st
         .store
@@ -470,8 +475,7 @@ async fn history<S: Store>(
     Path((ubn, number)): Path<(String, String)>,
     Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
+    let seller = seller_in_scope(&c, &ubn)?;
     let number = parse_number(&number)?;
     let entries = st
         .store
@@ -494,16 +498,20 @@ struct PeriodQuery {
     period: String,
 }
 
+/// The request's `?period=` (tracks, blanks).
+fn period_query(uri: &Uri) -> Result<Period, Problem> {
+    let q: PeriodQuery = query(uri)?;
+    parse_period(&q.period)
+}
+
 async fn tracks<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
     Path(ubn): Path<String>,
     uri: Uri,
     Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
-    let q: PeriodQuery = query(&uri)?;
-    let period = parse_period(&q.period)?;
+    let seller = seller_in_scope(&c, &ubn)?;
+    let period = period_query(&uri)?;
     let t = st
         .store
         .tracks(&c.scope, seller, period)
@@ -518,10 +526,8 @@ async fn blanks<S: Store>(
     uri: Uri,
     Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
-    let q: PeriodQuery = query(&uri)?;
-    let period = parse_period(&q.period)?;
+    let seller = seller_in_scope(&c, &ubn)?;
+    let period = period_query(&uri)?;
     let b = st
         .store
         .blanks(&c.scope, seller, period)

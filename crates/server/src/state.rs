@@ -2,6 +2,9 @@
 //! options, the store, the master key and the per-key and per-client request
 //! limits.
 
+// A `Problem` is built at most once per request and goes straight to the client.
+#![allow(clippy::result_large_err)]
+
 use crate::app_api::AppApiConfig;
 use crate::config::Limits;
 use crate::ops::OpsConfig;

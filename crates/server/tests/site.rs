@@ -7,10 +7,9 @@ mod common;
 
 use common::now;
 use einvoice_server::config::Limits;
-use einvoice_server::{SiteOptions, openapi, router, sign};
+use einvoice_server::{SiteOptions, openapi, sign};
 use einvoice_store::conformance::{SELLER_A, SELLER_B, allocation, cancel, invoice};
 use einvoice_store::{Scope, Store};
-use einvoice_store_sqlite::SqliteStore;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -28,12 +27,7 @@ fn num(seller: &str, n: u32) -> String {
     format!("{track}{n:08}")
 }
 
-struct Site {
-    url: String,
-    store: SqliteStore,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+type Site = common::TestSite;
 
 /// Keys: `KA` acts for seller A, `KB` for B, `KAB` (an integrator) for both.
 fn secret(key: &str) -> String {
@@ -63,23 +57,11 @@ async fn start(opts: SiteOptions) -> Site {
         common::put_api_key(&store, &sealer, key, &secret(key), &sellers).await;
     }
     common::put_carrier(&store, "/ABC+123", CODE).await;
-    let url = common::serve_on_port_0(router(store.clone(), sealer, opts)).await;
-    Site {
-        url,
-        store,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+    common::serve_site(store, dir, sealer, opts).await
 }
 
 fn fast_opts() -> SiteOptions {
-    SiteOptions {
-        app_api: einvoice_server::app_api::AppApiConfig {
-            lockout: common::fast_lockout(),
-            ..Default::default()
-        },
-        ..SiteOptions::default()
-    }
+    common::fast_site_options()
 }
 
 struct Answer {

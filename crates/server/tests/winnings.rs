@@ -6,12 +6,10 @@ mod common;
 use einvoice_core::Period;
 use einvoice_secrets::BankAccount;
 use einvoice_secrets::Sealer;
-use einvoice_server::app_api::{AppApiConfig, INV_SERV_PATH, SignatureAlg};
-use einvoice_server::{SiteOptions, router};
+use einvoice_server::app_api::{INV_SERV_PATH, SignatureAlg};
 use einvoice_store::WinningBody;
 use einvoice_store::conformance::{SELLER_A, allocation, invoice, winners_entry};
 use einvoice_store::{Scope, Store, WinnerRecord, WinnersLoad, WinningNumbersRecord};
-use einvoice_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 
 const CODE: &str = "Code1234";
@@ -19,12 +17,7 @@ const CARRIER: &str = "/ABC+123";
 const APP: &str = "EINVTEST0001";
 const KEY: [u8; 32] = [5u8; 32];
 
-struct Site {
-    url: String,
-    store: SqliteStore,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+type Site = common::TestSite;
 
 fn period() -> Period {
     Period::parse("11402").expect("period")
@@ -54,20 +47,8 @@ async fn start() -> Site {
         .await
         .expect("append");
     assert!(out.iter().all(Result::is_ok), "{out:?}");
-    let opts = SiteOptions {
-        app_api: AppApiConfig {
-            lockout: common::fast_lockout(),
-            ..Default::default()
-        },
-        ..SiteOptions::default()
-    };
-    let url = common::serve_on_port_0(router(store.clone(), sealer, opts)).await;
-    Site {
-        url,
-        store,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+    let opts = common::fast_site_options();
+    common::serve_site(store, dir, sealer, opts).await
 }
 
 impl Site {

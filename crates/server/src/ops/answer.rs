@@ -5,7 +5,10 @@
 use super::{OpsError, OpsState};
 use crate::problem::{Problem, store_problem};
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use einvoice_core::Ubn;
 use einvoice_store::{NewEntry, Store, canonical_json};
 use serde_json::Value;
@@ -35,6 +38,21 @@ pub(super) fn ops_problem(e: OpsError) -> Problem {
 
 pub(super) fn bad_body(e: impl std::fmt::Display) -> Problem {
     problem(StatusCode::BAD_REQUEST, "BODY_INVALID", e.to_string())
+}
+
+/// A JSON request body, parsed by [`body`]: a body that does not parse
+/// answers `400 BODY_INVALID` as a problem document.
+pub(super) struct JsonBody<T>(pub(super) T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, st: &S) -> Result<Self, Response> {
+        let raw = Bytes::from_request(req, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        body(&raw).map(Self).map_err(IntoResponse::into_response)
+    }
 }
 
 /// Parse a JSON body ourselves so every refusal is a problem document.

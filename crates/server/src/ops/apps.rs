@@ -1,7 +1,7 @@
 //! `POST /v1/ops/apps`: register a MOF App API app (appID + API key, key
 //! shown once, sealed for purpose `app-key`).
 
-use super::answer::{Answer, body, ops_problem, problem, record};
+use super::answer::{Answer, JsonBody, ops_problem, problem, record};
 use super::session::{Operator, RoleOperator};
 use super::{OpsState, hex, random_bytes};
 use crate::app_api::{AppKey, SignatureAlg};
@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AppBody {
+/// `POST /v1/ops/apps`: the app name, optional appID and HMAC.
+pub(super) struct AppBody {
     name: String,
     #[serde(default)]
     app_id: Option<String>,
@@ -29,9 +30,8 @@ struct AppBody {
 pub(super) async fn create_app<S: Store>(
     State(st): State<Arc<OpsState<S>>>,
     s: Operator<RoleOperator>,
-    raw: axum::body::Bytes,
+    JsonBody(b): JsonBody<AppBody>,
 ) -> Answer {
-    let b: AppBody = body(&raw)?;
     let alg = match b.alg.as_deref() {
         None => SignatureAlg::HmacSha256,
         Some(a) => SignatureAlg::parse(a).ok_or_else(|| {

@@ -1,7 +1,7 @@
 //! `POST /v1/ops/keys`: an API key for sellers' signed requests (secret shown
 //! once, sealed for purpose `api-key`).
 
-use super::answer::{Answer, body, ops_problem, parse_ubn, problem, record};
+use super::answer::{Answer, JsonBody, ops_problem, parse_ubn, problem, record};
 use super::session::{Operator, RoleOperator};
 use super::{OpsState, hex, random_bytes};
 use crate::problem::store_problem;
@@ -19,16 +19,16 @@ use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KeyBody {
+/// `POST /v1/ops/keys`: the sellers the key acts for.
+pub(super) struct KeyBody {
     sellers: Vec<String>,
 }
 
 pub(super) async fn create_key<S: Store>(
     State(st): State<Arc<OpsState<S>>>,
     s: Operator<RoleOperator>,
-    raw: axum::body::Bytes,
+    JsonBody(b): JsonBody<KeyBody>,
 ) -> Answer {
-    let b: KeyBody = body(&raw)?;
     if b.sellers.is_empty() || b.sellers.len() > 10_000 {
         return Err(problem(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -1,7 +1,7 @@
 //! Operator accounts: a new account's one-time secrets, the bootstrap of the
 //! first operator (CLI, local) and `POST /v1/ops/operators`.
 
-use super::answer::{Answer, body, ops_problem, problem, record};
+use super::answer::{Answer, JsonBody, ops_problem, problem, record};
 use super::session::{Operator, RoleOperator};
 use super::totp::totp_for;
 use super::{NewOperatorSecrets, OpsError, OpsState, random_bytes};
@@ -90,7 +90,8 @@ pub async fn bootstrap_operator<S: Store>(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OperatorBody {
+/// `POST /v1/ops/operators`: the new operator's name and roles.
+pub(super) struct OperatorBody {
     name: String,
     roles: Vec<Role>,
 }
@@ -98,9 +99,8 @@ struct OperatorBody {
 pub(super) async fn create_operator<S: Store>(
     State(st): State<Arc<OpsState<S>>>,
     s: Operator<RoleOperator>,
-    raw: axum::body::Bytes,
+    JsonBody(b): JsonBody<OperatorBody>,
 ) -> Answer {
-    let b: OperatorBody = body(&raw)?;
     let mut roles = b.roles;
     roles.dedup();
     if roles.is_empty() {

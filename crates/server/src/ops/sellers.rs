@@ -1,7 +1,7 @@
 //! `POST /v1/ops/sellers`: register or rename a seller (營業人).
 
 use super::OpsState;
-use super::answer::{Answer, body, parse_ubn, problem, record};
+use super::answer::{Answer, JsonBody, parse_ubn, problem, record};
 use super::session::{Operator, RoleOperator};
 use crate::problem::store_problem;
 use axum::Json;
@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SellerBody {
+/// `POST /v1/ops/sellers`: the seller's UBN (統一編號) and name.
+pub(super) struct SellerBody {
     ubn: String,
     name: String,
 }
@@ -22,9 +23,8 @@ struct SellerBody {
 pub(super) async fn put_seller<S: Store>(
     State(st): State<Arc<OpsState<S>>>,
     s: Operator<RoleOperator>,
-    raw: axum::body::Bytes,
+    JsonBody(b): JsonBody<SellerBody>,
 ) -> Answer {
-    let b: SellerBody = body(&raw)?;
     let ubn = parse_ubn("ubn", &b.ubn)?;
     let name = b.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 60 {

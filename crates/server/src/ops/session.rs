@@ -2,7 +2,7 @@
 //! [`crate::lockout`]), logout, whoami, and the [`Operator`] extractor that
 //! checks the bearer token and the role of every other route.
 
-use super::answer::{Answer, body, ops_problem, problem, record};
+use super::answer::{Answer, JsonBody, ops_problem, problem, record};
 use super::totp::totp_for;
 use super::{OpsState, hex, random_bytes, token_hash};
 use crate::password;
@@ -172,7 +172,8 @@ async fn session<S: Store>(st: &OpsState<S>, headers: &HeaderMap) -> Result<Sess
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LoginBody {
+/// `POST /v1/ops/login`: name, password and the TOTP code.
+pub(super) struct LoginBody {
     name: String,
     password: String,
     totp: String,
@@ -180,9 +181,8 @@ struct LoginBody {
 
 pub(super) async fn login<S: Store>(
     State(st): State<Arc<OpsState<S>>>,
-    raw: axum::body::Bytes,
+    JsonBody(b): JsonBody<LoginBody>,
 ) -> Answer {
-    let b: LoginBody = body(&raw)?;
     let failed = || {
         problem(
             StatusCode::UNAUTHORIZED,

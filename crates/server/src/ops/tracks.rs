@@ -2,7 +2,7 @@
 //! E0401 (BranchTrack) ledger entry appended by the operator.
 
 use super::OpsState;
-use super::answer::{Answer, body, problem};
+use super::answer::{Answer, JsonBody, problem};
 use super::session::{Operator, RoleOperator};
 use crate::problem::{Problem, store_problem};
 use axum::Json;
@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TrackBody {
+/// `POST /v1/ops/tracks`: the E0401 allocation's fields.
+pub(super) struct TrackBody {
     seller: String,
     period: String,
     track: String,
@@ -65,9 +66,8 @@ pub fn track_message(
 pub(super) async fn allocate_tracks<S: Store>(
     State(st): State<Arc<OpsState<S>>>,
     s: Operator<RoleOperator>,
-    raw: axum::body::Bytes,
+    JsonBody(b): JsonBody<TrackBody>,
 ) -> Answer {
-    let b: TrackBody = body(&raw)?;
     let msg = track_message(
         b.head.as_deref().unwrap_or(&b.seller),
         &b.seller,

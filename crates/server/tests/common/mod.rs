@@ -8,9 +8,10 @@
 
 use einvoice_core::{Carrier, CarrierType, Ubn};
 use einvoice_secrets::{Sealer, purpose};
+use einvoice_server::app_api::AppApiConfig;
 use einvoice_server::app_api::{AppKey, SignatureAlg, hash_verification_code};
 use einvoice_server::lockout::Lockout;
-use einvoice_server::{serve, sign};
+use einvoice_server::{SiteOptions, router, serve, sign};
 use einvoice_store::{ApiKeyRecord, AppRecord, CarrierRecord, SellerRecord, Store};
 use einvoice_store_sqlite::SqliteStore;
 use std::net::SocketAddr;
@@ -34,6 +35,44 @@ pub fn fast_lockout() -> Lockout {
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
         ..Lockout::default()
+    }
+}
+
+/// Site options with [`fast_lockout`] for carriers, the rest default.
+pub fn fast_site_options() -> SiteOptions {
+    SiteOptions {
+        app_api: AppApiConfig {
+            lockout: fast_lockout(),
+            ..AppApiConfig::default()
+        },
+        ..SiteOptions::default()
+    }
+}
+
+/// A whole site on SQLite served on port 0, and an HTTP client for it.
+pub struct TestSite {
+    /// `http://127.0.0.1:port`.
+    pub url: String,
+    /// The site's store (to check what the API wrote).
+    pub store: SqliteStore,
+    /// The client.
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// Serve the whole site ([`router`]) on `store` (kept in `dir`) on port 0.
+pub async fn serve_site(
+    store: SqliteStore,
+    dir: tempfile::TempDir,
+    sealer: Sealer,
+    opts: SiteOptions,
+) -> TestSite {
+    let url = serve_on_port_0(router(store.clone(), sealer, opts)).await;
+    TestSite {
+        url,
+        store,
+        http: reqwest::Client::new(),
+        _dir: dir,
     }
 }
 
