@@ -10,7 +10,7 @@
 //! failures and soft-locks the carrier for a while (never for good) —
 //! [`crate::carrier_auth`]. Argon2 is deliberately slow, so queries use the
 //! token instead: it is the carrier and an expiry sealed with the site's
-//! master key (AES-256-GCM, purpose [`purpose::CARRIER_TOKEN`]), so every node of a
+//! master key (AES-256-GCM, purpose [`purpose::CARRIER_TOKEN`](einvoice_secrets::purpose::CARRIER_TOKEN)), so every node of a
 //! site accepts it without shared session state, and nobody can forge or
 //! alter one. Both routes, and the public lookup, are rate-limited per client
 //! address (429 + `Retry-After`).

@@ -2,9 +2,9 @@
 //! the carrier and its verification code (驗證碼) are checked
 //! ([`crate::carrier_auth`]) and the request's `timeStamp` is in its window.
 
-use super::AppState;
 use super::answer::{Fail, code, detail_fields, fail, inv_date, msg_str, status_text};
 use super::parameters::{Params, date_param, inv_num_param, same_date, summary_date};
+use super::state::AppState;
 use crate::carrier_auth::CarrierAuthError;
 use einvoice_core::ids::CarrierTypes;
 use einvoice_core::time::Date;

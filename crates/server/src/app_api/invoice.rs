@@ -1,9 +1,9 @@
 //! `qryInvHeader` and `qryInvDetail`: one invoice found by number and date
 //! with its random number (隨機碼) or seller id, as the printed proof shows it.
 
-use super::AppState;
 use super::answer::{Fail, code, detail_fields, fail, header_fields};
 use super::parameters::{Params, date_param, inv_num_param, period_param, same_date};
+use super::state::AppState;
 use einvoice_core::{RandomNumber, Ubn};
 use einvoice_store::{InvoiceView, Store};
 use serde_json::{Map, Value};

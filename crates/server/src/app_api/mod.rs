@@ -49,18 +49,19 @@
 //!
 //! `carrierInvChk` / `carrierInvDetail` authenticate the citizen with the
 //! carrier (`cardType` + `cardNo`) and its verification code (`cardEncrypt`),
-//! checked with Argon2id against [`CarrierRecord::verification_hash`]. Each
-//! failure is recorded with [`Store::record_carrier_login`]; the answer is
+//! checked with Argon2id against [`CarrierRecord::verification_hash`](einvoice_store::CarrierRecord::verification_hash). Each
+//! failure is recorded with [`Store::record_carrier_login`](einvoice_store::Store::record_carrier_login); the answer is
 //! delayed more with each consecutive failure, and after
-//! [`Lockout::lock_after`] failures ([`AppApiConfig::lockout`]) the carrier is
+//! [`Lockout::lock_after`](crate::lockout::Lockout::lock_after) failures ([`AppApiConfig::lockout`]) the carrier is
 //! soft-locked for a time that doubles with each further failure, capped at
-//! [`Lockout::max_lock_secs`]: never permanent. Verification codes are never
+//! [`Lockout::max_lock_secs`](crate::lockout::Lockout::max_lock_secs): never permanent. Verification codes are never
 //! logged.
 //!
 //! # Where things are
 //!
 //! | file | holds |
 //! | --- | --- |
+//! | `state.rs` | [`AppApiConfig`] and the state every action reads |
 //! | `router.rs` | the paths, the action names ([`router`]'s `Action`) and the dispatch: parse, check version and app, run the action, answer |
 //! | `parameters.rs` | the form/query parameters and their typed readers (`invTerm`, dates, `invNum`) |
 //! | `signature.rs` | the App API HMAC: [`SignatureAlg`], [`AppKey`], [`signing_string`], [`sign`], the appID + signature check |
@@ -82,56 +83,14 @@ mod invoice;
 mod parameters;
 mod router;
 mod signature;
+mod state;
 mod winning_list;
 
 pub use crate::carrier_auth::hash_verification_code;
 pub use crate::password::HashError;
-pub use router::{router, router_with};
+pub use router::{
+    ACCEPTED_VERSIONS, AGGREGATE_PATH, DONATE_PATH, INV_APP_PATH, INV_SERV_PATH, router,
+    router_with,
+};
 pub use signature::{AppKey, AppKeyError, SignatureAlg, sign, signing_string, verify_signature};
-
-use crate::clock::Clock;
-use crate::lockout::Lockout;
-use einvoice_secrets::Sealer;
-
-/// Path of `QryWinningList`, `qryInvHeader`, `qryInvDetail`.
-pub const INV_APP_PATH: &str = "/PB2CAPIVAN/invapp/InvApp";
-/// Path of `carrierInvChk`, `carrierInvDetail`.
-pub const INV_SERV_PATH: &str = "/PB2CAPIVAN/invServ/InvServ";
-/// Path of `carrierInvDnt` (not offered yet: answers 902).
-pub const DONATE_PATH: &str = "/PB2CAPIVAN/CarInv/Donate";
-/// Path of `qryCarrierAgg` (not offered yet: answers 902).
-pub const AGGREGATE_PATH: &str = "/PB2CAPIVAN/Carrier/Aggregate";
-/// The `version` values accepted for every action.
-pub const ACCEPTED_VERSIONS: [&str; 5] = ["0.2", "0.3", "0.4", "0.5", "0.6"];
-
-/// Behaviour of the App API that a deployment may tune.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppApiConfig {
-    /// Require a valid `signature` on every action (default: verify only when present).
-    pub require_signature: bool,
-    /// Allowed distance of `timeStamp` (Unix seconds) from now, for carrier actions.
-    pub timestamp_window_secs: i64,
-    /// Delays and soft locks after failed carrier logins (also the citizen API's).
-    pub lockout: Lockout,
-    /// Where carrier soft locks and the `timeStamp` window read the time.
-    pub clock: Clock,
-}
-
-impl Default for AppApiConfig {
-    fn default() -> Self {
-        Self {
-            require_signature: false,
-            timestamp_window_secs: 300,
-            lockout: Lockout::default(),
-            clock: Clock::default(),
-        }
-    }
-}
-
-/// What every App API action reads: the store, the master key (app keys) and
-/// the configuration.
-struct AppState<S> {
-    store: S,
-    sealer: Sealer,
-    cfg: AppApiConfig,
-}
+pub use state::AppApiConfig;

@@ -4,10 +4,8 @@
 use super::answer::{code, fail, respond};
 use super::parameters::Params;
 use super::signature::check_app;
-use super::{
-    ACCEPTED_VERSIONS, AGGREGATE_PATH, AppApiConfig, AppState, DONATE_PATH, INV_APP_PATH,
-    INV_SERV_PATH, carrier, invoice, winning_list,
-};
+use super::state::{AppApiConfig, AppState};
+use super::{carrier, invoice, winning_list};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -17,6 +15,17 @@ use axum::routing::get;
 use einvoice_secrets::Sealer;
 use einvoice_store::Store;
 use std::sync::Arc;
+
+/// Path of `QryWinningList`, `qryInvHeader`, `qryInvDetail`.
+pub const INV_APP_PATH: &str = "/PB2CAPIVAN/invapp/InvApp";
+/// Path of `carrierInvChk`, `carrierInvDetail`.
+pub const INV_SERV_PATH: &str = "/PB2CAPIVAN/invServ/InvServ";
+/// Path of `carrierInvDnt` (not offered yet: answers 902).
+pub const DONATE_PATH: &str = "/PB2CAPIVAN/CarInv/Donate";
+/// Path of `qryCarrierAgg` (not offered yet: answers 902).
+pub const AGGREGATE_PATH: &str = "/PB2CAPIVAN/Carrier/Aggregate";
+/// The `version` values accepted for every action.
+pub const ACCEPTED_VERSIONS: [&str; 5] = ["0.2", "0.3", "0.4", "0.5", "0.6"];
 
 /// The App API router with the default [`AppApiConfig`].
 pub fn router<S: Store>(store: S, sealer: Sealer) -> Router {

@@ -2,9 +2,9 @@
 //! Base64) and the app keys they are keyed with; [`check_app`] checks a
 //! request's appID and signature.
 
-use super::AppState;
 use super::answer::{Fail, code, fail};
 use super::parameters::Params;
+use super::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use einvoice_secrets::{SealError, Sealer, purpose};

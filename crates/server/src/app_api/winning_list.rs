@@ -1,8 +1,8 @@
 //! `QryWinningList`: a period's published winning numbers (中獎號碼) in MOF's shape.
 
-use super::AppState;
 use super::answer::{Fail, code, fail, java_date, taipei};
 use super::parameters::{Params, period_param};
+use super::state::AppState;
 use einvoice_core::Period;
 use einvoice_core::time::OffsetDateTime;
 use einvoice_store::Store;

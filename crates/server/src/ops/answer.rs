@@ -2,7 +2,7 @@
 //! problem documents on refusal, the problems themselves, and the `ADMIN`
 //! ledger record of each act.
 
-use super::{OpsError, OpsState};
+use super::state::{OpsError, OpsState};
 use crate::problem::{Problem, store_problem};
 use axum::Json;
 use axum::body::Bytes;

@@ -3,7 +3,7 @@
 
 use super::answer::{Answer, JsonBody, ops_problem, problem, record};
 use super::session::{Operator, RoleOperator};
-use super::{OpsState, hex, random_bytes};
+use super::state::{OpsState, hex, random_bytes};
 use crate::app_api::{AppKey, SignatureAlg};
 use crate::problem::store_problem;
 use axum::Json;

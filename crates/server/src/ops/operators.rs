@@ -3,8 +3,8 @@
 
 use super::answer::{Answer, JsonBody, ops_problem, problem, record};
 use super::session::{Operator, RoleOperator};
+use super::state::{OpsError, OpsState, random_bytes};
 use super::totp::totp_for;
-use super::{NewOperatorSecrets, OpsError, OpsState, random_bytes};
 use crate::password;
 use crate::problem::store_problem;
 use axum::Json;
@@ -23,6 +23,23 @@ fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
         })
+}
+
+/// The one-time secrets of a new operator: shown once, never stored in clear.
+#[derive(Clone)]
+pub struct NewOperatorSecrets {
+    /// The generated password.
+    pub password: String,
+    /// The TOTP secret, Base32 (for manual entry).
+    pub totp_secret_base32: String,
+    /// The `otpauth://totp/…` URL (for a QR code).
+    pub otpauth_url: String,
+}
+
+impl std::fmt::Debug for NewOperatorSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewOperatorSecrets(..)")
+    }
 }
 
 /// A new operator record and its one-time secrets (not stored yet).

@@ -1,6 +1,7 @@
 //! The operator routes (the table in [`super`]) and their shared state.
 
-use super::{OpsConfig, OpsState, apps, keys, operators, sellers, session, tracks, winning};
+use super::state::{OpsConfig, OpsState};
+use super::{apps, keys, operators, sellers, session, tracks, winning};
 use axum::Router;
 use axum::routing::{get, post};
 use einvoice_secrets::Sealer;

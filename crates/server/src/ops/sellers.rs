@@ -1,8 +1,8 @@
 //! `POST /v1/ops/sellers`: register or rename a seller (營業人).
 
-use super::OpsState;
 use super::answer::{Answer, JsonBody, parse_ubn, problem, record};
 use super::session::{Operator, RoleOperator};
+use super::state::OpsState;
 use crate::problem::store_problem;
 use axum::Json;
 use axum::extract::State;

@@ -3,8 +3,8 @@
 //! checks the bearer token and the role of every other route.
 
 use super::answer::{Answer, JsonBody, ops_problem, problem, record};
+use super::state::{OpsState, hex, random_bytes, token_hash};
 use super::totp::totp_for;
-use super::{OpsState, hex, random_bytes, token_hash};
 use crate::password;
 use crate::problem::{Problem, store_problem};
 use axum::Json;

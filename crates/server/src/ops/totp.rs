@@ -1,6 +1,6 @@
 //! Operators' TOTP (RFC 6238): SHA-1, 6 digits, 30 s steps, ±1 step of skew.
 
-use super::OpsError;
+use super::state::OpsError;
 use totp_rs::{Algorithm, Builder, Totp};
 
 /// Issuer shown by authenticator apps.

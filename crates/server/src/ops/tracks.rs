@@ -1,9 +1,9 @@
 //! `POST /v1/ops/tracks`: allocate invoice tracks (字軌) to a seller, as an
 //! E0401 (BranchTrack) ledger entry appended by the operator.
 
-use super::OpsState;
 use super::answer::{Answer, JsonBody, problem};
 use super::session::{Operator, RoleOperator};
+use super::state::OpsState;
 use crate::problem::{Problem, store_problem};
 use axum::Json;
 use axum::extract::State;

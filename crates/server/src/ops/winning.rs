@@ -1,9 +1,9 @@
 //! Winning numbers (中獎號碼): enter a draft, approve it (two-person rule:
 //! not the operator who entered it), read the latest version.
 
-use super::OpsState;
 use super::answer::{Answer, bad_body, body, problem, record};
 use super::session::{Operator, RoleOperator, RoleOperatorOrAuditor};
+use super::state::OpsState;
 use crate::problem::{Problem, store_problem};
 use axum::Json;
 use axum::extract::{Path as UrlPath, State};
