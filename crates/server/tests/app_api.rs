@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-const APP: &str = "EINVTEST0001";
+const APP: &str = common::TEST_APP;
 const APP_KEY: &str = "test-app-key-0123456789";
 const CODE: &str = "Abc12345";
 const CARRIER: &str = "/ABC+123";
@@ -30,15 +30,7 @@ struct Site {
 async fn site(cfg: AppApiConfig) -> Site {
     let (store, dir) = common::sqlite_store();
     let sealer = common::sealer(3);
-    common::put_app(
-        &store,
-        &sealer,
-        APP,
-        "test app",
-        SignatureAlg::HmacSha256,
-        APP_KEY,
-    )
-    .await;
+    common::put_test_app(&store, &sealer, APP_KEY).await;
     common::put_app(
         &store,
         &sealer,

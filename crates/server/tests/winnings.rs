@@ -6,7 +6,7 @@ mod common;
 use einvoice_core::Period;
 use einvoice_secrets::BankAccount;
 use einvoice_secrets::Sealer;
-use einvoice_server::app_api::{INV_SERV_PATH, SignatureAlg};
+use einvoice_server::app_api::INV_SERV_PATH;
 use einvoice_store::WinningBody;
 use einvoice_store::conformance::{SELLER_A, allocation, invoice, winners_entry};
 use einvoice_store::{Scope, Store, WinnerRecord, WinnersLoad, WinningNumbersRecord};
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 const CODE: &str = "Code1234";
 const CARRIER: &str = "/ABC+123";
-const APP: &str = "EINVTEST0001";
+const APP: &str = common::TEST_APP;
 const KEY: [u8; 32] = [5u8; 32];
 
 type Site = common::TestSite;
@@ -26,15 +26,7 @@ fn period() -> Period {
 async fn start() -> Site {
     let (store, dir) = common::sqlite_store();
     let sealer = Sealer::new(&KEY);
-    common::put_app(
-        &store,
-        &sealer,
-        APP,
-        "test app",
-        SignatureAlg::HmacSha256,
-        "test-app-key-0123456789",
-    )
-    .await;
+    common::put_test_app(&store, &sealer, "test-app-key-0123456789").await;
     for (id, code) in [(CARRIER, CODE), ("/XYZ+999", "Other999")] {
         common::put_carrier(&store, id, code).await;
     }

@@ -28,6 +28,26 @@ fn period_of(s: &str) -> Result<Period, Problem> {
     Period::parse(s).map_err(|v| problem(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message))
 }
 
+/// Store a version of the winning numbers and record the act (`winning/<period>/<version>`).
+async fn put_and_record<S: Store>(
+    st: &OpsState<S>,
+    actor: &str,
+    rec: &WinningNumbersRecord,
+    act: Value,
+) -> Result<(), Problem> {
+    st.store
+        .put_winning_numbers(rec.clone())
+        .await
+        .map_err(store_problem)?;
+    record(
+        st,
+        actor,
+        format!("winning/{}/{}", rec.period, rec.version),
+        act,
+    )
+    .await
+}
+
 fn record_json(r: &WinningNumbersRecord) -> Value {
     json!({
         "period": r.period.to_string(),
@@ -104,14 +124,10 @@ pub(super) async fn enter_winning<S: Store>(
         approved_by: None,
         reason: reason.clone(),
     };
-    st.store
-        .put_winning_numbers(rec.clone())
-        .await
-        .map_err(store_problem)?;
-    record(
+    put_and_record(
         &st,
         &s.actor(),
-        format!("winning/{period}/{version}"),
+        &rec,
         json!({"action": "winning.enter", "period": period.to_string(), "version": version, "numbers": rec.body, "reason": reason}),
     )
     .await?;
@@ -172,14 +188,10 @@ pub(super) async fn approve_winning<S: Store>(
     numbers.published_unix = Some(st.cfg.clock.now_unix());
     rec.body = numbers.to_value(period);
     rec.approved_by = Some(s.name.clone());
-    st.store
-        .put_winning_numbers(rec.clone())
-        .await
-        .map_err(store_problem)?;
-    record(
+    put_and_record(
         &st,
         &s.actor(),
-        format!("winning/{period}/{}", rec.version),
+        &rec,
         json!({"action": "winning.approve", "period": period.to_string(), "version": rec.version, "entered_by": rec.entered_by}),
     )
     .await?;

@@ -163,6 +163,22 @@ pub async fn put_app<S: Store>(
         .expect("put app");
 }
 
+/// The appID of the test App API app.
+pub const TEST_APP: &str = "EINVTEST0001";
+
+/// The test App API app ([`TEST_APP`], "test app") signing with HMAC-SHA256 under `key`.
+pub async fn put_test_app<S: Store>(store: &S, sealer: &Sealer, key: &str) {
+    put_app(
+        store,
+        sealer,
+        TEST_APP,
+        "test app",
+        SignatureAlg::HmacSha256,
+        key,
+    )
+    .await;
+}
+
 /// A mobile-barcode carrier `id` with verification code `code`.
 pub async fn put_carrier<S: Store>(store: &S, id: &str, code: &str) {
     store
