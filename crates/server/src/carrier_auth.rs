@@ -5,11 +5,14 @@
 //! off the async reactor. An unknown carrier costs the same Argon2 work as a
 //! known one and gets the same answer. Each failure on a known carrier is
 //! recorded; the answer is delayed more after each consecutive failure, and
-//! after [`AppApiConfig::lock_after`] failures logins are refused for a time
+//! after [`Lockout::lock_after`] failures logins are refused for a time
 //! that doubles per further failure, capped — never a permanent lock, so an
-//! attacker cannot lock a citizen out of their own invoices for long.
+//! attacker cannot lock a citizen out of their own invoices for long
+//! ([`crate::lockout`]).
 
-use crate::app_api::{AppApiConfig, argon2_verify, dummy_hash};
+use crate::clock::Clock;
+use crate::lockout::Lockout;
+use crate::password::{self, HashError};
 use einvoice_core::Carrier;
 use einvoice_store::{CarrierRecord, LoginAttempt, Store, StoreError};
 
@@ -27,31 +30,31 @@ pub enum CarrierAuthError {
     Store(#[from] StoreError),
 }
 
-/// Check `code` for `carrier`, recording the attempt (see the module docs).
+/// Argon2id PHC string of a carrier verification code (驗證碼), as kept in
+/// [`CarrierRecord::verification_hash`].
+pub fn hash_verification_code(code: &str) -> Result<String, HashError> {
+    password::hash(code.as_bytes())
+}
+
+/// Check `code` for `carrier`, recording the attempt (see the module docs):
+/// `lockout` says how failures delay and lock, `clock` when now is.
 pub async fn authenticate<S: Store>(
     store: &S,
-    cfg: &AppApiConfig,
+    lockout: &Lockout,
+    clock: &Clock,
     carrier: &Carrier,
     code: &str,
 ) -> Result<(), CarrierAuthError> {
-    let now = cfg.clock.now_unix();
+    let now = clock.now_unix();
     let rec: Option<CarrierRecord> = store.carrier(carrier).await?;
     if let Some(r) = &rec
         && r.locked_until > now
     {
         return Err(CarrierAuthError::Locked(r.locked_until - now));
     }
-    let phc = rec
-        .as_ref()
-        .map(|r| r.verification_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
     let known = rec.is_some();
-    let given = code.to_string();
-    let ok = tokio::task::spawn_blocking(move || argon2_verify(given.as_bytes(), &phc))
-        .await
-        .unwrap_or(false)
-        && known;
-    if ok {
+    let phc = rec.as_ref().map(|r| r.verification_hash.clone());
+    if password::verify_off_reactor(code.to_string(), phc).await {
         store
             .record_carrier_login(carrier, LoginAttempt::Succeeded)
             .await?;
@@ -59,11 +62,11 @@ pub async fn authenticate<S: Store>(
     }
     let failures = rec.as_ref().map_or(1, |r| r.failures.saturating_add(1));
     if known {
-        let lock_until = cfg.lock_until(failures, now);
+        let lock_until = lockout.lock_until(failures, now);
         store
             .record_carrier_login(carrier, LoginAttempt::Failed { lock_until })
             .await?;
     }
-    tokio::time::sleep(cfg.delay(failures)).await;
+    tokio::time::sleep(lockout.delay(failures)).await;
     Err(CarrierAuthError::Wrong)
 }

@@ -10,7 +10,7 @@
 //! failures and soft-locks the carrier for a while (never for good) —
 //! [`crate::carrier_auth`]. Argon2 is deliberately slow, so queries use the
 //! token instead: it is the carrier and an expiry sealed with the site's
-//! master key (AES-256-GCM, purpose [`purpose::CARRIER_TOKEN`]), so every node of a
+//! master key (AES-256-GCM, purpose [`purpose::CARRIER_TOKEN`](einvoice_secrets::purpose::CARRIER_TOKEN)), so every node of a
 //! site accepts it without shared session state, and nobody can forge or
 //! alter one. Both routes, and the public lookup, are rate-limited per client
 //! address (429 + `Retry-After`).
@@ -21,27 +21,23 @@
 #![allow(clippy::result_large_err)]
 
 use crate::carrier_auth::{self, CarrierAuthError};
-use crate::problem::Problem;
-use crate::site::{SiteState, client_key, store_problem};
+use crate::carrier_token::{self, CarrierToken, parse_carrier};
+use crate::problem::{Problem, store_problem};
+use crate::state::{SiteState, client_key};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use einvoice_core::ids::CarrierTypes;
-use einvoice_core::{Carrier, CarrierType, InvoiceNumber, Period, RandomNumber};
-use einvoice_secrets::purpose;
+use einvoice_core::{InvoiceNumber, Period, RandomNumber};
 use einvoice_store::{InvoiceView, Store};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Lifetime of a carrier token, seconds.
-pub const TOKEN_SECS: i64 = 15 * 60;
+pub use crate::carrier_token::TOKEN_SECS;
 
 pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
     Router::new()
@@ -51,7 +47,8 @@ pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
         .with_state(st)
 }
 
-fn bad(code: &str, detail: impl Into<String>) -> Problem {
+/// A `400` problem.
+pub(crate) fn bad(code: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::BAD_REQUEST, code, detail)
 }
 
@@ -61,12 +58,6 @@ struct LoginBody {
     carrier_type: String,
     carrier_id: String,
     verification_code: String,
-}
-
-fn parse_carrier(kind: &str, id: &str) -> Result<Carrier, Problem> {
-    let kind = CarrierType::parse(kind, &CarrierTypes::default())
-        .map_err(|v| bad(v.code, format!("carrier_type: {}", v.message)))?;
-    Carrier::parse(kind, id).map_err(|v| bad(v.code, format!("carrier_id: {}", v.message)))
 }
 
 async fn login<S: Store>(
@@ -82,8 +73,14 @@ async fn login<S: Store>(
         )
     })?;
     let carrier = parse_carrier(&b.carrier_type, &b.carrier_id)?;
-    match carrier_auth::authenticate(&st.store, &st.opts.app_api, &carrier, &b.verification_code)
-        .await
+    match carrier_auth::authenticate(
+        &st.store,
+        &st.opts.app_api.lockout,
+        &st.opts.app_api.clock,
+        &carrier,
+        &b.verification_code,
+    )
+    .await
     {
         Ok(()) => {}
         Err(CarrierAuthError::Wrong) => {
@@ -103,51 +100,12 @@ async fn login<S: Store>(
         }
         Err(CarrierAuthError::Store(e)) => return Err(store_problem(e)),
     }
-    let expires = crate::app_api::now_unix() + TOKEN_SECS;
-    let plain = json!({"t": carrier.kind.code(), "i": carrier.id, "e": expires});
-    let sealed = st
-        .sealer
-        .seal(purpose::CARRIER_TOKEN, plain.to_string().as_bytes())
-        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()))?;
+    let (token, expires) = carrier_token::issue(&st, &carrier)?;
     Ok(axum::Json(json!({
-        "token": URL_SAFE_NO_PAD.encode(sealed),
+        "token": token,
         "expires_unix": expires,
     }))
     .into_response())
-}
-
-/// The carrier a bearer token stands for, if it is genuine and unexpired.
-pub(crate) fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result<Carrier, Problem> {
-    let unauth = |code: &str, d: &str| Problem::new(StatusCode::UNAUTHORIZED, code, d.to_string());
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            unauth(
-                "AUTH_MISSING",
-                "send Authorization: Bearer <token> from POST /v1/carrier/login",
-            )
-        })?;
-    let invalid = || unauth("TOKEN_INVALID", "the token is not valid: log in again");
-    let sealed = URL_SAFE_NO_PAD
-        .decode(token.trim())
-        .map_err(|_| invalid())?;
-    let plain = st
-        .sealer
-        .open(purpose::CARRIER_TOKEN, &sealed)
-        .map_err(|_| invalid())?;
-    let v: Value = serde_json::from_slice(&plain).map_err(|_| invalid())?;
-    let exp = v.get("e").and_then(Value::as_i64).ok_or_else(invalid)?;
-    if exp < crate::app_api::now_unix() {
-        return Err(unauth(
-            "TOKEN_EXPIRED",
-            "the token has expired: log in again",
-        ));
-    }
-    let kind = v.get("t").and_then(Value::as_str).ok_or_else(invalid)?;
-    let id = v.get("i").and_then(Value::as_str).ok_or_else(invalid)?;
-    parse_carrier(kind, id).map_err(|_| invalid())
 }
 
 #[derive(Deserialize)]
@@ -156,31 +114,19 @@ struct PeriodQuery {
     period: String,
 }
 
-/// The carrier of a bearer token, checked against the per-client carrier
-/// limit, and the request's `?period=` — the preamble of every carrier route
-/// that lists one period.
-pub(crate) fn carrier_and_period<S: Store>(
-    st: &SiteState<S>,
-    addr: SocketAddr,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<(Carrier, Period), Problem> {
-    let carrier = token_carrier(st, headers)?;
-    st.carrier_limit.check(&client_key(Some(addr)))?;
+/// The request's `?period=` (the carrier routes that list one period).
+pub(crate) fn period_query(uri: &Uri) -> Result<Period, Problem> {
     let q: PeriodQuery = serde_urlencoded::from_str(uri.query().unwrap_or(""))
         .map_err(|e| bad("QUERY_INVALID", format!("query string: {e}")))?;
-    let period =
-        Period::parse(&q.period).map_err(|v| bad(v.code, format!("period: {}", v.message)))?;
-    Ok((carrier, period))
+    Period::parse(&q.period).map_err(|v| bad(v.code, format!("period: {}", v.message)))
 }
 
 async fn invoices<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    CarrierToken(carrier): CarrierToken,
     uri: Uri,
 ) -> Result<Response, Problem> {
-    let (carrier, period) = carrier_and_period(&st, addr, &headers, &uri)?;
+    let period = period_query(&uri)?;
     let list = st
         .store
         .carrier_invoices(&carrier, period)

@@ -1,7 +1,16 @@
-//! The clock that soft locks and session expiry read.
+//! The one place the server reads the time: [`Clock`] (soft locks, session
+//! expiry, request time windows, carrier tokens) and [`now_unix`], the system
+//! clock under it.
 
+use einvoice_core::time::OffsetDateTime;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Unix seconds from the system clock (what a [`Clock`] adds its offset to;
+/// for workers and tools that have no [`Clock`] of their own).
+pub fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
 
 /// Unix seconds from the system clock plus an offset that only moves
 /// forward. Copies share the offset. Tests move it instead of sleeping, so
@@ -14,7 +23,7 @@ pub struct Clock {
 impl Clock {
     /// Now, in Unix seconds.
     pub fn now_unix(&self) -> i64 {
-        crate::app_api::now_unix().saturating_add(self.offset.load(Ordering::Relaxed))
+        now_unix().saturating_add(self.offset.load(Ordering::Relaxed))
     }
 
     /// Move this clock (and every copy of it) `secs` seconds forward.

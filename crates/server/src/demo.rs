@@ -481,7 +481,7 @@ pub async fn provision<S: Store>(
                 .map_err(|e| DemoError::Secret(e.to_string()))?,
             sellers: vec![first.ubn],
             disabled: false,
-            created_unix: crate::app_api::now_unix(),
+            created_unix: crate::clock::now_unix(),
         })
         .await?;
     let code = format!(

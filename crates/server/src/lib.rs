@@ -8,16 +8,21 @@
 
 pub mod app_api;
 pub mod carrier_auth;
+mod carrier_token;
 pub mod citizen;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod lockout;
 pub mod openapi;
 pub mod ops;
+pub mod password;
 pub mod problem;
 pub mod seller;
+mod seller_auth;
 pub mod sign;
 pub mod site;
+mod state;
 pub mod tls;
 pub mod webhook;
 pub mod winnings;

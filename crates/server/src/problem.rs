@@ -3,6 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use einvoice_core::Violation;
+use einvoice_store::StoreError;
 use serde::Serialize;
 
 /// One error detail: the rule's code, the field, a message a person can act on.
@@ -82,6 +83,18 @@ impl Problem {
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
+    }
+}
+
+/// A store failure as a problem: 503 + `Retry-After` when the store is
+/// unavailable, 500 otherwise; the store's code names it.
+pub fn store_problem(e: StoreError) -> Problem {
+    let detail = e.to_string();
+    match e {
+        StoreError::Unavailable(_) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), detail).retry_after(5)
+        }
+        _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), detail),
     }
 }
 

@@ -11,7 +11,8 @@
 //! | `GET /v1/sellers/{ubn}/tracks?period=` | allocated track ranges (E0401) |
 //! | `GET /v1/sellers/{ubn}/blanks?period=` | unused numbers (the E0402 content) |
 //!
-//! Every request is signed ([`crate::sign`]). A key acts only for the sellers
+//! Every request is signed ([`crate::sign`]) and checked by the `Signed`
+//! extractor (`seller_auth.rs`) before a handler runs. A key acts only for the sellers
 //! it was granted: the store enforces the scope on every read and write
 //! ([`einvoice_store::Scope`]), and these handlers refuse a foreign seller up
 //! front with `403 TENANT_SCOPE` (a foreign invoice is `404`, never revealed).
@@ -26,55 +27,31 @@
 // A `Problem` is built at most once per request and goes straight to the client.
 #![allow(clippy::result_large_err)]
 
-use crate::problem::{Problem, ProblemError};
-use crate::sign;
-use crate::site::{SiteState, json_response, store_problem};
+use crate::problem::{Problem, ProblemError, store_problem};
+use crate::seller_auth::{Caller, Signed};
+use crate::state::SiteState;
 use axum::Router;
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::HeaderValue;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use einvoice_core::model::MessageKind;
 use einvoice_core::{Facts, InvoiceNumber, Period, Ubn, Validated, validate};
 use einvoice_mig::{DecodeError, Format};
-use einvoice_secrets::purpose;
-use einvoice_store::{AppendOutcome, Rejection, Scope, Store};
+use einvoice_store::{AppendOutcome, Rejection, Store};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// An authenticated caller.
-pub(crate) struct Caller {
-    key_id: String,
-    sellers: Vec<Ubn>,
-    scope: Scope,
-}
-
-impl Caller {
-    fn actor(&self) -> String {
-        format!("key:{}", self.key_id)
-    }
-
-    fn require(&self, seller: &Ubn) -> Result<(), Problem> {
-        if self.scope.allows(seller) {
-            Ok(())
-        } else {
-            Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "TENANT_SCOPE",
-                format!("this key may not act for seller {seller}"),
-            ))
-        }
-    }
-}
-
 pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
     let mut r = Router::new()
         .route("/v1/messages", post(submit::<S>))
         .route("/v1/batches", post(batch::<S>))
-        .route("/v1/whoami", get(whoami::<S>))
+        .route("/v1/whoami", get(whoami))
         .route("/v1/sellers/{ubn}/invoices", get(list::<S>))
         .route("/v1/sellers/{ubn}/invoices/{number}", get(invoice::<S>))
         .route(
@@ -87,97 +64,6 @@ pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
         r = r.route("/v1/noop", post(noop));
     }
     r.with_state(st)
-}
-
-fn unauthorized(code: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::UNAUTHORIZED, code, detail)
-}
-
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, Problem> {
-    h.get(name)
-        .ok_or_else(|| {
-            unauthorized(
-                "AUTH_MISSING",
-                format!("header {name} is required: sign the request (see /openapi.json)"),
-            )
-        })?
-        .to_str()
-        .map_err(|_| unauthorized("AUTH_MALFORMED", format!("header {name} is not ASCII")))
-}
-
-/// Check a signed request: headers, clock window, key, MAC, rate, nonce.
-pub(crate) async fn authenticate<S: Store>(
-    st: &SiteState<S>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Caller, Problem> {
-    let key_id = header_str(headers, sign::KEY_HEADER)?;
-    let ts_text = header_str(headers, sign::TIMESTAMP_HEADER)?;
-    let nonce = header_str(headers, sign::NONCE_HEADER)?;
-    let signature = header_str(headers, sign::SIGNATURE_HEADER)?;
-    let ts: i64 = ts_text.parse().map_err(|_| {
-        unauthorized(
-            "AUTH_TIMESTAMP",
-            "X-Einvoice-Timestamp must be Unix seconds",
-        )
-    })?;
-    let now = crate::app_api::now_unix();
-    if (ts - now).abs() > sign::MAX_SKEW_SECS {
-        return Err(unauthorized(
-            "AUTH_TIMESTAMP",
-            format!(
-                "the timestamp is {} s away from the server's clock (at most {} allowed): check the client's clock",
-                ts - now,
-                sign::MAX_SKEW_SECS
-            ),
-        ));
-    }
-    if !sign::nonce_ok(nonce) {
-        return Err(unauthorized(
-            "AUTH_NONCE",
-            "X-Einvoice-Nonce must be 16-64 characters of [A-Za-z0-9_-]",
-        ));
-    }
-    let bad_key = || unauthorized("AUTH_KEY", "unknown or disabled API key");
-    let rec = st
-        .store
-        .api_key(key_id)
-        .await
-        .map_err(store_problem)?
-        .filter(|k| !k.disabled)
-        .ok_or_else(bad_key)?;
-    let secret = st
-        .sealer
-        .open(purpose::API_KEY, &rec.secret_sealed)
-        .map_err(|_| bad_key())?;
-    let secret = String::from_utf8(secret).map_err(|_| bad_key())?;
-    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let text = sign::string_to_sign(method.as_str(), path, ts, nonce, body);
-    if !sign::verify(&secret, &text, signature) {
-        return Err(unauthorized(
-            "AUTH_SIGNATURE",
-            "the signature does not match: sign METHOD, path and query, timestamp, nonce and the body's SHA-256 (see /openapi.json)",
-        ));
-    }
-    st.seller_limit.check(key_id)?;
-    let fresh = st
-        .store
-        .remember_nonce(key_id, nonce, ts + sign::MAX_SKEW_SECS + 60)
-        .await
-        .map_err(store_problem)?;
-    if !fresh {
-        return Err(unauthorized(
-            "AUTH_REPLAY",
-            "this nonce was already used with this key: send a fresh nonce with every request",
-        ));
-    }
-    Ok(Caller {
-        key_id: rec.key_id.clone(),
-        scope: Scope::sellers(rec.sellers.iter().copied()),
-        sellers: rec.sellers,
-    })
 }
 
 /// The wire format named by the content type.
@@ -302,12 +188,9 @@ fn rejection_response(r: Rejection) -> Response {
 
 async fn submit<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
-    method: Method,
-    uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    Signed { caller, body }: Signed,
 ) -> Result<Response, Problem> {
-    let caller = authenticate(&st, &method, &uri, &headers, &body).await?;
     let format = format_of(&headers)?;
     let v = prepare(&st, &body, format)?;
     caller.require(&v.seller())?;
@@ -370,12 +253,9 @@ struct BatchResult {
 
 async fn batch<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
-    method: Method,
-    uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    Signed { caller, body }: Signed,
 ) -> Result<Response, Problem> {
-    let caller = authenticate(&st, &method, &uri, &headers, &body).await?;
     if format_of(&headers)? != Format::Json {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -474,14 +354,7 @@ async fn batch<S: Store>(
     ))
 }
 
-async fn whoami<S: Store>(
-    State(st): State<Arc<SiteState<S>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Problem> {
-    let c = authenticate(&st, &method, &uri, &headers, &body).await?;
+async fn whoami(Signed { caller: c, .. }: Signed) -> Result<Response, Problem> {
     let sellers: Vec<&str> = c.sellers.iter().map(Ubn::as_str).collect();
     Ok(axum::Json(json!({"key_id": c.key_id, "sellers": sellers})).into_response())
 }
@@ -496,6 +369,13 @@ fn parse_ubn(s: &str) -> Result<Ubn, Problem> {
         }];
         p
     })
+}
+
+/// The seller of the path, if the caller's key may act for it (`403 TENANT_SCOPE` if not).
+fn seller_in_scope(c: &Caller, ubn: &str) -> Result<Ubn, Problem> {
+    let seller = parse_ubn(ubn)?;
+    c.require(&seller)?;
+    Ok(seller)
 }
 
 fn parse_number(s: &str) -> Result<InvoiceNumber, Problem> {
@@ -541,14 +421,10 @@ struct ListQuery {
 async fn list<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
     Path(ubn): Path<String>,
-    method: Method,
     uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let c = authenticate(&st, &method, &uri, &headers, &body).await?;
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
+    let seller = seller_in_scope(&c, &ubn)?;
     let q: ListQuery = query(&uri)?;
     let period = parse_period(&q.period)?;
     let after = q.after.as_deref().map(parse_number).transpose()?;
@@ -575,14 +451,9 @@ async fn list<S: Store>(
 async fn invoice<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
     Path((ubn, number)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let c = authenticate(&st, &method, &uri, &headers, &body).await?;
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
+    let seller = seller_in_scope(&c, &ubn)?;
     let number = parse_number(&number)?;
     match st
         .store
@@ -602,14 +473,9 @@ async fn invoice<S: Store>(
 async fn history<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
     Path((ubn, number)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let c = authenticate(&st, &method, &uri, &headers, &body).await?;
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
+    let seller = seller_in_scope(&c, &ubn)?;
     let number = parse_number(&number)?;
     let entries = st
         .store
@@ -632,19 +498,20 @@ struct PeriodQuery {
     period: String,
 }
 
+/// The request's `?period=` (tracks, blanks).
+fn period_query(uri: &Uri) -> Result<Period, Problem> {
+    let q: PeriodQuery = query(uri)?;
+    parse_period(&q.period)
+}
+
 async fn tracks<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
     Path(ubn): Path<String>,
-    method: Method,
     uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let c = authenticate(&st, &method, &uri, &headers, &body).await?;
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
-    let q: PeriodQuery = query(&uri)?;
-    let period = parse_period(&q.period)?;
+    let seller = seller_in_scope(&c, &ubn)?;
+    let period = period_query(&uri)?;
     let t = st
         .store
         .tracks(&c.scope, seller, period)
@@ -656,16 +523,11 @@ async fn tracks<S: Store>(
 async fn blanks<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
     Path(ubn): Path<String>,
-    method: Method,
     uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    Signed { caller: c, .. }: Signed,
 ) -> Result<Response, Problem> {
-    let c = authenticate(&st, &method, &uri, &headers, &body).await?;
-    let seller = parse_ubn(&ubn)?;
-    c.require(&seller)?;
-    let q: PeriodQuery = query(&uri)?;
-    let period = parse_period(&q.period)?;
+    let seller = seller_in_scope(&c, &ubn)?;
+    let period = period_query(&uri)?;
     let b = st
         .store
         .blanks(&c.scope, seller, period)
@@ -678,4 +540,14 @@ async fn blanks<S: Store>(
 async fn noop(body: Bytes) -> StatusCode {
     std::hint::black_box(body.len());
     StatusCode::NO_CONTENT
+}
+
+/// A response body of bytes (used by handlers that build bodies themselves).
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut r = (status, Body::from(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
 }

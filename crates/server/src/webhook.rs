@@ -406,10 +406,6 @@ pub async fn deliver_due<S: Store>(
     Ok(out)
 }
 
-fn now_unix() -> i64 {
-    crate::app_api::now_unix()
-}
-
 /// Claim and deliver with `client` (from [`WebhookConfig::client`]) until
 /// `shutdown` resolves. Store failures are waited out.
 pub async fn run<S: Store>(
@@ -420,7 +416,7 @@ pub async fn run<S: Store>(
 ) {
     tokio::pin!(shutdown);
     loop {
-        let pause = match deliver_due(&store, &client, &cfg, now_unix()).await {
+        let pause = match deliver_due(&store, &client, &cfg, crate::clock::now_unix()).await {
             // A full claim: more may be due.
             Ok(d) if d.claimed >= cfg.batch => Duration::ZERO,
             Ok(_) => cfg.poll,

@@ -14,19 +14,19 @@
 
 #![allow(clippy::result_large_err)]
 
-use crate::citizen::{carrier_and_period, token_carrier};
-use crate::problem::Problem;
-use crate::site::{SiteState, client_key, store_problem};
+use crate::carrier_token::CarrierToken;
+use crate::citizen::{bad, period_query};
+use crate::problem::{Problem, store_problem};
+use crate::state::SiteState;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use einvoice_secrets::{BankAccount, BankError};
 use einvoice_store::{BankAccountRecord, Store, carrier_key};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
@@ -39,17 +39,12 @@ pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
         .with_state(st)
 }
 
-fn bad(code: &str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, code, detail)
-}
-
 async fn winnings<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    CarrierToken(carrier): CarrierToken,
     uri: Uri,
 ) -> Result<Response, Problem> {
-    let (carrier, period) = carrier_and_period(&st, addr, &headers, &uri)?;
+    let period = period_query(&uri)?;
     let loaded = st
         .store
         .winners_summary(period)
@@ -98,12 +93,9 @@ fn account_json(rec: &BankAccountRecord) -> Value {
 
 async fn put_account<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    CarrierToken(carrier): CarrierToken,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let carrier = token_carrier(&st, &headers)?;
-    st.carrier_limit.check(&client_key(Some(addr)))?;
     // The parser's message could quote the account: say only what is expected.
     let acct: BankAccount = serde_json::from_slice(&body).map_err(|_| {
         bad(
@@ -112,11 +104,7 @@ async fn put_account<S: Store>(
         )
     })?;
     let rec = acct
-        .seal(
-            &st.sealer,
-            &carrier_key(&carrier),
-            crate::app_api::now_unix(),
-        )
+        .seal(&st.sealer, &carrier_key(&carrier), st.opts.clock.now_unix())
         .map_err(|e| match e {
             BankError::Seal(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -134,11 +122,8 @@ async fn put_account<S: Store>(
 
 async fn get_account<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    CarrierToken(carrier): CarrierToken,
 ) -> Result<Response, Problem> {
-    let carrier = token_carrier(&st, &headers)?;
-    st.carrier_limit.check(&client_key(Some(addr)))?;
     let rec = st
         .store
         .bank_account(&carrier_key(&carrier))

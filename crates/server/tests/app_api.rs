@@ -1,22 +1,22 @@
 //! The MOF App API over real HTTP on an ephemeral port, on the SQLite store.
 
+mod common;
+
 use einvoice_core::ids::CarrierTypes;
 use einvoice_core::{Carrier, CarrierType, Period};
-use einvoice_secrets::Sealer;
 use einvoice_server::app_api::{
-    self, AppApiConfig, AppKey, INV_APP_PATH, INV_SERV_PATH, SignatureAlg, hash_verification_code,
-    sign, signing_string,
+    self, AppApiConfig, INV_APP_PATH, INV_SERV_PATH, SignatureAlg, hash_verification_code, sign,
+    signing_string,
 };
 use einvoice_store::WinningBody;
 use einvoice_store::conformance::{SELLER_A, allocation, invoice};
-use einvoice_store::{AppRecord, CarrierRecord, Scope, Store, WinningNumbersRecord};
+use einvoice_store::{CarrierRecord, Scope, Store, WinningNumbersRecord};
 use einvoice_store_sqlite::SqliteStore;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::Duration;
 
-const APP: &str = "EINVTEST0001";
+const APP: &str = common::TEST_APP;
 const APP_KEY: &str = "test-app-key-0123456789";
 const CODE: &str = "Abc12345";
 const CARRIER: &str = "/ABC+123";
@@ -28,43 +28,21 @@ struct Site {
 }
 
 async fn site(cfg: AppApiConfig) -> Site {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("site.db"), "main").expect("open store");
-    let sealer = Sealer::new(&[3u8; 32]);
-    let key = AppKey {
-        alg: SignatureAlg::HmacSha256,
-        key: APP_KEY.into(),
-    };
-    store
-        .put_app(AppRecord {
-            app_id: APP.into(),
-            api_key_sealed: key.seal(&sealer).expect("seal"),
-            name: "test app".into(),
-        })
-        .await
-        .expect("put app");
-    let sha1 = AppKey {
-        alg: SignatureAlg::HmacSha1,
-        key: APP_KEY.into(),
-    };
-    store
-        .put_app(AppRecord {
-            app_id: "EINVSHA1".into(),
-            api_key_sealed: sha1.seal(&sealer).expect("seal"),
-            name: "sha1 app".into(),
-        })
-        .await
-        .expect("put app");
-    let router = app_api::router_with(store.clone(), sealer, cfg);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(3);
+    common::put_test_app(&store, &sealer, APP_KEY).await;
+    common::put_app(
+        &store,
+        &sealer,
+        "EINVSHA1",
+        "sha1 app",
+        SignatureAlg::HmacSha1,
+        APP_KEY,
+    )
+    .await;
+    let url = common::serve_on_port_0(app_api::router_with(store.clone(), sealer, cfg)).await;
     Site {
-        url: format!("http://{addr}"),
+        url,
         store,
         _dir: dir,
     }
@@ -72,8 +50,7 @@ async fn site(cfg: AppApiConfig) -> Site {
 
 fn fast() -> AppApiConfig {
     AppApiConfig {
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
+        lockout: common::fast_lockout(),
         ..AppApiConfig::default()
     }
 }
@@ -551,9 +528,12 @@ async fn wrong_code_counts_and_soft_locks_then_unlocks() {
     // slow the machine, the lock cannot run out by itself.
     let clock = einvoice_server::clock::Clock::default();
     let s = site(AppApiConfig {
-        lock_after: 3,
-        base_lock_secs: 20,
-        max_lock_secs: 20,
+        lockout: einvoice_server::lockout::Lockout {
+            lock_after: 3,
+            base_lock_secs: 20,
+            max_lock_secs: 20,
+            ..fast().lockout
+        },
         clock: clock.clone(),
         ..fast()
     })

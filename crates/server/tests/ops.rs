@@ -1,5 +1,7 @@
 //! The operator API over real HTTP on an ephemeral port, on the SQLite store.
 
+mod common;
+
 use einvoice_core::{Period, Ubn};
 use einvoice_secrets::Sealer;
 use einvoice_server::app_api::{self, AppKey, INV_APP_PATH, sign, signing_string};
@@ -7,7 +9,6 @@ use einvoice_server::ops::{self, NewOperatorSecrets, OpsConfig, bootstrap_operat
 use einvoice_store::{Scope, Store};
 use einvoice_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 struct Site {
     url: String,
@@ -17,20 +18,13 @@ struct Site {
 }
 
 async fn site(cfg: OpsConfig) -> Site {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("site.db"), "main").expect("open store");
-    let sealer = Sealer::new(&[5u8; 32]);
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(5);
     let router = ops::router_with(store.clone(), sealer.clone(), cfg)
         .merge(app_api::router(store.clone(), sealer.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let url = common::serve_on_port_0(router).await;
     Site {
-        url: format!("http://{addr}"),
+        url,
         store,
         sealer,
         _dir: dir,
@@ -39,27 +33,20 @@ async fn site(cfg: OpsConfig) -> Site {
 
 fn fast() -> OpsConfig {
     OpsConfig {
-        base_delay: Duration::from_millis(1),
-        max_delay: Duration::from_millis(5),
+        lockout: common::fast_lockout(),
         ..OpsConfig::default()
     }
 }
 
-fn unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// The code of the authenticator app at `unix() + offset` seconds.
+/// The code of the authenticator app at now + `offset` seconds.
 fn code(secrets: &NewOperatorSecrets, offset: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(&secrets.totp_secret_base32).expect("base32");
     let totp = totp_rs::Builder::new()
         .with_secret(secret)
         .build()
         .expect("totp");
-    totp.generate(unix() + offset).to_string()
+    totp.generate(u64::try_from(common::now()).unwrap_or(0) + offset)
+        .to_string()
 }
 
 async fn call(
@@ -139,9 +126,12 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
     // however slow the machine, the lock cannot run out by itself.
     let clock = einvoice_server::clock::Clock::default();
     let s = site(OpsConfig {
-        lock_after: 3,
-        base_lock_secs: 20,
-        max_lock_secs: 20,
+        lockout: einvoice_server::lockout::Lockout {
+            lock_after: 3,
+            base_lock_secs: 20,
+            max_lock_secs: 20,
+            ..fast().lockout
+        },
         clock: clock.clone(),
         ..fast()
     })

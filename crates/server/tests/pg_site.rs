@@ -4,11 +4,12 @@
 //! answer 503 with `Retry-After` quickly, and it recovers by itself.
 //! Runs its own throw-away cluster (it stops and restarts it).
 
+mod common;
+
 use einvoice_secrets::Sealer;
-use einvoice_secrets::purpose;
-use einvoice_server::{SiteOptions, router, serve, sign};
+use einvoice_server::{SiteOptions, router, sign};
 use einvoice_store::conformance::{SELLER_A, allocation, invoice};
-use einvoice_store::{ApiKeyRecord, Scope, Store};
+use einvoice_store::{Scope, Store};
 use einvoice_store_postgres::pg_harness::PgCluster;
 use einvoice_store_postgres::{PgOptions, PgStore};
 use serde_json::Value;
@@ -24,21 +25,7 @@ async fn node(url: &str, sealer: &Sealer) -> (String, PgStore) {
     o.connect_timeout = Duration::from_secs(1);
     let store = PgStore::connect_with(o).await.expect("connect");
     let app = router(store.clone(), sealer.clone(), SiteOptions::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = serve(listener, app, std::future::pending()).await;
-    });
-    (format!("http://{addr}"), store)
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    (common::serve_on_port_0(app).await, store)
 }
 
 async fn signed(
@@ -48,24 +35,18 @@ async fn signed(
     path: &str,
     body: Vec<u8>,
 ) -> (u16, Value, Option<String>) {
-    let mut req = http
-        .request(
-            reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
-            format!("{base}{path}"),
-        )
-        .header("content-type", "application/json")
-        .body(body.clone());
-    for (k, v) in sign::sign_headers(
+    let req = common::signed_request(
+        http,
+        base,
         "KA",
         SECRET,
         method,
         path,
-        now(),
+        body,
+        common::now(),
         &sign::fresh_nonce(),
-        &body,
-    ) {
-        req = req.header(k, v);
-    }
+    )
+    .header("content-type", "application/json");
     let r = req.send().await.expect("send");
     let status = r.status().as_u16();
     let retry = r
@@ -88,18 +69,7 @@ async fn two_nodes_one_database_and_an_outage() {
         .append(&Scope::All, "test", vec![allocation(SELLER_A)])
         .await
         .expect("allocate");
-    store
-        .put_api_key(ApiKeyRecord {
-            key_id: "KA".into(),
-            secret_sealed: sealer
-                .seal(purpose::API_KEY, SECRET.as_bytes())
-                .expect("seal"),
-            sellers: vec![einvoice_core::Ubn::parse(SELLER_A).expect("ubn")],
-            disabled: false,
-            created_unix: 0,
-        })
-        .await
-        .expect("key");
+    common::put_api_key(&store, &sealer, "KA", SECRET, &[SELLER_A]).await;
     let http = reqwest::Client::new();
     let body = |n: u32, total: u32| {
         einvoice_mig::encode_json(&invoice(SELLER_A, &format!("AB{n:08}"), "1234", total).message)

@@ -3,18 +3,15 @@
 //! and an unchanged ledger), limits, citizens, the public lookup, probes and
 //! the OpenAPI document.
 
-use einvoice_core::{Carrier, CarrierType};
-use einvoice_secrets::Sealer;
-use einvoice_secrets::purpose;
-use einvoice_server::app_api::hash_verification_code;
+mod common;
+
+use common::now;
 use einvoice_server::config::Limits;
-use einvoice_server::{SiteOptions, openapi, router, serve, sign};
+use einvoice_server::{SiteOptions, openapi, sign};
 use einvoice_store::conformance::{SELLER_A, SELLER_B, allocation, cancel, invoice};
-use einvoice_store::{ApiKeyRecord, CarrierRecord, Scope, SellerRecord, Store};
-use einvoice_store_sqlite::SqliteStore;
+use einvoice_store::{Scope, Store};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const CODE: &str = "Code1234";
 
@@ -30,12 +27,7 @@ fn num(seller: &str, n: u32) -> String {
     format!("{track}{n:08}")
 }
 
-struct Site {
-    url: String,
-    store: SqliteStore,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+type Site = common::TestSite;
 
 /// Keys: `KA` acts for seller A, `KB` for B, `KAB` (an integrator) for both.
 fn secret(key: &str) -> String {
@@ -43,18 +35,10 @@ fn secret(key: &str) -> String {
 }
 
 async fn start(opts: SiteOptions) -> Site {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("site.db"), "main").expect("open");
-    let sealer = Sealer::new(&[9u8; 32]);
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(9);
     for (ubn, name) in [(SELLER_A, "A shop"), (SELLER_B, "B shop")] {
-        store
-            .put_seller(SellerRecord {
-                ubn: einvoice_core::Ubn::parse(ubn).expect("ubn"),
-                name: name.into(),
-                qr_key_sealed: None,
-            })
-            .await
-            .expect("seller");
+        common::put_seller(&store, ubn, name).await;
     }
     let out = store
         .append(
@@ -70,66 +54,14 @@ async fn start(opts: SiteOptions) -> Site {
         ("KB", vec![SELLER_B]),
         ("KAB", vec![SELLER_A, SELLER_B]),
     ] {
-        store
-            .put_api_key(ApiKeyRecord {
-                key_id: key.into(),
-                secret_sealed: sealer
-                    .seal(purpose::API_KEY, secret(key).as_bytes())
-                    .expect("seal"),
-                sellers: sellers
-                    .iter()
-                    .map(|s| einvoice_core::Ubn::parse(s).expect("ubn"))
-                    .collect(),
-                disabled: false,
-                created_unix: 0,
-            })
-            .await
-            .expect("key");
+        common::put_api_key(&store, &sealer, key, &secret(key), &sellers).await;
     }
-    store
-        .put_carrier(CarrierRecord {
-            carrier: Carrier {
-                kind: CarrierType::MobileBarcode,
-                id: "/ABC+123".into(),
-            },
-            verification_hash: hash_verification_code(CODE).expect("hash"),
-            failures: 0,
-            locked_until: 0,
-        })
-        .await
-        .expect("carrier");
-    let app = router(store.clone(), sealer, opts);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = serve(listener, app, std::future::pending()).await;
-    });
-    Site {
-        url: format!("http://{addr}"),
-        store,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+    common::put_carrier(&store, "/ABC+123", CODE).await;
+    common::serve_site(store, dir, sealer, opts).await
 }
 
 fn fast_opts() -> SiteOptions {
-    SiteOptions {
-        app_api: einvoice_server::app_api::AppApiConfig {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            ..Default::default()
-        },
-        ..SiteOptions::default()
-    }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    common::fast_site_options()
 }
 
 struct Answer {

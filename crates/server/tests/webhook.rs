@@ -4,6 +4,8 @@
 //! store) deliver every item exactly once; HTTPS through a configured CA,
 //! and a wrong CA is a recorded TLS failure that reschedules.
 
+mod common;
+
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, StatusCode};
@@ -69,18 +71,9 @@ fn verified(headers: &HeaderMap, body: &str) -> (String, bool) {
     (id, good)
 }
 
-async fn bind() -> (tokio::net::TcpListener, SocketAddr) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    (listener, addr)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_are_signed_retried_and_delivered() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+    let (store, _dir) = common::sqlite_store();
     put(&store, sample_winners()).await;
     // The receiver refuses its first call, then verifies and accepts.
     let got = Arc::new(Mutex::new(Received::default()));
@@ -101,7 +94,7 @@ async fn notifications_are_signed_retried_and_delivered() {
             }
         }),
     );
-    let (listener, addr) = bind().await;
+    let (listener, addr) = common::bind().await;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -140,8 +133,7 @@ async fn notifications_are_signed_retried_and_delivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_webhook_reschedules() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+    let (store, _dir) = common::sqlite_store();
     put(&store, sample_winners()).await;
     // A port nothing listens on.
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -167,8 +159,7 @@ async fn an_unreachable_webhook_reschedules() {
 /// as a GET without its body): it is a failed attempt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_is_a_failure() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+    let (store, _dir) = common::sqlite_store();
     put(&store, sample_winners()).await;
     let gets = Arc::new(Mutex::new(0u32));
     let g = gets.clone();
@@ -187,7 +178,7 @@ async fn a_redirect_is_a_failure() {
                 }
             }),
         );
-    let (listener, addr) = bind().await;
+    let (listener, addr) = common::bind().await;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -234,7 +225,7 @@ async fn counting_receiver() -> (String, Arc<Mutex<Counted>>) {
             },
         ),
     );
-    let (listener, addr) = bind().await;
+    let (listener, addr) = common::bind().await;
     tokio::spawn(async move {
         let _ = axum::serve(
             listener,
@@ -320,8 +311,7 @@ async fn two_nodes_on_one_postgres_deliver_each_item_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_loops_on_one_sqlite_store_deliver_each_item_once() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = SqliteStore::open(&dir.path().join("s.db"), "main").expect("open");
+    let (store, _dir) = common::sqlite_store();
     two_workers_deliver_each_item_once(store.clone(), store, 200).await;
 }
 
@@ -358,7 +348,7 @@ async fn https_through_the_configured_ca() {
         }),
     );
     let tls = einvoice_server::tls::server_config(&cert_file, &key_file).expect("tls");
-    let (listener, addr) = bind().await;
+    let (listener, addr) = common::bind().await;
     tokio::spawn(einvoice_server::tls::serve_tls(
         listener,
         app,
@@ -368,8 +358,7 @@ async fn https_through_the_configured_ca() {
     let url = format!("https://localhost:{}/hook", addr.port());
 
     // The wrong CA: every attempt fails in the handshake and is rescheduled.
-    let wrong_dir = tempfile::tempdir().expect("tmp");
-    let wrong = SqliteStore::open(&wrong_dir.path().join("s.db"), "main").expect("open");
+    let (wrong, _wrong_dir) = common::sqlite_store();
     put(&wrong, sample_winners()).await;
     let cfg = FileConfig {
         webhook_url: Some(url.clone()),

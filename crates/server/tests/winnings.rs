@@ -1,66 +1,34 @@
 //! Citizens' winnings and bank accounts over real HTTP, and `carrierInvChk`
 //! with `onlyWinningInv=Y` before and after the draw's winners are loaded.
 
-use einvoice_core::{Carrier, CarrierType, Period};
+mod common;
+
+use einvoice_core::Period;
 use einvoice_secrets::BankAccount;
 use einvoice_secrets::Sealer;
-use einvoice_server::app_api::hash_verification_code;
-use einvoice_server::app_api::{AppApiConfig, AppKey, INV_SERV_PATH, SignatureAlg};
-use einvoice_server::{SiteOptions, router, serve};
+use einvoice_server::app_api::INV_SERV_PATH;
 use einvoice_store::WinningBody;
 use einvoice_store::conformance::{SELLER_A, allocation, invoice, winners_entry};
-use einvoice_store::{
-    AppRecord, CarrierRecord, Scope, Store, WinnerRecord, WinnersLoad, WinningNumbersRecord,
-};
-use einvoice_store_sqlite::SqliteStore;
+use einvoice_store::{Scope, Store, WinnerRecord, WinnersLoad, WinningNumbersRecord};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const CODE: &str = "Code1234";
 const CARRIER: &str = "/ABC+123";
-const APP: &str = "EINVTEST0001";
+const APP: &str = common::TEST_APP;
 const KEY: [u8; 32] = [5u8; 32];
 
-struct Site {
-    url: String,
-    store: SqliteStore,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+type Site = common::TestSite;
 
 fn period() -> Period {
     Period::parse("11402").expect("period")
 }
 
 async fn start() -> Site {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("site.db"), "main").expect("open");
+    let (store, dir) = common::sqlite_store();
     let sealer = Sealer::new(&KEY);
-    let key = AppKey {
-        alg: SignatureAlg::HmacSha256,
-        key: "test-app-key-0123456789".into(),
-    };
-    store
-        .put_app(AppRecord {
-            app_id: APP.into(),
-            api_key_sealed: key.seal(&sealer).expect("seal"),
-            name: "test app".into(),
-        })
-        .await
-        .expect("app");
+    common::put_test_app(&store, &sealer, "test-app-key-0123456789").await;
     for (id, code) in [(CARRIER, CODE), ("/XYZ+999", "Other999")] {
-        store
-            .put_carrier(CarrierRecord {
-                carrier: Carrier {
-                    kind: CarrierType::MobileBarcode,
-                    id: id.into(),
-                },
-                verification_hash: hash_verification_code(code).expect("hash"),
-                failures: 0,
-                locked_until: 0,
-            })
-            .await
-            .expect("carrier");
+        common::put_carrier(&store, id, code).await;
     }
     let mut msgs = vec![allocation(SELLER_A)];
     for (n, r) in [("AB00000731", "7311"), ("AB00000100", "1001")] {
@@ -71,28 +39,8 @@ async fn start() -> Site {
         .await
         .expect("append");
     assert!(out.iter().all(Result::is_ok), "{out:?}");
-    let opts = SiteOptions {
-        app_api: AppApiConfig {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(5),
-            ..Default::default()
-        },
-        ..SiteOptions::default()
-    };
-    let app = router(store.clone(), sealer, opts);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = serve(listener, app, std::future::pending()).await;
-    });
-    Site {
-        url: format!("http://{addr}"),
-        store,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    }
+    let opts = common::fast_site_options();
+    common::serve_site(store, dir, sealer, opts).await
 }
 
 impl Site {

@@ -1,0 +1,94 @@
+//! The App API request parameters: the form body and query string parsed
+//! into one map (a name given twice is refused), and typed readers for the
+//! MOF parameters (`invTerm`, dates, `invNum`).
+
+use super::answer::{Fail, code, fail};
+use axum::http::Uri;
+use einvoice_core::time::{Date, Month};
+use einvoice_core::{InvoiceNumber, Period};
+use einvoice_store::InvoiceView;
+use std::collections::BTreeMap;
+
+/// Limits on the request: parameter count and value length.
+const MAX_PARAMS: usize = 64;
+const MAX_VALUE_LEN: usize = 1024;
+
+/// Decoded request parameters.
+pub(super) struct Params(pub(super) BTreeMap<String, String>);
+
+impl Params {
+    pub(super) fn parse(uri: &Uri, body: &[u8]) -> Result<Self, Fail> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        if let Some(q) = uri.query() {
+            pairs.extend(
+                serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                    .map_err(|_| fail(code::PARAM, "the query string is not form-encoded"))?,
+            );
+        }
+        if !body.is_empty() {
+            pairs.extend(
+                serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                    .map_err(|_| fail(code::PARAM, "the body is not form-encoded"))?,
+            );
+        }
+        if pairs.len() > MAX_PARAMS {
+            return Err(fail(code::PARAM, "too many parameters"));
+        }
+        let mut map = BTreeMap::new();
+        for (k, v) in pairs {
+            if v.len() > MAX_VALUE_LEN || k.len() > 64 {
+                return Err(fail(code::PARAM, "a parameter is too long"));
+            }
+            if map.contains_key(&k) {
+                return Err(fail(code::PARAM, format!("parameter {k} is given twice")));
+            }
+            map.insert(k, v);
+        }
+        Ok(Self(map))
+    }
+
+    pub(super) fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str).filter(|s| !s.is_empty())
+    }
+
+    pub(super) fn req(&self, k: &str) -> Result<&str, Fail> {
+        self.get(k)
+            .ok_or_else(|| fail(code::PARAM, format!("parameter {k} is required")))
+    }
+}
+
+pub(super) fn period_param(p: &Params, k: &str) -> Result<Period, Fail> {
+    Period::parse(p.req(k)?)
+        .map_err(|_| fail(code::PARAM, format!("{k} must be a period such as 11402")))
+}
+
+/// `yyyy/MM/dd` (also `yyyyMMdd` and `yyyy-MM-dd`).
+pub(super) fn date_param(p: &Params, k: &str) -> Result<Date, Fail> {
+    let s = p.req(k)?;
+    parse_date(s).ok_or_else(|| fail(code::PARAM, format!("{k} must be a date yyyy/MM/dd")))
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    let digits: String = s.chars().filter(|c| *c != '/' && *c != '-').collect();
+    if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let y: i32 = digits.get(..4)?.parse().ok()?;
+    let m: u8 = digits.get(4..6)?.parse().ok()?;
+    let d: u8 = digits.get(6..)?.parse().ok()?;
+    Date::from_calendar_date(y, Month::try_from(m).ok()?, d).ok()
+}
+
+/// `YYYYMMDD` of the store's summary.
+pub(super) fn summary_date(s: &str) -> Option<Date> {
+    parse_date(s)
+}
+
+pub(super) fn same_date(view: &InvoiceView, d: Date) -> bool {
+    summary_date(&view.summary.date) == Some(d)
+}
+
+pub(super) fn inv_num_param(p: &Params) -> Result<InvoiceNumber, Fail> {
+    InvoiceNumber::parse(p.req("invNum")?)
+        .map_err(|_| fail(code::PARAM, "invNum must be 2 letters and 8 digits"))
+}

@@ -1,0 +1,166 @@
+//! App API signatures (HMAC-SHA256 or HMAC-SHA1 over the sorted parameters,
+//! Base64) and the app keys they are keyed with; [`check_app`] checks a
+//! request's appID and signature.
+
+use super::answer::{Fail, code, fail};
+use super::parameters::Params;
+use super::state::AppState;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use einvoice_secrets::{SealError, Sealer, purpose};
+use einvoice_store::Store;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+
+/// The HMAC an app signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignatureAlg {
+    /// HMAC-SHA256 (the default for new apps).
+    #[serde(rename = "HmacSHA256")]
+    HmacSha256,
+    /// HMAC-SHA1 (what some older clients use).
+    #[serde(rename = "HmacSHA1")]
+    HmacSha1,
+}
+
+impl SignatureAlg {
+    /// Parse `HmacSHA256` / `sha256` / `HmacSHA1` / `sha1` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "hmacsha256" | "sha256" | "hmac-sha256" => Some(Self::HmacSha256),
+            "hmacsha1" | "sha1" | "hmac-sha1" => Some(Self::HmacSha1),
+            _ => None,
+        }
+    }
+
+    /// The name used in sealed records and the operator API.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::HmacSha256 => "HmacSHA256",
+            Self::HmacSha1 => "HmacSHA1",
+        }
+    }
+}
+
+/// An app's API key and the HMAC it registered with: the plaintext of
+/// [`einvoice_store::AppRecord::api_key_sealed`] (JSON, sealed for [`purpose::APP_KEY`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppKey {
+    /// The signature algorithm.
+    pub alg: SignatureAlg,
+    /// The API key (an HMAC key; never logged).
+    pub key: String,
+}
+
+impl std::fmt::Debug for AppKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an app key could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum AppKeyError {
+    /// Sealing or opening failed.
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// The opened plaintext is not an app key record.
+    #[error("APP_KEY_FORMAT: the sealed app key is not a valid record")]
+    Format,
+}
+
+impl AppKey {
+    /// Seal for storage in an [`einvoice_store::AppRecord`].
+    pub fn seal(&self, sealer: &Sealer) -> Result<Vec<u8>, AppKeyError> {
+        let plain = serde_json::to_vec(self).map_err(|_| AppKeyError::Format)?;
+        Ok(sealer.seal(purpose::APP_KEY, &plain)?)
+    }
+
+    /// Open a sealed app key.
+    pub fn open(sealer: &Sealer, sealed: &[u8]) -> Result<Self, AppKeyError> {
+        let plain = sealer.open(purpose::APP_KEY, sealed)?;
+        serde_json::from_slice(&plain).map_err(|_| AppKeyError::Format)
+    }
+}
+
+/// The text that is signed: every parameter but `signature`, sorted by name,
+/// joined as `name=value&…`.
+pub fn signing_string<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut v: Vec<(&str, &str)> = params
+        .into_iter()
+        .filter(|(k, _)| *k != "signature")
+        .collect();
+    v.sort();
+    v.iter()
+        .map(|(k, val)| format!("{k}={val}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Base64 HMAC of `text` under `key` (what a client sends as `signature`).
+pub fn sign(alg: SignatureAlg, key: &str, text: &str) -> String {
+    match alg {
+        SignatureAlg::HmacSha256 => match Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()) {
+            Ok(mut m) => {
+                m.update(text.as_bytes());
+                B64.encode(m.finalize().into_bytes())
+            }
+            Err(_) => String::new(),
+        },
+        SignatureAlg::HmacSha1 => match Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes()) {
+            Ok(mut m) => {
+                m.update(text.as_bytes());
+                B64.encode(m.finalize().into_bytes())
+            }
+            Err(_) => String::new(),
+        },
+    }
+}
+
+/// Constant-time check of a Base64 `signature` over `text`.
+pub fn verify_signature(alg: SignatureAlg, key: &str, text: &str, signature: &str) -> bool {
+    // A `+` sent unencoded in a form arrives as a space.
+    let sig = signature.trim().replace(' ', "+");
+    let Ok(raw) = B64.decode(sig.as_bytes()) else {
+        return false;
+    };
+    match alg {
+        SignatureAlg::HmacSha256 => Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
+            .map(|mut m| {
+                m.update(text.as_bytes());
+                m.verify_slice(&raw).is_ok()
+            })
+            .unwrap_or(false),
+        SignatureAlg::HmacSha1 => Hmac::<sha1::Sha1>::new_from_slice(key.as_bytes())
+            .map(|mut m| {
+                m.update(text.as_bytes());
+                m.verify_slice(&raw).is_ok()
+            })
+            .unwrap_or(false),
+    }
+}
+
+/// appID known, signature valid when present (or required).
+pub(super) async fn check_app<S: Store>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
+    let app_id = p.req("appID")?;
+    let app = st
+        .store
+        .app(app_id)
+        .await?
+        .ok_or_else(|| fail(code::APP, "unknown appID"))?;
+    let sig = p.get("signature");
+    if sig.is_none() && !st.cfg.require_signature {
+        return Ok(());
+    }
+    let sig = sig.ok_or_else(|| fail(code::SIGNATURE, "signature is required"))?;
+    let key = AppKey::open(&st.sealer, &app.api_key_sealed)
+        .map_err(|_| fail(code::UNAVAILABLE, "the app's key cannot be opened"))?;
+    let text = signing_string(p.0.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if verify_signature(key.alg, &key.key, &text, sig) {
+        Ok(())
+    } else {
+        Err(fail(code::SIGNATURE, "signature does not verify"))
+    }
+}

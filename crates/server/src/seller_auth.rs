@@ -1,0 +1,165 @@
+//! Sellers' signed requests ([`crate::sign`]): the [`Signed`] extractor checks
+//! the headers, the clock window, the API key, the MAC, the key's rate and the
+//! nonce, and hands the handler the [`Caller`] and the body it signed.
+
+// A `Problem` is built at most once per request and goes straight to the client.
+#![allow(clippy::result_large_err)]
+
+use crate::problem::{Problem, store_problem};
+use crate::sign;
+use crate::state::SiteState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use einvoice_core::Ubn;
+use einvoice_secrets::purpose;
+use einvoice_store::{Scope, Store};
+use std::sync::Arc;
+
+/// An authenticated caller.
+pub(crate) struct Caller {
+    /// The API key's id.
+    pub(crate) key_id: String,
+    /// The sellers the key may act for.
+    pub(crate) sellers: Vec<Ubn>,
+    /// The same, as the store's scope.
+    pub(crate) scope: Scope,
+}
+
+impl Caller {
+    /// The ledger actor: `key:<key id>`.
+    pub(crate) fn actor(&self) -> String {
+        format!("key:{}", self.key_id)
+    }
+
+    /// `403 TENANT_SCOPE` unless the key may act for `seller`.
+    pub(crate) fn require(&self, seller: &Ubn) -> Result<(), Problem> {
+        if self.scope.allows(seller) {
+            Ok(())
+        } else {
+            Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "TENANT_SCOPE",
+                format!("this key may not act for seller {seller}"),
+            ))
+        }
+    }
+}
+
+/// A request signed with a seller API key: who signed it and the body they
+/// signed. Answers `401 AUTH_*` (or `429`, `503`) before the handler runs.
+pub(crate) struct Signed {
+    /// The key that signed the request.
+    pub(crate) caller: Caller,
+    /// The request body, as signed.
+    pub(crate) body: Bytes,
+}
+
+impl<S: Store> FromRequest<Arc<SiteState<S>>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, st: &Arc<SiteState<S>>) -> Result<Self, Response> {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let caller = authenticate(st, &method, &uri, &headers, &body)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self { caller, body })
+    }
+}
+
+fn unauthorized(code: &str, detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::UNAUTHORIZED, code, detail)
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, Problem> {
+    h.get(name)
+        .ok_or_else(|| {
+            unauthorized(
+                "AUTH_MISSING",
+                format!("header {name} is required: sign the request (see /openapi.json)"),
+            )
+        })?
+        .to_str()
+        .map_err(|_| unauthorized("AUTH_MALFORMED", format!("header {name} is not ASCII")))
+}
+
+/// Check a signed request: headers, clock window, key, MAC, rate, nonce.
+async fn authenticate<S: Store>(
+    st: &SiteState<S>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, Problem> {
+    let key_id = header_str(headers, sign::KEY_HEADER)?;
+    let ts_text = header_str(headers, sign::TIMESTAMP_HEADER)?;
+    let nonce = header_str(headers, sign::NONCE_HEADER)?;
+    let signature = header_str(headers, sign::SIGNATURE_HEADER)?;
+    let ts: i64 = ts_text.parse().map_err(|_| {
+        unauthorized(
+            "AUTH_TIMESTAMP",
+            "X-Einvoice-Timestamp must be Unix seconds",
+        )
+    })?;
+    let now = st.opts.clock.now_unix();
+    if (ts - now).abs() > sign::MAX_SKEW_SECS {
+        return Err(unauthorized(
+            "AUTH_TIMESTAMP",
+            format!(
+                "the timestamp is {} s away from the server's clock (at most {} allowed): check the client's clock",
+                ts - now,
+                sign::MAX_SKEW_SECS
+            ),
+        ));
+    }
+    if !sign::nonce_ok(nonce) {
+        return Err(unauthorized(
+            "AUTH_NONCE",
+            "X-Einvoice-Nonce must be 16-64 characters of [A-Za-z0-9_-]",
+        ));
+    }
+    let bad_key = || unauthorized("AUTH_KEY", "unknown or disabled API key");
+    let rec = st
+        .store
+        .api_key(key_id)
+        .await
+        .map_err(store_problem)?
+        .filter(|k| !k.disabled)
+        .ok_or_else(bad_key)?;
+    let secret = st
+        .sealer
+        .open(purpose::API_KEY, &rec.secret_sealed)
+        .map_err(|_| bad_key())?;
+    let secret = String::from_utf8(secret).map_err(|_| bad_key())?;
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let text = sign::string_to_sign(method.as_str(), path, ts, nonce, body);
+    if !sign::verify(&secret, &text, signature) {
+        return Err(unauthorized(
+            "AUTH_SIGNATURE",
+            "the signature does not match: sign METHOD, path and query, timestamp, nonce and the body's SHA-256 (see /openapi.json)",
+        ));
+    }
+    st.seller_limit.check(key_id)?;
+    let fresh = st
+        .store
+        .remember_nonce(key_id, nonce, ts + sign::MAX_SKEW_SECS + 60)
+        .await
+        .map_err(store_problem)?;
+    if !fresh {
+        return Err(unauthorized(
+            "AUTH_REPLAY",
+            "this nonce was already used with this key: send a fresh nonce with every request",
+        ));
+    }
+    Ok(Caller {
+        key_id: rec.key_id.clone(),
+        scope: Scope::sellers(rec.sellers.iter().copied()),
+        sellers: rec.sellers,
+    })
+}
