@@ -56,15 +56,10 @@ impl DrawSpec {
     }
 }
 
-/// The prize table in force for a period when none is given: the 2026 table
-/// from period 11502 on, the 2025 table before (older periods had other cloud
-/// counts: pass their table explicitly).
+/// The prize table in force for a period when none is given
+/// ([`PrizeTable::in_force`], the one rule).
 pub fn default_table(period: Period) -> PrizeTable {
-    if period.roc_year() >= 115 {
-        PrizeTable::standard_2026()
-    } else {
-        PrizeTable::standard_2025()
-    }
+    PrizeTable::in_force(period)
 }
 
 /// Read a period's numbers from a `winning-numbers.json`-shaped document: an

@@ -107,6 +107,17 @@ pub struct CloudPrize {
 }
 
 impl PrizeTable {
+    /// The table in force for a period (the draw's default when no table is
+    /// given): the 2026 table from period 11502 on, the 2025 table before
+    /// (older periods had other cloud counts: pass their table explicitly).
+    pub fn in_force(period: Period) -> Self {
+        if period.roc_year() >= 115 {
+            Self::standard_2026()
+        } else {
+            Self::standard_2025()
+        }
+    }
+
     /// The table in force since 2026 (regular amounts unchanged since 2011; cloud
     /// NT$500 tier raised to 3,850,000 sets).
     pub fn standard_2026() -> Self {
@@ -310,6 +321,24 @@ impl CloudWinners {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// MOF-RULES: NT$500 × 3,150,000 in 2025, 3,850,000 sets from 2026
+    /// (3,966,030 cloud prizes a period); the switch is the first 2026 period.
+    #[test]
+    fn the_table_in_force_follows_the_period() {
+        let sets = |p: &str| {
+            let t = PrizeTable::in_force(Period::parse(p).expect("period"));
+            let five_hundred = t
+                .cloud
+                .iter()
+                .find(|c| c.amount == Money(500))
+                .map(|c| c.count);
+            (five_hundred, t.cloud.iter().map(|c| c.count).sum::<u64>())
+        };
+        assert_eq!(sets("11412").0, Some(3_150_000));
+        assert_eq!(sets("11502"), (Some(3_850_000), 3_966_030));
+        assert_eq!(sets("11612"), (Some(3_850_000), 3_966_030));
+    }
 
     fn p10802() -> WinningNumbers {
         // winning-numbers.json, period 10802 (also the App API sample)

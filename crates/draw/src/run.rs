@@ -7,7 +7,7 @@ use crate::files::{parse_commitment, read_prize_table, read_seed};
 use crate::{DrawError, Event, operator_actor};
 use einvoice_analytics::draw::{self, DrawSpec, Outcome, Report, Winner};
 use einvoice_analytics::snapshot::Snapshot;
-use einvoice_core::{Money, Period, Prize, PrizeTable, WinningNumbers};
+use einvoice_core::{Period, PrizeTable, WinningNumbers};
 use einvoice_store::{DrawPut, DrawRunFacts, Store, WinnerRecord, WinnersLoad, WinningBody};
 use std::path::Path;
 
@@ -89,20 +89,6 @@ pub struct SiteRunDone {
     pub already_loaded: bool,
 }
 
-/// The prize table of a published body: the table in force for the period
-/// (cloud tiers included) with the body's regular amounts.
-fn table_of(body: &WinningBody, p: Period) -> PrizeTable {
-    let mut t = draw::default_table(p);
-    if let Some(a) = &body.amounts {
-        for (id, amount) in a {
-            if let Some(prize) = Prize::from_id(id) {
-                t.amounts.insert(prize, Money(*amount));
-            }
-        }
-    }
-    t
-}
-
 /// Run the draw of `r.period` on a site: the published (approved) winning
 /// numbers from the store, the snapshot checked against the frozen root, the
 /// winners and their `DRAW_WINNERS` entry stored in one transaction
@@ -128,7 +114,7 @@ pub async fn run_on_site<S: Store>(
     let body = WinningBody::from_value(&rec.body)
         .map_err(|error| DrawError::StoredNumbers { period: p, error })?;
     let numbers = body.numbers(p).map_err(DrawError::Rule)?;
-    let table = inputs.prize_table_or(table_of(&body, p))?;
+    let table = inputs.prize_table_or(body.prize_table(p))?;
     let freeze = store.draw_freeze(p).await?.ok_or(DrawError::NotFrozen(p))?;
     let snap = Snapshot::open(inputs.snapshot)?;
     if snap.period() != p.key() {

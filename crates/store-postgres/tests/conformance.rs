@@ -276,7 +276,16 @@ async fn a_winners_load_has_its_own_deadline() {
     use einvoice_store_postgres::PgOptions;
     use std::time::Duration;
     let load = many_winners(150_000);
-    let mut opts = PgOptions::new(&fresh_url().await, "main");
+    // The schema is created under the normal timeouts first: on a loaded
+    // machine migrating a fresh database can take longer than the 300 ms
+    // this test gives every call, and the deadline under test is the load's.
+    let migrated = async || {
+        let url = fresh_url().await;
+        PgStore::connect(&url, "main").await.expect("migrate");
+        url
+    };
+    let mut opts = PgOptions::new(&migrated().await, "main");
+    opts.migrate = false;
     opts.statement_timeout = Duration::from_millis(100);
     opts.operation_timeout = Duration::from_millis(300);
     let s = PgStore::connect_with(opts.clone()).await.expect("connect");
@@ -290,7 +299,7 @@ async fn a_winners_load_has_its_own_deadline() {
     assert_eq!(s.setting("statement_timeout").await.expect("get"), "100ms");
 
     // A deadline the load cannot meet: unavailable, nothing written.
-    opts.url = fresh_url().await;
+    opts.url = migrated().await;
     opts.bulk_rows_per_second = u32::MAX;
     let s = PgStore::connect_with(opts).await.expect("connect");
     let err = s

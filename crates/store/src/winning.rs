@@ -73,9 +73,11 @@ impl WinningBody {
         Ok(n)
     }
 
-    /// The prize table of the period.
-    pub fn prize_table(&self) -> PrizeTable {
-        let mut t = PrizeTable::standard_2026();
+    /// The prize table (獎金表) of these numbers: the table in force for
+    /// `period` ([`PrizeTable::in_force`], cloud tiers included) with this
+    /// body's regular amounts where it sets them.
+    pub fn prize_table(&self, period: Period) -> PrizeTable {
+        let mut t = PrizeTable::in_force(period);
         if let Some(a) = &self.amounts {
             for (id, amount) in a {
                 if let Some(p) = Prize::from_id(id) {

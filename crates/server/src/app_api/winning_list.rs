@@ -47,7 +47,7 @@ fn winning_list_body(period: Period, b: &einvoice_store::WinningBody) -> Map<Str
         let v = b.additional_sixth.get(i).map(String::as_str).unwrap_or("");
         m.insert(format!("sixthPrizeNo{}", i + 1), s(v));
     }
-    let table = b.prize_table();
+    let table = b.prize_table(period);
     let amt = |p: Prize| format!("{:07}", table.amount(p).0);
     m.insert("superPrizeAmt".into(), s(&amt(Prize::Special)));
     m.insert("spcPrizeAmt".into(), s(&amt(Prize::Grand)));
