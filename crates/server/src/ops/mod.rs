@@ -50,7 +50,7 @@
 //! | `answer.rs` | problem documents, JSON bodies, the `ADMIN` ledger record |
 //! | `operators.rs` | operator accounts: new accounts, bootstrap, `POST /v1/ops/operators` |
 //! | `totp.rs` | the operators' TOTP (RFC 6238) parameters |
-//! | `sellers.rs`, `keys.rs`, `apps.rs`, `tracks.rs`, `winning.rs` | one resource each |
+//! | `sellers.rs`, `keys.rs`, `apps.rs`, `tracks.rs`, `winning_numbers.rs` | one resource each |
 //!
 //! **A new route** goes in the file of its resource (or a new one named after
 //! it): a handler taking `State`, an `Operator<RoleOperator>` (or
@@ -68,7 +68,7 @@ mod session;
 mod state;
 mod totp;
 mod tracks;
-mod winning;
+mod winning_numbers;
 
 pub use crate::clock::Clock;
 pub use operators::{NewOperatorSecrets, bootstrap_operator, new_operator};

@@ -1,7 +1,7 @@
 //! The operator routes (the table in [`super`]) and their shared state.
 
 use super::state::{OpsConfig, OpsState};
-use super::{apps, keys, operators, sellers, session, tracks, winning};
+use super::{apps, keys, operators, sellers, session, tracks, winning_numbers};
 use axum::Router;
 use axum::routing::{get, post};
 use einvoice_secrets::Sealer;
@@ -32,11 +32,14 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         .route("/v1/ops/apps", post(apps::create_app::<S>))
         .route("/v1/ops/operators", post(operators::create_operator::<S>))
         .route("/v1/ops/tracks", post(tracks::allocate_tracks::<S>))
-        .route("/v1/ops/winning", post(winning::enter_winning::<S>))
-        .route("/v1/ops/winning/{period}", get(winning::get_winning::<S>))
+        .route("/v1/ops/winning", post(winning_numbers::enter_winning::<S>))
+        .route(
+            "/v1/ops/winning/{period}",
+            get(winning_numbers::get_winning::<S>),
+        )
         .route(
             "/v1/ops/winning/{period}/approve",
-            post(winning::approve_winning::<S>),
+            post(winning_numbers::approve_winning::<S>),
         )
         .with_state(st)
 }
