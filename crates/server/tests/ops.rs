@@ -87,6 +87,41 @@ async fn login(s: &Site, name: &str, secrets: &NewOperatorSecrets, offset: u64) 
     v["token"].as_str().expect("token").to_string()
 }
 
+/// `POST /v1/ops/operators` by the operator holding `token`: operator `name`
+/// with one `role`, which must be created; the answer (its first secrets).
+async fn add_operator(s: &Site, token: &str, name: &str, role: &str) -> Value {
+    let (st, v) = call(
+        s,
+        "POST",
+        "/v1/ops/operators",
+        Some(token),
+        Some(json!({"name": name, "roles": [role]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+/// `POST /v1/ops/winning` by the operator holding `token`: enter a version
+/// of a period's winning numbers (中獎號碼).
+async fn enter_numbers(s: &Site, token: &str, numbers: Value) -> (u16, Value) {
+    call(s, "POST", "/v1/ops/winning", Some(token), Some(numbers)).await
+}
+
+/// `POST /v1/ops/winning/11402/approve` by the operator holding `token`:
+/// approve (publish) `version` of 11402's winning numbers.
+async fn approve_11402(s: &Site, token: &str, version: u64) -> (u16, Value) {
+    let body = json!({ "version": version });
+    call(
+        s,
+        "POST",
+        "/v1/ops/winning/11402/approve",
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
 fn new_secrets(v: &Value) -> NewOperatorSecrets {
     NewOperatorSecrets {
         password: v["password"].as_str().expect("password").into(),
@@ -126,12 +161,7 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
     // however slow the machine, the lock cannot run out by itself.
     let clock = einvoice_server::clock::Clock::default();
     let s = site(OpsConfig {
-        lockout: einvoice_server::lockout::Lockout {
-            lock_after: 3,
-            base_lock_secs: 20,
-            max_lock_secs: 20,
-            ..fast().lockout
-        },
+        lockout: common::twenty_second_lock_after_3(),
         clock: clock.clone(),
         ..fast()
     })
@@ -314,33 +344,9 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     );
 
     // Operators: bob (operator), carol (auditor), dave (soc).
-    let (st, bob) = call(
-        &s,
-        "POST",
-        "/v1/ops/operators",
-        Some(&alice),
-        Some(json!({"name": "bob", "roles": ["operator"]})),
-    )
-    .await;
-    assert_eq!(st, 200, "{bob}");
-    let (st, carol) = call(
-        &s,
-        "POST",
-        "/v1/ops/operators",
-        Some(&alice),
-        Some(json!({"name": "carol", "roles": ["auditor"]})),
-    )
-    .await;
-    assert_eq!(st, 200, "{carol}");
-    let (st, dave) = call(
-        &s,
-        "POST",
-        "/v1/ops/operators",
-        Some(&alice),
-        Some(json!({"name": "dave", "roles": ["soc"]})),
-    )
-    .await;
-    assert_eq!(st, 200, "{dave}");
+    let bob = add_operator(&s, &alice, "bob", "operator").await;
+    let carol = add_operator(&s, &alice, "carol", "auditor").await;
+    let dave = add_operator(&s, &alice, "dave", "soc").await;
     let bob = login(&s, "bob", &new_secrets(&bob), 0).await;
     let carol = login(&s, "carol", &new_secrets(&carol), 0).await;
     let dave = login(&s, "dave", &new_secrets(&dave), 0).await;
@@ -348,63 +354,28 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     // Winning numbers: alice enters, alice cannot approve, bob approves.
     let numbers = json!({"period": "11402", "special": "12345678", "grand": "87654321",
         "first": ["11111111", "22222222", "33333333"], "additional_sixth": []});
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning",
-        Some(&alice),
-        Some(numbers.clone()),
-    )
-    .await;
+    let (st, v) = enter_numbers(&s, &alice, numbers.clone()).await;
     assert_eq!(
         (st, v["version"].as_u64(), v["status"].as_str()),
         (200, Some(1), Some("draft")),
         "{v}"
     );
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning/11402/approve",
-        Some(&alice),
-        Some(json!({"version": 1})),
-    )
-    .await;
+    let (st, v) = approve_11402(&s, &alice, 1).await;
     assert_eq!(
         (st, v["code"].as_str()),
         (403, Some("TWO_PERSON_RULE")),
         "{v}"
     );
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning/11402/approve",
-        Some(&bob),
-        Some(json!({"version": 1})),
-    )
-    .await;
+    let (st, v) = approve_11402(&s, &bob, 1).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("published")), "{v}");
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning/11402/approve",
-        Some(&alice),
-        Some(json!({"version": 1})),
-    )
-    .await;
+    let (st, v) = approve_11402(&s, &alice, 1).await;
     assert_eq!(
         (st, v["code"].as_str()),
         (409, Some("WINNING_NUMBERS_PUBLISHED")),
         "{v}"
     );
     // Published is immutable: a correction needs a reason and is version 2.
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning",
-        Some(&alice),
-        Some(numbers.clone()),
-    )
-    .await;
+    let (st, v) = enter_numbers(&s, &alice, numbers.clone()).await;
     assert_eq!(
         (st, v["code"].as_str()),
         (422, Some("REASON_REQUIRED")),
@@ -413,18 +384,16 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     let mut fixed = numbers.clone();
     fixed["grand"] = json!("87654320");
     fixed["reason"] = json!("typo in the grand number");
-    let (st, v) = call(&s, "POST", "/v1/ops/winning", Some(&alice), Some(fixed)).await;
+    let (st, v) = enter_numbers(&s, &alice, fixed).await;
     assert_eq!(
         (st, v["version"].as_u64(), v["status"].as_str()),
         (200, Some(2), Some("draft")),
         "{v}"
     );
-    let (st, v) = call(
+    let (st, v) = enter_numbers(
         &s,
-        "POST",
-        "/v1/ops/winning",
-        Some(&alice),
-        Some(json!({"period": "11402", "special": "1", "grand": "2", "first": []})),
+        &alice,
+        json!({"period": "11402", "special": "1", "grand": "2", "first": []}),
     )
     .await;
     assert_eq!(
@@ -434,14 +403,7 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     );
 
     // The App API serves what was approved (the app's key signs with SHA-1).
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning/11402/approve",
-        Some(&bob),
-        Some(json!({"version": 2})),
-    )
-    .await;
+    let (st, v) = approve_11402(&s, &bob, 2).await;
     assert_eq!(st, 200, "{v}");
     let params = [
         ("version", "0.2"),

@@ -113,6 +113,17 @@ impl Site {
         }
     }
 
+    /// An unsigned `GET path`.
+    async fn get(&self, path: &str) -> Answer {
+        self.raw("GET", path, Vec::new(), Vec::new()).await
+    }
+
+    /// `GET path` with `token` as its bearer token.
+    async fn get_bearer(&self, path: &str, token: &str) -> Answer {
+        let auth = vec![("authorization", format!("Bearer {token}"))];
+        self.raw("GET", path, auth, Vec::new()).await
+    }
+
     /// A request signed with key `key` at time `ts` with `nonce`.
     #[allow(clippy::too_many_arguments)]
     async fn signed_at(
@@ -450,7 +461,7 @@ async fn signatures_clock_and_replays() {
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body["sellers"], json!([SELLER_A]));
     // No headers at all.
-    let a = s.raw("GET", path, Vec::new(), Vec::new()).await;
+    let a = s.get(path).await;
     assert_eq!((a.status, a.code()), (401, "AUTH_MISSING"));
     // Signed with the wrong secret.
     let body = Vec::new();
@@ -600,14 +611,9 @@ async fn rate_limits_answer_429_with_retry_after() {
     let mut public = Vec::new();
     for _ in 0..4 {
         public.push(
-            s.raw(
-                "GET",
-                "/v1/public/invoices/AB00000001?random=1234",
-                Vec::new(),
-                Vec::new(),
-            )
-            .await
-            .status,
+            s.get("/v1/public/invoices/AB00000001?random=1234")
+                .await
+                .status,
         );
     }
     assert_eq!(&public[..2], &[404, 404]);
@@ -645,12 +651,7 @@ async fn citizens_and_the_public_lookup() {
     assert_eq!(ok.status, 200, "{}", ok.body);
     let token = ok.body["token"].as_str().expect("token").to_string();
     let list = s
-        .raw(
-            "GET",
-            "/v1/carrier/invoices?period=11402",
-            vec![("authorization", format!("Bearer {token}"))],
-            Vec::new(),
-        )
+        .get_bearer("/v1/carrier/invoices?period=11402", &token)
         .await;
     assert_eq!(list.status, 200, "{}", list.body);
     let rows = list.body["invoices"].as_array().expect("rows");
@@ -663,52 +664,23 @@ async fn citizens_and_the_public_lookup() {
     forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).expect("ascii");
     let a = s
-        .raw(
-            "GET",
-            "/v1/carrier/invoices?period=11402",
-            vec![("authorization", format!("Bearer {forged}"))],
-            Vec::new(),
-        )
+        .get_bearer("/v1/carrier/invoices?period=11402", &forged)
         .await;
     assert_eq!((a.status, a.code()), (401, "TOKEN_INVALID"));
-    let a = s
-        .raw(
-            "GET",
-            "/v1/carrier/invoices?period=11402",
-            Vec::new(),
-            Vec::new(),
-        )
-        .await;
+    let a = s.get("/v1/carrier/invoices?period=11402").await;
     assert_eq!((a.status, a.code()), (401, "AUTH_MISSING"));
     // Public lookup: number + random (+ date); never the carrier or buyer.
     let p = s
-        .raw(
-            "GET",
-            "/v1/public/invoices/AB00000060?random=5678&date=20250115",
-            Vec::new(),
-            Vec::new(),
-        )
+        .get("/v1/public/invoices/AB00000060?random=5678&date=20250115")
         .await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert_eq!(p.body["total"], 321);
     assert!(p.body.get("carrier").is_none() && p.body.get("buyer").is_none());
     assert!(!p.body.to_string().contains("/ABC+123"));
-    let p = s
-        .raw(
-            "GET",
-            "/v1/public/invoices/AB00000060?random=5679",
-            Vec::new(),
-            Vec::new(),
-        )
-        .await;
+    let p = s.get("/v1/public/invoices/AB00000060?random=5679").await;
     assert_eq!((p.status, p.code()), (404, "INVOICE_NOT_FOUND"));
     let p = s
-        .raw(
-            "GET",
-            "/v1/public/invoices/AB00000060?random=5678&date=20250116",
-            Vec::new(),
-            Vec::new(),
-        )
+        .get("/v1/public/invoices/AB00000060?random=5678&date=20250116")
         .await;
     assert_eq!(p.status, 404);
 }
@@ -716,16 +688,8 @@ async fn citizens_and_the_public_lookup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_metrics_and_every_documented_route_is_mounted() {
     let s = start(fast_opts()).await;
-    assert_eq!(
-        s.raw("GET", "/healthz", Vec::new(), Vec::new())
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        s.raw("GET", "/readyz", Vec::new(), Vec::new()).await.status,
-        200
-    );
+    assert_eq!(s.get("/healthz").await.status, 200);
+    assert_eq!(s.get("/readyz").await.status, 200);
     let _ = s.signed("KA", "GET", "/v1/whoami", None, Vec::new()).await;
     let m = s
         .http
@@ -735,9 +699,9 @@ async fn probes_metrics_and_every_documented_route_is_mounted() {
         .expect("metrics");
     let text = m.text().await.expect("text");
     assert!(text.contains("einvoice_http_requests_total"), "{text}");
-    let nf = s.raw("GET", "/nowhere", Vec::new(), Vec::new()).await;
+    let nf = s.get("/nowhere").await;
     assert_eq!((nf.status, nf.code()), (404, "ROUTE_NOT_FOUND"));
-    let doc = s.raw("GET", "/openapi.json", Vec::new(), Vec::new()).await;
+    let doc = s.get("/openapi.json").await;
     assert_eq!(doc.body, openapi::document());
     for r in openapi::ROUTES {
         let path = r
