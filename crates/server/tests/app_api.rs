@@ -56,14 +56,9 @@ fn fast() -> AppApiConfig {
 }
 
 async fn post(site: &Site, path: &str, params: &[(&str, &str)]) -> Value {
-    let resp = reqwest::Client::new()
-        .post(format!("{}{path}", site.url))
-        .form(params)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200, "MOF answers errors with HTTP 200");
-    resp.json().await.expect("json")
+    let (status, answer) = common::post_form(&format!("{}{path}", site.url), params).await;
+    assert_eq!(status, 200, "MOF answers errors with HTTP 200");
+    answer
 }
 
 /// An invoice query by its barcode (`type=Barcode`, MOF `qryInvHeader` /

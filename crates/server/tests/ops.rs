@@ -38,6 +38,17 @@ fn fast() -> OpsConfig {
     }
 }
 
+/// A site with [`fast`] options and its first operator, alice, logged in:
+/// the site, alice's first secrets and her token.
+async fn site_with_alice() -> (Site, NewOperatorSecrets, String) {
+    let s = site(fast()).await;
+    let secrets = bootstrap_operator(&s.store, &s.sealer, "alice")
+        .await
+        .expect("bootstrap");
+    let token = login(&s, "alice", &secrets, 0).await;
+    (s, secrets, token)
+}
+
 /// The code of the authenticator app at now + `offset` seconds.
 fn code(secrets: &NewOperatorSecrets, offset: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(&secrets.totp_secret_base32).expect("base32");
@@ -256,11 +267,7 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
 
 #[tokio::test]
 async fn operator_actions_roles_two_person_rule_and_ledger() {
-    let s = site(fast()).await;
-    let alice_secrets = bootstrap_operator(&s.store, &s.sealer, "alice")
-        .await
-        .expect("bootstrap");
-    let alice = login(&s, "alice", &alice_secrets, 0).await;
+    let (s, alice_secrets, alice) = site_with_alice().await;
 
     // No token, bad token.
     let (st, v) = call(
@@ -418,15 +425,7 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     );
     let mut form: Vec<(&str, &str)> = params.to_vec();
     form.push(("signature", &sig));
-    let got: Value = reqwest::Client::new()
-        .post(format!("{}{INV_APP_PATH}", s.url))
-        .form(&form)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let (_, got) = common::post_form(&format!("{}{INV_APP_PATH}", s.url), &form).await;
     assert_eq!(
         (got["code"].as_str(), got["spcPrizeNo"].as_str()),
         (Some("200"), Some("87654320")),
@@ -502,11 +501,7 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
 
 #[tokio::test]
 async fn tracks_are_allocated_through_an_e0401() {
-    let s = site(fast()).await;
-    let secrets = bootstrap_operator(&s.store, &s.sealer, "alice")
-        .await
-        .expect("bootstrap");
-    let alice = login(&s, "alice", &secrets, 0).await;
+    let (s, _, alice) = site_with_alice().await;
     let (st, v) = call(
         &s,
         "POST",

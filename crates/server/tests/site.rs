@@ -156,6 +156,11 @@ impl Site {
             .await
     }
 
+    /// A `GET path` signed with key `key`, now.
+    async fn signed_get(&self, key: &str, path: &str) -> Answer {
+        self.signed(key, "GET", path, None, Vec::new()).await
+    }
+
     async fn submit_json(&self, key: &str, msg: &einvoice_core::Validated) -> Answer {
         let body = einvoice_mig::encode_json(&msg.message);
         self.signed(key, "POST", "/v1/messages", Some("application/json"), body)
@@ -231,7 +236,7 @@ async fn tenant_matrix() {
                 format!("/v1/sellers/{seller}/blanks?period={PERIOD}"),
             ];
             for path in reads {
-                let a = s.signed(key, "GET", &path, None, Vec::new()).await;
+                let a = s.signed_get(key, &path).await;
                 if allowed {
                     assert_eq!(a.status, 200, "{key} GET {path}: {}", a.body);
                 } else {
@@ -280,12 +285,9 @@ async fn tenant_matrix() {
     assert_eq!(a.body["rejected"], 1);
     assert_eq!(a.body["results"][1]["problem"]["code"], "TENANT_SCOPE");
     let b_view = s
-        .signed(
+        .signed_get(
             "KB",
-            "GET",
             &format!("/v1/sellers/{SELLER_B}/invoices/{}", num(SELLER_B, 30)),
-            None,
-            Vec::new(),
         )
         .await;
     assert_eq!(b_view.status, 404, "the foreign message did not land");
@@ -431,22 +433,16 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
     assert_eq!((a.status, a.code()), (400, "BATCH_TOO_LARGE"));
     // A page over the limit.
     let a = s
-        .signed(
+        .signed_get(
             "KA",
-            "GET",
             &format!("/v1/sellers/{SELLER_A}/invoices?period={PERIOD}&limit=51"),
-            None,
-            Vec::new(),
         )
         .await;
     assert_eq!((a.status, a.code()), (400, "PAGE_TOO_LARGE"));
     let a = s
-        .signed(
+        .signed_get(
             "KA",
-            "GET",
             &format!("/v1/sellers/{SELLER_A}/invoices?period={PERIOD}&bogus=1"),
-            None,
-            Vec::new(),
         )
         .await;
     assert_eq!((a.status, a.code()), (400, "QUERY_INVALID"));
@@ -457,7 +453,7 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
 async fn signatures_clock_and_replays() {
     let s = start(fast_opts()).await;
     let path = "/v1/whoami";
-    let ok = s.signed("KA", "GET", path, None, Vec::new()).await;
+    let ok = s.signed_get("KA", path).await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body["sellers"], json!([SELLER_A]));
     // No headers at all.
@@ -587,7 +583,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     .await;
     let mut codes = Vec::new();
     for _ in 0..5 {
-        let a = s.signed("KA", "GET", "/v1/whoami", None, Vec::new()).await;
+        let a = s.signed_get("KA", "/v1/whoami").await;
         codes.push(a.status);
         if a.status == 429 {
             assert_eq!(a.code(), "RATE_LIMITED");
@@ -602,12 +598,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(&codes[..3], &[200, 200, 200]);
     assert_eq!(codes[4], 429);
     // Another key is not affected.
-    assert_eq!(
-        s.signed("KB", "GET", "/v1/whoami", None, Vec::new())
-            .await
-            .status,
-        200
-    );
+    assert_eq!(s.signed_get("KB", "/v1/whoami").await.status, 200);
     let mut public = Vec::new();
     for _ in 0..4 {
         public.push(
@@ -690,7 +681,7 @@ async fn probes_metrics_and_every_documented_route_is_mounted() {
     let s = start(fast_opts()).await;
     assert_eq!(s.get("/healthz").await.status, 200);
     assert_eq!(s.get("/readyz").await.status, 200);
-    let _ = s.signed("KA", "GET", "/v1/whoami", None, Vec::new()).await;
+    let _ = s.signed_get("KA", "/v1/whoami").await;
     let m = s
         .http
         .get(format!("{}/metrics", s.url))

@@ -111,16 +111,7 @@ impl Site {
             ("uuid", "d"),
             ("appID", APP),
         ];
-        let v: Value = self
-            .http
-            .post(format!("{}{INV_SERV_PATH}", self.url))
-            .form(&params)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let (_, v) = common::post_form(&format!("{}{INV_SERV_PATH}", self.url), &params).await;
         assert_eq!(v["code"], 200, "{v}");
         v["details"]
             .as_array()

@@ -257,3 +257,16 @@ pub async fn put_approved_numbers<S: Store>(store: &S, period: Period, body: Win
         .await
         .expect("winning numbers");
 }
+
+/// POST `form` URL-encoded (as the MOF App API takes its parameters) to
+/// `url`: the HTTP status and the JSON answer.
+pub async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("json"))
+}
