@@ -85,13 +85,15 @@ async fn call(
     (status, v)
 }
 
+/// `POST /v1/ops/login` with `body` (name, password and TOTP code).
+async fn post_login(s: &Site, body: Value) -> (u16, Value) {
+    call(s, "POST", "/v1/ops/login", None, Some(body)).await
+}
+
 async fn login(s: &Site, name: &str, secrets: &NewOperatorSecrets, offset: u64) -> String {
-    let (st, v) = call(
+    let (st, v) = post_login(
         s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(json!({"name": name, "password": secrets.password, "totp": code(secrets, offset)})),
+        json!({"name": name, "password": secrets.password, "totp": code(secrets, offset)}),
     )
     .await;
     assert_eq!(st, 200, "{v}");
@@ -183,78 +185,33 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
     let login_body =
         |pw: &str, totp: String| json!({"name": "alice", "password": pw, "totp": totp});
     // Unknown operator.
-    let (st, v) = call(
+    let (st, v) = post_login(
         &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(json!({"name": "mallory", "password": "x", "totp": "000000"})),
+        json!({"name": "mallory", "password": "x", "totp": "000000"}),
     )
     .await;
     assert_eq!((st, v["code"].as_str()), (401, Some("LOGIN_FAILED")));
     // Good login, then the same code again: refused (a code is usable once).
     let c = code(&alice, 0);
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, c.clone())),
-    )
-    .await;
+    let (st, v) = post_login(&s, login_body(&alice.password, c.clone())).await;
     assert_eq!(st, 200, "{v}");
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, c)),
-    )
-    .await;
+    let (st, v) = post_login(&s, login_body(&alice.password, c)).await;
     assert_eq!(
         (st, v["code"].as_str()),
         (401, Some("LOGIN_FAILED")),
         "reused code"
     );
     // Wrong password with a fresh code: failure 2; then failure 3 locks.
-    let (st, _) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body("wrong", code(&alice, 30))),
-    )
-    .await;
+    let (st, _) = post_login(&s, login_body("wrong", code(&alice, 30))).await;
     assert_eq!(st, 401);
-    let (st, _) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, "123".into())),
-    )
-    .await;
+    let (st, _) = post_login(&s, login_body(&alice.password, "123".into())).await;
     assert_eq!(st, 401);
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, code(&alice, 30))),
-    )
-    .await;
+    let (st, v) = post_login(&s, login_body(&alice.password, code(&alice, 30))).await;
     assert_eq!((st, v["code"].as_str()), (429, Some("LOGIN_LOCKED")), "{v}");
     // Soft: after the lock the right password and a fresh code work.
     clock.advance(21);
     // The site's clock is 21 s ahead now: the next code is at +21 + 30.
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, code(&alice, 51))),
-    )
-    .await;
+    let (st, v) = post_login(&s, login_body(&alice.password, code(&alice, 51))).await;
     assert_eq!(st, 200, "{v}");
     let rec = s
         .store
