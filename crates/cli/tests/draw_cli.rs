@@ -1,29 +1,28 @@
 //! `draw …` and `bench draw` through the real binary.
 
+mod common;
+
+use common::{run_in, stdout_ok};
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn einvoice(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_einvoice"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run")
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// `draw commit` of `s.snap`, its seed written to `seed.hex`.
+fn commit(d: &Path) -> std::process::Output {
+    run_in(
+        d,
+        &[
+            "draw",
+            "commit",
+            "--snapshot",
+            "s.snap",
+            "--seed-file",
+            "seed.hex",
+        ],
+    )
 }
 
 #[test]
 fn bench_draw_json_has_the_figures() {
-    let out = einvoice(
+    let out = run_in(
         Path::new("."),
         &[
             "bench",
@@ -35,7 +34,7 @@ fn bench_draw_json_has_the_figures() {
             "--json",
         ],
     );
-    let v: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
+    let v: serde_json::Value = serde_json::from_str(&stdout_ok(&out)).expect("json");
     assert_eq!(v["invoices"], 200_000);
     for k in ["match_s", "seq_read_s", "cloud_draw_s"] {
         assert!(v[k].as_f64().is_some_and(|x| x >= 0.0), "{k}");
@@ -54,7 +53,7 @@ fn bench_draw_json_has_the_figures() {
 fn draw_commit_run_verify_report() {
     let tmp = tempfile::tempdir().expect("tmp");
     let d = tmp.path();
-    ok(&einvoice(
+    stdout_ok(&run_in(
         d,
         &[
             "draw",
@@ -67,19 +66,8 @@ fn draw_commit_run_verify_report() {
             "10802",
         ],
     ));
-    let root = ok(&einvoice(d, &["draw", "snapshot-digest", "s.snap"]));
-    let c: serde_json::Value = serde_json::from_str(&ok(&einvoice(
-        d,
-        &[
-            "draw",
-            "commit",
-            "--snapshot",
-            "s.snap",
-            "--seed-file",
-            "seed.hex",
-        ],
-    )))
-    .expect("json");
+    let root = stdout_ok(&run_in(d, &["draw", "snapshot-digest", "s.snap"]));
+    let c: serde_json::Value = serde_json::from_str(&stdout_ok(&commit(d))).expect("json");
     assert_eq!(c["snapshot_root"].as_str(), Some(root.trim()));
     #[cfg(unix)]
     {
@@ -91,22 +79,7 @@ fn draw_commit_run_verify_report() {
         assert_eq!(mode & 0o777, 0o600);
     }
     // a seed file is never overwritten
-    assert_ne!(
-        einvoice(
-            d,
-            &[
-                "draw",
-                "commit",
-                "--snapshot",
-                "s.snap",
-                "--seed-file",
-                "seed.hex"
-            ]
-        )
-        .status
-        .code(),
-        Some(0)
-    );
+    assert_ne!(commit(d).status.code(), Some(0));
     let commitment = c["commitment"].as_str().expect("commitment").to_string();
     // winning numbers of 10802 (a fact; written here rather than read from the fixtures)
     std::fs::write(
@@ -115,7 +88,7 @@ fn draw_commit_run_verify_report() {
     )
     .expect("numbers");
     let run = |out: &str, seed: &str| {
-        einvoice(
+        run_in(
             d,
             &[
                 "draw",
@@ -135,8 +108,8 @@ fn draw_commit_run_verify_report() {
             ],
         )
     };
-    ok(&run("a", "seed.hex"));
-    ok(&run("b", "seed.hex"));
+    stdout_ok(&run("a", "seed.hex"));
+    stdout_ok(&run("b", "seed.hex"));
     for f in [
         "winners.csv",
         "winners.jsonl",
@@ -154,7 +127,7 @@ fn draw_commit_run_verify_report() {
     assert_ne!(bad.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("COMMITMENT_MISMATCH"));
 
-    ok(&einvoice(
+    stdout_ok(&run_in(
         d,
         &[
             "draw",
@@ -167,7 +140,7 @@ fn draw_commit_run_verify_report() {
             &commitment,
         ],
     ));
-    let report: serde_json::Value = serde_json::from_str(&ok(&einvoice(
+    let report: serde_json::Value = serde_json::from_str(&stdout_ok(&run_in(
         d,
         &["draw", "report", "--out", "a", "--json"],
     )))
@@ -182,14 +155,14 @@ fn draw_commit_run_verify_report() {
         })
         .sum();
     assert_eq!(report["total_amount"].as_i64(), Some(sum));
-    assert!(ok(&einvoice(d, &["draw", "report", "--dir", "a"])).contains("cloud_500"));
+    assert!(stdout_ok(&run_in(d, &["draw", "report", "--dir", "a"])).contains("cloud_500"));
 
     // tamper with line 3 of winners.csv: verify exits 1 naming it
     let csv = std::fs::read_to_string(d.join("a/winners.csv")).expect("csv");
     let mut lines: Vec<String> = csv.lines().map(String::from).collect();
     lines[2].push('7');
     std::fs::write(d.join("a/winners.csv"), lines.join("\n") + "\n").expect("w");
-    let v = einvoice(d, &["draw", "verify", "--snapshot", "s.snap", "--out", "a"]);
+    let v = run_in(d, &["draw", "verify", "--snapshot", "s.snap", "--out", "a"]);
     assert_eq!(v.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&v.stderr).contains("winners.csv line 3"),

@@ -7,27 +7,70 @@ use einvoice_store::WinningBody;
 use einvoice_store::{Store, WinningNumbersRecord};
 use einvoice_store_sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{run_as, stdout_ok};
 
 const PERIOD: &str = "11410";
 
+/// `einvoice ARGS…` in `dir`, as operator alice.
 fn einvoice(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_einvoice"))
-        .current_dir(dir)
-        .env("USER", "alice")
-        .args(args)
-        .output()
-        .expect("run")
+    run_as("alice", dir, args)
 }
 
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// The draw of one period, run through the binary in `dir` against one
+/// store (`["--data", DIR]` or `["--database", URL]`).
+struct Draw<'a> {
+    dir: &'a Path,
+    period: &'a str,
+    store: [&'a str; 2],
+}
+
+impl Draw<'_> {
+    /// `draw CMD --period P <store> REST…`.
+    fn on_store(&self, cmd: &str, rest: &[&str]) -> Output {
+        let [flag, store] = self.store;
+        let mut args = vec!["draw", cmd, "--period", self.period, flag, store];
+        args.extend_from_slice(rest);
+        einvoice(self.dir, &args)
+    }
+
+    /// `draw freeze` into the snapshot file `out`.
+    fn freeze(&self, out: &str) -> Output {
+        self.on_store("freeze", &["--out", out])
+    }
+
+    /// `draw commit` of `snap.bin`, its seed written to `seed.hex`.
+    fn commit(&self) -> Output {
+        einvoice(
+            self.dir,
+            &[
+                "draw",
+                "commit",
+                "--snapshot",
+                "snap.bin",
+                "--seed-file",
+                "seed.hex",
+            ],
+        )
+    }
+
+    /// `draw run` of `snap.bin` with `seed` into `out`, checked against
+    /// `commitment` when there is one.
+    fn run(&self, out: &str, seed: &str, commitment: Option<&str>) -> Output {
+        let mut rest = vec!["--snapshot", "snap.bin", "--seed-file", seed, "--out", out];
+        if let Some(c) = commitment {
+            rest.extend(["--commitment", c]);
+        }
+        self.on_store("run", &rest)
+    }
+
+    /// `draw payouts` into `out`.
+    fn payouts(&self, out: &str) -> Output {
+        self.on_store("payouts", &["--out", out])
+    }
 }
 
 fn failed(o: &Output) -> String {
@@ -120,7 +163,12 @@ fn freeze_run_load_rerun_payouts() {
     };
     let tmp = tempfile::tempdir().expect("tmp");
     let d = tmp.path();
-    ok(&einvoice(
+    let draw = Draw {
+        dir: d,
+        period: PERIOD,
+        store: ["--data", "data"],
+    };
+    stdout_ok(&einvoice(
         d,
         &[
             "demo",
@@ -136,72 +184,25 @@ fn freeze_run_load_rerun_payouts() {
         ],
     ));
     // Freeze: a snapshot of the period's eligible invoices, recorded once.
-    let out = ok(&einvoice(
-        d,
-        &[
-            "draw", "freeze", "--period", PERIOD, "--data", "data", "--out", "snap.bin",
-        ],
-    ));
+    let out = stdout_ok(&draw.freeze("snap.bin"));
     let frozen: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     let rows = frozen["rows"].as_u64().expect("rows");
     assert!(rows > 300 && rows <= 600, "{rows}");
     assert_eq!(frozen["already_frozen"], false);
-    let again = ok(&einvoice(
-        d,
-        &[
-            "draw",
-            "freeze",
-            "--period",
-            PERIOD,
-            "--data",
-            "data",
-            "--out",
-            "snap2.bin",
-        ],
-    ));
+    let again = stdout_ok(&draw.freeze("snap2.bin"));
     let again: serde_json::Value = serde_json::from_str(again.trim()).expect("json");
     assert_eq!(again["already_frozen"], true);
     assert_eq!(again["snapshot_root"], frozen["snapshot_root"]);
     assert_eq!(read(&d.join("snap.bin")), read(&d.join("snap2.bin")));
-    let commit = ok(&einvoice(
-        d,
-        &[
-            "draw",
-            "commit",
-            "--snapshot",
-            "snap.bin",
-            "--seed-file",
-            "seed.hex",
-        ],
-    ));
+    let commit = stdout_ok(&draw.commit());
     let commit: serde_json::Value = serde_json::from_str(commit.trim()).expect("json");
     let commitment = commit["commitment"].as_str().expect("c").to_string();
-    let run = |out: &str, seed: &str| {
-        einvoice(
-            d,
-            &[
-                "draw",
-                "run",
-                "--period",
-                PERIOD,
-                "--data",
-                "data",
-                "--snapshot",
-                "snap.bin",
-                "--seed-file",
-                seed,
-                "--out",
-                out,
-                "--commitment",
-                &commitment,
-            ],
-        )
-    };
+    let run = |out: &str, seed: &str| draw.run(out, seed, Some(&commitment));
     // Unpublished numbers are refused.
     enter_numbers(&d.join("data"), &rec, 1, false);
     assert!(failed(&run("draw1", "seed.hex")).contains("WINNING_NUMBERS_UNPUBLISHED"));
     enter_numbers(&d.join("data"), &rec, 1, true);
-    ok(&run("draw1", "seed.hex"));
+    stdout_ok(&run("draw1", "seed.hex"));
     let loaded = summary(&d.join("data")).expect("loaded");
     let report: serde_json::Value =
         serde_json::from_slice(&read(&d.join("draw1/report.json"))).expect("report");
@@ -212,7 +213,7 @@ fn freeze_run_load_rerun_payouts() {
     );
     assert!(loaded.lines > 0);
     // Re-run: byte-identical files, the store unchanged.
-    ok(&run("draw2", "seed.hex"));
+    stdout_ok(&run("draw2", "seed.hex"));
     for f in [
         "winners.csv",
         "winners.jsonl",
@@ -228,27 +229,11 @@ fn freeze_run_load_rerun_payouts() {
     assert_eq!(summary(&d.join("data")), Some(loaded.clone()));
     // A different seed gives different winners: refused, nothing changed.
     std::fs::write(d.join("other.hex"), format!("{}\n", "7".repeat(64))).expect("seed");
-    let refused = einvoice(
-        d,
-        &[
-            "draw",
-            "run",
-            "--period",
-            PERIOD,
-            "--data",
-            "data",
-            "--snapshot",
-            "snap.bin",
-            "--seed-file",
-            "other.hex",
-            "--out",
-            "draw3",
-        ],
-    );
+    let refused = draw.run("draw3", "other.hex", None);
     assert!(failed(&refused).contains("DRAW_WINNERS_LOADED"));
     assert_eq!(summary(&d.join("data")), Some(loaded.clone()));
     // The ledger holds the freeze and the load, with who did them.
-    let tail = ok(&einvoice(d, &["ledger", "tail", "--data", "data"]));
+    let tail = stdout_ok(&einvoice(d, &["ledger", "tail", "--data", "data"]));
     for kind in ["DRAW_FREEZE", "DRAW_WINNERS"] {
         let n = tail
             .lines()
@@ -257,22 +242,10 @@ fn freeze_run_load_rerun_payouts() {
         assert_eq!(n, 1, "{kind}");
     }
     assert!(tail.contains("operator:alice"));
-    payouts_match(d, &loaded);
+    payouts_match(&draw, &loaded);
     // The period's invoices change after the freeze: a new freeze is refused.
     cancel_one(&d.join("data"));
-    let changed = einvoice(
-        d,
-        &[
-            "draw",
-            "freeze",
-            "--period",
-            PERIOD,
-            "--data",
-            "data",
-            "--out",
-            "snap3.bin",
-        ],
-    );
+    let changed = draw.freeze("snap3.bin");
     let err = failed(&changed);
     assert!(err.contains("DRAW_FROZEN"), "{err}");
     assert!(!d.join("snap3.bin").exists() && !d.join("snap3.freezing").exists());
@@ -333,15 +306,10 @@ fn register_bank_account(data: &Path) -> Option<String> {
     })
 }
 
-fn payouts_match(d: &Path, loaded: &einvoice_store::WinnersSummary) {
+fn payouts_match(draw: &Draw, loaded: &einvoice_store::WinnersSummary) {
+    let d = draw.dir;
     let account = register_bank_account(&d.join("data"));
-    let o = einvoice(
-        d,
-        &[
-            "draw", "payouts", "--period", PERIOD, "--data", "data", "--out", "pay1",
-        ],
-    );
-    ok(&o);
+    stdout_ok(&draw.payouts("pay1"));
     let m: serde_json::Value =
         serde_json::from_slice(&read(&d.join("pay1/manifest.json"))).expect("manifest");
     let total: i64 = ["bank", "npo", "manual"]
@@ -376,12 +344,7 @@ fn payouts_match(d: &Path, loaded: &einvoice_store::WinnersSummary) {
             .collect();
         assert_eq!(f["sha256"].as_str(), Some(want.as_str()), "{name}");
     }
-    ok(&einvoice(
-        d,
-        &[
-            "draw", "payouts", "--period", PERIOD, "--data", "data", "--out", "pay2",
-        ],
-    ));
+    stdout_ok(&draw.payouts("pay2"));
     for f in ["payouts.csv", "payouts.json", "manifest.json"] {
         assert_eq!(
             read(&d.join("pay1").join(f)),
@@ -448,52 +411,16 @@ fn freeze_and_run_on_postgres() {
         .expect("numbers");
         url
     });
-    let out = ok(&einvoice(
-        d,
-        &[
-            "draw",
-            "freeze",
-            "--period",
-            "11402",
-            "--database",
-            &url,
-            "--out",
-            "snap.bin",
-        ],
-    ));
+    let draw = Draw {
+        dir: d,
+        period: "11402",
+        store: ["--database", &url],
+    };
+    let out = stdout_ok(&draw.freeze("snap.bin"));
     let frozen: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     assert_eq!(frozen["rows"], 40);
-    ok(&einvoice(
-        d,
-        &[
-            "draw",
-            "commit",
-            "--snapshot",
-            "snap.bin",
-            "--seed-file",
-            "seed.hex",
-        ],
-    ));
-    let run = |out: &str| {
-        einvoice(
-            d,
-            &[
-                "draw",
-                "run",
-                "--period",
-                "11402",
-                "--database",
-                &url,
-                "--snapshot",
-                "snap.bin",
-                "--seed-file",
-                "seed.hex",
-                "--out",
-                out,
-            ],
-        )
-    };
-    ok(&run("draw1"));
+    stdout_ok(&draw.commit());
+    stdout_ok(&draw.run("draw1", "seed.hex", None));
     let (summary, winners) = rt().block_on(async {
         let s = PgStore::connect(&url, "main").await.expect("connect");
         (
@@ -514,7 +441,7 @@ fn freeze_and_run_on_postgres() {
             .iter()
             .any(|w| w.invoice_number == "AB00000008" && w.prize == "sixth")
     );
-    ok(&run("draw2"));
+    stdout_ok(&draw.run("draw2", "seed.hex", None));
     assert_eq!(
         read(&d.join("draw1/winners.jsonl")),
         read(&d.join("draw2/winners.jsonl"))

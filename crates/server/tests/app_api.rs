@@ -10,7 +10,7 @@ use einvoice_server::app_api::{
 };
 use einvoice_store::WinningBody;
 use einvoice_store::conformance::{SELLER_A, allocation, invoice};
-use einvoice_store::{CarrierRecord, Scope, Store, WinningNumbersRecord};
+use einvoice_store::{CarrierRecord, Scope, Store};
 use einvoice_store_sqlite::SqliteStore;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -56,14 +56,47 @@ fn fast() -> AppApiConfig {
 }
 
 async fn post(site: &Site, path: &str, params: &[(&str, &str)]) -> Value {
-    let resp = reqwest::Client::new()
-        .post(format!("{}{path}", site.url))
-        .form(params)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200, "MOF answers errors with HTTP 200");
-    resp.json().await.expect("json")
+    let (status, answer) = common::post_form(&format!("{}{path}", site.url), params).await;
+    assert_eq!(status, 200, "MOF answers errors with HTTP 200");
+    answer
+}
+
+/// An invoice query by its barcode (`type=Barcode`, MOF `qryInvHeader` /
+/// `qryInvDetail`) of invoice `inv_num` as the test app: the version,
+/// action, type and number, then `rest`, then `appID`.
+async fn barcode_query(s: &Site, action: &str, inv_num: &str, rest: &[(&str, &str)]) -> Value {
+    let mut params = vec![
+        ("version", "0.5"),
+        ("action", action),
+        ("type", "Barcode"),
+        ("invNum", inv_num),
+    ];
+    params.extend_from_slice(rest);
+    params.push(("appID", APP));
+    post(s, INV_APP_PATH, &params).await
+}
+
+/// A mobile-barcode carrier query (MOF `carrierInvChk` /
+/// `carrierInvDetail`) of carrier `card_no` with verification code `code`
+/// as the test app: the version, action and card fields, then `rest`, then
+/// `appID`.
+async fn carrier_query(
+    s: &Site,
+    action: &str,
+    card_no: &str,
+    code: &str,
+    rest: &[(&str, &str)],
+) -> Value {
+    let mut params = vec![
+        ("version", "0.5"),
+        ("action", action),
+        ("cardType", "3J0002"),
+        ("cardNo", card_no),
+        ("cardEncrypt", code),
+    ];
+    params.extend_from_slice(rest);
+    params.push(("appID", APP));
+    post(s, INV_SERV_PATH, &params).await
 }
 
 fn signed(alg: SignatureAlg, params: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -104,17 +137,7 @@ async fn publish_10802(store: &SqliteStore) {
         amounts: None,
         published_unix: Some(1_553_496_190),
     };
-    store
-        .put_winning_numbers(WinningNumbersRecord {
-            period,
-            version: 1,
-            body: body.to_value(period),
-            entered_by: "alice".into(),
-            approved_by: Some("bob".into()),
-            reason: None,
-        })
-        .await
-        .expect("put winning");
+    common::put_approved_numbers(store, period, body).await;
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
@@ -302,19 +325,15 @@ async fn seed_invoices(store: &SqliteStore) {
 async fn invoice_header_and_detail_found_and_not_found() {
     let s = site(fast()).await;
     seed_invoices(&s.store).await;
-    let header = post(
+    let header = barcode_query(
         &s,
-        INV_APP_PATH,
+        "qryInvHeader",
+        "AB00000001",
         &[
-            ("version", "0.5"),
-            ("action", "qryInvHeader"),
-            ("type", "Barcode"),
-            ("invNum", "AB00000001"),
             ("invDate", "2025/01/15"),
             ("generation", "V2"),
             ("randomNumber", "1234"),
             ("UUID", "d"),
-            ("appID", APP),
         ],
     )
     .await;
@@ -323,20 +342,16 @@ async fn invoice_header_and_detail_found_and_not_found() {
     assert_eq!(header["sellerBan"], SELLER_A);
     assert_eq!(header["sellerName"], "Shop");
     assert_eq!(header["invPeriod"], "11402");
-    let detail = post(
+    let detail = barcode_query(
         &s,
-        INV_APP_PATH,
+        "qryInvDetail",
+        "AB00000001",
         &[
-            ("version", "0.5"),
-            ("action", "qryInvDetail"),
-            ("type", "Barcode"),
-            ("invNum", "AB00000001"),
             ("invTerm", "11402"),
             ("invDate", "2025/01/15"),
             ("generation", "V2"),
             ("randomNumber", "1234"),
             ("UUID", "d"),
-            ("appID", APP),
         ],
     )
     .await;
@@ -350,36 +365,25 @@ async fn invoice_header_and_detail_found_and_not_found() {
         ("1234", "2025/01/16", "11402"),
         ("1234", "2025/01/15", "11404"),
     ] {
-        let got = post(
+        let got = barcode_query(
             &s,
-            INV_APP_PATH,
+            "qryInvDetail",
+            "AB00000001",
             &[
-                ("version", "0.5"),
-                ("action", "qryInvDetail"),
-                ("type", "Barcode"),
-                ("invNum", "AB00000001"),
                 ("invTerm", term),
                 ("invDate", date),
                 ("randomNumber", random),
-                ("appID", APP),
             ],
         )
         .await;
         assert_eq!(got["code"], 951, "{random} {date} {term}: {got}");
     }
     // Malformed number: a parameter error.
-    let got = post(
+    let got = barcode_query(
         &s,
-        INV_APP_PATH,
-        &[
-            ("version", "0.5"),
-            ("action", "qryInvHeader"),
-            ("type", "Barcode"),
-            ("invNum", "AB0001"),
-            ("invDate", "2025/01/15"),
-            ("randomNumber", "1234"),
-            ("appID", APP),
-        ],
+        "qryInvHeader",
+        "AB0001",
+        &[("invDate", "2025/01/15"), ("randomNumber", "1234")],
     )
     .await;
     assert_eq!(got["code"], 901, "{got}");
@@ -395,22 +399,18 @@ fn now() -> String {
 
 async fn carrier_chk(s: &Site, code: &str, only_winning: &str) -> Value {
     let ts = now();
-    post(
+    carrier_query(
         s,
-        INV_SERV_PATH,
+        "carrierInvChk",
+        CARRIER,
+        code,
         &[
-            ("version", "0.5"),
-            ("action", "carrierInvChk"),
-            ("cardType", "3J0002"),
-            ("cardNo", CARRIER),
-            ("cardEncrypt", code),
             ("startDate", "2025/01/01"),
             ("endDate", "2025/01/31"),
             ("onlyWinningInv", only_winning),
             ("timeStamp", &ts),
             ("expTimeStamp", "2147483647"),
             ("uuid", "d"),
-            ("appID", APP),
         ],
     )
     .await
@@ -456,25 +456,7 @@ async fn carrier_list_detail_and_winners() {
     assert_eq!(got["details"].as_array().map(Vec::len), Some(0), "{got}");
     // Publish numbers where AB00000731 wins the sixth prize (last 3 digits 731).
     let period = Period::parse("11402").expect("period");
-    let body = WinningBody {
-        special: "11111111".into(),
-        grand: "22222222".into(),
-        first: vec!["33333731".into()],
-        additional_sixth: vec![],
-        amounts: None,
-        published_unix: None,
-    };
-    s.store
-        .put_winning_numbers(WinningNumbersRecord {
-            period,
-            version: 1,
-            body: body.to_value(period),
-            entered_by: "alice".into(),
-            approved_by: Some("bob".into()),
-            reason: None,
-        })
-        .await
-        .expect("winning");
+    common::put_approved_numbers(&s.store, period, common::numbers_where_731_wins()).await;
     let got = carrier_chk(&s, CODE, "Y").await;
     let rows = got["details"].as_array().expect("details");
     assert_eq!(rows.len(), 1, "{got}");
@@ -482,40 +464,32 @@ async fn carrier_list_detail_and_winners() {
     assert_eq!(got["onlyWinningInv"], "Y");
 
     let ts = now();
-    let detail = post(
+    let detail = carrier_query(
         &s,
-        INV_SERV_PATH,
+        "carrierInvDetail",
+        CARRIER,
+        CODE,
         &[
-            ("version", "0.5"),
-            ("action", "carrierInvDetail"),
-            ("cardType", "3J0002"),
-            ("cardNo", CARRIER),
-            ("cardEncrypt", CODE),
             ("invNum", "AB00000731"),
             ("invDate", "2025/01/15"),
             ("timeStamp", &ts),
             ("expTimeStamp", "2147483647"),
             ("uuid", "d"),
-            ("appID", APP),
         ],
     )
     .await;
     assert_eq!(detail["code"], 200, "{detail}");
     assert_eq!(detail["amount"], "250");
     assert_eq!(detail["details"][0]["description"], "Tea");
-    let missing = post(
+    let missing = carrier_query(
         &s,
-        INV_SERV_PATH,
+        "carrierInvDetail",
+        CARRIER,
+        CODE,
         &[
-            ("version", "0.5"),
-            ("action", "carrierInvDetail"),
-            ("cardType", "3J0002"),
-            ("cardNo", CARRIER),
-            ("cardEncrypt", CODE),
             ("invNum", "AB00000002"),
             ("invDate", "2025/01/15"),
             ("timeStamp", &ts),
-            ("appID", APP),
         ],
     )
     .await;
@@ -528,12 +502,7 @@ async fn wrong_code_counts_and_soft_locks_then_unlocks() {
     // slow the machine, the lock cannot run out by itself.
     let clock = einvoice_server::clock::Clock::default();
     let s = site(AppApiConfig {
-        lockout: einvoice_server::lockout::Lockout {
-            lock_after: 3,
-            base_lock_secs: 20,
-            max_lock_secs: 20,
-            ..fast().lockout
-        },
+        lockout: common::twenty_second_lock_after_3(),
         clock: clock.clone(),
         ..fast()
     })
@@ -577,37 +546,29 @@ async fn unknown_carrier_answers_like_a_wrong_code_and_stale_timestamps_are_refu
     let s = site(fast()).await;
     seed_invoices(&s.store).await;
     let ts = now();
-    let got = post(
+    let got = carrier_query(
         &s,
-        INV_SERV_PATH,
+        "carrierInvChk",
+        "/ZZZZZZZ",
+        CODE,
         &[
-            ("version", "0.5"),
-            ("action", "carrierInvChk"),
-            ("cardType", "3J0002"),
-            ("cardNo", "/ZZZZZZZ"),
-            ("cardEncrypt", CODE),
             ("startDate", "2025/01/01"),
             ("endDate", "2025/01/31"),
             ("onlyWinningInv", "N"),
             ("timeStamp", &ts),
-            ("appID", APP),
         ],
     )
     .await;
     assert_eq!(got["code"], 919, "{got}");
-    let got = post(
+    let got = carrier_query(
         &s,
-        INV_SERV_PATH,
+        "carrierInvChk",
+        CARRIER,
+        CODE,
         &[
-            ("version", "0.5"),
-            ("action", "carrierInvChk"),
-            ("cardType", "3J0002"),
-            ("cardNo", CARRIER),
-            ("cardEncrypt", CODE),
             ("startDate", "2025/01/01"),
             ("endDate", "2025/01/31"),
             ("timeStamp", "1000000000"),
-            ("appID", APP),
         ],
     )
     .await;

@@ -38,6 +38,17 @@ fn fast() -> OpsConfig {
     }
 }
 
+/// A site with [`fast`] options and its first operator, alice, logged in:
+/// the site, alice's first secrets and her token.
+async fn site_with_alice() -> (Site, NewOperatorSecrets, String) {
+    let s = site(fast()).await;
+    let secrets = bootstrap_operator(&s.store, &s.sealer, "alice")
+        .await
+        .expect("bootstrap");
+    let token = login(&s, "alice", &secrets, 0).await;
+    (s, secrets, token)
+}
+
 /// The code of the authenticator app at now + `offset` seconds.
 fn code(secrets: &NewOperatorSecrets, offset: u64) -> String {
     let secret = totp_rs::Secret::try_from_base32(&secrets.totp_secret_base32).expect("base32");
@@ -74,17 +85,54 @@ async fn call(
     (status, v)
 }
 
+/// `POST /v1/ops/login` with `body` (name, password and TOTP code).
+async fn post_login(s: &Site, body: Value) -> (u16, Value) {
+    call(s, "POST", "/v1/ops/login", None, Some(body)).await
+}
+
 async fn login(s: &Site, name: &str, secrets: &NewOperatorSecrets, offset: u64) -> String {
-    let (st, v) = call(
+    let (st, v) = post_login(
         s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(json!({"name": name, "password": secrets.password, "totp": code(secrets, offset)})),
+        json!({"name": name, "password": secrets.password, "totp": code(secrets, offset)}),
     )
     .await;
     assert_eq!(st, 200, "{v}");
     v["token"].as_str().expect("token").to_string()
+}
+
+/// `POST /v1/ops/operators` by the operator holding `token`: operator `name`
+/// with one `role`, which must be created; the answer (its first secrets).
+async fn add_operator(s: &Site, token: &str, name: &str, role: &str) -> Value {
+    let (st, v) = call(
+        s,
+        "POST",
+        "/v1/ops/operators",
+        Some(token),
+        Some(json!({"name": name, "roles": [role]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+/// `POST /v1/ops/winning` by the operator holding `token`: enter a version
+/// of a period's winning numbers (中獎號碼).
+async fn enter_numbers(s: &Site, token: &str, numbers: Value) -> (u16, Value) {
+    call(s, "POST", "/v1/ops/winning", Some(token), Some(numbers)).await
+}
+
+/// `POST /v1/ops/winning/11402/approve` by the operator holding `token`:
+/// approve (publish) `version` of 11402's winning numbers.
+async fn approve_11402(s: &Site, token: &str, version: u64) -> (u16, Value) {
+    let body = json!({ "version": version });
+    call(
+        s,
+        "POST",
+        "/v1/ops/winning/11402/approve",
+        Some(token),
+        Some(body),
+    )
+    .await
 }
 
 fn new_secrets(v: &Value) -> NewOperatorSecrets {
@@ -126,12 +174,7 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
     // however slow the machine, the lock cannot run out by itself.
     let clock = einvoice_server::clock::Clock::default();
     let s = site(OpsConfig {
-        lockout: einvoice_server::lockout::Lockout {
-            lock_after: 3,
-            base_lock_secs: 20,
-            max_lock_secs: 20,
-            ..fast().lockout
-        },
+        lockout: common::twenty_second_lock_after_3(),
         clock: clock.clone(),
         ..fast()
     })
@@ -142,78 +185,33 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
     let login_body =
         |pw: &str, totp: String| json!({"name": "alice", "password": pw, "totp": totp});
     // Unknown operator.
-    let (st, v) = call(
+    let (st, v) = post_login(
         &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(json!({"name": "mallory", "password": "x", "totp": "000000"})),
+        json!({"name": "mallory", "password": "x", "totp": "000000"}),
     )
     .await;
     assert_eq!((st, v["code"].as_str()), (401, Some("LOGIN_FAILED")));
     // Good login, then the same code again: refused (a code is usable once).
     let c = code(&alice, 0);
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, c.clone())),
-    )
-    .await;
+    let (st, v) = post_login(&s, login_body(&alice.password, c.clone())).await;
     assert_eq!(st, 200, "{v}");
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, c)),
-    )
-    .await;
+    let (st, v) = post_login(&s, login_body(&alice.password, c)).await;
     assert_eq!(
         (st, v["code"].as_str()),
         (401, Some("LOGIN_FAILED")),
         "reused code"
     );
     // Wrong password with a fresh code: failure 2; then failure 3 locks.
-    let (st, _) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body("wrong", code(&alice, 30))),
-    )
-    .await;
+    let (st, _) = post_login(&s, login_body("wrong", code(&alice, 30))).await;
     assert_eq!(st, 401);
-    let (st, _) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, "123".into())),
-    )
-    .await;
+    let (st, _) = post_login(&s, login_body(&alice.password, "123".into())).await;
     assert_eq!(st, 401);
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, code(&alice, 30))),
-    )
-    .await;
+    let (st, v) = post_login(&s, login_body(&alice.password, code(&alice, 30))).await;
     assert_eq!((st, v["code"].as_str()), (429, Some("LOGIN_LOCKED")), "{v}");
     // Soft: after the lock the right password and a fresh code work.
     clock.advance(21);
     // The site's clock is 21 s ahead now: the next code is at +21 + 30.
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/login",
-        None,
-        Some(login_body(&alice.password, code(&alice, 51))),
-    )
-    .await;
+    let (st, v) = post_login(&s, login_body(&alice.password, code(&alice, 51))).await;
     assert_eq!(st, 200, "{v}");
     let rec = s
         .store
@@ -226,11 +224,7 @@ async fn login_checks_password_and_totp_once_and_soft_locks() {
 
 #[tokio::test]
 async fn operator_actions_roles_two_person_rule_and_ledger() {
-    let s = site(fast()).await;
-    let alice_secrets = bootstrap_operator(&s.store, &s.sealer, "alice")
-        .await
-        .expect("bootstrap");
-    let alice = login(&s, "alice", &alice_secrets, 0).await;
+    let (s, alice_secrets, alice) = site_with_alice().await;
 
     // No token, bad token.
     let (st, v) = call(
@@ -314,33 +308,9 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     );
 
     // Operators: bob (operator), carol (auditor), dave (soc).
-    let (st, bob) = call(
-        &s,
-        "POST",
-        "/v1/ops/operators",
-        Some(&alice),
-        Some(json!({"name": "bob", "roles": ["operator"]})),
-    )
-    .await;
-    assert_eq!(st, 200, "{bob}");
-    let (st, carol) = call(
-        &s,
-        "POST",
-        "/v1/ops/operators",
-        Some(&alice),
-        Some(json!({"name": "carol", "roles": ["auditor"]})),
-    )
-    .await;
-    assert_eq!(st, 200, "{carol}");
-    let (st, dave) = call(
-        &s,
-        "POST",
-        "/v1/ops/operators",
-        Some(&alice),
-        Some(json!({"name": "dave", "roles": ["soc"]})),
-    )
-    .await;
-    assert_eq!(st, 200, "{dave}");
+    let bob = add_operator(&s, &alice, "bob", "operator").await;
+    let carol = add_operator(&s, &alice, "carol", "auditor").await;
+    let dave = add_operator(&s, &alice, "dave", "soc").await;
     let bob = login(&s, "bob", &new_secrets(&bob), 0).await;
     let carol = login(&s, "carol", &new_secrets(&carol), 0).await;
     let dave = login(&s, "dave", &new_secrets(&dave), 0).await;
@@ -348,63 +318,28 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     // Winning numbers: alice enters, alice cannot approve, bob approves.
     let numbers = json!({"period": "11402", "special": "12345678", "grand": "87654321",
         "first": ["11111111", "22222222", "33333333"], "additional_sixth": []});
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning",
-        Some(&alice),
-        Some(numbers.clone()),
-    )
-    .await;
+    let (st, v) = enter_numbers(&s, &alice, numbers.clone()).await;
     assert_eq!(
         (st, v["version"].as_u64(), v["status"].as_str()),
         (200, Some(1), Some("draft")),
         "{v}"
     );
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning/11402/approve",
-        Some(&alice),
-        Some(json!({"version": 1})),
-    )
-    .await;
+    let (st, v) = approve_11402(&s, &alice, 1).await;
     assert_eq!(
         (st, v["code"].as_str()),
         (403, Some("TWO_PERSON_RULE")),
         "{v}"
     );
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning/11402/approve",
-        Some(&bob),
-        Some(json!({"version": 1})),
-    )
-    .await;
+    let (st, v) = approve_11402(&s, &bob, 1).await;
     assert_eq!((st, v["status"].as_str()), (200, Some("published")), "{v}");
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning/11402/approve",
-        Some(&alice),
-        Some(json!({"version": 1})),
-    )
-    .await;
+    let (st, v) = approve_11402(&s, &alice, 1).await;
     assert_eq!(
         (st, v["code"].as_str()),
         (409, Some("WINNING_NUMBERS_PUBLISHED")),
         "{v}"
     );
     // Published is immutable: a correction needs a reason and is version 2.
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning",
-        Some(&alice),
-        Some(numbers.clone()),
-    )
-    .await;
+    let (st, v) = enter_numbers(&s, &alice, numbers.clone()).await;
     assert_eq!(
         (st, v["code"].as_str()),
         (422, Some("REASON_REQUIRED")),
@@ -413,18 +348,16 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     let mut fixed = numbers.clone();
     fixed["grand"] = json!("87654320");
     fixed["reason"] = json!("typo in the grand number");
-    let (st, v) = call(&s, "POST", "/v1/ops/winning", Some(&alice), Some(fixed)).await;
+    let (st, v) = enter_numbers(&s, &alice, fixed).await;
     assert_eq!(
         (st, v["version"].as_u64(), v["status"].as_str()),
         (200, Some(2), Some("draft")),
         "{v}"
     );
-    let (st, v) = call(
+    let (st, v) = enter_numbers(
         &s,
-        "POST",
-        "/v1/ops/winning",
-        Some(&alice),
-        Some(json!({"period": "11402", "special": "1", "grand": "2", "first": []})),
+        &alice,
+        json!({"period": "11402", "special": "1", "grand": "2", "first": []}),
     )
     .await;
     assert_eq!(
@@ -434,14 +367,7 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     );
 
     // The App API serves what was approved (the app's key signs with SHA-1).
-    let (st, v) = call(
-        &s,
-        "POST",
-        "/v1/ops/winning/11402/approve",
-        Some(&bob),
-        Some(json!({"version": 2})),
-    )
-    .await;
+    let (st, v) = approve_11402(&s, &bob, 2).await;
     assert_eq!(st, 200, "{v}");
     let params = [
         ("version", "0.2"),
@@ -456,15 +382,7 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     );
     let mut form: Vec<(&str, &str)> = params.to_vec();
     form.push(("signature", &sig));
-    let got: Value = reqwest::Client::new()
-        .post(format!("{}{INV_APP_PATH}", s.url))
-        .form(&form)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let (_, got) = common::post_form(&format!("{}{INV_APP_PATH}", s.url), &form).await;
     assert_eq!(
         (got["code"].as_str(), got["spcPrizeNo"].as_str()),
         (Some("200"), Some("87654320")),
@@ -540,11 +458,7 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
 
 #[tokio::test]
 async fn tracks_are_allocated_through_an_e0401() {
-    let s = site(fast()).await;
-    let secrets = bootstrap_operator(&s.store, &s.sealer, "alice")
-        .await
-        .expect("bootstrap");
-    let alice = login(&s, "alice", &secrets, 0).await;
+    let (s, _, alice) = site_with_alice().await;
     let (st, v) = call(
         &s,
         "POST",

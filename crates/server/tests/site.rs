@@ -113,6 +113,17 @@ impl Site {
         }
     }
 
+    /// An unsigned `GET path`.
+    async fn get(&self, path: &str) -> Answer {
+        self.raw("GET", path, Vec::new(), Vec::new()).await
+    }
+
+    /// `GET path` with `token` as its bearer token.
+    async fn get_bearer(&self, path: &str, token: &str) -> Answer {
+        let auth = vec![("authorization", format!("Bearer {token}"))];
+        self.raw("GET", path, auth, Vec::new()).await
+    }
+
     /// A request signed with key `key` at time `ts` with `nonce`.
     #[allow(clippy::too_many_arguments)]
     async fn signed_at(
@@ -143,6 +154,11 @@ impl Site {
     ) -> Answer {
         self.signed_at(key, method, path, ct, body, now(), &sign::fresh_nonce())
             .await
+    }
+
+    /// A `GET path` signed with key `key`, now.
+    async fn signed_get(&self, key: &str, path: &str) -> Answer {
+        self.signed(key, "GET", path, None, Vec::new()).await
     }
 
     async fn submit_json(&self, key: &str, msg: &einvoice_core::Validated) -> Answer {
@@ -220,7 +236,7 @@ async fn tenant_matrix() {
                 format!("/v1/sellers/{seller}/blanks?period={PERIOD}"),
             ];
             for path in reads {
-                let a = s.signed(key, "GET", &path, None, Vec::new()).await;
+                let a = s.signed_get(key, &path).await;
                 if allowed {
                     assert_eq!(a.status, 200, "{key} GET {path}: {}", a.body);
                 } else {
@@ -269,12 +285,9 @@ async fn tenant_matrix() {
     assert_eq!(a.body["rejected"], 1);
     assert_eq!(a.body["results"][1]["problem"]["code"], "TENANT_SCOPE");
     let b_view = s
-        .signed(
+        .signed_get(
             "KB",
-            "GET",
             &format!("/v1/sellers/{SELLER_B}/invoices/{}", num(SELLER_B, 30)),
-            None,
-            Vec::new(),
         )
         .await;
     assert_eq!(b_view.status, 404, "the foreign message did not land");
@@ -420,22 +433,16 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
     assert_eq!((a.status, a.code()), (400, "BATCH_TOO_LARGE"));
     // A page over the limit.
     let a = s
-        .signed(
+        .signed_get(
             "KA",
-            "GET",
             &format!("/v1/sellers/{SELLER_A}/invoices?period={PERIOD}&limit=51"),
-            None,
-            Vec::new(),
         )
         .await;
     assert_eq!((a.status, a.code()), (400, "PAGE_TOO_LARGE"));
     let a = s
-        .signed(
+        .signed_get(
             "KA",
-            "GET",
             &format!("/v1/sellers/{SELLER_A}/invoices?period={PERIOD}&bogus=1"),
-            None,
-            Vec::new(),
         )
         .await;
     assert_eq!((a.status, a.code()), (400, "QUERY_INVALID"));
@@ -446,11 +453,11 @@ async fn bad_input_gets_its_code_and_changes_nothing() {
 async fn signatures_clock_and_replays() {
     let s = start(fast_opts()).await;
     let path = "/v1/whoami";
-    let ok = s.signed("KA", "GET", path, None, Vec::new()).await;
+    let ok = s.signed_get("KA", path).await;
     assert_eq!(ok.status, 200);
     assert_eq!(ok.body["sellers"], json!([SELLER_A]));
     // No headers at all.
-    let a = s.raw("GET", path, Vec::new(), Vec::new()).await;
+    let a = s.get(path).await;
     assert_eq!((a.status, a.code()), (401, "AUTH_MISSING"));
     // Signed with the wrong secret.
     let body = Vec::new();
@@ -576,7 +583,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     .await;
     let mut codes = Vec::new();
     for _ in 0..5 {
-        let a = s.signed("KA", "GET", "/v1/whoami", None, Vec::new()).await;
+        let a = s.signed_get("KA", "/v1/whoami").await;
         codes.push(a.status);
         if a.status == 429 {
             assert_eq!(a.code(), "RATE_LIMITED");
@@ -591,23 +598,13 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(&codes[..3], &[200, 200, 200]);
     assert_eq!(codes[4], 429);
     // Another key is not affected.
-    assert_eq!(
-        s.signed("KB", "GET", "/v1/whoami", None, Vec::new())
-            .await
-            .status,
-        200
-    );
+    assert_eq!(s.signed_get("KB", "/v1/whoami").await.status, 200);
     let mut public = Vec::new();
     for _ in 0..4 {
         public.push(
-            s.raw(
-                "GET",
-                "/v1/public/invoices/AB00000001?random=1234",
-                Vec::new(),
-                Vec::new(),
-            )
-            .await
-            .status,
+            s.get("/v1/public/invoices/AB00000001?random=1234")
+                .await
+                .status,
         );
     }
     assert_eq!(&public[..2], &[404, 404]);
@@ -645,12 +642,7 @@ async fn citizens_and_the_public_lookup() {
     assert_eq!(ok.status, 200, "{}", ok.body);
     let token = ok.body["token"].as_str().expect("token").to_string();
     let list = s
-        .raw(
-            "GET",
-            "/v1/carrier/invoices?period=11402",
-            vec![("authorization", format!("Bearer {token}"))],
-            Vec::new(),
-        )
+        .get_bearer("/v1/carrier/invoices?period=11402", &token)
         .await;
     assert_eq!(list.status, 200, "{}", list.body);
     let rows = list.body["invoices"].as_array().expect("rows");
@@ -663,52 +655,23 @@ async fn citizens_and_the_public_lookup() {
     forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).expect("ascii");
     let a = s
-        .raw(
-            "GET",
-            "/v1/carrier/invoices?period=11402",
-            vec![("authorization", format!("Bearer {forged}"))],
-            Vec::new(),
-        )
+        .get_bearer("/v1/carrier/invoices?period=11402", &forged)
         .await;
     assert_eq!((a.status, a.code()), (401, "TOKEN_INVALID"));
-    let a = s
-        .raw(
-            "GET",
-            "/v1/carrier/invoices?period=11402",
-            Vec::new(),
-            Vec::new(),
-        )
-        .await;
+    let a = s.get("/v1/carrier/invoices?period=11402").await;
     assert_eq!((a.status, a.code()), (401, "AUTH_MISSING"));
     // Public lookup: number + random (+ date); never the carrier or buyer.
     let p = s
-        .raw(
-            "GET",
-            "/v1/public/invoices/AB00000060?random=5678&date=20250115",
-            Vec::new(),
-            Vec::new(),
-        )
+        .get("/v1/public/invoices/AB00000060?random=5678&date=20250115")
         .await;
     assert_eq!(p.status, 200, "{}", p.body);
     assert_eq!(p.body["total"], 321);
     assert!(p.body.get("carrier").is_none() && p.body.get("buyer").is_none());
     assert!(!p.body.to_string().contains("/ABC+123"));
-    let p = s
-        .raw(
-            "GET",
-            "/v1/public/invoices/AB00000060?random=5679",
-            Vec::new(),
-            Vec::new(),
-        )
-        .await;
+    let p = s.get("/v1/public/invoices/AB00000060?random=5679").await;
     assert_eq!((p.status, p.code()), (404, "INVOICE_NOT_FOUND"));
     let p = s
-        .raw(
-            "GET",
-            "/v1/public/invoices/AB00000060?random=5678&date=20250116",
-            Vec::new(),
-            Vec::new(),
-        )
+        .get("/v1/public/invoices/AB00000060?random=5678&date=20250116")
         .await;
     assert_eq!(p.status, 404);
 }
@@ -716,17 +679,9 @@ async fn citizens_and_the_public_lookup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_metrics_and_every_documented_route_is_mounted() {
     let s = start(fast_opts()).await;
-    assert_eq!(
-        s.raw("GET", "/healthz", Vec::new(), Vec::new())
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        s.raw("GET", "/readyz", Vec::new(), Vec::new()).await.status,
-        200
-    );
-    let _ = s.signed("KA", "GET", "/v1/whoami", None, Vec::new()).await;
+    assert_eq!(s.get("/healthz").await.status, 200);
+    assert_eq!(s.get("/readyz").await.status, 200);
+    let _ = s.signed_get("KA", "/v1/whoami").await;
     let m = s
         .http
         .get(format!("{}/metrics", s.url))
@@ -735,9 +690,9 @@ async fn probes_metrics_and_every_documented_route_is_mounted() {
         .expect("metrics");
     let text = m.text().await.expect("text");
     assert!(text.contains("einvoice_http_requests_total"), "{text}");
-    let nf = s.raw("GET", "/nowhere", Vec::new(), Vec::new()).await;
+    let nf = s.get("/nowhere").await;
     assert_eq!((nf.status, nf.code()), (404, "ROUTE_NOT_FOUND"));
-    let doc = s.raw("GET", "/openapi.json", Vec::new(), Vec::new()).await;
+    let doc = s.get("/openapi.json").await;
     assert_eq!(doc.body, openapi::document());
     for r in openapi::ROUTES {
         let path = r

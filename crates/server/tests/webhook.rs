@@ -53,6 +53,31 @@ async fn outbox<S: Store>(store: &S) -> Vec<OutboxRecord> {
     store.export_records().await.expect("records").outbox
 }
 
+/// Deliver what is due at `now` with `cfg`'s own client (as `serve` does).
+async fn deliver_at<S: Store>(store: &S, cfg: &WebhookConfig, now: i64) -> webhook::Delivered {
+    let client = cfg.client().expect("client");
+    webhook::deliver_due(store, &client, cfg, now)
+        .await
+        .expect("deliver")
+}
+
+/// [`deliver_at`] when every attempt fails: all three items are tried once
+/// and rescheduled 10 s later; the outbox as stored then.
+async fn deliver_failing<S: Store>(store: &S, cfg: &WebhookConfig, now: i64) -> Vec<OutboxRecord> {
+    let d = deliver_at(store, cfg, now).await;
+    assert_eq!((d.ok, d.failed), (0, 3));
+    let records = outbox(store).await;
+    for o in &records {
+        assert_eq!(
+            (o.item.attempts, o.item.next_unix),
+            (1, now + 10),
+            "{}",
+            o.item.id
+        );
+    }
+    records
+}
+
 /// What a receiver checks: the item id (`Idempotency-Key`, repeated in
 /// `X-Einvoice-Id`) and whether the signature over timestamp, id and body is
 /// right.
@@ -140,17 +165,7 @@ async fn an_unreachable_webhook_reschedules() {
     let addr = l.local_addr().expect("addr");
     drop(l);
     let cfg = WebhookConfig::new(&format!("http://{addr}/hook"), SECRET).expect("cfg");
-    let d = webhook::deliver_due(&store, &cfg.client().expect("client"), &cfg, 0)
-        .await
-        .expect("deliver");
-    assert_eq!((d.ok, d.failed), (0, 3));
-    for o in outbox(&store).await {
-        assert_eq!(
-            (o.item.attempts, o.item.next_unix),
-            (1, 10),
-            "{}",
-            o.item.id
-        );
+    for o in deliver_failing(&store, &cfg, 0).await {
         assert_eq!(o.last_error.as_deref(), Some("connection failed"));
     }
 }
@@ -183,9 +198,7 @@ async fn a_redirect_is_a_failure() {
         let _ = axum::serve(listener, app).await;
     });
     let cfg = WebhookConfig::new(&format!("http://{addr}/hook"), SECRET).expect("cfg");
-    let d = webhook::deliver_due(&store, &cfg.client().expect("client"), &cfg, 0)
-        .await
-        .expect("deliver");
+    let d = deliver_at(&store, &cfg, 0).await;
     assert_eq!((d.ok, d.failed), (0, 3));
     assert_eq!(*gets.lock().expect("lock"), 0, "not followed");
     for o in outbox(&store).await {
@@ -368,17 +381,7 @@ async fn https_through_the_configured_ca() {
     .webhook(SECRET)
     .expect("config")
     .expect("webhook set");
-    let d = webhook::deliver_due(&wrong, &cfg.client().expect("client"), &cfg, 500)
-        .await
-        .expect("deliver");
-    assert_eq!((d.ok, d.failed), (0, 3));
-    for o in outbox(&wrong).await {
-        assert_eq!(
-            (o.item.attempts, o.item.next_unix),
-            (1, 510),
-            "{}",
-            o.item.id
-        );
+    for o in deliver_failing(&wrong, &cfg, 500).await {
         let e = o.last_error.unwrap_or_default();
         assert!(
             e.starts_with("TLS: ") && e.contains("certificate"),
@@ -396,9 +399,7 @@ async fn https_through_the_configured_ca() {
     file.apply_env(|k| (k == "EINVOICE_WEBHOOK_CA_FILE").then(|| ca.clone()))
         .expect("env");
     let cfg = file.webhook(SECRET).expect("config").expect("webhook set");
-    let d = webhook::deliver_due(&store, &cfg.client().expect("client"), &cfg, 500)
-        .await
-        .expect("deliver");
+    let d = deliver_at(&store, &cfg, 500).await;
     assert_eq!((d.ok, d.failed), (3, 0));
     let got = got.lock().expect("lock").clone();
     assert_eq!(got.len(), 3);

@@ -7,9 +7,8 @@ use einvoice_core::Period;
 use einvoice_secrets::BankAccount;
 use einvoice_secrets::Sealer;
 use einvoice_server::app_api::INV_SERV_PATH;
-use einvoice_store::WinningBody;
 use einvoice_store::conformance::{SELLER_A, allocation, invoice, winners_entry};
-use einvoice_store::{Scope, Store, WinnerRecord, WinnersLoad, WinningNumbersRecord};
+use einvoice_store::{Scope, Store, WinnerRecord, WinnersLoad};
 use serde_json::{Value, json};
 
 const CODE: &str = "Code1234";
@@ -70,6 +69,13 @@ impl Site {
         )
     }
 
+    /// `GET /v1/carrier/winnings?period=PERIOD`, as the carrier holding
+    /// `token` when there is one.
+    async fn winnings(&self, period: &str, token: Option<&str>) -> (u16, Value) {
+        let path = format!("/v1/carrier/winnings?period={period}");
+        self.call("GET", &path, token, None).await
+    }
+
     async fn login(&self, id: &str, code: &str) -> String {
         let (st, body) = self
             .call(
@@ -105,16 +111,7 @@ impl Site {
             ("uuid", "d"),
             ("appID", APP),
         ];
-        let v: Value = self
-            .http
-            .post(format!("{}{INV_SERV_PATH}", self.url))
-            .form(&params)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let (_, v) = common::post_form(&format!("{}{INV_SERV_PATH}", self.url), &params).await;
         assert_eq!(v["code"], 200, "{v}");
         v["details"]
             .as_array()
@@ -142,38 +139,11 @@ fn line(line: u64, number: &str, prize: &str, amount: i64, carrier: &str) -> Win
 async fn winnings_before_and_after_the_winners_are_loaded() {
     let s = start().await;
     // Numbers where AB00000731 wins the sixth prize (last 3 digits 731).
-    let body = WinningBody {
-        special: "11111111".into(),
-        grand: "22222222".into(),
-        first: vec!["33333731".into()],
-        additional_sixth: vec![],
-        amounts: None,
-        published_unix: None,
-    };
-    s.store
-        .put_winning_numbers(WinningNumbersRecord {
-            period: period(),
-            version: 1,
-            body: body.to_value(period()),
-            entered_by: "alice".into(),
-            approved_by: Some("bob".into()),
-            reason: None,
-        })
-        .await
-        .expect("numbers");
+    common::put_approved_numbers(&s.store, period(), common::numbers_where_731_wins()).await;
     let token = s.login(CARRIER, CODE).await;
-    let (st, none) = s
-        .call("GET", "/v1/carrier/winnings?period=11402", None, None)
-        .await;
+    let (st, none) = s.winnings("11402", None).await;
     assert_eq!((st, none["code"].as_str()), (401, Some("AUTH_MISSING")));
-    let (st, before) = s
-        .call(
-            "GET",
-            "/v1/carrier/winnings?period=11402",
-            Some(&token),
-            None,
-        )
-        .await;
+    let (st, before) = s.winnings("11402", Some(&token)).await;
     assert_eq!(st, 200, "{before}");
     assert_eq!(before["loaded"], false);
     assert_eq!(before["winnings"], json!([]));
@@ -193,14 +163,7 @@ async fn winnings_before_and_after_the_winners_are_loaded() {
         .put_winners(load.clone(), winners_entry(&load))
         .await
         .expect("load");
-    let (st, after) = s
-        .call(
-            "GET",
-            "/v1/carrier/winnings?period=11402",
-            Some(&token),
-            None,
-        )
-        .await;
+    let (st, after) = s.winnings("11402", Some(&token)).await;
     assert_eq!(st, 200, "{after}");
     assert_eq!(after["loaded"], true);
     assert_eq!(after["payable_total"], 700);
@@ -217,14 +180,7 @@ async fn winnings_before_and_after_the_winners_are_loaded() {
     let mut got = s.only_winning().await;
     got.sort();
     assert_eq!(got, ["AB00000100", "AB00000731"]);
-    let (st, bad) = s
-        .call(
-            "GET",
-            "/v1/carrier/winnings?period=11403",
-            Some(&token),
-            None,
-        )
-        .await;
+    let (st, bad) = s.winnings("11403", Some(&token)).await;
     assert_eq!(st, 400, "{bad}");
 }
 

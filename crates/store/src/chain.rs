@@ -122,30 +122,7 @@ impl ChainCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entry::{Hlc, hash_entry};
-
-    fn chain(n: u64) -> Vec<LedgerEntry> {
-        let mut prev = EntryHash::GENESIS;
-        (1..=n)
-            .map(|seq| {
-                let body = format!("{{\"n\":{seq}}}").into_bytes();
-                let hash = hash_entry(&prev, "main", seq, Hlc(seq), "ADMIN", "k", "t", &body);
-                let e = LedgerEntry {
-                    origin: "main".into(),
-                    seq,
-                    hlc: Hlc(seq),
-                    kind: "ADMIN".into(),
-                    key: "k".into(),
-                    actor: "t".into(),
-                    body,
-                    prev_hash: prev,
-                    hash,
-                };
-                prev = hash;
-                e
-            })
-            .collect()
-    }
+    use crate::conformance::chain;
 
     fn verdict_of(entries: &[LedgerEntry]) -> LedgerVerdict {
         let mut c = ChainCheck::new("main");
@@ -159,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_good_chain_verifies_to_its_last_hash() {
-        let c = chain(3);
+        let c = chain("main", 3);
         let v = verdict_of(&c);
         assert_eq!((v.entries, v.head, v.broken), (3, c[2].hash, None));
         let empty = verdict_of(&[]);
@@ -168,7 +145,7 @@ mod tests {
 
     #[test]
     fn the_first_broken_link_is_named() {
-        let c = chain(3);
+        let c = chain("main", 3);
         let gap = vec![c[0].clone(), c[2].clone()];
         let v = verdict_of(&gap);
         let b = v.broken.expect("gap");
@@ -190,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_broken_chain_stays_broken() {
-        let c = chain(3);
+        let c = chain("main", 3);
         let mut check = ChainCheck::new("main");
         assert!(check.push(&c[1]).is_err());
         let again = check.push(&c[0]).expect_err("still broken");

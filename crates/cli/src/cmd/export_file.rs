@@ -564,30 +564,7 @@ pub async fn import<S: Store>(store: &S, f: ExportFile) -> anyhow::Result<ExitCo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use einvoice_store::{Hlc, hash_entry};
-
-    fn chain(n: u64) -> Vec<LedgerEntry> {
-        let mut prev = EntryHash::GENESIS;
-        (1..=n)
-            .map(|seq| {
-                let body = format!("{{\"n\":{seq}}}").into_bytes();
-                let hash = hash_entry(&prev, "main", seq, Hlc(seq), "ADMIN", "k", "a", &body);
-                let e = LedgerEntry {
-                    origin: "main".into(),
-                    seq,
-                    hlc: Hlc(seq),
-                    kind: "ADMIN".into(),
-                    key: "k".into(),
-                    actor: "a".into(),
-                    body,
-                    prev_hash: prev,
-                    hash,
-                };
-                prev = hash;
-                e
-            })
-            .collect()
-    }
+    use einvoice_store::conformance::chain;
 
     fn file(entries: Vec<LedgerEntry>, count: u64, head: EntryHash) -> ExportFile {
         ExportFile {
@@ -653,7 +630,7 @@ mod tests {
 
     #[test]
     fn the_file_check_names_the_first_bad_entry() {
-        let c = chain(3);
+        let c = chain("main", 3);
         let head = c[2].hash;
         assert_eq!(first_bad(&file(c.clone(), 3, head)), None);
         // Truncated: the header promised three.
@@ -673,7 +650,7 @@ mod tests {
             Some((2, "HASH_MISMATCH".into()))
         );
         // A re-hashed forgery still ends at a different head than the header's.
-        let mut forged = chain(3);
+        let mut forged = chain("main", 3);
         forged[2].body = b"{}".to_vec();
         forged[2].hash = forged[2].computed_hash();
         assert_eq!(

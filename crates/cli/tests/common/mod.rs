@@ -33,6 +33,27 @@ pub fn ok(out: &Output) -> Value {
     serde_json::from_str(last).unwrap_or(Value::Null)
 }
 
+/// Run `einvoice ARGS…` in `dir` to completion.
+pub fn run_in(dir: &Path, args: &[&str]) -> Output {
+    bin().current_dir(dir).args(args).output().expect("run")
+}
+
+/// [`run_in`] as operator `user` (`$USER`, who the ledger names).
+pub fn run_as(user: &str, dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(dir)
+        .env("USER", user)
+        .args(args)
+        .output()
+        .expect("run")
+}
+
+/// [`assert_success`], then everything `out` printed on standard output.
+pub fn stdout_ok(out: &Output) -> String {
+    assert_success(out);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Kills the site when the test ends, pass or fail.
 pub struct Running(pub Child);
 

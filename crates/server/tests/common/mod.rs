@@ -6,13 +6,15 @@
 //! Each test file is its own crate and uses only part of this.
 #![allow(dead_code)]
 
-use einvoice_core::{Carrier, CarrierType, Ubn};
+use einvoice_core::{Carrier, CarrierType, Period, Ubn};
 use einvoice_secrets::{Sealer, purpose};
 use einvoice_server::app_api::AppApiConfig;
 use einvoice_server::app_api::{AppKey, SignatureAlg, hash_verification_code};
 use einvoice_server::lockout::Lockout;
 use einvoice_server::{SiteOptions, router, serve, sign};
-use einvoice_store::{ApiKeyRecord, AppRecord, CarrierRecord, SellerRecord, Store};
+use einvoice_store::{
+    ApiKeyRecord, AppRecord, CarrierRecord, SellerRecord, Store, WinningBody, WinningNumbersRecord,
+};
 use einvoice_store_sqlite::SqliteStore;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -35,6 +37,17 @@ pub fn fast_lockout() -> Lockout {
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
         ..Lockout::default()
+    }
+}
+
+/// [`fast_lockout`] that locks after 3 failures for 20 s of the site's clock
+/// (which a test moves forward, so the lock never runs out by itself).
+pub fn twenty_second_lock_after_3() -> Lockout {
+    Lockout {
+        lock_after: 3,
+        base_lock_secs: 20,
+        max_lock_secs: 20,
+        ..fast_lockout()
     }
 }
 
@@ -214,4 +227,46 @@ pub fn signed_request(
         req = req.header(k, v);
     }
     req.body(body)
+}
+
+/// Winning numbers (中獎號碼) where an invoice whose number ends in 731 wins
+/// the sixth prize (the last 3 digits of a first prize); no publication time.
+pub fn numbers_where_731_wins() -> WinningBody {
+    WinningBody {
+        special: "11111111".into(),
+        grand: "22222222".into(),
+        first: vec!["33333731".into()],
+        additional_sixth: vec![],
+        amounts: None,
+        published_unix: None,
+    }
+}
+
+/// Store `body` as version 1 of `period`'s winning numbers, entered by alice
+/// and approved by bob.
+pub async fn put_approved_numbers<S: Store>(store: &S, period: Period, body: WinningBody) {
+    store
+        .put_winning_numbers(WinningNumbersRecord {
+            period,
+            version: 1,
+            body: body.to_value(period),
+            entered_by: "alice".into(),
+            approved_by: Some("bob".into()),
+            reason: None,
+        })
+        .await
+        .expect("winning numbers");
+}
+
+/// POST `form` URL-encoded (as the MOF App API takes its parameters) to
+/// `url`: the HTTP status and the JSON answer.
+pub async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.expect("json"))
 }

@@ -241,3 +241,31 @@ pub(super) async fn fail_0_deliver_1<S: Store>(s: &S) {
             .expect("done")
     );
 }
+
+/// A valid hash chain of `n` `ADMIN` ledger entries (sequence numbers
+/// 1..=`n`, body `{"n":<seq>}`) for `origin`, linked from
+/// [`crate::EntryHash::GENESIS`]: what the chain checks of the store and of
+/// an export file are tested against.
+pub fn chain(origin: &str, n: u64) -> Vec<crate::LedgerEntry> {
+    let mut prev = crate::EntryHash::GENESIS;
+    (1..=n)
+        .map(|seq| {
+            let body = format!("{{\"n\":{seq}}}").into_bytes();
+            let hlc = crate::Hlc(seq);
+            let hash = crate::hash_entry(&prev, origin, seq, hlc, "ADMIN", "k", "test", &body);
+            let entry = crate::LedgerEntry {
+                origin: origin.into(),
+                seq,
+                hlc,
+                kind: "ADMIN".into(),
+                key: "k".into(),
+                actor: "test".into(),
+                body,
+                prev_hash: prev,
+                hash,
+            };
+            prev = hash;
+            entry
+        })
+        .collect()
+}
