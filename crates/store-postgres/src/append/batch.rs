@@ -318,8 +318,11 @@ pub(super) struct Pending<'a> {
     pub(super) r: usize,
     /// Message index within the request.
     pub(super) m: usize,
+    /// Who sent it.
     pub(super) actor: &'a str,
+    /// The message, checked and encoded.
     pub(super) p: &'a Prepped<'a>,
+    /// Its invoice facts (F0401 / A0101).
     pub(super) f: &'a InvoiceFacts,
 }
 
