@@ -8,7 +8,7 @@
 //! `enable_seqscan = off`: the planner chooses freely, on real statistics.
 
 use crate::PgStore;
-use crate::append::{EXISTING_MESSAGE, NUMBER_IN_TRACK, TRACK_CLASH};
+use crate::append::sql::{EXISTING_MESSAGE, NUMBER_IN_TRACK, TRACK_CLASH};
 use crate::draw::{CARRIER_WINNINGS, WINNERS_PAGE};
 use crate::pg_harness::PgCluster;
 use crate::read::sql;

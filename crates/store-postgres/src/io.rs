@@ -3,7 +3,8 @@
 //! the append path's [`Writer::project`].
 
 use crate::PgStore;
-use crate::append::{Head, INSERT_LEDGER, Writer, period_key, to_i64, to_u64};
+use crate::append::sql::INSERT_LEDGER;
+use crate::append::{Head, Writer, period_key, to_i64, to_u64};
 use crate::error::DbError;
 use crate::read::{carrier_id, sql};
 use einvoice_core::Validated;

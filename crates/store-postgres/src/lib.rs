@@ -352,7 +352,8 @@ impl PgStore {
         self.inner
             .shared
             .run(true, |c| async move {
-                c.batch_execute(&append::create_partition_sql(key)).await?;
+                c.batch_execute(&append::sql::create_partition_sql(key))
+                    .await?;
                 Ok(())
             })
             .await?;
@@ -374,7 +375,7 @@ impl PgStore {
         period: einvoice_core::Period,
     ) -> Result<Option<String>, StoreError> {
         let key = period.key();
-        let name = append::partition_name(key);
+        let name = append::sql::partition_name(key);
         let name = name.as_str();
         let detached = self
             .inner

@@ -6,7 +6,7 @@
 //! whole run, and the planner rightly takes it; the table is loaded big
 //! enough here for the index to be the only sensible path.)
 
-use super::{EXISTING_MESSAGES, HELD_FOR_ALL, NUMBERS_IN_TRACKS};
+use super::sql::{EXISTING_MESSAGES, HELD_FOR_ALL, NUMBERS_IN_TRACKS};
 use crate::PgStore;
 use crate::pg_harness::PgCluster;
 
