@@ -56,12 +56,6 @@ impl DrawSpec {
     }
 }
 
-/// The prize table in force for a period when none is given
-/// ([`PrizeTable::in_force`], the one rule).
-pub fn default_table(period: Period) -> PrizeTable {
-    PrizeTable::in_force(period)
-}
-
 /// Read a period's numbers from a `winning-numbers.json`-shaped document: an
 /// object with a `periods` array, or one period object (`period`, `special`,
 /// `grand`, `first`, `additional_sixth` as digit strings).

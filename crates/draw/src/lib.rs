@@ -44,7 +44,4 @@ pub use freeze::{Frozen, freeze};
 pub use payouts::{CategoryTotal, Payouts, payouts, site_sealer};
 pub use run::{RunInputs, SiteRun, SiteRunDone, run_from_files, run_on_site};
 
-/// The ledger actor of an operator running a draw step: `operator:<name>`.
-pub fn operator_actor(operator: &str) -> String {
-    format!("operator:{operator}")
-}
+pub use einvoice_store::operator_actor;

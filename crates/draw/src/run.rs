@@ -203,7 +203,7 @@ pub fn run_from_files(
 ) -> Result<Report, DrawError> {
     let doc = std::fs::read(numbers).map_err(DrawError::read(numbers))?;
     let numbers = draw::parse_numbers(&doc, period)?;
-    let table = inputs.prize_table_or(draw::default_table(period))?;
+    let table = inputs.prize_table_or(PrizeTable::in_force(period))?;
     let spec = inputs.spec(numbers, table)?;
     let snap = Snapshot::open(inputs.snapshot)?;
     let outcome = inputs.compute(&snap, &spec, progress)?;

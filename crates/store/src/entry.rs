@@ -271,6 +271,12 @@ pub fn hash_entry(
     EntryHash(h.finalize().into())
 }
 
+/// The ledger actor of an operator (`operator:<name>`): who an `ADMIN` entry,
+/// a track allocation or a draw step is recorded as.
+pub fn operator_actor(name: &str) -> String {
+    format!("operator:{name}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,7 +35,7 @@ mod winning;
 pub use canonical::canonical_json;
 pub use chain::{ChainCheck, HASH_MISMATCH, PREV_HASH_MISMATCH, SEQ_GAP};
 pub use draw::*;
-pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry};
+pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry, operator_actor};
 pub use error::{Rejection, StoreError};
 pub use io::{
     IMPORT_EMPTY_TABLES, OutboxRecord, SiteRecords, TARGET_NOT_EMPTY, WinnersExport,

@@ -89,7 +89,7 @@ pub(super) struct Session {
 impl Session {
     /// The ledger actor: `operator:<name>`.
     pub(super) fn actor(&self) -> String {
-        format!("operator:{}", self.name)
+        einvoice_store::operator_actor(&self.name)
     }
 
     fn require(&self, any_of: &[Role]) -> Result<(), Problem> {
@@ -254,7 +254,7 @@ pub(super) async fn login<S: Store>(
         .insert(h, now);
     record(
         &st,
-        &format!("operator:{name}"),
+        &einvoice_store::operator_actor(&name),
         format!("operator/{name}"),
         json!({"action": "login"}),
     )
