@@ -6,12 +6,12 @@ use super::client::SignedClient;
 use super::store_args::DatabaseUrl;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
-use einvoice_core::{Period, Rules};
+use einvoice_core::{InvoiceNumber, Period, Rules};
 use einvoice_secrets::Sealer;
 use einvoice_secrets::purpose;
 use einvoice_server::demo::{self, InvoiceGen, Plan};
 use einvoice_server::{Limits, SiteOptions, router, serve};
-use einvoice_store::{ApiKeyRecord, Store};
+use einvoice_store::{ApiKeyRecord, Scope, Store};
 use einvoice_store_postgres::PgStore;
 use einvoice_store_sqlite::SqliteStore;
 use einvoice_store_sqlite::ceiling::{RawRow, raw_insert_ceiling};
@@ -68,8 +68,13 @@ pub struct BenchQueryArgs {
     /// Seconds of querying.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Carriers that log in and take turns querying (at most as many as the
+    /// plan spreads invoices over).
+    #[arg(long, default_value_t = 200)]
+    pub carriers: u64,
     /// Keep the seeded data in this directory instead of a temporary one; a
-    /// directory seeded by an earlier run is reused as is.
+    /// directory that holds this plan's invoices (same `--invoices`) is
+    /// reused, one that lacks them is seeded (idempotently).
     #[arg(long)]
     pub data: Option<std::path::PathBuf>,
 }
@@ -443,37 +448,41 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
     let server_rt = rt(2, "bench-server")?;
     let store = SqliteStore::open(&dir.join("einvoice.db"), "main").map_err(|e| anyhow!("{e}"))?;
     let sealer = Sealer::new(&Sealer::generate_key().map_err(|e| anyhow!("{e}"))?);
-    let logins = 200u64;
+    let logins = a.carriers.max(1);
+    let mut seeding_s: Option<f64> = None;
     let (generator, code) = server_rt.block_on(async {
         let (sellers, creds) = demo::provision(&store, &sealer, &plan, logins).await?;
         let generator = InvoiceGen::new(plan, sellers, period.last_day());
-        let have = store
-            .entries("main", 0, 1)
-            .await
-            .map(|e| !e.is_empty())
-            .unwrap_or(false);
-        if have {
+        if invoices_present(&store, &generator, plan.invoices).await? {
             if !a.json {
                 eprintln!("reusing the invoices already seeded in {}", dir.display());
             }
         } else {
             let bar = indicatif::ProgressBar::new(plan.invoices);
             let started = Instant::now();
-            demo::seed_invoices(&store, &generator, 0..plan.invoices, 1000, |d| {
+            let stats = demo::seed_invoices(&store, &generator, 0..plan.invoices, 1000, |d| {
                 bar.set_position(d)
             })
             .await?;
             bar.finish_and_clear();
-            if !a.json {
-                eprintln!(
-                    "seeded {} invoices in {:.1} s",
-                    plan.invoices,
-                    started.elapsed().as_secs_f64()
+            if stats.rejected > 0 {
+                bail!(
+                    "{} holds invoices of another bench plan ({} of this plan's messages refused); \
+                     use a fresh --data directory",
+                    dir.display(),
+                    stats.rejected
                 );
+            }
+            let secs = started.elapsed().as_secs_f64();
+            seeding_s = Some(secs);
+            if !a.json {
+                eprintln!("seeded {} invoices in {secs:.1} s", plan.invoices);
             }
         }
         anyhow::Ok((generator, creds.carrier.verification_code))
     })?;
+    let carriers = logins.min(generator.carrier_count());
+    let expected = Arc::new(expected_per_carrier(&generator, plan.invoices, carriers));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let opts = SiteOptions {
@@ -496,7 +505,6 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
         .context("the bench server did not start")?;
     let base = format!("http://{addr}");
     let client_rt = rt(2, "bench-load")?;
-    let carriers = logins.min(generator.carrier_count());
     let result = client_rt.block_on(async move {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(CONNECTIONS)
@@ -521,6 +529,7 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
         let started = tokio::time::Instant::now();
         let mut handles = Vec::with_capacity(total);
         let rows = Arc::new(AtomicUsize::new(0));
+        let short = Arc::new(AtomicUsize::new(0));
         // At most this many connections: a request that finds none free waits,
         // and its latency counts from when it was due (no coordinated omission).
         let conns = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS));
@@ -528,6 +537,7 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
             tokio::time::sleep_until(started + interval * i as u32).await;
             let (http, tokens, url, rows, conns) =
                 (http.clone(), tokens.clone(), url.clone(), rows.clone(), conns.clone());
+            let (short, expected) = (short.clone(), expected.clone());
             handles.push(tokio::spawn(async move {
                 let t = Instant::now();
                 let _conn = conns.acquire_owned().await;
@@ -539,7 +549,11 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
                 let outcome = match r {
                     Ok(r) if r.status().as_u16() == 200 => {
                         let v: serde_json::Value = r.json().await.unwrap_or_default();
-                        rows.fetch_add(v["invoices"].as_array().map_or(0, Vec::len), Ordering::Relaxed);
+                        let got = v["invoices"].as_array().map_or(0, Vec::len);
+                        rows.fetch_add(got, Ordering::Relaxed);
+                        if (got as u64) < expected[i % expected.len()] {
+                            short.fetch_add(1, Ordering::Relaxed);
+                        }
                         None
                     }
                     Ok(r) => Some(format!("http_{}", r.status().as_u16())),
@@ -550,6 +564,7 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
                 (t.elapsed().as_secs_f64() * 1000.0, outcome)
             }));
         }
+        let expected_total: u64 = (0..total).map(|i| expected[i % expected.len()]).sum();
         let mut lat = Vec::with_capacity(total);
         let mut errors = 0usize;
         let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
@@ -574,20 +589,113 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
             "errors": errors,
             "errors_by_kind": kinds,
             "invoices_returned_per_query": (rows.load(Ordering::Relaxed) as f64 / total.max(1) as f64 * 10.0).round() / 10.0,
+            "invoices_expected_per_query": (expected_total as f64 / total.max(1) as f64 * 10.0).round() / 10.0,
+            "invoices_returned": rows.load(Ordering::Relaxed),
+            "short_answers": short.load(Ordering::Relaxed),
         }))
     })?;
     let _ = stop_tx.send(());
     server
         .join()
         .map_err(|_| anyhow!("the bench server panicked"))??;
+    let mut result = result;
+    result["seeding_s"] = seeding_s.map(|s| (s * 10.0).round() / 10.0).into();
+    result["seeded_per_s"] = seeding_s
+        .map(|s| (a.invoices as f64 / s.max(1e-9)).round())
+        .into();
     if a.json {
         println!("{}", serde_json::to_string(&result)?);
     } else {
         println!("{}", serde_json::to_string_pretty(&result)?);
     }
-    Ok(if result["errors"].as_u64() == Some(0) {
+    Ok(query_verdict(&result))
+}
+
+/// The exit status of `bench query`: a run that got errors, whose queries
+/// returned no invoice at all, or where a carrier got fewer invoices than
+/// were seeded on it measured nothing worth reporting.
+fn query_verdict(result: &serde_json::Value) -> ExitCode {
+    let errors = result["errors"].as_u64().unwrap_or(u64::MAX);
+    let returned = result["invoices_returned"].as_u64().unwrap_or(0);
+    let short = result["short_answers"].as_u64().unwrap_or(u64::MAX);
+    if errors > 0 {
+        eprintln!("bench query: {errors} queries failed");
+    }
+    if returned == 0 {
+        eprintln!("bench query: the queries returned no invoice: nothing was measured");
+    }
+    if short > 0 {
+        eprintln!(
+            "bench query: {short} answers held fewer invoices than were seeded on their carrier"
+        );
+    }
+    if errors == 0 && returned > 0 && short == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
+}
+
+/// Whether the plan's invoices are in the store: its first, middle and last
+/// invoice. Seeding appends in order and a re-run is idempotent, so an
+/// interrupted seeding lacks the last one and the next run completes it. The
+/// ledger's entry count says nothing: provisioning writes track entries.
+async fn invoices_present<S: Store>(
+    store: &S,
+    generator: &InvoiceGen,
+    invoices: u64,
+) -> anyhow::Result<bool> {
+    if invoices == 0 {
+        return Ok(true);
+    }
+    for i in [0, invoices / 2, invoices - 1] {
+        let inv = generator.invoice(i);
+        let number = InvoiceNumber::parse(&inv.number).map_err(|v| anyhow!("{v}"))?;
+        if store
+            .invoice(&Scope::All, inv.seller, number)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// How many of the plan's `invoices` are on each of the first `carriers`
+/// demo carriers (index `n` is `demo_carrier(n)`), counted from the
+/// generator on every core.
+fn expected_per_carrier(generator: &InvoiceGen, invoices: u64, carriers: u64) -> Vec<u64> {
+    let index: std::collections::HashMap<String, usize> = (0..carriers)
+        .map(|n| (demo::demo_carrier(n).id, n as usize))
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let chunk = invoices.div_ceil(threads).max(1);
+    let counts: Vec<Vec<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let index = &index;
+                s.spawn(move || {
+                    let mut c = vec![0u64; carriers as usize];
+                    for i in (t * chunk).min(invoices)..((t + 1) * chunk).min(invoices) {
+                        if let Some(n) = generator.invoice(i).carrier.and_then(|id| index.get(&id)) {
+                            c[*n] += 1;
+                        }
+                    }
+                    c
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut total = vec![0u64; carriers as usize];
+    for c in counts {
+        for (t, x) in total.iter_mut().zip(c) {
+            *t += x;
+        }
+    }
+    total
 }
