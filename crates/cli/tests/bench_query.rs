@@ -46,7 +46,10 @@ fn a_fresh_directory_is_seeded_and_queries_return_invoices() {
         String::from_utf8_lossy(&out.stderr)
     );
     let per_query = r["invoices_returned_per_query"].as_f64().expect("{r}");
-    assert!(per_query >= 5.0, "queries returned {per_query} invoices: {r}");
+    assert!(
+        per_query >= 5.0,
+        "queries returned {per_query} invoices: {r}"
+    );
     assert_eq!(
         r["invoices_returned_per_query"], r["invoices_expected_per_query"],
         "{r}"

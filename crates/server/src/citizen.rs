@@ -31,7 +31,8 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use einvoice_core::{InvoiceNumber, Period, RandomNumber};
-use einvoice_store::{InvoiceView, Store};
+use einvoice_store::Store;
+use einvoice_store::read_projection::{CarrierInvoice, InvoiceDetail};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -129,7 +130,7 @@ async fn invoices<S: Store>(
     let period = period_query(&uri)?;
     let list = st
         .store
-        .carrier_invoices(&carrier, period)
+        .carrier_invoice_rows(&carrier, period)
         .await
         .map_err(store_problem)?;
     let rows: Vec<Value> = list.iter().map(carrier_row).collect();
@@ -141,51 +142,35 @@ async fn invoices<S: Store>(
     .into_response())
 }
 
-fn items(view: &InvoiceView) -> Value {
-    let list = view
-        .message
-        .as_ref()
-        .and_then(|m| m.get("Details"))
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|it| {
-                    let f = |k: &str| it.get(k).cloned().unwrap_or(Value::Null);
-                    json!({
-                        "description": f("Description"),
-                        "quantity": f("Quantity"),
-                        "unit_price": f("UnitPrice"),
-                        "amount": f("Amount"),
-                    })
-                })
-                .collect::<Vec<_>>()
+/// The item lines as the citizen routes show them.
+fn items(detail: &InvoiceDetail) -> Value {
+    detail
+        .items
+        .iter()
+        .map(|it| {
+            json!({
+                "description": it.description,
+                "quantity": it.quantity,
+                "unit_price": it.unit_price,
+                "amount": it.amount,
+            })
         })
-        .unwrap_or_default();
-    Value::Array(list)
+        .collect()
 }
 
-fn seller_name(view: &InvoiceView) -> Value {
-    view.message
-        .as_ref()
-        .and_then(|m| m.pointer("/Main/Seller/Name"))
-        .cloned()
-        .unwrap_or(Value::Null)
-}
-
-fn carrier_row(view: &InvoiceView) -> Value {
-    let s = &view.summary;
+fn carrier_row(row: &CarrierInvoice) -> Value {
+    let s = &row.summary;
     json!({
         "number": s.number.to_string(),
         "date": s.date,
         "time": s.time,
         "seller": s.seller.as_str(),
-        "seller_name": seller_name(view),
+        "seller_name": row.detail.seller_name,
         "total": s.total,
         "status": s.status,
         "donated_to": s.donated_to,
-        "allowance_total": view.allowance_total,
-        "items": items(view),
+        "allowance_total": row.allowance_total,
+        "items": items(&row.detail),
     })
 }
 
@@ -234,16 +219,17 @@ async fn public_lookup<S: Store>(
         return Err(not_found());
     }
     let s = &view.summary;
+    let detail = InvoiceDetail::from_message(view.message.as_ref());
     Ok(axum::Json(json!({
         "number": s.number.to_string(),
         "date": s.date,
         "time": s.time,
         "period": s.period.to_string(),
         "seller": s.seller.as_str(),
-        "seller_name": seller_name(&view),
+        "seller_name": detail.seller_name,
         "total": s.total,
         "status": s.status,
-        "items": items(&view),
+        "items": items(&detail),
     }))
     .into_response())
 }

@@ -268,6 +268,7 @@ pub(crate) fn project(
                     allowance,
                 ])
                 .map_err(backend)?;
+            crate::carrier_read::project(t, f.seller.as_str(), &number, body)?;
         }
         Facts::Cancel(c) | Facts::Void(c) => {
             let status = held_status(matches!(facts, Facts::Cancel(_)));

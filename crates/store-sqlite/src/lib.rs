@@ -14,8 +14,10 @@
 //!   applied version (and adopts databases of the old single-number scheme).
 
 mod append;
+mod carrier_read;
 pub mod ceiling;
 mod draw;
+pub mod footprint;
 mod io;
 #[cfg(test)]
 mod legacy_tests;

@@ -13,13 +13,14 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The migrations: (version, SQL), in order.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_draw.sql")),
     (3, include_str!("migrations/0003_outbox_lease.sql")),
+    (6, include_str!("migrations/0006_invoice_detail.sql")),
 ];
 
 /// Every SQL statement of the runner.
@@ -103,6 +104,11 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         t.execute_batch(sql).map_err(backend)?;
         t.execute(sql::RECORD, params![version, now])
             .map_err(backend)?;
+    }
+    if applied < 6 {
+        // Invoices stored before the carrier read projection: rebuild it
+        // from the ledger in the migration's transaction.
+        crate::carrier_read::rebuild(&t)?;
     }
     t.commit().map_err(backend)
 }

@@ -5,6 +5,7 @@
 use crate::{SqliteStore, append, draw, io, outbox, read, records};
 use einvoice_core::Period;
 use einvoice_core::ids::{Carrier, InvoiceNumber, RandomNumber, Ubn};
+use einvoice_store::read_projection::CarrierInvoice;
 use einvoice_store::*;
 
 impl Store for SqliteStore {
@@ -111,6 +112,16 @@ impl Store for SqliteStore {
     ) -> Result<Vec<InvoiceView>, StoreError> {
         let carrier = carrier.clone();
         self.read(move |c| read::carrier_invoices(c, &carrier, period))
+            .await
+    }
+
+    async fn carrier_invoice_rows(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> Result<Vec<CarrierInvoice>, StoreError> {
+        let carrier = carrier.clone();
+        self.read(move |c| crate::carrier_read::carrier_invoice_rows(c, &carrier, period))
             .await
     }
 

@@ -27,6 +27,7 @@ mod eligibility;
 mod entry;
 mod error;
 mod io;
+pub mod read_projection;
 mod records;
 mod scope;
 pub mod stored;
@@ -256,6 +257,27 @@ pub trait Store: Clone + Send + Sync + 'static {
         carrier: &Carrier,
         period: Period,
     ) -> impl Future<Output = Result<Vec<InvoiceView>, StoreError>> + Send;
+
+    /// The carrier read path (`/v1/carrier/invoices`, App API
+    /// `carrierInvChk`): a carrier's invoices in a period, in date, time and
+    /// number order, with seller name, currency and item lines from the read
+    /// projection ([`read_projection`]). This provided body decodes each
+    /// invoice's message (the old path); a backend with the projection table
+    /// overrides it and decodes no body.
+    fn carrier_invoice_rows(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> impl Future<Output = Result<Vec<read_projection::CarrierInvoice>, StoreError>> + Send {
+        async move {
+            Ok(self
+                .carrier_invoices(carrier, period)
+                .await?
+                .iter()
+                .map(read_projection::CarrierInvoice::from_view)
+                .collect())
+        }
+    }
 
     /// Public lookup of one invoice by number and random code.
     fn lookup_invoice(

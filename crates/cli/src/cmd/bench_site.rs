@@ -11,6 +11,7 @@ use einvoice_secrets::Sealer;
 use einvoice_secrets::purpose;
 use einvoice_server::demo::{self, InvoiceGen, Plan};
 use einvoice_server::{Limits, SiteOptions, router, serve};
+use einvoice_store::read_projection::CarrierInvoice;
 use einvoice_store::{ApiKeyRecord, Scope, Store};
 use einvoice_store_postgres::PgStore;
 use einvoice_store_sqlite::SqliteStore;
@@ -483,6 +484,7 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
     })?;
     let carriers = logins.min(generator.carrier_count());
     let expected = Arc::new(expected_per_carrier(&generator, plan.invoices, carriers));
+    let read_paths = server_rt.block_on(compare_read_paths(&store, carriers, period))?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let opts = SiteOptions {
@@ -598,7 +600,20 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
     server
         .join()
         .map_err(|_| anyhow!("the bench server panicked"))??;
+    let footprint = einvoice_store_sqlite::footprint::footprint(&dir.join("einvoice.db"))
+        .map_err(|e| anyhow!("{e}"))?;
     let mut result = result;
+    result["read_path"] = read_paths;
+    result["bytes_on_disk"] = footprint.total_bytes.into();
+    result["bytes_per_invoice"] = (footprint.total_bytes as f64 / a.invoices.max(1) as f64)
+        .round()
+        .into();
+    result["bytes_by_table"] = footprint
+        .by_object
+        .iter()
+        .map(|(name, bytes)| (name.clone(), serde_json::Value::from(*bytes)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     result["seeding_s"] = seeding_s.map(|s| (s * 10.0).round() / 10.0).into();
     result["seeded_per_s"] = seeding_s
         .map(|s| (a.invoices as f64 / s.max(1e-9)).round())
@@ -634,6 +649,53 @@ fn query_verdict(result: &serde_json::Value) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// Rounds over the queried carriers in the in-process read-path comparison.
+const READ_PATH_ROUNDS: u64 = 5;
+
+/// The store's carrier read path (the projection) against the old path that
+/// decodes every invoice's canonical body, in process, interleaved call by
+/// call over the queried carriers: medians and their ratio. Both must return
+/// the same rows.
+async fn compare_read_paths<S: Store>(
+    store: &S,
+    carriers: u64,
+    period: Period,
+) -> anyhow::Result<serde_json::Value> {
+    let mut projection = Vec::new();
+    let mut decoding = Vec::new();
+    let mut rows = 0usize;
+    for round in 0..READ_PATH_ROUNDS {
+        for n in 0..carriers {
+            let carrier = demo::demo_carrier(n);
+            let t = Instant::now();
+            let new = store.carrier_invoice_rows(&carrier, period).await?;
+            projection.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = Instant::now();
+            let old: Vec<CarrierInvoice> = store
+                .carrier_invoices(&carrier, period)
+                .await?
+                .iter()
+                .map(CarrierInvoice::from_view)
+                .collect();
+            decoding.push(t.elapsed().as_secs_f64() * 1e6);
+            if round == 0 && new != old {
+                bail!("the read projection and the ledger bodies disagree on carrier {n}");
+            }
+            rows += new.len();
+        }
+    }
+    projection.sort_by(f64::total_cmp);
+    decoding.sort_by(f64::total_cmp);
+    let (p, d) = (percentile(&projection, 0.5), percentile(&decoding, 0.5));
+    Ok(serde_json::json!({
+        "calls": projection.len(),
+        "invoices_per_call": (rows as f64 / projection.len().max(1) as f64 * 10.0).round() / 10.0,
+        "projection_p50_us": (p * 10.0).round() / 10.0,
+        "body_decoding_p50_us": (d * 10.0).round() / 10.0,
+        "speedup_vs_body_decoding": (d / p.max(1e-9) * 100.0).round() / 100.0,
+    }))
 }
 
 /// Whether the plan's invoices are in the store: its first, middle and last
@@ -678,7 +740,8 @@ fn expected_per_carrier(generator: &InvoiceGen, invoices: u64, carriers: u64) ->
                 s.spawn(move || {
                     let mut c = vec![0u64; carriers as usize];
                     for i in (t * chunk).min(invoices)..((t + 1) * chunk).min(invoices) {
-                        if let Some(n) = generator.invoice(i).carrier.and_then(|id| index.get(&id)) {
+                        if let Some(n) = generator.invoice(i).carrier.and_then(|id| index.get(&id))
+                        {
                             c[*n] += 1;
                         }
                     }

@@ -2,14 +2,15 @@
 //! the carrier and its verification code (驗證碼) are checked
 //! ([`crate::carrier_auth`]) and the request's `timeStamp` is in its window.
 
-use super::answer::{Fail, code, detail_fields, fail, inv_date, msg_str, status_text};
+use super::answer::{Fail, code, detail_fields, fail, inv_date, status_text};
 use super::parameters::{Params, date_param, inv_num_param, same_date, summary_date};
 use super::state::AppState;
 use crate::carrier_auth::CarrierAuthError;
 use einvoice_core::ids::CarrierTypes;
 use einvoice_core::time::Date;
 use einvoice_core::{Carrier, CarrierType, Period, WinningNumbers};
-use einvoice_store::{InvoiceStatus, InvoiceView, Store};
+use einvoice_store::read_projection::CarrierInvoice;
+use einvoice_store::{InvoiceStatus, Store};
 use serde_json::{Map, Value, json};
 
 /// At most this many periods (one year) per `carrierInvChk`.
@@ -69,8 +70,9 @@ async fn auth_carrier<S: Store>(st: &AppState<S>, p: &Params) -> Result<Carrier,
     }
 }
 
-fn carrier_row(i: usize, carrier: &Carrier, view: &InvoiceView) -> Value {
-    let s = &view.summary;
+fn carrier_row(i: usize, carrier: &Carrier, row: &CarrierInvoice) -> Value {
+    let s = &row.summary;
+    let text = |t: &Option<String>| t.clone().unwrap_or_default();
     let date = summary_date(&s.date).unwrap_or(Date::MIN);
     let donatable =
         s.status == InvoiceStatus::Issued && s.donated_to.is_none() && !s.buyer.is_business();
@@ -79,7 +81,7 @@ fn carrier_row(i: usize, carrier: &Carrier, view: &InvoiceView) -> Value {
         "invNum": s.number.to_string(),
         "cardType": carrier.kind.code(),
         "cardNo": carrier.id,
-        "sellerName": msg_str(view, "/Main/Seller/Name"),
+        "sellerName": text(&row.detail.seller_name),
         "invStatus": status_text(s.status),
         "invDonatable": donatable,
         "amount": s.total.to_string(),
@@ -87,10 +89,10 @@ fn carrier_row(i: usize, carrier: &Carrier, view: &InvoiceView) -> Value {
         "donateMark": if s.donated_to.is_some() { 1 } else { 0 },
         "invDate": inv_date(date, &s.time),
         "sellerBan": s.seller.as_str(),
-        "sellerAddress": msg_str(view, "/Main/Seller/Address"),
+        "sellerAddress": text(&row.detail.seller_address),
         "invoiceTime": s.time,
         "buyerBan": if s.buyer.is_business() { s.buyer.qr_str() } else { String::new() },
-        "currency": msg_str(view, "/Amount/Currency"),
+        "currency": text(&row.detail.currency),
     })
 }
 
@@ -173,7 +175,7 @@ pub(super) async fn carrier_chk<S: Store>(
                 None => continue,
             }
         };
-        for view in st.store.carrier_invoices(&carrier, period).await? {
+        for view in st.store.carrier_invoice_rows(&carrier, period).await? {
             let s = &view.summary;
             let Some(d) = summary_date(&s.date) else {
                 continue;

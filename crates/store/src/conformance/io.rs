@@ -224,6 +224,11 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         b.carrier_invoices(&carrier, period()).await.expect("b"),
         a.carrier_invoices(&carrier, period()).await.expect("a")
     );
+    // The import path projects the carrier read path as the append path did.
+    assert_eq!(
+        b.carrier_invoice_rows(&carrier, period()).await.expect("b"),
+        a.carrier_invoice_rows(&carrier, period()).await.expect("a")
+    );
     let random = RandomNumber::parse("3333").expect("r");
     assert_eq!(
         b.lookup_invoice(num("AB00000003"), random)

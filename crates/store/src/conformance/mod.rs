@@ -7,6 +7,7 @@
 //! the `conformance` feature (tests of the backends, the server and the cli).
 
 mod append;
+mod carrier_read;
 mod draw;
 mod fixtures;
 mod io;
@@ -16,6 +17,7 @@ mod reads;
 mod scope;
 
 pub use append::*;
+pub use carrier_read::*;
 pub use draw::*;
 pub use fixtures::*;
 pub use io::*;
@@ -37,7 +39,7 @@ macro_rules! store_conformance {
             lifecycle_and_queries, nonces_and_records, concurrent_appends,
             draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
-            draw_freeze_ledger, draw_winners_ledger);
+            draw_freeze_ledger, draw_winners_ledger, carrier_read_path);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
