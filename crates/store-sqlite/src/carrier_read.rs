@@ -4,11 +4,11 @@
 //! invoice rows of a carrier's period in one query.
 
 use crate::backend;
+use crate::read::invoice_of;
 use einvoice_core::{Carrier, Period};
 use einvoice_store::StoreError;
 use einvoice_store::read_projection::{CarrierInvoice, InvoiceDetail};
-use einvoice_store::stored::StoredInvoice;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, params};
 
 /// Every SQL statement of the carrier read path.
 pub(crate) mod sql {
@@ -20,11 +20,12 @@ pub(crate) mod sql {
     /// Every issued invoice with its issuing entry's body, from the ledger.
     pub(crate) const ISSUING_BODIES: &str = "SELECT i.seller, i.number, l.body FROM invoices i \
          JOIN ledger l ON l.origin = i.origin AND l.seq = i.seq";
-    /// A carrier's invoices of a period with their details; the summary
-    /// columns only (the body is not read).
+    /// A carrier's invoices of a period with their details, in the column
+    /// order of `read::invoice_of`: the summary columns only (neither the
+    /// body nor the ledger is read), then the detail.
     pub(crate) const CARRIER_ROWS: &str = "SELECT i.seller, i.number, i.period, i.date, i.time, \
          i.buyer, i.random, i.carrier_type, i.carrier_id, i.npoban, i.total, i.status, \
-         i.allowance, d.detail FROM invoices i \
+         i.allowance, X'', '', 0, NULL, NULL, NULL, NULL, d.detail FROM invoices i \
          LEFT JOIN invoice_detail d ON d.seller = i.seller AND d.number = i.number \
          WHERE i.carrier_type = ?1 AND i.carrier_id = ?2 AND i.period = ?3 \
          ORDER BY i.date, i.time, i.number";
@@ -63,30 +64,6 @@ pub(crate) fn rebuild(c: &Connection) -> Result<u64, StoreError> {
     Ok(n)
 }
 
-fn row_of(r: &Row<'_>) -> rusqlite::Result<(StoredInvoice, Option<Vec<u8>>)> {
-    Ok((
-        StoredInvoice {
-            seller: r.get(0)?,
-            number: r.get(1)?,
-            period: r.get(2)?,
-            date: r.get(3)?,
-            time: r.get(4)?,
-            buyer: r.get(5)?,
-            random: r.get(6)?,
-            carrier_type: r.get(7)?,
-            carrier_id: r.get(8)?,
-            npoban: r.get(9)?,
-            total: r.get(10)?,
-            status: r.get(11)?,
-            allowance: r.get(12)?,
-            body: Vec::new(),
-            origin: String::new(),
-            seq: 0,
-        },
-        r.get(13)?,
-    ))
-}
-
 /// A carrier's invoices of a period with their details, in date, time and
 /// number order.
 pub(crate) fn carrier_invoice_rows(
@@ -98,7 +75,7 @@ pub(crate) fn carrier_invoice_rows(
     let rows = st
         .query_map(
             params![carrier.kind.code(), carrier.id, period.key()],
-            row_of,
+            |r| Ok((invoice_of(r)?.0, r.get::<_, Option<Vec<u8>>>(20)?)),
         )
         .map_err(backend)?;
     let mut out = Vec::new();

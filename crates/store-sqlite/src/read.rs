@@ -95,7 +95,7 @@ pub(crate) fn hash_of(bytes: &[u8]) -> EntryHash {
 }
 
 /// The invoice and its issuing entry's columns from a row of `sql::invoice_select!`.
-fn invoice_of(r: &Row<'_>) -> rusqlite::Result<(StoredInvoice, Option<StoredEntryRef>)> {
+pub(crate) fn invoice_of(r: &Row<'_>) -> rusqlite::Result<(StoredInvoice, Option<StoredEntryRef>)> {
     let invoice = StoredInvoice {
         seller: r.get(0)?,
         number: r.get(1)?,
