@@ -125,12 +125,19 @@ async fn withheld_bodies_are_reported_exported_and_imported() {
         .expect("run");
     let v = ok(&out);
     assert_eq!(
-        (v["entries"].as_u64(), v["broken"].is_null(), v["withheld"].as_u64()),
+        (
+            v["entries"].as_u64(),
+            v["broken"].is_null(),
+            v["withheld"].as_u64()
+        ),
         (Some(4), true, Some(2))
     );
     assert_eq!(v["withheld_runs"], serde_json::json!([[2, 3]]));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("2 of 4 good entries have their body withheld"), "{err}");
+    assert!(
+        err.contains("2 of 4 good entries have their body withheld"),
+        "{err}"
+    );
 
     assert_success(
         &bin()
@@ -156,5 +163,8 @@ async fn withheld_bodies_are_reported_exported_and_imported() {
         .arg(&b)
         .output()
         .expect("run"));
-    assert_eq!((v["entries"].as_u64(), v["withheld"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(
+        (v["entries"].as_u64(), v["withheld"].as_u64()),
+        (Some(4), Some(2))
+    );
 }

@@ -79,7 +79,10 @@ async fn a_standby_is_promoted_and_continues_on_its_own_origin() {
     assert_eq!(out["entry"]["holds"]["main"]["head"], main[2].hash.to_hex());
 
     let text = std::fs::read_to_string(data.join("einvoice.toml")).expect("config");
-    assert!(text.starts_with("# the standby of the demo deployment\n"), "{text}");
+    assert!(
+        text.starts_with("# the standby of the demo deployment\n"),
+        "{text}"
+    );
     assert!(text.contains("role = \"main\""), "{text}");
     assert!(!text.contains("main_url"), "{text}");
     let cfg = einvoice_server::FileConfig::from_toml(&text).expect("config");
@@ -112,7 +115,10 @@ async fn a_standby_is_promoted_and_continues_on_its_own_origin() {
         .await
         .expect("next");
     let r = next[0].as_ref().expect("accepted");
-    assert_eq!((r.origin.as_str(), r.seq, r.duplicate), ("standby", 2, false));
+    assert_eq!(
+        (r.origin.as_str(), r.seq, r.duplicate),
+        ("standby", 2, false)
+    );
     drop(s);
     for origin in ["main", "standby"] {
         let v = ok(&bin()
@@ -138,7 +144,10 @@ async fn a_copy_without_every_body_is_not_promoted() {
     let out = promote(&data);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("PROMOTE_BODIES_WITHHELD: origin main has 1 entries"), "{err}");
+    assert!(
+        err.contains("PROMOTE_BODIES_WITHHELD: origin main has 1 entries"),
+        "{err}"
+    );
     let text = std::fs::read_to_string(data.join("einvoice.toml")).expect("config");
     assert_eq!(text, STANDBY_TOML, "the configuration is untouched");
     let s = SqliteStore::open(&data.join("einvoice.db"), "standby").expect("open");
@@ -158,7 +167,10 @@ async fn a_copy_with_a_broken_chain_is_not_promoted() {
     let out = promote(&data);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("PROMOTE_CHAIN_BROKEN: origin main breaks at entry 2"), "{err}");
+    assert!(
+        err.contains("PROMOTE_CHAIN_BROKEN: origin main breaks at entry 2"),
+        "{err}"
+    );
     let text = std::fs::read_to_string(data.join("einvoice.toml")).expect("config");
     assert_eq!(text, STANDBY_TOML, "the configuration is untouched");
 }

@@ -119,7 +119,11 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     // Sellers reading their own invoices.
     ("get", "/v1/whoami", RouteClass::Read),
     ("get", "/v1/sellers/{ubn}/invoices", RouteClass::Read),
-    ("get", "/v1/sellers/{ubn}/invoices/{number}", RouteClass::Read),
+    (
+        "get",
+        "/v1/sellers/{ubn}/invoices/{number}",
+        RouteClass::Read,
+    ),
     (
         "get",
         "/v1/sellers/{ubn}/invoices/{number}/history",
@@ -256,7 +260,10 @@ mod tests {
         use RouteClass::*;
         assert_eq!(classify("POST", "/v1/messages"), Some(MainOnly));
         assert_eq!(classify("GET", "/v1/messages"), None);
-        assert_eq!(classify("GET", "/v1/sellers/04595257/tracks"), Some(MainOnly));
+        assert_eq!(
+            classify("GET", "/v1/sellers/04595257/tracks"),
+            Some(MainOnly)
+        );
         assert_eq!(
             classify("GET", "/v1/sellers/04595257/invoices/AB12345678/history"),
             Some(Read)
@@ -273,7 +280,11 @@ mod tests {
         let all = [Anywhere, Read, CitizenWrite, MainOnly];
         let served = |r: Role| all.iter().filter(|c| r.serves(**c)).count();
         assert_eq!(
-            (served(Role::Main), served(Role::Cloud), served(Role::Standby)),
+            (
+                served(Role::Main),
+                served(Role::Cloud),
+                served(Role::Standby)
+            ),
             (4, 3, 2)
         );
         assert!(!Role::Cloud.serves(MainOnly) && !Role::Standby.serves(CitizenWrite));

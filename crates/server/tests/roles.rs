@@ -67,7 +67,10 @@ async fn every_route_at(role: Role) {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        assert_eq!(location.as_deref(), Some(format!("{MAIN_URL}{path}").as_str()));
+        assert_eq!(
+            location.as_deref(),
+            Some(format!("{MAIN_URL}{path}").as_str())
+        );
         let body: serde_json::Value = resp.json().await.expect("problem json");
         assert_eq!(body["code"], MAIN_ONLY);
         assert_eq!(body["status"], 421);
@@ -90,7 +93,13 @@ async fn every_route_at(role: Role) {
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     assert_eq!(refused, expect);
-    assert!(s.store.entries(s.store.site(), 0, 10).await.expect("e").is_empty());
+    assert!(
+        s.store
+            .entries(s.store.site(), 0, 10)
+            .await
+            .expect("e")
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

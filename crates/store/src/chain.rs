@@ -238,7 +238,10 @@ mod tests {
         body[1].body = b"{\"n\":9}".to_vec();
         let v = verdict_of(&body);
         let b = v.broken.expect("changed body");
-        assert_eq!((b.seq, b.code.as_str(), v.entries), (2, BODY_DIGEST_MISMATCH, 1));
+        assert_eq!(
+            (b.seq, b.code.as_str(), v.entries),
+            (2, BODY_DIGEST_MISMATCH, 1)
+        );
         assert!(b.message.contains("its body hashes to"), "{}", b.message);
         let mut head = c.clone();
         head[1].actor = "someone".into();

@@ -370,22 +370,50 @@ pub fn hash_entry(
     actor: &str,
     body: &[u8],
 ) -> EntryHash {
+    let mut h = header(
+        b"einvoice-ledger-v1",
+        prev,
+        origin,
+        seq,
+        hlc,
+        kind,
+        key,
+        actor,
+    );
+    length_prefixed(&mut h, body);
+    EntryHash(h.finalize().into())
+}
+
+/// One variable field: its length (u32 big-endian), then its bytes.
+fn length_prefixed(h: &mut Sha256, b: &[u8]) {
+    let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
+    h.update(len.to_be_bytes());
+    h.update(b);
+}
+
+/// The hasher after the header both formats share: the format marker,
+/// `prev_hash`, origin, seq, hlc, kind, key and actor.
+#[allow(clippy::too_many_arguments)]
+fn header(
+    marker: &[u8],
+    prev: &EntryHash,
+    origin: &str,
+    seq: u64,
+    hlc: Hlc,
+    kind: &str,
+    key: &str,
+    actor: &str,
+) -> Sha256 {
     let mut h = Sha256::new();
-    h.update(b"einvoice-ledger-v1");
+    h.update(marker);
     h.update(prev.0);
-    let field = |h: &mut Sha256, b: &[u8]| {
-        let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
-        h.update(len.to_be_bytes());
-        h.update(b);
-    };
-    field(&mut h, origin.as_bytes());
+    length_prefixed(&mut h, origin.as_bytes());
     h.update(seq.to_be_bytes());
     h.update(hlc.0.to_be_bytes());
-    field(&mut h, kind.as_bytes());
-    field(&mut h, key.as_bytes());
-    field(&mut h, actor.as_bytes());
-    field(&mut h, body);
-    EntryHash(h.finalize().into())
+    length_prefixed(&mut h, kind.as_bytes());
+    length_prefixed(&mut h, key.as_bytes());
+    length_prefixed(&mut h, actor.as_bytes());
+    h
 }
 
 /// Domain separator of the v2 body digest (NUL-terminated, versioned).
@@ -422,20 +450,16 @@ pub fn hash_entry_v2(
     actor: &str,
     body_digest: &EntryHash,
 ) -> EntryHash {
-    let mut h = Sha256::new();
-    h.update(b"einvoice-ledger-v2");
-    h.update(prev.0);
-    let field = |h: &mut Sha256, b: &[u8]| {
-        let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
-        h.update(len.to_be_bytes());
-        h.update(b);
-    };
-    field(&mut h, origin.as_bytes());
-    h.update(seq.to_be_bytes());
-    h.update(hlc.0.to_be_bytes());
-    field(&mut h, kind.as_bytes());
-    field(&mut h, key.as_bytes());
-    field(&mut h, actor.as_bytes());
+    let mut h = header(
+        b"einvoice-ledger-v2",
+        prev,
+        origin,
+        seq,
+        hlc,
+        kind,
+        key,
+        actor,
+    );
     h.update(body_digest.0);
     EntryHash(h.finalize().into())
 }

@@ -80,7 +80,16 @@ fn v2_golden_vector() {
     let by_layout = EntryHash(Sha256::digest(&pre).into());
     assert_eq!(by_layout, hex(V2_HASH));
     assert_eq!(
-        hash_entry_v2(&PREV, ORIGIN, SEQ, HLC, KIND, KEY, ACTOR, &hex(V2_BODY_DIGEST)),
+        hash_entry_v2(
+            &PREV,
+            ORIGIN,
+            SEQ,
+            HLC,
+            KIND,
+            KEY,
+            ACTOR,
+            &hex(V2_BODY_DIGEST)
+        ),
         hex(V2_HASH)
     );
     let e = LedgerEntry::new_v2(ORIGIN, SEQ, HLC, KIND, KEY, ACTOR, BODY.to_vec(), PREV);
@@ -112,13 +121,19 @@ fn export_json_of_v1_entries_reads_as_v1_and_v2_round_trips() {
     let e: LedgerEntry = serde_json::from_str(&v1).expect("a v1 export line");
     assert_eq!((e.format(), e.withheld), (EntryFormat::V1, false));
     assert_eq!(e.computed_hash(), e.hash);
-    assert_eq!(serde_json::to_string(&e).expect("json"), v1, "v1 bytes unchanged");
+    assert_eq!(
+        serde_json::to_string(&e).expect("json"),
+        v1,
+        "v1 bytes unchanged"
+    );
 
     let v2 = LedgerEntry::new_v2(ORIGIN, SEQ, HLC, KIND, KEY, ACTOR, BODY.to_vec(), PREV)
         .withheld_copy()
         .expect("v2");
     let json = serde_json::to_string(&v2).expect("json");
-    assert!(json.contains(&format!(r#""body_digest":"{V2_BODY_DIGEST}","withheld":true"#)));
+    assert!(json.contains(&format!(
+        r#""body_digest":"{V2_BODY_DIGEST}","withheld":true"#
+    )));
     let back: LedgerEntry = serde_json::from_str(&json).expect("back");
     assert_eq!(back, v2);
 }

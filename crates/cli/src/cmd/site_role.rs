@@ -112,10 +112,7 @@ async fn record_promotion<S: Store>(s: &S, site: &str) -> anyhow::Result<serde_j
                 v.withheld
             );
         }
-        holds.insert(
-            origin,
-            json!({"seq": v.entries, "head": v.head.to_hex()}),
-        );
+        holds.insert(origin, json!({"seq": v.entries, "head": v.head.to_hex()}));
     }
     let body = canonical_json(&json!({
         "site": site,
@@ -138,9 +135,8 @@ async fn record_promotion<S: Store>(s: &S, site: &str) -> anyhow::Result<serde_j
 /// The configuration text with `role = "main"` and without `main_url`,
 /// everything else kept as written.
 fn promoted_config(text: &str) -> anyhow::Result<String> {
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| anyhow!("CONFIG_INVALID: {e}"))?;
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| anyhow!("CONFIG_INVALID: {e}"))?;
     doc["role"] = toml_edit::value(Role::Main.as_str());
     doc.remove("main_url");
     let out = doc.to_string();

@@ -137,7 +137,16 @@ impl<'a, 't> Writer<'a, 't> {
         let seq = self.head.seq + 1;
         let hlc = Hlc::now_after(self.head.hlc);
         let digest = body_digest(body);
-        let hash = hash_entry_v2(&self.head.hash, self.site, seq, hlc, kind, key, actor, &digest);
+        let hash = hash_entry_v2(
+            &self.head.hash,
+            self.site,
+            seq,
+            hlc,
+            kind,
+            key,
+            actor,
+            &digest,
+        );
         let st = self.t.prepare_cached(INSERT_LEDGER).await?;
         self.t
             .execute(

@@ -16,12 +16,7 @@ fn event(n: u32) -> NewEntry {
 /// An allocation, an invoice and three events at `s`: every entry v2.
 async fn five_entries<S: Store>(s: &S) -> Vec<LedgerEntry> {
     ok_one(s, &Scope::All, allocation(SELLER_A)).await;
-    ok_one(
-        s,
-        &Scope::All,
-        invoice(SELLER_A, "AB00000001", "1234", 100),
-    )
-    .await;
+    ok_one(s, &Scope::All, invoice(SELLER_A, "AB00000001", "1234", 100)).await;
     for n in 1..=3 {
         s.append_event(event(n)).await.expect("event");
     }
@@ -119,7 +114,10 @@ pub async fn a_withheld_message_body_is_refused<S: Store, T: Store>(a: S, b: T) 
         .await
         .expect_err("changed body");
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
-    assert!(err.to_string().contains("does not match its digest"), "{err}");
+    assert!(
+        err.to_string().contains("does not match its digest"),
+        "{err}"
+    );
     assert!(b.entries(b.site(), 0, 10).await.expect("e").is_empty());
 }
 
@@ -136,7 +134,10 @@ pub async fn v1_chains_keep_verifying<S: Store>(s: S) {
     let r = s.append_event(event(1)).await.expect("append");
     assert_eq!(r.seq, 4);
     let e = s.entries(s.site(), 3, 10).await.expect("entry 4");
-    assert_eq!((e[0].format(), e[0].prev_hash), (EntryFormat::V2, v1[2].hash));
+    assert_eq!(
+        (e[0].format(), e[0].prev_hash),
+        (EntryFormat::V2, v1[2].hash)
+    );
     let v = s.verify_ledger(s.site()).await.expect("verify");
     assert_eq!((v.entries, v.broken, v.withheld), (4, None, 0));
 }
