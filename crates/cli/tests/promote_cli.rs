@@ -53,7 +53,6 @@ async fn standby(dir: &Path, withhold: &[u64]) -> Vec<einvoice_store::LedgerEntr
         .expect("standby")
         .import_site(SiteRecords::default(), copy)
         .await
-        .map(|()| ())
         .unwrap_or_else(|e| panic!("copy: {e}"));
     entries
 }

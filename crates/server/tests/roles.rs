@@ -7,8 +7,8 @@ mod common;
 use common::{now, put_api_key, put_seller, serve_site, signed_request, sqlite_store};
 use einvoice_server::role::{MAIN_ONLY, Role, RouteClass, SiteRole, classify};
 use einvoice_server::{SiteOptions, openapi, sign};
-use einvoice_store::Store;
-use einvoice_store::conformance::{SELLER_A, allocation};
+use einvoice_store::conformance::{SELLER_A, allocation, invoice};
+use einvoice_store::{Scope, Store};
 use std::sync::Arc;
 
 const MAIN_URL: &str = "https://main.einvoice.example";
@@ -134,13 +134,18 @@ async fn a_standby_site_is_read_only() {
     every_route_at(Role::Standby).await;
 }
 
-/// A correctly signed allocation: appended at main (201); at a cloud site
-/// refused with MAIN_ONLY before any handler runs, nothing appended.
+/// A correctly signed invoice inside the seller's track: appended at main
+/// (201); at a cloud site refused with MAIN_ONLY before any handler runs,
+/// nothing appended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_write_at_a_cloud_site_is_never_a_local_write() {
-    let body = einvoice_mig::encode_json(&allocation(SELLER_A).message);
+    let body = einvoice_mig::encode_json(&invoice(SELLER_A, "AB00000001", "1234", 100).message);
     for (role, status) in [(Role::Cloud, 421), (Role::Main, 201)] {
         let s = site(role).await;
+        s.store
+            .append(&Scope::All, "t", vec![allocation(SELLER_A)])
+            .await
+            .expect("track");
         let r = signed_request(
             &s.http,
             &s.url,
@@ -163,6 +168,6 @@ async fn a_signed_write_at_a_cloud_site_is_never_a_local_write() {
             .await
             .expect("e")
             .len();
-        assert_eq!(n, usize::from(role == Role::Main), "at {role}");
+        assert_eq!(n, 1 + usize::from(role == Role::Main), "at {role}");
     }
 }
