@@ -51,6 +51,9 @@ enum Command {
     /// The Uniform Invoice prize draw.
     #[command(subcommand)]
     Draw(cmd::draw::DrawCommand),
+    /// The site's role: promote a standby to main.
+    #[command(subcommand)]
+    Site(cmd::site_role::SiteCommand),
     /// Benchmarks (print medians and ratios to baselines measured in the same run).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd::export_import::export(a),
         Command::Import(a) => cmd::export_import::import(a),
         Command::Draw(c) => cmd::draw::draw(c),
+        Command::Site(c) => cmd::site_role::site(c),
         Command::Bench(BenchCommand::Decode(a)) => cmd::messages::bench_decode(a),
         Command::Bench(BenchCommand::Ingest(a)) => cmd::bench_site::bench_ingest(a),
         Command::Bench(BenchCommand::Query(a)) => cmd::bench_site::bench_query(a),

@@ -247,7 +247,8 @@ async fn a_demo_site_moves_to_postgres_and_stays_verifiable() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("origin main, entry 5") && err.contains("HASH_MISMATCH"),
+        // A v2 entry's changed body no longer matches its digest.
+        err.contains("origin main, entry 5") && err.contains("BODY_DIGEST_MISMATCH"),
         "{err}"
     );
     let empty = PgStore::connect(&fresh, "main").await.expect("connect");

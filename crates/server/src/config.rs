@@ -4,7 +4,10 @@
 //! ```toml
 //! listen = "127.0.0.1:8080"      # EINVOICE_LISTEN
 //! data = "data"                  # EINVOICE_DATA: SQLite file, master key
-//! site = "main"                  # EINVOICE_SITE: this site's ledger origin
+//! site = "main"                  # EINVOICE_SITE: this site's name, its ledger origin
+//! role = "main"                  # EINVOICE_ROLE: main | cloud | standby (crate::role)
+//! main_url = "https://main.example" # EINVOICE_MAIN_URL: where a cloud or standby site
+//!                                # sends main-only requests (required there)
 //! sandbox = false                # accept MOF test identifiers (never in production)
 //! allow_plain_http = false       # plain HTTP on a non-loopback address (behind a TLS proxy)
 //! tls_cert = "cert.pem"          # EINVOICE_TLS_CERT: PEM chain; with tls_key, serve HTTPS
@@ -89,6 +92,10 @@ pub struct FileConfig {
     pub database: Option<String>,
     /// This site's ledger origin.
     pub site: String,
+    /// This site's role in the deployment (`main`, `cloud`, `standby`).
+    pub role: crate::role::Role,
+    /// Base URL of the main site; required when `role` is not `main`.
+    pub main_url: Option<String>,
     /// Accept MOF test identifiers.
     pub sandbox: bool,
     /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
@@ -118,6 +125,8 @@ impl Default for FileConfig {
             data: PathBuf::from("data"),
             database: None,
             site: "main".into(),
+            role: crate::role::Role::Main,
+            main_url: None,
             sandbox: false,
             allow_plain_http: false,
             tls_cert: None,
@@ -150,6 +159,13 @@ pub enum ConfigError {
          or set allow_plain_http = true when a TLS proxy sits in front"
     )]
     PlainHttp(String),
+    /// A cloud or standby site without `main_url`: it could not say where
+    /// main-only requests go.
+    #[error(
+        "MAIN_URL_REQUIRED: role {0} needs main_url (EINVOICE_MAIN_URL), the main site's base URL, \
+         so that main-only requests can be sent there"
+    )]
+    MainUrlRequired(crate::role::Role),
     /// Only one of certificate and key is configured.
     #[error("TLS_INCOMPLETE: tls_cert and tls_key must be given together")]
     TlsIncomplete,
@@ -174,6 +190,15 @@ impl FileConfig {
         }
         if let Some(v) = get("EINVOICE_SITE") {
             self.site = v;
+        }
+        if let Some(v) = get("EINVOICE_ROLE") {
+            self.role = crate::role::Role::parse(&v).ok_or(ConfigError::Env {
+                name: "EINVOICE_ROLE",
+                message: format!("{v:?}: must be main, cloud or standby"),
+            })?;
+        }
+        if let Some(v) = get("EINVOICE_MAIN_URL") {
+            self.main_url = Some(v);
         }
         if let Some(v) = get("EINVOICE_TLS_CERT") {
             self.tls_cert = Some(v.into());
@@ -205,6 +230,9 @@ impl FileConfig {
     /// Refuse combinations that would be unsafe: plain HTTP on a public
     /// address unless forced, a certificate without its key.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if self.role != crate::role::Role::Main && self.main_url.is_none() {
+            return Err(ConfigError::MainUrlRequired(self.role));
+        }
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), Some(_)) => return Ok(()),
             (None, None) => {}
@@ -214,6 +242,15 @@ impl FileConfig {
             return Err(ConfigError::PlainHttp(self.listen.clone()));
         }
         Ok(())
+    }
+
+    /// The role layer's view of this configuration ([`crate::role::SiteRole`]).
+    pub fn site_role(&self) -> crate::role::SiteRole {
+        crate::role::SiteRole {
+            role: self.role,
+            site: self.site.clone(),
+            main_url: self.main_url.clone(),
+        }
     }
 
     /// Whether HTTPS is configured.

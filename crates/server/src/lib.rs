@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod ops;
 pub mod password;
 pub mod problem;
+pub mod role;
 pub mod seller;
 mod seller_auth;
 pub mod sign;

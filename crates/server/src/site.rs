@@ -67,6 +67,10 @@ pub fn router<S: Store>(store: S, sealer: Sealer, opts: SiteOptions) -> Router {
         ))
         .merge(ops::router_with(store, sealer, opts.ops.clone()))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            opts.role.clone(),
+            crate::role::guard,
+        ))
         .layer(middleware::from_fn(problem_documents))
         .layer(DefaultBodyLimit::max(opts.limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(

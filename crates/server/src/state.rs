@@ -34,6 +34,8 @@ pub struct SiteOptions {
     /// Where the seller routes (request timestamps), carrier tokens and bank
     /// accounts read the time.
     pub clock: crate::clock::Clock,
+    /// This site's role: what the role layer ([`crate::role::guard`]) refuses.
+    pub role: std::sync::Arc<crate::role::SiteRole>,
 }
 
 impl Default for SiteOptions {
@@ -45,6 +47,7 @@ impl Default for SiteOptions {
             ops: OpsConfig::default(),
             noop_route: false,
             clock: crate::clock::Clock::default(),
+            role: std::sync::Arc::default(),
         }
     }
 }

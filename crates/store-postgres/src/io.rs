@@ -245,6 +245,8 @@ pub(crate) async fn import_site(
                     &&e.prev_hash.0[..],
                     &&e.hash.0[..],
                     &is_message_kind(&e.kind),
+                    &e.body_digest.as_ref().map(|d| &d.0[..]),
+                    &e.withheld,
                 ],
             )
             .await?;

@@ -69,7 +69,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const MAX_BATCH: usize = 256;
 
 /// The schema version this binary writes (see `src/migrations/`).
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 8;
 
 /// Embedded migrations: (version, SQL), applied in order above the stored version.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -77,6 +77,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("migrations/0002_draw.sql")),
     (3, include_str!("migrations/0003_outbox_lease.sql")),
     (4, include_str!("migrations/0004_winners_partitions.sql")),
+    (8, include_str!("migrations/0008_ledger_v2.sql")),
 ];
 
 /// How to reach the database and how patient to be with it.

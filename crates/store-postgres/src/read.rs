@@ -24,7 +24,7 @@ pub(crate) mod sql {
     }
     macro_rules! entry_select {
         () => {
-            "SELECT origin, seq, hlc, kind, key, actor, body, prev_hash, hash FROM ledger "
+            "SELECT origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld FROM ledger "
         };
     }
 
@@ -127,6 +127,11 @@ pub(crate) fn entry_of(r: &Row) -> Result<LedgerEntry, DbError> {
         body: r.try_get(6)?,
         prev_hash: hash_of(&r.try_get::<_, Vec<u8>>(7)?)?,
         hash: hash_of(&r.try_get::<_, Vec<u8>>(8)?)?,
+        body_digest: r
+            .try_get::<_, Option<Vec<u8>>>(9)?
+            .map(|d| hash_of(&d))
+            .transpose()?,
+        withheld: r.try_get(10)?,
     })
 }
 

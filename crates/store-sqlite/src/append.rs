@@ -8,7 +8,8 @@ use einvoice_store::append_rules::{
     status_on_issue_of, track_overlap, track_ranges,
 };
 use einvoice_store::{
-    AdmittedMessage, AppendOutcome, Hlc, NewEntry, Receipt, Rejection, StoreError, hash_entry,
+    AdmittedMessage, AppendOutcome, Hlc, NewEntry, Receipt, Rejection, StoreError, body_digest,
+    hash_entry_v2,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -18,7 +19,7 @@ pub(crate) mod sql {
     pub(crate) const HEAD_OF_ORIGIN: &str =
         "SELECT seq, hash, hlc FROM ledger WHERE origin = ?1 ORDER BY seq DESC LIMIT 1";
     /// Append one ledger entry.
-    pub(crate) const INSERT_ENTRY: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    pub(crate) const INSERT_ENTRY: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
     /// The entry of a (kind, natural key), if any (idempotency).
     pub(crate) const SEEN_BEFORE: &str =
         "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = ?1 AND key = ?2";
@@ -61,7 +62,7 @@ fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// Append one ledger row at the head and advance the head.
+/// Append one ledger row (format v2, body present) at the head and advance the head.
 pub(crate) fn push_entry(
     t: &Transaction<'_>,
     head: &mut Head,
@@ -73,7 +74,8 @@ pub(crate) fn push_entry(
 ) -> Result<Receipt, StoreError> {
     let seq = head.seq + 1;
     let hlc = Hlc::now_after(head.hlc);
-    let hash = hash_entry(&head.hash, site, seq, hlc, kind, key, actor, body);
+    let digest = body_digest(body);
+    let hash = hash_entry_v2(&head.hash, site, seq, hlc, kind, key, actor, &digest);
     t.prepare_cached(sql::INSERT_ENTRY)
         .map_err(backend)?
         .execute(params![
@@ -85,7 +87,9 @@ pub(crate) fn push_entry(
             actor,
             body,
             &head.hash.0[..],
-            &hash.0[..]
+            &hash.0[..],
+            &digest.0[..],
+            false
         ])
         .map_err(backend)?;
     *head = Head { seq, hash, hlc };

@@ -241,6 +241,8 @@ pub(crate) async fn import_site(
                     e.body,
                     &e.prev_hash.0[..],
                     &e.hash.0[..],
+                    e.body_digest.as_ref().map(|d| &d.0[..]),
+                    e.withheld,
                 ])
                 .map_err(backend)?;
             if let Some(v) = facts {

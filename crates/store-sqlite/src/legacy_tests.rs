@@ -298,3 +298,52 @@ async fn a_version_1_database_without_the_draw_gets_its_tables() {
         Some(account)
     );
 }
+
+/// A database holding v1 entries (written before ledger format v2) is
+/// upgraded on open without touching them: they read back as v1, verify, and
+/// the next entry continues the chain as v2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_entries_of_an_old_database_keep_verifying() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1-entries.db");
+    old_database(&path, &[OLD_SCHEMA, OLD_DRAW, OLD_V2], 2);
+    let v1 = einvoice_store::conformance::chain("main", 3);
+    {
+        let c = Connection::open(&path).expect("open");
+        for e in &v1 {
+            c.execute(
+                "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                rusqlite::params![
+                    e.origin,
+                    i64::try_from(e.seq).expect("seq"),
+                    i64::try_from(e.hlc.0).expect("hlc"),
+                    e.kind,
+                    e.key,
+                    e.actor,
+                    e.body,
+                    &e.prev_hash.0[..],
+                    &e.hash.0[..]
+                ],
+            )
+            .expect("v1 row");
+        }
+    }
+    let store = SqliteStore::open(&path, "main").expect("upgrade");
+    assert_eq!(version(&path), SCHEMA_VERSION);
+    assert_eq!(store.entries("main", 0, 10).await.expect("entries"), v1);
+    let r = store
+        .append_event(einvoice_store::NewEntry {
+            kind: "ADMIN".into(),
+            key: "k".into(),
+            actor: "t".into(),
+            body: b"{}".to_vec(),
+        })
+        .await
+        .expect("append");
+    assert_eq!(r.seq, 4);
+    let next = store.entries("main", 3, 1).await.expect("entry 4");
+    assert_eq!(next[0].format(), einvoice_store::EntryFormat::V2);
+    let v = store.verify_ledger("main").await.expect("verify");
+    assert_eq!((v.entries, v.broken, v.withheld), (4, None, 0));
+}

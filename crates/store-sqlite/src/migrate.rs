@@ -13,7 +13,7 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The migrations: (version, SQL), in order.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_draw.sql")),
     (3, include_str!("migrations/0003_outbox_lease.sql")),
     (6, include_str!("migrations/0006_invoice_detail.sql")),
+    (7, include_str!("migrations/0007_ledger_v2.sql")),
 ];
 
 /// Every SQL statement of the runner.

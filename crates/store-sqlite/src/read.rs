@@ -21,7 +21,7 @@ pub(crate) mod sql {
     }
     macro_rules! entry_select {
         () => {
-            "SELECT origin, seq, hlc, kind, key, actor, body, prev_hash, hash FROM ledger "
+            "SELECT origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld FROM ledger "
         };
     }
 
@@ -156,6 +156,8 @@ pub(crate) fn entry_of(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         body: r.get(6)?,
         prev_hash: hash_of(&r.get::<_, Vec<u8>>(7)?),
         hash: hash_of(&r.get::<_, Vec<u8>>(8)?),
+        body_digest: r.get::<_, Option<Vec<u8>>>(9)?.map(|d| hash_of(&d)),
+        withheld: r.get::<_, i64>(10)? != 0,
     })
 }
 

@@ -109,7 +109,35 @@ pub struct NewEntry {
     pub body: Vec<u8>,
 }
 
+/// The format of a ledger entry's hash: which bytes [`LedgerEntry::hash`]
+/// commits to. Every entry appended today is [`EntryFormat::V2`]; chains
+/// written before keep their [`EntryFormat::V1`] entries as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryFormat {
+    /// [`hash_entry`]: the hash covers the body bytes; the body can never be withheld.
+    V1,
+    /// [`hash_entry_v2`]: the hash covers the body's [`body_digest`], so the
+    /// body may be withheld and the chain still verifies.
+    V2,
+}
+
+impl EntryFormat {
+    /// The number stored in the ledger's `format` column (1 or 2).
+    pub fn number(self) -> u8 {
+        match self {
+            EntryFormat::V1 => 1,
+            EntryFormat::V2 => 2,
+        }
+    }
+}
+
 /// One link of a site's hash chain.
+///
+/// A v1 entry has `body_digest: None` and always carries its body. A v2
+/// entry carries its [`body_digest`] and either its body or, when
+/// `withheld`, an empty `body`: the chain still verifies (the hash commits
+/// to the digest), but nothing can be projected from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
     /// The site that accepted it.
@@ -124,28 +152,117 @@ pub struct LedgerEntry {
     pub key: String,
     /// Who submitted it.
     pub actor: String,
-    /// Canonical body bytes (for messages: `einvoice_mig::canonical`).
+    /// Canonical body bytes (for messages: `einvoice_mig::canonical`);
+    /// empty when `withheld`.
     #[serde(with = "body_b64")]
     pub body: Vec<u8>,
     /// Hash of the previous entry of this origin ([`EntryHash::GENESIS`] for seq 1).
     pub prev_hash: EntryHash,
-    /// [`hash_entry`] of this entry.
+    /// [`hash_entry`] (v1) or [`hash_entry_v2`] (v2) of this entry.
     pub hash: EntryHash,
+    /// v2 entries: the [`body_digest`] the hash commits to; `None` marks a v1 entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_digest: Option<EntryHash>,
+    /// The body is withheld at this copy of the ledger (v2 only): `body` is
+    /// empty, `body_digest` still names it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub withheld: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl LedgerEntry {
-    /// Recompute this entry's hash from its fields.
+    /// A new v2 entry continuing a chain whose head is `prev_hash`: the body
+    /// digest and the entry hash computed here (what every append writes).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_v2(
+        origin: &str,
+        seq: u64,
+        hlc: Hlc,
+        kind: &str,
+        key: &str,
+        actor: &str,
+        body: Vec<u8>,
+        prev_hash: EntryHash,
+    ) -> Self {
+        let digest = body_digest(&body);
+        let hash = hash_entry_v2(&prev_hash, origin, seq, hlc, kind, key, actor, &digest);
+        Self {
+            origin: origin.into(),
+            seq,
+            hlc,
+            kind: kind.into(),
+            key: key.into(),
+            actor: actor.into(),
+            body,
+            prev_hash,
+            hash,
+            body_digest: Some(digest),
+            withheld: false,
+        }
+    }
+
+    /// The hash format of this entry (v2 exactly when it carries a body digest).
+    pub fn format(&self) -> EntryFormat {
+        if self.body_digest.is_some() {
+            EntryFormat::V2
+        } else {
+            EntryFormat::V1
+        }
+    }
+
+    /// The body, unless withheld.
+    pub fn present_body(&self) -> Option<&[u8]> {
+        (!self.withheld).then_some(self.body.as_slice())
+    }
+
+    /// Recompute this entry's hash from its fields: v1 over the body bytes,
+    /// v2 over the stored body digest (whether or not the body is present;
+    /// [`LedgerEntry::body_matches_digest`] checks a present body).
     pub fn computed_hash(&self) -> EntryHash {
-        hash_entry(
-            &self.prev_hash,
-            &self.origin,
-            self.seq,
-            self.hlc,
-            &self.kind,
-            &self.key,
-            &self.actor,
-            &self.body,
-        )
+        match &self.body_digest {
+            None => hash_entry(
+                &self.prev_hash,
+                &self.origin,
+                self.seq,
+                self.hlc,
+                &self.kind,
+                &self.key,
+                &self.actor,
+                &self.body,
+            ),
+            Some(digest) => hash_entry_v2(
+                &self.prev_hash,
+                &self.origin,
+                self.seq,
+                self.hlc,
+                &self.kind,
+                &self.key,
+                &self.actor,
+                digest,
+            ),
+        }
+    }
+
+    /// Whether a present v2 body hashes to the stored digest (true for a
+    /// withheld body and for v1 entries, whose hash covers the body itself).
+    pub fn body_matches_digest(&self) -> bool {
+        match (&self.body_digest, self.withheld) {
+            (Some(d), false) => body_digest(&self.body) == *d,
+            _ => true,
+        }
+    }
+
+    /// This entry with its body withheld: the digest stays, the body goes.
+    /// `None` for a v1 entry, whose hash needs the body itself.
+    pub fn withheld_copy(&self) -> Option<LedgerEntry> {
+        self.body_digest.map(|_| LedgerEntry {
+            body: Vec::new(),
+            withheld: true,
+            ..self.clone()
+        })
     }
 }
 
@@ -253,21 +370,97 @@ pub fn hash_entry(
     actor: &str,
     body: &[u8],
 ) -> EntryHash {
+    let mut h = header(
+        b"einvoice-ledger-v1",
+        prev,
+        origin,
+        seq,
+        hlc,
+        kind,
+        key,
+        actor,
+    );
+    length_prefixed(&mut h, body);
+    EntryHash(h.finalize().into())
+}
+
+/// One variable field: its length (u32 big-endian), then its bytes.
+fn length_prefixed(h: &mut Sha256, b: &[u8]) {
+    let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
+    h.update(len.to_be_bytes());
+    h.update(b);
+}
+
+/// The hasher after the header both formats share: the format marker,
+/// `prev_hash`, origin, seq, hlc, kind, key and actor.
+#[allow(clippy::too_many_arguments)]
+fn header(
+    marker: &[u8],
+    prev: &EntryHash,
+    origin: &str,
+    seq: u64,
+    hlc: Hlc,
+    kind: &str,
+    key: &str,
+    actor: &str,
+) -> Sha256 {
     let mut h = Sha256::new();
-    h.update(b"einvoice-ledger-v1");
+    h.update(marker);
     h.update(prev.0);
-    let field = |h: &mut Sha256, b: &[u8]| {
-        let len = u32::try_from(b.len()).unwrap_or(u32::MAX);
-        h.update(len.to_be_bytes());
-        h.update(b);
-    };
-    field(&mut h, origin.as_bytes());
+    length_prefixed(&mut h, origin.as_bytes());
     h.update(seq.to_be_bytes());
     h.update(hlc.0.to_be_bytes());
-    field(&mut h, kind.as_bytes());
-    field(&mut h, key.as_bytes());
-    field(&mut h, actor.as_bytes());
-    field(&mut h, body);
+    length_prefixed(&mut h, kind.as_bytes());
+    length_prefixed(&mut h, key.as_bytes());
+    length_prefixed(&mut h, actor.as_bytes());
+    h
+}
+
+/// Domain separator of the v2 body digest (NUL-terminated, versioned).
+pub const BODY_DIGEST_DOMAIN: &[u8] = b"einvoice/body/v2\0";
+
+/// The v2 body digest: `SHA-256("einvoice/body/v2\0" ‖ body)`. What a v2
+/// entry hash commits to instead of the body bytes, so a copy of the ledger
+/// can withhold the body and still verify every link.
+pub fn body_digest(body: &[u8]) -> EntryHash {
+    let mut h = Sha256::new();
+    h.update(BODY_DIGEST_DOMAIN);
+    h.update(body);
+    EntryHash(h.finalize().into())
+}
+
+/// The v2 entry hash: SHA-256 over a header that starts with its format
+/// marker, so no v2 preimage equals a v1 one (`"einvoice-ledger-v1"`):
+///
+/// ```text
+/// "einvoice-ledger-v2" ‖ prev_hash(32) ‖ u32 len ‖ origin ‖ u64 seq ‖ u64 hlc
+///   ‖ u32 len ‖ kind ‖ u32 len ‖ key ‖ u32 len ‖ actor ‖ body_digest(32)
+/// ```
+///
+/// (integers big-endian; `body_digest` is [`body_digest`] of the body, fixed
+/// length). Changing this breaks every chain written since v2: don't.
+#[allow(clippy::too_many_arguments)]
+pub fn hash_entry_v2(
+    prev: &EntryHash,
+    origin: &str,
+    seq: u64,
+    hlc: Hlc,
+    kind: &str,
+    key: &str,
+    actor: &str,
+    body_digest: &EntryHash,
+) -> EntryHash {
+    let mut h = header(
+        b"einvoice-ledger-v2",
+        prev,
+        origin,
+        seq,
+        hlc,
+        kind,
+        key,
+        actor,
+    );
+    h.update(body_digest.0);
     EntryHash(h.finalize().into())
 }
 

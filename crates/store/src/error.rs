@@ -4,6 +4,9 @@ use crate::entry::Receipt;
 use einvoice_core::Violation;
 use serde::Serialize;
 
+/// The stable code of [`StoreError::BodyWithheld`].
+pub const BODY_WITHHELD_CODE: &str = "BODY_WITHHELD";
+
 /// The backend itself failed. Nothing was written.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -16,6 +19,11 @@ pub enum StoreError {
     /// Any other backend failure.
     #[error("STORE_BACKEND: {0}")]
     Backend(String),
+    /// A ledger entry's body is withheld at this copy of the ledger (format
+    /// v2) but this site's projections need it: a configuration error (the
+    /// site's role or its upstream's body policy), not corruption.
+    #[error("BODY_WITHHELD: {0}")]
+    BodyWithheld(String),
 }
 
 impl StoreError {
@@ -25,6 +33,7 @@ impl StoreError {
             Self::Unavailable(_) => "STORE_UNAVAILABLE",
             Self::Corrupt(_) => "STORE_CORRUPT",
             Self::Backend(_) => "STORE_BACKEND",
+            Self::BodyWithheld(_) => BODY_WITHHELD_CODE,
         }
     }
 }

@@ -181,11 +181,31 @@ fn replay_rules() -> Rules {
 /// entry) a body that does not decode, does not validate, does not
 /// re-encode to the same canonical bytes, or whose kind or natural key
 /// differs from the entry's.
+///
+/// Ledger format v2: a present body that does not match its digest is
+/// `STORE_CORRUPT`; a withheld body is fine for an event entry (it only
+/// advances the chain) and `BODY_WITHHELD` for a message entry, whose
+/// projection needs it.
 pub fn replay_facts(e: &LedgerEntry) -> Result<Option<Validated>, StoreError> {
+    let at = || format!("entry {}#{} ({} {})", e.origin, e.seq, e.kind, e.key);
+    if !e.body_matches_digest() {
+        return Err(StoreError::Corrupt(format!(
+            "{}: body does not match its digest",
+            at()
+        )));
+    }
     if !is_message_kind(&e.kind) {
         return Ok(None);
     }
-    let at = || format!("entry {}#{} ({} {})", e.origin, e.seq, e.kind, e.key);
+    if e.withheld {
+        return Err(StoreError::BodyWithheld(format!(
+            "{}: this copy of the ledger holds only the digest of this {} entry, but the invoice projections need its body; \
+             get it from a site that holds every body of origin {} (a main or standby site)",
+            at(),
+            e.kind,
+            e.origin
+        )));
+    }
     let msg = einvoice_mig::decode_json(&e.body)
         .map_err(|err| StoreError::Corrupt(format!("{}: body does not decode: {err}", at())))?;
     if einvoice_mig::canonical(&msg) != e.body {

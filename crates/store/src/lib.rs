@@ -34,10 +34,13 @@ pub mod stored;
 mod winning;
 
 pub use canonical::canonical_json;
-pub use chain::{ChainCheck, HASH_MISMATCH, PREV_HASH_MISMATCH, SEQ_GAP};
+pub use chain::{BODY_DIGEST_MISMATCH, ChainCheck, HASH_MISMATCH, PREV_HASH_MISMATCH, SEQ_GAP};
 pub use draw::*;
-pub use entry::{EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, hash_entry, operator_actor};
-pub use error::{Rejection, StoreError};
+pub use entry::{
+    BODY_DIGEST_DOMAIN, EntryFormat, EntryHash, Hlc, LedgerEntry, NewEntry, Receipt, body_digest,
+    hash_entry, hash_entry_v2, operator_actor,
+};
+pub use error::{BODY_WITHHELD_CODE, Rejection, StoreError};
 pub use io::{
     IMPORT_EMPTY_TABLES, OutboxRecord, SiteRecords, TARGET_NOT_EMPTY, WinnersExport,
     is_message_kind, replay_facts, target_not_empty,

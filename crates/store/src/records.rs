@@ -255,6 +255,13 @@ pub struct LedgerVerdict {
     pub head: crate::entry::EntryHash,
     /// The first broken link, if any.
     pub broken: Option<BrokenLink>,
+    /// Good entries whose body is withheld at this copy (v2; the chain
+    /// verifies through their body digests).
+    #[serde(default)]
+    pub withheld: u64,
+    /// The withheld entries, as inclusive `[first, last]` runs of sequence numbers.
+    #[serde(default)]
+    pub withheld_runs: Vec<[u64; 2]>,
 }
 
 /// Where and why a chain breaks.
@@ -262,7 +269,7 @@ pub struct LedgerVerdict {
 pub struct BrokenLink {
     /// Sequence of the first bad entry.
     pub seq: u64,
-    /// `SEQ_GAP`, `PREV_HASH_MISMATCH` or `HASH_MISMATCH`.
+    /// `SEQ_GAP`, `PREV_HASH_MISMATCH`, `HASH_MISMATCH` or `BODY_DIGEST_MISMATCH`.
     pub code: String,
     /// What was found.
     pub message: String,

@@ -10,7 +10,12 @@ use std::process::ExitCode;
 /// `einvoice ledger …`
 #[derive(Subcommand)]
 pub enum LedgerCommand {
-    /// Walk the hash chain and report the first broken link.
+    /// Walk the hash chain and report the first broken link. Prints the
+    /// verdict as JSON: `entries`, `head`, `broken`, and the entries whose
+    /// body is withheld at this copy (ledger format v2: `withheld`, a count,
+    /// and `withheld_runs`, inclusive `[first, last]` sequence runs); a
+    /// withheld body is not a broken link, a body that does not match its
+    /// digest is (`BODY_DIGEST_MISMATCH`).
     Verify {
         /// Where the store is.
         #[command(flatten)]
@@ -44,6 +49,12 @@ pub fn ledger(c: LedgerCommand) -> anyhow::Result<ExitCode> {
             let verdict = with_store!(&store, s => s.verify_ledger(&origin).await)
                 .map_err(|e| anyhow!("{e}"))?;
             println!("{}", serde_json::to_string(&verdict)?);
+            if verdict.withheld > 0 {
+                eprintln!(
+                    "ledger {origin}: {} of {} good entries have their body withheld here (digest only, the chain verifies through it)",
+                    verdict.withheld, verdict.entries
+                );
+            }
             Ok(match verdict.broken {
                 None => ExitCode::SUCCESS,
                 Some(b) => {

@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod progress;
 pub mod proof;
 pub mod site;
+pub mod site_role;
 pub mod store_args;
 
 /// The error for a command whose capability has not landed yet.

@@ -145,6 +145,7 @@ async fn run_site<S: Store>(
             Rules::production()
         },
         limits: cfg.limits.clone(),
+        role: std::sync::Arc::new(cfg.site_role()),
         ..SiteOptions::default()
     };
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {

@@ -14,7 +14,9 @@ use crate::error::DbError;
 use einvoice_core::Facts;
 use einvoice_core::validated::InvoiceFacts;
 use einvoice_store::append_rules::{InvoiceColumns, outside_track, seen_before, status_on_issue};
-use einvoice_store::{AppendOutcome, EntryHash, Hlc, Receipt, StoreError, hash_entry};
+use einvoice_store::{
+    AppendOutcome, EntryHash, Hlc, Receipt, StoreError, body_digest, hash_entry_v2,
+};
 use futures_util::future::try_join3;
 use std::collections::HashMap;
 
@@ -116,7 +118,8 @@ impl<'a, 't> Writer<'a, 't> {
             } else {
                 let seq = self.head.seq + 1;
                 let hlc = Hlc::now_after(self.head.hlc);
-                let hash = hash_entry(
+                let digest = body_digest(body);
+                let hash = hash_entry_v2(
                     &self.head.hash,
                     self.site,
                     seq,
@@ -124,9 +127,10 @@ impl<'a, 't> Writer<'a, 't> {
                     kind,
                     key,
                     x.actor,
-                    body,
+                    &digest,
                 );
-                rows.ledger(to_i64(seq)?, to_i64(hlc.0)?, x, self.head.hash, hash);
+                let link = (self.head.hash, hash, digest);
+                rows.ledger(to_i64(seq)?, to_i64(hlc.0)?, x, link);
                 rows.invoice(x.f, held_for[i], numbers[i].clone(), periods[i]);
                 if !new_periods.contains(&x.f.period.key()) {
                     new_periods.push(x.f.period.key());
@@ -184,6 +188,7 @@ impl<'a, 't> Writer<'a, 't> {
                     &rows.body,
                     &rows.prev,
                     &rows.hash,
+                    &rows.digest,
                 ],
             ),
             self.t.execute(
@@ -338,6 +343,7 @@ struct NewRows<'a> {
     body: Vec<&'a [u8]>,
     prev: Vec<Vec<u8>>,
     hash: Vec<Vec<u8>>,
+    digest: Vec<Vec<u8>>,
     // invoices (body and seq shared with the ledger columns)
     seller: Vec<&'a str>,
     number: Vec<String>,
@@ -354,7 +360,14 @@ struct NewRows<'a> {
 }
 
 impl<'a> NewRows<'a> {
-    fn ledger(&mut self, seq: i64, hlc: i64, x: &Pending<'a>, prev: EntryHash, hash: EntryHash) {
+    /// The ledger row; `link` is (previous hash, entry hash, body digest).
+    fn ledger(
+        &mut self,
+        seq: i64,
+        hlc: i64,
+        x: &Pending<'a>,
+        (prev, hash, digest): (EntryHash, EntryHash, EntryHash),
+    ) {
         self.seq.push(seq);
         self.hlc.push(hlc);
         self.kind.push(x.p.kind);
@@ -363,6 +376,7 @@ impl<'a> NewRows<'a> {
         self.body.push(x.p.body.as_slice());
         self.prev.push(prev.0.to_vec());
         self.hash.push(hash.0.to_vec());
+        self.digest.push(digest.0.to_vec());
     }
 
     /// The invoice row; `held` is (cancel held, void held) for its number.

@@ -5,7 +5,7 @@
 use super::columns::{hash_of, to_i64, to_u64};
 use super::sql::{INSERT_LEDGER, LOCK_HEAD, UPDATE_HEAD};
 use crate::error::DbError;
-use einvoice_store::{EntryHash, Hlc, NewEntry, Receipt, hash_entry};
+use einvoice_store::{EntryHash, Hlc, NewEntry, Receipt, body_digest, hash_entry_v2};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
@@ -125,7 +125,7 @@ impl<'a, 't> Writer<'a, 't> {
         Ok(())
     }
 
-    /// Append one ledger row at the head and advance the head.
+    /// Append one ledger row (format v2, body present) at the head and advance the head.
     pub(crate) async fn push(
         &mut self,
         kind: &str,
@@ -136,7 +136,17 @@ impl<'a, 't> Writer<'a, 't> {
     ) -> Result<Receipt, DbError> {
         let seq = self.head.seq + 1;
         let hlc = Hlc::now_after(self.head.hlc);
-        let hash = hash_entry(&self.head.hash, self.site, seq, hlc, kind, key, actor, body);
+        let digest = body_digest(body);
+        let hash = hash_entry_v2(
+            &self.head.hash,
+            self.site,
+            seq,
+            hlc,
+            kind,
+            key,
+            actor,
+            &digest,
+        );
         let st = self.t.prepare_cached(INSERT_LEDGER).await?;
         self.t
             .execute(
@@ -152,6 +162,8 @@ impl<'a, 't> Writer<'a, 't> {
                     &&self.head.hash.0[..],
                     &&hash.0[..],
                     &message,
+                    &&digest.0[..],
+                    &false,
                 ],
             )
             .await?;

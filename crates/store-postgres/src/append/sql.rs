@@ -18,9 +18,9 @@ pub(crate) fn create_partition_sql(key: u32) -> String {
 /// The origin's chain head, row-locked until the transaction ends.
 pub(crate) const LOCK_HEAD: &str =
     "SELECT seq, hash, hlc FROM ledger_heads WHERE origin = $1 FOR UPDATE";
-/// One ledger entry.
-pub(crate) const INSERT_LEDGER: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// One ledger entry (`body_digest` NULL for a v1 entry).
+pub(crate) const INSERT_LEDGER: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message, body_digest, withheld) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 /// Idempotency: the message already accepted under (kind, natural key).
 pub(crate) const EXISTING_MESSAGE: &str =
     "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = $1 AND key = $2 AND message";
@@ -46,10 +46,10 @@ pub(crate) const HELD_FOR_ALL: &str = "SELECT q.i, h.status \
      FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS q(seller, number, i) \
      JOIN held h ON h.seller = q.seller AND h.number = q.number";
 /// A run's ledger entries (messages), one array per column.
-pub(super) const INSERT_LEDGER_ROWS: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message) \
-     SELECT $1, u.seq, u.hlc, u.kind, u.key, u.actor, u.body, u.prev, u.hash, true \
-     FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::bytea[]) \
-     AS u(seq, hlc, kind, key, actor, body, prev, hash)";
+pub(super) const INSERT_LEDGER_ROWS: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, message, body_digest) \
+     SELECT $1, u.seq, u.hlc, u.kind, u.key, u.actor, u.body, u.prev, u.hash, true, u.digest \
+     FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::bytea[], $10::bytea[]) \
+     AS u(seq, hlc, kind, key, actor, body, prev, hash, digest)";
 /// A run's invoice rows, one array per column, each with the allowances
 /// that arrived before it.
 pub(super) const INSERT_INVOICE_ROWS: &str = "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, \

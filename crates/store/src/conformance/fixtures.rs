@@ -242,7 +242,7 @@ pub(super) async fn fail_0_deliver_1<S: Store>(s: &S) {
     );
 }
 
-/// A valid hash chain of `n` `ADMIN` ledger entries (sequence numbers
+/// A valid v1 hash chain of `n` `ADMIN` ledger entries (sequence numbers
 /// 1..=`n`, body `{"n":<seq>}`) for `origin`, linked from
 /// [`crate::EntryHash::GENESIS`]: what the chain checks of the store and of
 /// an export file are tested against.
@@ -263,9 +263,34 @@ pub fn chain(origin: &str, n: u64) -> Vec<crate::LedgerEntry> {
                 body,
                 prev_hash: prev,
                 hash,
+                body_digest: None,
+                withheld: false,
             };
             prev = hash;
             entry
+        })
+        .collect()
+}
+
+/// A valid v2 hash chain of `n` `ADMIN` entries for `origin` (bodies
+/// `{"n":<seq>}`, every body present): what withholding is tested against.
+pub fn chain_v2(origin: &str, n: u64) -> Vec<crate::LedgerEntry> {
+    let mut prev = crate::EntryHash::GENESIS;
+    (1..=n)
+        .map(|seq| {
+            let body = format!("{{\"n\":{seq}}}").into_bytes();
+            let e = crate::LedgerEntry::new_v2(
+                origin,
+                seq,
+                crate::Hlc(seq),
+                "ADMIN",
+                "k",
+                "test",
+                body,
+                prev,
+            );
+            prev = e.hash;
+            e
         })
         .collect()
 }

@@ -54,7 +54,8 @@ pub async fn concurrent_appends<S: Store>(s: S) {
 /// Verify names the first changed entry: after an allocation and three
 /// invoices, `tamper` changes entry 3's stored body behind the store's back
 /// (as an attacker with database access would); the verdict is
-/// `HASH_MISMATCH` at 3 with 2 good entries.
+/// `BODY_DIGEST_MISMATCH` at 3 (a v2 entry's body no longer matches the
+/// digest its hash commits to) with 2 good entries.
 pub async fn verify_finds_the_first_tampered_entry<S, T, TF>(s: S, tamper: T)
 where
     S: Store,
@@ -75,7 +76,7 @@ where
     let broken = v.broken.expect("broken link found");
     assert_eq!(
         (broken.seq, broken.code.as_str()),
-        (3, crate::HASH_MISMATCH)
+        (3, crate::BODY_DIGEST_MISMATCH)
     );
     assert_eq!(v.entries, 2);
 }

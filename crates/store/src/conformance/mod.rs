@@ -15,6 +15,7 @@ mod ledger;
 mod outbox;
 mod reads;
 mod scope;
+mod withheld;
 
 pub use append::*;
 pub use carrier_read::*;
@@ -25,6 +26,7 @@ pub use ledger::*;
 pub use outbox::*;
 pub use reads::*;
 pub use scope::*;
+pub use withheld::*;
 
 use crate::{InvoiceStatus, Rejection, Scope, Store};
 use einvoice_core::{InvoiceNumber, Period, RandomNumber, Rules, Ubn, Validated, validate};
@@ -39,12 +41,23 @@ macro_rules! store_conformance {
             lifecycle_and_queries, nonces_and_records, concurrent_appends,
             draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
-            draw_freeze_ledger, draw_winners_ledger, carrier_read_path);
+            draw_freeze_ledger, draw_winners_ledger, carrier_read_path, new_entries_are_v2,
+            v1_chains_keep_verifying);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn export_import_round_trip() {
             $crate::conformance::export_import_round_trip($make.await, $make.await).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn withheld_bodies_are_stored_and_verified() {
+            $crate::conformance::withheld_bodies_are_stored_and_verified($make.await, $make.await)
+                .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_withheld_message_body_is_refused() {
+            $crate::conformance::a_withheld_message_body_is_refused($make.await, $make.await)
+                .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn import_refuses_draw_data() {
