@@ -18,6 +18,17 @@ async fn raw(url: &str, request: &str) -> String {
     text
 }
 
+async fn metrics_text(site: &common::TestSite) -> String {
+    site.http
+        .get(format!("{}/metrics", site.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_methods_are_counted_as_other_not_as_new_series() {
     let (store, dir) = sqlite_store();
@@ -30,15 +41,7 @@ async fn unknown_methods_are_counted_as_other_not_as_new_series() {
         .await;
         assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
     }
-    let metrics = site
-        .http
-        .get(format!("{}/metrics", site.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&site).await;
     assert!(
         !metrics.contains("BREW") && !metrics.contains("X-ANYTHING"),
         "{metrics}"
@@ -50,15 +53,7 @@ async fn unknown_methods_are_counted_as_other_not_as_new_series() {
         .get(format!("{}/no/such/path/12345", site.url))
         .send()
         .await;
-    let metrics = site
-        .http
-        .get(format!("{}/metrics", site.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&site).await;
     assert!(!metrics.contains("12345"), "{metrics}");
 }
 

@@ -32,16 +32,7 @@ async fn https_serves_the_api_and_plain_clients_get_nothing() {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(serve_tls(listener, app, cfg, std::future::pending()));
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(der)).expect("root");
-    let client_cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_cfg));
+    let connector = client_connector(der);
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut tls = connector
         .connect(ServerName::try_from("localhost").expect("name"), tcp)
