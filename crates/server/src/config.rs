@@ -29,6 +29,13 @@
 //! public_burst = 20
 //! carrier_per_second = 20        # citizen requests per client address
 //! carrier_burst = 60
+//!
+//! [edge]                         # the listener, plain and TLS (crate::edge)
+//! header_read_timeout_ms = 10000 # whole request head within this, else closed
+//! idle_timeout_ms = 60000        # keep-alive connection without a request: closed
+//! tls_handshake_timeout_ms = 10000
+//! max_connections = 10000        # open connections; beyond: closed at accept
+//! max_connections_per_client = 64 # per client address (IPv6: per /64)
 //! ```
 
 use serde::Deserialize;
@@ -106,6 +113,8 @@ pub struct FileConfig {
     pub tls_key: Option<PathBuf>,
     /// Request limits.
     pub limits: Limits,
+    /// Connection limits of the listener (slow and greedy clients).
+    pub edge: crate::edge::EdgeLimits,
     /// Where the outbox's winner notifications are POSTed (`https://…`, or
     /// `http://…` to a loopback relay); the signing secret comes from
     /// `EINVOICE_WEBHOOK_SECRET` only.
@@ -132,6 +141,7 @@ impl Default for FileConfig {
             tls_cert: None,
             tls_key: None,
             limits: Limits::default(),
+            edge: crate::edge::EdgeLimits::default(),
             webhook_url: None,
             webhook_ca_file: None,
             webhook_allow_plain_http: false,
@@ -343,6 +353,17 @@ mod tests {
             Some(std::path::Path::new("/nonexistent/ca.pem"))
         );
         assert!(matches!(c.webhook(secret), Err(WebhookError::CaFile(_))));
+    }
+
+    #[test]
+    fn edge_section() {
+        let c = FileConfig::from_toml("[edge]\nheader_read_timeout_ms = 2000\n").expect("parses");
+        assert_eq!(c.edge.header_read_timeout_ms, 2000);
+        assert_eq!(c.edge.max_connections_per_client, 64);
+        let e = FileConfig::from_toml("[edge]\nheader_timeout = 1\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("header_timeout")));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod citizen;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod edge;
 pub mod lockout;
 pub mod openapi;
 pub mod ops;
@@ -29,4 +30,5 @@ pub mod webhook;
 pub mod winnings;
 
 pub use config::{FileConfig, Limits};
+pub use site::serve_with;
 pub use site::{SiteOptions, router, serve};

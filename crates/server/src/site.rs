@@ -19,6 +19,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::app_api;
+use crate::edge::EdgeLimits;
 use crate::ops;
 use crate::problem::{Problem, store_problem};
 use crate::{citizen, openapi, seller};
@@ -31,7 +32,6 @@ use axum::routing::get;
 use einvoice_secrets::Sealer;
 use einvoice_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,7 @@ pub fn router<S: Store>(store: S, sealer: Sealer, opts: SiteOptions) -> Router {
             crate::role::guard,
         ))
         .layer(middleware::from_fn(problem_documents))
+        .layer(middleware::from_fn(default_no_store))
         .layer(DefaultBodyLimit::max(opts.limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(opts.limits.request_timeout_ms),
@@ -108,6 +109,12 @@ async fn openapi_route() -> Response {
     r
 }
 
+/// Install the process-wide Prometheus recorder (if no other recorder is),
+/// so that counters recorded before the first request are kept.
+pub(crate) fn install_metrics() {
+    prometheus();
+}
+
 /// The process-wide Prometheus recorder (installed on first use).
 fn prometheus() -> Option<&'static PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -131,6 +138,7 @@ async fn metrics_route() -> Response {
             "METRICS_UNAVAILABLE",
             "another metrics recorder is installed in this process",
         )
+        .public_detail()
         .into_response(),
     }
 }
@@ -142,14 +150,54 @@ async fn record_metrics(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16().to_string();
-    let labels = [("route", route), ("method", method), ("status", status)];
+    let labels = [
+        ("route", route),
+        ("method", method.to_string()),
+        ("status", status),
+    ];
     metrics::counter!("einvoice_http_requests_total", &labels).increment(1);
     metrics::histogram!("einvoice_http_request_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// The `method` label of request metrics: the standard methods by name,
+/// anything else `OTHER` (a client cannot mint new metric series).
+pub fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
+/// `Cache-Control: no-store` on the JSON answers of `/v1/` and the App API
+/// (they carry account data, tokens and secrets) unless the route set its own.
+async fn default_no_store(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/v1/") || req.uri().path().starts_with("/PB2CAPIVAN/");
+    let mut resp = next.run(req).await;
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/") && v.contains("json"));
+    if api && json {
+        resp.headers_mut()
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
     resp
 }
 
@@ -215,17 +263,72 @@ async fn problem_documents(req: Request, next: Next) -> Response {
     out
 }
 
-/// Serve `app` on an already bound listener until `shutdown` resolves; the
-/// client address is available to handlers (per-client limits).
+/// Serve `app` on an already bound listener until `shutdown` resolves, with
+/// the default [`EdgeLimits`]; the client address is available to handlers
+/// (per-client limits).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, app, EdgeLimits::default(), shutdown).await
+}
+
+/// Serve `app` on an already bound listener under `limits` (header-read and
+/// idle timeouts, connection caps per client and overall) until `shutdown`
+/// resolves; then stop accepting and let the requests in flight finish.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: EdgeLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    crate::edge::serve_connections(listener, app, limits, crate::edge::Plain, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_plain_text_5xx_becomes_a_problem_without_its_text() {
+        let app = Router::new()
+            .route(
+                "/x",
+                get(|| async {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "pool: password authentication failed for user einvoice",
+                    )
+                }),
+            )
+            .layer(middleware::from_fn(problem_documents));
+        let req = Request::builder()
+            .uri("/x")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let resp = app.oneshot(req).await.expect("answer");
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let id = resp
+            .headers()
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .expect("correlation id");
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("password"), "{text}");
+        assert!(text.contains(&id) && text.contains("INTERNAL"), "{text}");
+    }
+
+    #[test]
+    fn method_labels_are_bounded() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::GET), "GET");
+        let odd = Method::from_bytes(b"PROPFIND").expect("method");
+        assert_eq!(method_label(&odd), "OTHER");
+    }
 }

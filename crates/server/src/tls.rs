@@ -1,27 +1,19 @@
 //! HTTPS: the same router behind rustls (aws-lc-rs provider, TLS 1.2 and
 //! 1.3, HTTP/1.1 and HTTP/2 by ALPN).
 //!
-//! Each accepted connection gets [`HANDSHAKE_TIMEOUT`] to finish its TLS
-//! handshake (a slow or silent client cannot hold a task for long), then is
-//! served by hyper with the client address available to handlers as
-//! [`ConnectInfo`], exactly as on plain HTTP.
+//! Each accepted connection gets `tls_handshake_timeout_ms` of its
+//! [`EdgeLimits`] to finish its TLS handshake (a slow or silent client cannot
+//! hold a task for long), then is served by hyper with the client address
+//! available to handlers, under the same limits as plain HTTP
+//! ([`crate::edge`]).
 
+use crate::edge::{EdgeLimits, Handshake};
 use axum::Router;
-use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
-use tower::ServiceExt;
-
-/// Longest TLS handshake accepted.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the certificate or key could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -75,42 +67,40 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     Ok(Arc::new(cfg))
 }
 
-/// Serve `app` over TLS on `listener` until `shutdown` resolves (no new
-/// connections after that; connections in flight finish their requests).
+/// Serve `app` over TLS on `listener` with the default [`EdgeLimits`] until
+/// `shutdown` resolves (no new connections after that; connections in
+/// flight finish their requests).
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     app: Router,
     config: Arc<ServerConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    tokio::pin!(shutdown);
-    loop {
-        let (tcp, addr) = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                // Out of file descriptors and the like: back off, keep serving.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        tokio::spawn(async move {
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let svc = tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
-                app.clone().oneshot(req.map(axum::body::Body::new))
-            });
-            let _ = Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc))
-                .await;
-        });
+    serve_tls_with(listener, app, config, EdgeLimits::default(), shutdown).await
+}
+
+/// Serve `app` over TLS on `listener` under `limits` (handshake, header-read
+/// and idle timeouts, connection caps); every response carries
+/// `Strict-Transport-Security` ([`crate::edge::HSTS`]).
+pub async fn serve_tls_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    config: Arc<ServerConfig>,
+    limits: EdgeLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tls = Tls(tokio_rustls::TlsAcceptor::from(config));
+    crate::edge::serve_connections(listener, app, limits, tls, shutdown).await
+}
+
+/// The TLS handshake of an accepted connection.
+#[derive(Clone)]
+struct Tls(tokio_rustls::TlsAcceptor);
+
+impl Handshake for Tls {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    const TLS: bool = true;
+    async fn handshake(&self, tcp: tokio::net::TcpStream) -> std::io::Result<Self::Io> {
+        self.0.accept(tcp).await
     }
 }

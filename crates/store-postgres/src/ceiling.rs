@@ -5,7 +5,6 @@
 
 use einvoice_store::StoreError;
 use futures_util::SinkExt;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 /// One row: seller, number, message body (JSON text).
@@ -30,9 +29,8 @@ pub async fn raw_copy_ceiling(
     batch: usize,
 ) -> Result<Duration, StoreError> {
     let fail = |e: tokio_postgres::Error| StoreError::Unavailable(e.to_string());
-    let cfg = tokio_postgres::Config::from_str(url)
-        .map_err(|e| StoreError::Backend(format!("invalid database url: {e}")))?;
-    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(fail)?;
+    let c = crate::tls::pg_connect_config(url)?;
+    let (client, conn) = c.config.connect(c.tls).await.map_err(fail)?;
     let driver = tokio::spawn(conn);
     client
         .batch_execute(
@@ -86,9 +84,8 @@ pub async fn raw_winners_ceiling(
     notes: &[einvoice_store::OutboxItem],
 ) -> Result<Duration, StoreError> {
     let fail = |e: tokio_postgres::Error| StoreError::Unavailable(e.to_string());
-    let cfg = tokio_postgres::Config::from_str(url)
-        .map_err(|e| StoreError::Backend(format!("invalid database url: {e}")))?;
-    let (mut client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(fail)?;
+    let c = crate::tls::pg_connect_config(url)?;
+    let (mut client, conn) = c.config.connect(c.tls).await.map_err(fail)?;
     let driver = tokio::spawn(conn);
     client
         .batch_execute(

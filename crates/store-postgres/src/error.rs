@@ -95,7 +95,7 @@ impl DbError {
         match self {
             Self::Store(s) => s,
             other => {
-                let text = other.to_string();
+                let text = with_causes(&other);
                 match other.to_store_ref() {
                     Kind::Unavailable => StoreError::Unavailable(format!("database: {text}")),
                     Kind::Other => StoreError::Backend(format!("database: {text}")),
@@ -103,6 +103,23 @@ impl DbError {
             }
         }
     }
+}
+
+/// `e` and each of its causes not already in the text (the driver says
+/// only "error performing TLS handshake"; the cause says which certificate
+/// check failed).
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
 }
 
 impl From<DbError> for StoreError {

@@ -54,13 +54,13 @@ mod read;
 #[cfg(test)]
 mod retry_tests;
 mod store;
+pub mod tls;
 
 use crate::error::DbError;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use einvoice_store::{AdmittedMessage, AppendOutcome, NewEntry, Receipt, Rejection, StoreError};
 use std::collections::HashSet;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -216,8 +216,12 @@ impl PgStore {
 
     /// Connect with explicit options.
     pub async fn connect_with(opts: PgOptions) -> Result<Self, StoreError> {
-        let mut cfg = tokio_postgres::Config::from_str(&opts.url)
-            .map_err(|e| backend(format!("invalid database url: {e}")))?;
+        // sslmode / sslrootcert: see [`tls`] (default verify-full off the machine).
+        let tls::PgConnectConfig {
+            config: mut cfg,
+            tls,
+            ..
+        } = tls::pg_connect_config(&opts.url)?;
         let ms = |d: Duration| d.as_millis().max(1);
         let mut options = cfg.get_options().unwrap_or_default().to_string();
         options.push_str(&format!(
@@ -232,7 +236,7 @@ impl PgStore {
             .application_name(format!("einvoice-{}", opts.site));
         let manager = Manager::from_config(
             cfg,
-            tokio_postgres::NoTls,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

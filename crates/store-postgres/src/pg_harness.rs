@@ -71,11 +71,32 @@ pub struct PgCluster {
     /// (uid, gid) of `postgres` when we are root.
     run_as: Option<(u32, u32)>,
     next_db: AtomicU32,
+    /// The port (of the unix socket's name, and of TCP when `tls`).
+    port: u16,
+    /// Also listening on 127.0.0.1:`port`, TLS only (`hostssl` in pg_hba.conf).
+    tls: bool,
 }
 
 impl PgCluster {
     /// Create and start a new cluster in a fresh temporary directory.
     pub fn start() -> Result<Self, HarnessError> {
+        Self::start_with(None)
+    }
+
+    /// A cluster that also listens on `127.0.0.1` ([`PgCluster::tcp_port`])
+    /// with `ssl = on`, the PEM certificate chain `cert` and key `key`, and a
+    /// `pg_hba.conf` that admits TCP clients over TLS only (`hostssl`; no
+    /// `host` line), trust authentication; the unix socket stays as usual.
+    pub fn start_tls(cert: &str, key: &str) -> Result<Self, HarnessError> {
+        Self::start_with(Some((cert, key)))
+    }
+
+    /// The TCP port of a [`PgCluster::start_tls`] cluster.
+    pub fn tcp_port(&self) -> Option<u16> {
+        self.tls.then_some(self.port)
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Result<Self, HarnessError> {
         let bin = find_bin_dir()?;
         remove_stale_clusters(&bin);
         let run_as = if is_root() {
@@ -91,11 +112,20 @@ impl PgCluster {
         ));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("sock")).map_err(io("create the cluster directory"))?;
+        let port = match tls {
+            None => PORT,
+            Some(_) => std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .map_err(io("find a free TCP port"))?,
+        };
         let cluster = Self {
             root,
             bin,
             run_as,
             next_db: AtomicU32::new(0),
+            port,
+            tls: tls.is_some(),
         };
         if let Some((uid, gid)) = run_as {
             for p in [cluster.root.clone(), cluster.root.join("sock")] {
@@ -119,6 +149,27 @@ impl PgCluster {
                 "--no-sync",
             ],
         )?;
+        if let Some((cert, key)) = tls {
+            for (name, text, mode) in [
+                ("server.crt", cert, 0o644),
+                ("server.key", key, 0o600),
+                (
+                    "pg_hba.conf",
+                    "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+                    0o600,
+                ),
+            ] {
+                use std::os::unix::fs::PermissionsExt;
+                let p = data.join(name);
+                std::fs::write(&p, text).map_err(io(format!("write {}", p.display())))?;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+                    .map_err(io(format!("chmod {}", p.display())))?;
+                if let Some((uid, gid)) = run_as {
+                    std::os::unix::fs::chown(&p, Some(uid), Some(gid))
+                        .map_err(io(format!("chown {} to postgres", p.display())))?;
+                }
+            }
+        }
         cluster.resume()?;
         Ok(cluster)
     }
@@ -156,8 +207,9 @@ impl PgCluster {
     /// A connection string for database `db` (superuser `postgres`, trust auth).
     pub fn url(&self, db: &str) -> String {
         format!(
-            "host={} port={PORT} user=postgres dbname={db}",
-            self.socket_dir().display()
+            "host={} port={} user=postgres dbname={db}",
+            self.socket_dir().display(),
+            self.port
         )
     }
 
@@ -197,10 +249,17 @@ impl PgCluster {
             self.root.join("server.log"),
             self.socket_dir(),
         );
+        let listen = if self.tls {
+            "-c listen_addresses='127.0.0.1' -c ssl=on -c ssl_cert_file=server.crt \
+             -c ssl_key_file=server.key"
+        } else {
+            "-c listen_addresses=''"
+        };
         let opts = format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c full_page_writes=off \
+            "-k {} -p {} {listen} -c fsync=off -c full_page_writes=off \
              -c max_connections=200 -c shared_buffers=64MB",
-            path_str(&sock)?
+            path_str(&sock)?,
+            self.port
         );
         self.run(
             "pg_ctl",

@@ -120,7 +120,11 @@ async fn run_postgres(
     load: &WinnersLoad,
     notes: &[OutboxItem],
 ) -> anyhow::Result<RunTimes> {
-    let (admin, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+    let c =
+        einvoice_store_postgres::tls::pg_connect_config(url).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (admin, conn) = c
+        .config
+        .connect(c.tls)
         .await
         .context("cannot connect to --database")?;
     let driver = tokio::spawn(conn);

@@ -182,8 +182,11 @@ async fn run_site<S: Store>(
     }
     let app = router(store, Sealer::new(&key), opts);
     match tls {
-        Some(t) => einvoice_server::tls::serve_tls(listener, app, t, shutdown_signal()).await?,
-        None => serve_site(listener, app, shutdown_signal()).await?,
+        Some(t) => {
+            einvoice_server::tls::serve_tls_with(listener, app, t, cfg.edge, shutdown_signal())
+                .await?
+        }
+        None => einvoice_server::serve_with(listener, app, cfg.edge, shutdown_signal()).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -221,20 +224,29 @@ fn progress(n: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// Write a file readable only by its owner.
+/// Write a file readable only by its owner: a new temporary file beside it
+/// (created 0600 by tempfile), synced, then renamed over `path` — an old
+/// file's wider mode never survives and a crash leaves the old or the new
+/// file whole.
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".einvoice-credentials-")
+        .tempfile_in(&dir)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
-    let mut f = opts
-        .open(path)
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
     Ok(())
 }
 
