@@ -71,7 +71,10 @@ mod tracks;
 mod winning_numbers;
 
 pub use crate::clock::Clock;
-pub use operators::{NewOperatorSecrets, bootstrap_operator, new_operator};
+pub use operators::{
+    MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, NewOperatorSecrets, add_local_operator,
+    bootstrap_operator, new_operator,
+};
 pub use router::{router, router_with};
 pub use state::{OpsConfig, OpsError, token_hash};
 pub use totp::TOTP_ISSUER;
