@@ -403,3 +403,70 @@ impl WinningNumbersRecord {
         crate::EntryHash(digest).to_hex()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use einvoice_core::Period;
+
+    fn draft(grand: &str) -> WinningNumbersRecord {
+        WinningNumbersRecord {
+            period: Period::parse("11402").expect("period"),
+            version: 1,
+            body: serde_json::json!({"special": "33333333", "grand": grand,
+                "first": ["11111111"], "additional_sixth": [], "period": "11402"}),
+            entered_by: "alice".into(),
+            approved_by: None,
+            reason: None,
+            entered_from: Some("10.0.0.1".into()),
+        }
+    }
+
+    #[test]
+    fn the_numbers_hash_is_sha256_of_the_canonical_body_without_publication_time() {
+        // Computed outside this code: sha256 of the sorted, compact JSON text.
+        let want = "c11713a9bd5cdb43160dcfba20ab8a2bf5c7f8733159d255c17f9ab45de8c07f";
+        let mut r = draft("22222222");
+        assert_eq!(r.numbers_sha256(), want);
+        r.body["published_unix"] = serde_json::json!(1_700_000_000);
+        assert_eq!(r.numbers_sha256(), want);
+    }
+
+    #[test]
+    fn a_draft_is_replaced_only_by_its_unchanged_approval() {
+        let stored = draft("22222222");
+        let code = |new: &WinningNumbersRecord| {
+            stored
+                .check_replace(new)
+                .err()
+                .map(|e| e.to_string().split(": ").nth(1).unwrap_or("").to_string())
+        };
+        let mut approved = stored.clone();
+        approved.approved_by = Some("zoe".into());
+        approved.body["published_unix"] = serde_json::json!(1);
+        assert_eq!(code(&approved), None);
+        let mut changed = approved.clone();
+        changed.body["grand"] = serde_json::json!("22222223");
+        assert_eq!(code(&changed).as_deref(), Some("WINNING_DRAFT_IMMUTABLE"));
+        let mut other_client = approved.clone();
+        other_client.entered_from = Some("10.0.0.2".into());
+        assert_eq!(
+            code(&other_client).as_deref(),
+            Some("WINNING_DRAFT_IMMUTABLE")
+        );
+        // A draft over a draft (the old way of changing numbers) is refused.
+        assert_eq!(
+            code(&draft("22222223")).as_deref(),
+            Some("WINNING_DRAFT_IMMUTABLE")
+        );
+        assert_eq!(code(&stored).as_deref(), Some("WINNING_DRAFT_IMMUTABLE"));
+        // A published version never changes.
+        assert_eq!(
+            approved
+                .check_replace(&approved)
+                .err()
+                .map(|e| e.to_string().contains("WINNING_NUMBERS_PUBLISHED")),
+            Some(true)
+        );
+    }
+}

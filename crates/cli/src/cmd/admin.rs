@@ -323,6 +323,9 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
         command,
     } = a;
     let client = || Client::new(&url, token_file.clone(), insecure_http, ca_file.as_deref());
+    // A state change of an account, key or app, with its optional reason.
+    let act =
+        |path: String, reason: Option<String>| ("POST", path, Some(json!({ "reason": reason })));
     let (method, path, body): (&str, String, Option<Value>) = match command {
         AdminCommand::Bootstrap { store, name, site } => return bootstrap(&store, &name, &site),
         AdminCommand::Login { name, totp } => return client()?.login(&name, totp),
@@ -369,36 +372,24 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::Operator(OperatorCommand::Enrol { name, token }) => {
             return client()?.enrol(&name, &token);
         }
-        AdminCommand::Operator(OperatorCommand::Disable { name, reason }) => (
-            "POST",
-            format!("/v1/ops/operators/{name}/disable"),
-            Some(json!({ "reason": reason })),
-        ),
-        AdminCommand::Operator(OperatorCommand::Enable { name, reason }) => (
-            "POST",
-            format!("/v1/ops/operators/{name}/enable"),
-            Some(json!({ "reason": reason })),
-        ),
-        AdminCommand::Key(KeyCommand::Revoke { key_id, reason }) => (
-            "POST",
-            format!("/v1/ops/keys/{key_id}/revoke"),
-            Some(json!({ "reason": reason })),
-        ),
-        AdminCommand::Key(KeyCommand::Rotate { key_id, reason }) => (
-            "POST",
-            format!("/v1/ops/keys/{key_id}/rotate"),
-            Some(json!({ "reason": reason })),
-        ),
-        AdminCommand::App(AppCommand::Disable { app_id, reason }) => (
-            "POST",
-            format!("/v1/ops/apps/{app_id}/disable"),
-            Some(json!({ "reason": reason })),
-        ),
-        AdminCommand::App(AppCommand::Enable { app_id, reason }) => (
-            "POST",
-            format!("/v1/ops/apps/{app_id}/enable"),
-            Some(json!({ "reason": reason })),
-        ),
+        AdminCommand::Operator(OperatorCommand::Disable { name, reason }) => {
+            act(format!("/v1/ops/operators/{name}/disable"), reason)
+        }
+        AdminCommand::Operator(OperatorCommand::Enable { name, reason }) => {
+            act(format!("/v1/ops/operators/{name}/enable"), reason)
+        }
+        AdminCommand::Key(KeyCommand::Revoke { key_id, reason }) => {
+            act(format!("/v1/ops/keys/{key_id}/revoke"), reason)
+        }
+        AdminCommand::Key(KeyCommand::Rotate { key_id, reason }) => {
+            act(format!("/v1/ops/keys/{key_id}/rotate"), reason)
+        }
+        AdminCommand::App(AppCommand::Disable { app_id, reason }) => {
+            act(format!("/v1/ops/apps/{app_id}/disable"), reason)
+        }
+        AdminCommand::App(AppCommand::Enable { app_id, reason }) => {
+            act(format!("/v1/ops/apps/{app_id}/enable"), reason)
+        }
         AdminCommand::Tracks(TracksCommand::Allocate {
             seller,
             head,
@@ -456,8 +447,13 @@ fn bootstrap(at: &StoreArgs, name: &str, site: &str) -> anyhow::Result<ExitCode>
             with_store!(&store, s => ops::bootstrap_operator(s, &sealer, name).await)
         })
         .map_err(|e| anyhow!("{e}"))?;
+    print_secrets(&format!("operator: {name} (role operator)"), &secrets)
+}
+
+/// Print a new operator's secrets to the local person, once.
+fn print_secrets(title: &str, secrets: &ops::NewOperatorSecrets) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "operator: {name} (role operator)")?;
+    writeln!(out, "{title}")?;
     writeln!(out, "password: {}", secrets.password)?;
     writeln!(out, "totp secret (base32): {}", secrets.totp_secret_base32)?;
     writeln!(out, "otpauth URL: {}", secrets.otpauth_url)?;
@@ -488,16 +484,7 @@ fn add_local(at: &StoreArgs, name: &str, roles: &[String], site: &str) -> anyhow
             with_store!(&store, s => ops::add_local_operator(s, &sealer, name, roles.clone(), &who).await)
         })
         .map_err(|e| anyhow!("{e}"))?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "operator: {name}")?;
-    writeln!(out, "password: {}", secrets.password)?;
-    writeln!(out, "totp secret (base32): {}", secrets.totp_secret_base32)?;
-    writeln!(out, "otpauth URL: {}", secrets.otpauth_url)?;
-    writeln!(
-        out,
-        "These are shown once: store the password, and add the URL to an authenticator app."
-    )?;
-    Ok(ExitCode::SUCCESS)
+    print_secrets(&format!("operator: {name}"), &secrets)
 }
 
 /// The default token file: `~/.einvoice/ops-token`.

@@ -418,6 +418,9 @@ pub(super) async fn disable_operator<S: Store>(
         ));
     }
     let unusable = unusable_password_hash().await?;
+    // A login reads, checks and writes the account back under the login
+    // lock: taking it here keeps a login in flight from undoing the disable.
+    let _login = st.login.lock().await;
     let now = st.cfg.clock.now_unix();
     let _accounts = st.accounts.lock().await;
     let mut rec = account(&st, &name).await?;
@@ -454,6 +457,14 @@ pub(super) async fn enable_operator<S: Store>(
     raw: axum::body::Bytes,
 ) -> Answer {
     let reason = optional_body::<ReasonBody>(&raw)?.reason();
+    // Sessions issued in the second of the disable count as ended: the
+    // credentials work again only from the next second, so no session
+    // issued after this enable is taken for one of those.
+    let ended = account(&st, &name).await?.sessions_not_before_unix;
+    if st.cfg.clock.now_unix() <= ended {
+        tokio::time::sleep(std::time::Duration::from_millis(1001)).await;
+    }
+    let _login = st.login.lock().await;
     let _accounts = st.accounts.lock().await;
     let mut rec = account(&st, &name).await?;
     let Some(held) = rec.held_password_hash.take().filter(|_| rec.disabled) else {
