@@ -137,6 +137,7 @@ fn enter_numbers(data: &Path, rec: &serde_json::Value, version: u32, approved: b
             entered_by: "alice".into(),
             approved_by: approved.then(|| "bob".into()),
             reason: None,
+            entered_from: None,
         })
         .await
         .expect("numbers");
@@ -406,6 +407,7 @@ fn freeze_and_run_on_postgres() {
             entered_by: "alice".into(),
             approved_by: Some("bob".into()),
             reason: None,
+            entered_from: None,
         })
         .await
         .expect("numbers");

@@ -60,6 +60,7 @@ async fn enter_numbers(s: &SqliteStore, version: u32, approved: bool) {
         entered_by: "alice".into(),
         approved_by: approved.then(|| "bob".into()),
         reason: None,
+        entered_from: None,
     })
     .await
     .expect("numbers");

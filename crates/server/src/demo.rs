@@ -512,6 +512,7 @@ pub async fn provision<S: Store>(
             app_id: app_id.clone(),
             api_key_sealed: sealed,
             name: "demo app".into(),
+            disabled: false,
         })
         .await?;
     let creds = DemoCredentials {

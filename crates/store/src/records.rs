@@ -169,6 +169,10 @@ pub struct AppRecord {
     pub api_key_sealed: Vec<u8>,
     /// Display name.
     pub name: String,
+    /// A disabled app is answered as an unknown appID (MOF code 903) until
+    /// an operator enables it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 impl std::fmt::Debug for AppRecord {
@@ -176,6 +180,7 @@ impl std::fmt::Debug for AppRecord {
         f.debug_struct("AppRecord")
             .field("app_id", &self.app_id)
             .field("name", &self.name)
+            .field("disabled", &self.disabled)
             .finish_non_exhaustive()
     }
 }
@@ -209,6 +214,44 @@ pub struct OperatorRecord {
     pub failures: u32,
     /// Soft lock until (Unix seconds), 0 when not locked.
     pub locked_until: i64,
+    /// Who created the account: `operator:<name>` for the operator API,
+    /// `local:…` for the CLI on the data directory; `None` on accounts made
+    /// before creators were recorded (treated as local).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// A disabled account cannot log in and none of its sessions is accepted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// While disabled: the account's own password hash, held aside
+    /// ([`Self::password_hash`] is then a hash of a secret nobody knows, so a
+    /// login costs the same and fails); enabling restores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_password_hash: Option<String>,
+    /// Sessions issued at or before this Unix second are dead (set when the
+    /// account is disabled, so enabling it again revives none of them).
+    #[serde(default)]
+    pub sessions_not_before_unix: i64,
+    /// A pending enrolment: the account has no usable password or TOTP
+    /// secret until its holder redeems the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolment: Option<Enrolment>,
+}
+
+/// A single-use enrolment token of a new operator account (only its hash is kept).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrolment {
+    /// SHA-256 hex of the token.
+    pub token_hash: String,
+    /// The token is refused from this Unix second on.
+    pub expires_unix: i64,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("expires_unix", &self.expires_unix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for OperatorRecord {
@@ -217,6 +260,8 @@ impl std::fmt::Debug for OperatorRecord {
             .field("name", &self.name)
             .field("roles", &self.roles)
             .field("failures", &self.failures)
+            .field("created_by", &self.created_by)
+            .field("disabled", &self.disabled)
             .finish_non_exhaustive()
     }
 }
@@ -230,8 +275,16 @@ pub struct SessionRecord {
     pub operator: String,
     /// Roles of the session.
     pub roles: Vec<Role>,
-    /// Expiry, Unix seconds.
+    /// Expiry, Unix seconds (slides with use, never past `absolute_expires_unix`).
     pub expires_unix: i64,
+    /// Login time, Unix seconds (0 on sessions stored before it was kept:
+    /// such a session is refused).
+    #[serde(default)]
+    pub issued_unix: i64,
+    /// The absolute end of the session, Unix seconds, however it is used
+    /// (login + the maximum session length).
+    #[serde(default)]
+    pub absolute_expires_unix: i64,
 }
 
 impl std::fmt::Debug for SessionRecord {
@@ -240,6 +293,7 @@ impl std::fmt::Debug for SessionRecord {
             .field("operator", &self.operator)
             .field("roles", &self.roles)
             .field("expires_unix", &self.expires_unix)
+            .field("absolute_expires_unix", &self.absolute_expires_unix)
             .finish_non_exhaustive()
     }
 }
@@ -291,6 +345,10 @@ pub struct WinningNumbersRecord {
     pub approved_by: Option<String>,
     /// Why this version exists (required for corrections).
     pub reason: Option<String>,
+    /// The client address (IP) the draft was entered from: the two-person
+    /// rule refuses an approval from the same client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entered_from: Option<String>,
 }
 
 impl CarrierRecord {
@@ -312,8 +370,11 @@ impl CarrierRecord {
 
 impl WinningNumbersRecord {
     /// May `self`, the stored version, be replaced by `new` (the same period
-    /// and version)? Not once published (approved): a correction is a new
-    /// version (`WINNING_NUMBERS_PUBLISHED`).
+    /// and version)? Versions are immutable: a published (approved) version
+    /// never changes (`WINNING_NUMBERS_PUBLISHED`), and a draft may only be
+    /// replaced by its own approval — the same numbers, enterer, client and
+    /// reason, with an approver (`WINNING_DRAFT_IMMUTABLE`). A change of the
+    /// numbers is a new version.
     pub fn check_replace(&self, new: &WinningNumbersRecord) -> Result<(), crate::StoreError> {
         if self.approved_by.is_some() {
             return Err(crate::StoreError::Backend(format!(
@@ -321,6 +382,98 @@ impl WinningNumbersRecord {
                 new.version, new.period
             )));
         }
+        let same_draft = new.approved_by.is_some()
+            && new.entered_by == self.entered_by
+            && new.entered_from == self.entered_from
+            && new.reason == self.reason
+            && self.numbers_sha256() == new.numbers_sha256();
+        if !same_draft {
+            return Err(crate::StoreError::Backend(format!(
+                "WINNING_DRAFT_IMMUTABLE: version {} of {} is a stored draft: it can only be approved as it is; enter a new version to change it",
+                new.version, new.period
+            )));
+        }
         Ok(())
+    }
+
+    /// SHA-256 (lowercase hex) of the numbers of this version: the canonical
+    /// JSON ([`crate::canonical_json`]: sorted keys, compact) of the body
+    /// without its publication time. What an approver names
+    /// (`expected_sha256`) to approve exactly the numbers they checked.
+    pub fn numbers_sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut body = self.body.clone();
+        if let Some(m) = body.as_object_mut() {
+            m.remove("published_unix");
+        }
+        let digest: [u8; 32] = Sha256::digest(crate::canonical_json(&body)).into();
+        crate::EntryHash(digest).to_hex()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use einvoice_core::Period;
+
+    fn draft(grand: &str) -> WinningNumbersRecord {
+        WinningNumbersRecord {
+            period: Period::parse("11402").expect("period"),
+            version: 1,
+            body: serde_json::json!({"special": "33333333", "grand": grand,
+                "first": ["11111111"], "additional_sixth": [], "period": "11402"}),
+            entered_by: "alice".into(),
+            approved_by: None,
+            reason: None,
+            entered_from: Some("10.0.0.1".into()),
+        }
+    }
+
+    #[test]
+    fn the_numbers_hash_is_sha256_of_the_canonical_body_without_publication_time() {
+        // Computed outside this code: sha256 of the sorted, compact JSON text.
+        let want = "c11713a9bd5cdb43160dcfba20ab8a2bf5c7f8733159d255c17f9ab45de8c07f";
+        let mut r = draft("22222222");
+        assert_eq!(r.numbers_sha256(), want);
+        r.body["published_unix"] = serde_json::json!(1_700_000_000);
+        assert_eq!(r.numbers_sha256(), want);
+    }
+
+    #[test]
+    fn a_draft_is_replaced_only_by_its_unchanged_approval() {
+        let stored = draft("22222222");
+        let code = |new: &WinningNumbersRecord| {
+            stored
+                .check_replace(new)
+                .err()
+                .map(|e| e.to_string().split(": ").nth(1).unwrap_or("").to_string())
+        };
+        let mut approved = stored.clone();
+        approved.approved_by = Some("zoe".into());
+        approved.body["published_unix"] = serde_json::json!(1);
+        assert_eq!(code(&approved), None);
+        let mut changed = approved.clone();
+        changed.body["grand"] = serde_json::json!("22222223");
+        assert_eq!(code(&changed).as_deref(), Some("WINNING_DRAFT_IMMUTABLE"));
+        let mut other_client = approved.clone();
+        other_client.entered_from = Some("10.0.0.2".into());
+        assert_eq!(
+            code(&other_client).as_deref(),
+            Some("WINNING_DRAFT_IMMUTABLE")
+        );
+        // A draft over a draft (the old way of changing numbers) is refused.
+        assert_eq!(
+            code(&draft("22222223")).as_deref(),
+            Some("WINNING_DRAFT_IMMUTABLE")
+        );
+        assert_eq!(code(&stored).as_deref(), Some("WINNING_DRAFT_IMMUTABLE"));
+        // A published version never changes.
+        assert_eq!(
+            approved
+                .check_replace(&approved)
+                .err()
+                .map(|e| e.to_string().contains("WINNING_NUMBERS_PUBLISHED")),
+            Some(true)
+        );
     }
 }

@@ -4,6 +4,12 @@
 //!   on the site's store and only while the site has no operator: it creates the first
 //!   operator and prints its password and `otpauth://` URL once. The site's
 //!   master key is read from (or created at) `DIR/master.key` (32 bytes, 0600).
+//! - `admin operator add-local --data DIR [--database URL] --name NAME --role R`
+//!   works locally too: it creates an operator whose secrets are printed to
+//!   the local person only; the account starts its own creation line, so it
+//!   may approve numbers entered by accounts made through the API (the
+//!   two-person rule refuses accounts created by, or sharing a creator
+//!   with, the enterer).
 //! - Every other command talks to the operator API of a running site
 //!   (`--url`, default `http://127.0.0.1:8080`). `admin login` stores the
 //!   session token in a file readable only by you (`--token-file`, default
@@ -119,6 +125,24 @@ pub enum KeyCommand {
         #[arg(long = "seller", required = true)]
         sellers: Vec<String>,
     },
+    /// Revoke a key at once.
+    Revoke {
+        /// The key id.
+        #[arg(long)]
+        key_id: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// A new key for the same sellers (secret shown once); the old one is revoked at once.
+    Rotate {
+        /// The key id.
+        #[arg(long)]
+        key_id: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// `admin app …`
@@ -136,12 +160,31 @@ pub enum AppCommand {
         #[arg(long)]
         alg: Option<String>,
     },
+    /// Disable an app (the App API answers it as an unknown appID).
+    Disable {
+        /// The appID.
+        #[arg(long)]
+        app_id: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Enable a disabled app.
+    Enable {
+        /// The appID.
+        #[arg(long)]
+        app_id: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// `admin operator …`
 #[derive(Subcommand)]
 pub enum OperatorCommand {
-    /// Create an operator (password and TOTP shown once).
+    /// Create an operator on the running site: prints a single-use enrolment
+    /// token for the new person (no password or TOTP secret reaches you).
     Add {
         /// Name.
         #[arg(long)]
@@ -149,6 +192,50 @@ pub enum OperatorCommand {
         /// Role: operator, auditor or soc (repeatable).
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
+    },
+    /// Create an operator on a data directory (local): its password and TOTP
+    /// secret are printed here, once.
+    AddLocal {
+        /// Where the store is (the master key stays in the data directory).
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Role: operator, auditor or soc (repeatable).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// This site's id.
+        #[arg(long, default_value = "main")]
+        site: String,
+    },
+    /// Redeem your enrolment token: choose your password (read from standard
+    /// input) and receive your TOTP secret, once.
+    Enrol {
+        /// Your operator name.
+        #[arg(long)]
+        name: String,
+        /// The enrolment token you were given.
+        #[arg(long)]
+        token: String,
+    },
+    /// Disable an operator: no login, all its sessions end at once.
+    Disable {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Enable a disabled operator (its own password and TOTP work again).
+    Enable {
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -205,7 +292,8 @@ pub enum WinningCommand {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Approve (publish) a draft entered by another operator.
+    /// Approve (publish) a draft entered by an independent operator, from
+    /// another machine, naming the SHA-256 of the numbers you checked.
     Approve {
         /// Period.
         #[arg(long)]
@@ -213,6 +301,9 @@ pub enum WinningCommand {
         /// Version to approve.
         #[arg(long)]
         version: u32,
+        /// SHA-256 (hex) of the version's numbers (`numbers_sha256` of `admin winning show`).
+        #[arg(long)]
+        sha256: String,
     },
     /// Show the latest version of a period.
     Show {
@@ -232,6 +323,9 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
         command,
     } = a;
     let client = || Client::new(&url, token_file.clone(), insecure_http, ca_file.as_deref());
+    // A state change of an account, key or app, with its optional reason.
+    let act =
+        |path: String, reason: Option<String>| ("POST", path, Some(json!({ "reason": reason })));
     let (method, path, body): (&str, String, Option<Value>) = match command {
         AdminCommand::Bootstrap { store, name, site } => return bootstrap(&store, &name, &site),
         AdminCommand::Login { name, totp } => return client()?.login(&name, totp),
@@ -269,6 +363,33 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
             "/v1/ops/operators".into(),
             Some(json!({"name": name, "roles": roles})),
         ),
+        AdminCommand::Operator(OperatorCommand::AddLocal {
+            store,
+            name,
+            roles,
+            site,
+        }) => return add_local(&store, &name, &roles, &site),
+        AdminCommand::Operator(OperatorCommand::Enrol { name, token }) => {
+            return client()?.enrol(&name, &token);
+        }
+        AdminCommand::Operator(OperatorCommand::Disable { name, reason }) => {
+            act(format!("/v1/ops/operators/{name}/disable"), reason)
+        }
+        AdminCommand::Operator(OperatorCommand::Enable { name, reason }) => {
+            act(format!("/v1/ops/operators/{name}/enable"), reason)
+        }
+        AdminCommand::Key(KeyCommand::Revoke { key_id, reason }) => {
+            act(format!("/v1/ops/keys/{key_id}/revoke"), reason)
+        }
+        AdminCommand::Key(KeyCommand::Rotate { key_id, reason }) => {
+            act(format!("/v1/ops/keys/{key_id}/rotate"), reason)
+        }
+        AdminCommand::App(AppCommand::Disable { app_id, reason }) => {
+            act(format!("/v1/ops/apps/{app_id}/disable"), reason)
+        }
+        AdminCommand::App(AppCommand::Enable { app_id, reason }) => {
+            act(format!("/v1/ops/apps/{app_id}/enable"), reason)
+        }
         AdminCommand::Tracks(TracksCommand::Allocate {
             seller,
             head,
@@ -301,10 +422,14 @@ pub fn admin(a: AdminArgs) -> anyhow::Result<ExitCode> {
             }
             ("POST", "/v1/ops/winning".into(), Some(b))
         }
-        AdminCommand::Winning(WinningCommand::Approve { period, version }) => (
+        AdminCommand::Winning(WinningCommand::Approve {
+            period,
+            version,
+            sha256,
+        }) => (
             "POST",
             format!("/v1/ops/winning/{period}/approve"),
-            Some(json!({"version": version})),
+            Some(json!({"version": version, "expected_sha256": sha256})),
         ),
         AdminCommand::Winning(WinningCommand::Show { period }) => {
             ("GET", format!("/v1/ops/winning/{period}"), None)
@@ -322,8 +447,13 @@ fn bootstrap(at: &StoreArgs, name: &str, site: &str) -> anyhow::Result<ExitCode>
             with_store!(&store, s => ops::bootstrap_operator(s, &sealer, name).await)
         })
         .map_err(|e| anyhow!("{e}"))?;
+    print_secrets(&format!("operator: {name} (role operator)"), &secrets)
+}
+
+/// Print a new operator's secrets to the local person, once.
+fn print_secrets(title: &str, secrets: &ops::NewOperatorSecrets) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "operator: {name} (role operator)")?;
+    writeln!(out, "{title}")?;
     writeln!(out, "password: {}", secrets.password)?;
     writeln!(out, "totp secret (base32): {}", secrets.totp_secret_base32)?;
     writeln!(out, "otpauth URL: {}", secrets.otpauth_url)?;
@@ -332,6 +462,29 @@ fn bootstrap(at: &StoreArgs, name: &str, site: &str) -> anyhow::Result<ExitCode>
         "These are shown once: store the password, and add the URL to an authenticator app."
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `admin operator add-local`: an operator made on the data directory, its
+/// secrets printed here once.
+fn add_local(at: &StoreArgs, name: &str, roles: &[String], site: &str) -> anyhow::Result<ExitCode> {
+    let roles = roles
+        .iter()
+        .map(|r| {
+            serde_json::from_value(json!(r)).map_err(|_| {
+                anyhow!("OPERATOR_ROLES: unknown role {r:?}: use operator, auditor or soc")
+            })
+        })
+        .collect::<anyhow::Result<Vec<einvoice_store::Role>>>()?;
+    let rt = runtime()?;
+    let store = rt.block_on(at.open(site, Open::Existing))?;
+    let sealer = Sealer::new(&at.master_key()?);
+    let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+    let secrets = rt
+        .block_on(async {
+            with_store!(&store, s => ops::add_local_operator(s, &sealer, name, roles.clone(), &who).await)
+        })
+        .map_err(|e| anyhow!("{e}"))?;
+    print_secrets(&format!("operator: {name}"), &secrets)
 }
 
 /// The default token file: `~/.einvoice/ops-token`.
@@ -444,6 +597,36 @@ impl Client {
         let token = self.token()?;
         let (status, v) = self.call(method, path, Some(&token), body)?;
         report(status, &v)
+    }
+
+    /// `admin operator enrol`: the password is read from standard input.
+    fn enrol(&self, name: &str, token: &str) -> anyhow::Result<ExitCode> {
+        eprint!(
+            "choose a password for {name} ({} to {} characters): ",
+            ops::MIN_PASSWORD_CHARS,
+            ops::MAX_PASSWORD_CHARS
+        );
+        let password = std::io::stdin()
+            .lock()
+            .lines()
+            .next()
+            .transpose()?
+            .ok_or_else(|| anyhow!("no password on standard input"))?;
+        let body = json!({"name": name, "token": token, "password": password.trim_end_matches(['\r', '\n'])});
+        let (status, v) = self.call("POST", "/v1/ops/enrol", None, Some(body))?;
+        if status != 200 {
+            return report(status, &v);
+        }
+        println!("enrolled {name}");
+        println!(
+            "totp secret (base32): {}",
+            v["totp_secret"].as_str().unwrap_or("")
+        );
+        println!("otpauth URL: {}", v["otpauth_url"].as_str().unwrap_or(""));
+        println!(
+            "These are shown once: add the URL to an authenticator app, then `einvoice admin login --name {name}`."
+        );
+        Ok(ExitCode::SUCCESS)
     }
 
     fn login(&self, name: &str, totp: Option<String>) -> anyhow::Result<ExitCode> {

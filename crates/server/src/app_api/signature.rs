@@ -149,7 +149,8 @@ pub(super) async fn check_app<S: Store>(st: &AppState<S>, p: &Params) -> Result<
         .store
         .app(app_id)
         .await?
-        .ok_or_else(|| fail(code::APP, "unknown appID"))?;
+        .filter(|a| !a.disabled)
+        .ok_or_else(|| fail(code::APP, "unknown or disabled appID"))?;
     let sig = p.get("signature");
     if sig.is_none() && !st.cfg.require_signature {
         return Ok(());

@@ -1,5 +1,6 @@
 //! `POST /v1/ops/apps`: register a MOF App API app (appID + API key, key
-//! shown once, sealed for purpose `app-key`).
+//! shown once, sealed for purpose `app-key`); disable and enable an app (a
+//! disabled appID is answered as unknown, MOF code 903).
 
 use super::answer::{Answer, JsonBody, ops_problem, problem, record};
 use super::session::{Operator, RoleOperator};
@@ -7,7 +8,7 @@ use super::state::{OpsState, hex, random_bytes};
 use crate::app_api::{AppKey, SignatureAlg};
 use crate::problem::store_problem;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -99,6 +100,7 @@ pub(super) async fn create_app<S: Store>(
             app_id: app_id.clone(),
             api_key_sealed,
             name: name.clone(),
+            disabled: false,
         })
         .await
         .map_err(store_problem)?;
@@ -112,4 +114,74 @@ pub(super) async fn create_app<S: Store>(
     Ok(Json(
         json!({"app_id": app_id, "api_key": key.key, "alg": alg.name(), "name": name}),
     ))
+}
+
+/// `POST /v1/ops/apps/{app_id}/disable` and `…/enable` `{reason?}`: set
+/// whether the App API answers the app.
+async fn set_app_disabled<S: Store>(
+    st: &OpsState<S>,
+    s: &Operator<RoleOperator>,
+    app_id: &str,
+    raw: &[u8],
+    disabled: bool,
+) -> Answer {
+    let b: super::operators::ReasonBody = super::operators::optional_body(raw)?;
+    let reason = b.reason();
+    let mut app = st
+        .store
+        .app(app_id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| {
+            problem(
+                StatusCode::NOT_FOUND,
+                "APP_UNKNOWN",
+                format!("no app {app_id}"),
+            )
+        })?;
+    if app.disabled == disabled {
+        let (code, state) = if disabled {
+            ("APP_DISABLED", "disabled")
+        } else {
+            ("APP_ENABLED", "enabled")
+        };
+        return Err(problem(
+            StatusCode::CONFLICT,
+            code,
+            format!("app {app_id} is already {state}"),
+        ));
+    }
+    app.disabled = disabled;
+    st.store.put_app(app).await.map_err(store_problem)?;
+    let action = if disabled {
+        "app.disable"
+    } else {
+        "app.enable"
+    };
+    record(
+        st,
+        &s.actor(),
+        format!("app/{app_id}"),
+        json!({"action": action, "app_id": app_id, "reason": reason}),
+    )
+    .await?;
+    Ok(Json(json!({"app_id": app_id, "disabled": disabled})))
+}
+
+pub(super) async fn disable_app<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    s: Operator<RoleOperator>,
+    UrlPath(app_id): UrlPath<String>,
+    raw: axum::body::Bytes,
+) -> Answer {
+    set_app_disabled(&st, &s, &app_id, &raw, true).await
+}
+
+pub(super) async fn enable_app<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    s: Operator<RoleOperator>,
+    UrlPath(app_id): UrlPath<String>,
+    raw: axum::body::Bytes,
+) -> Answer {
+    set_app_disabled(&st, &s, &app_id, &raw, false).await
 }

@@ -12,7 +12,28 @@
 //!
 //! **Sessions.** A login returns a random 32-byte bearer token (hex); only its
 //! SHA-256 (hex) is stored. A session ends after [`OpsConfig::idle_secs`]
-//! without use and at most [`OpsConfig::max_secs`] after login.
+//! without use and at most [`OpsConfig::max_secs`] after login; both ends
+//! are kept in the session record
+//! ([`SessionRecord::absolute_expires_unix`](einvoice_store::SessionRecord::absolute_expires_unix)),
+//! so restarts and other nodes agree. A session of a disabled account, or
+//! issued before its sessions were ended, is refused (`401 SESSION_REVOKED`).
+//!
+//! **New accounts.** `POST /v1/ops/operators` creates an account with no
+//! credentials and answers a single-use enrolment token (valid
+//! [`OpsConfig::enrolment_secs`], only its SHA-256 stored); the new person
+//! redeems it at `POST /v1/ops/enrol`, choosing a password and receiving the
+//! TOTP secret once. The creator is recorded
+//! ([`OperatorRecord::created_by`](einvoice_store::OperatorRecord::created_by)).
+//! On the data directory, `einvoice admin bootstrap` and `admin operator
+//! add-local` ([`add_local_operator`]) print the secrets to the local person
+//! and start creation lines of their own.
+//!
+//! **Two-person rule.** See `winning_numbers.rs`: the approver names the
+//! version and the SHA-256 of its numbers, and is neither the enterer, nor
+//! in a creation line meeting the enterer's, nor at the enterer's client
+//! address (`403 TWO_PERSON_RULE`).
+//!
+//! **Caching.** Every `/v1/ops` answer carries `Cache-Control: no-store`.
 //!
 //! **Roles.** `operator` may act; `auditor` may only read; `soc` has its own
 //! (future) routes. Anything else is `403 ROLE_FORBIDDEN`.
@@ -30,10 +51,16 @@
 //! | `POST /v1/ops/sellers` `{ubn, name}` | operator | register / rename a seller |
 //! | `POST /v1/ops/keys` `{sellers: [ubn…]}` | operator | `{key_id, secret}` (secret shown once, sealed `api-key`) |
 //! | `POST /v1/ops/apps` `{name, app_id?, alg?}` | operator | `{app_id, api_key, alg}` (key shown once, sealed `app-key`) |
-//! | `POST /v1/ops/operators` `{name, roles}` | operator | `{name, roles, password, totp_secret, otpauth_url}` (shown once) |
+//! | `POST /v1/ops/operators` `{name, roles}` | operator | `{name, roles, created_by, enrolment_token, enrolment_expires_unix}` (token shown once) |
+//! | `POST /v1/ops/enrol` `{name, token, password}` | — | `{name, roles, totp_secret, otpauth_url}` (shown once) |
+//! | `POST /v1/ops/operators/{name}/disable` `{reason?}` | operator (not oneself) | no login; every session ends |
+//! | `POST /v1/ops/operators/{name}/enable` `{reason?}` | operator | its own credentials work again |
+//! | `POST /v1/ops/keys/{key_id}/revoke` `{reason?}` | operator | the key authenticates nothing |
+//! | `POST /v1/ops/keys/{key_id}/rotate` `{reason?}` | operator | `{key_id, secret, sellers, replaces}`; the old key revoked at once |
+//! | `POST /v1/ops/apps/{app_id}/disable` / `enable` `{reason?}` | operator | a disabled appID is answered as unknown (903) |
 //! | `POST /v1/ops/tracks` `{seller, period, track, begin, end, head?, invoice_type?}` | operator | E0401 validated and appended; the receipt |
-//! | `POST /v1/ops/winning` `{period, special, grand, first, additional_sixth?, amounts?, reason?}` | operator | a draft version |
-//! | `POST /v1/ops/winning/{period}/approve` `{version}` | operator (not the one who entered it) | publishes it |
+//! | `POST /v1/ops/winning` `{period, special, grand, first, additional_sixth?, amounts?, reason?}` | operator | a new draft version (with `numbers_sha256`) |
+//! | `POST /v1/ops/winning/{period}/approve` `{version, expected_sha256}` | operator (two-person rule) | publishes it |
 //! | `GET /v1/ops/winning/{period}` | operator, auditor | the latest version |
 
 // A `Problem` is built at most once per request and goes straight to the client:
@@ -71,7 +98,10 @@ mod tracks;
 mod winning_numbers;
 
 pub use crate::clock::Clock;
-pub use operators::{NewOperatorSecrets, bootstrap_operator, new_operator};
+pub use operators::{
+    MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, NewOperatorSecrets, add_local_operator,
+    bootstrap_operator, new_operator,
+};
 pub use router::{router, router_with};
 pub use state::{OpsConfig, OpsError, token_hash};
 pub use totp::TOTP_ISSUER;

@@ -3,10 +3,11 @@
 use super::state::{OpsConfig, OpsState};
 use super::{apps, keys, operators, sellers, session, tracks, winning_numbers};
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use einvoice_secrets::Sealer;
 use einvoice_store::Store;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The operator API router with the default [`OpsConfig`].
@@ -21,7 +22,7 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         sealer,
         cfg,
         login: tokio::sync::Mutex::new(()),
-        started: std::sync::Mutex::new(HashMap::new()),
+        accounts: tokio::sync::Mutex::new(()),
     });
     Router::new()
         .route("/v1/ops/login", post(session::login::<S>))
@@ -31,6 +32,22 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         .route("/v1/ops/keys", post(keys::create_key::<S>))
         .route("/v1/ops/apps", post(apps::create_app::<S>))
         .route("/v1/ops/operators", post(operators::create_operator::<S>))
+        .route("/v1/ops/enrol", post(operators::enrol::<S>))
+        .route(
+            "/v1/ops/operators/{name}/disable",
+            post(operators::disable_operator::<S>),
+        )
+        .route(
+            "/v1/ops/operators/{name}/enable",
+            post(operators::enable_operator::<S>),
+        )
+        .route("/v1/ops/keys/{key_id}/revoke", post(keys::revoke_key::<S>))
+        .route("/v1/ops/keys/{key_id}/rotate", post(keys::rotate_key::<S>))
+        .route(
+            "/v1/ops/apps/{app_id}/disable",
+            post(apps::disable_app::<S>),
+        )
+        .route("/v1/ops/apps/{app_id}/enable", post(apps::enable_app::<S>))
         .route("/v1/ops/tracks", post(tracks::allocate_tracks::<S>))
         .route("/v1/ops/winning", post(winning_numbers::enter_winning::<S>))
         .route(
@@ -42,4 +59,14 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
             post(winning_numbers::approve_winning::<S>),
         )
         .with_state(st)
+        .layer(axum::middleware::map_response(no_store))
+}
+
+/// Every operator answer may carry a token or a secret (a session token, an
+/// enrolment token, a key shown once) or data for operators' eyes only: no
+/// cache keeps any of them.
+async fn no_store(mut resp: Response) -> Response {
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }

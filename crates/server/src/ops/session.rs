@@ -8,7 +8,7 @@ use super::totp::totp_for;
 use crate::password;
 use crate::problem::{Problem, store_problem};
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use einvoice_secrets::purpose;
@@ -16,6 +16,7 @@ use einvoice_store::{Role, SessionRecord, Store};
 use serde::Deserialize;
 use serde_json::json;
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The roles a route accepts ([`Operator`]'s marker); none means any
@@ -63,7 +64,11 @@ impl<S: Store, R: Roles> FromRequestParts<Arc<OpsState<S>>> for Operator<R> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, st: &Arc<OpsState<S>>) -> Result<Self, Problem> {
-        let session = session(st, &parts.headers).await?;
+        let mut session = session(st, &parts.headers).await?;
+        session.client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
         if !R::ANY_OF.is_empty() {
             session.require(R::ANY_OF)?;
         }
@@ -84,6 +89,8 @@ pub(super) struct Session {
     pub(super) expires_unix: i64,
     /// SHA-256 hex of the bearer token (the store's key of the session).
     pub(super) token_hash: String,
+    /// The IP address this request came from (the two-person rule compares it).
+    pub(super) client: Option<String>,
 }
 
 impl Session {
@@ -128,25 +135,33 @@ async fn session<S: Store>(st: &OpsState<S>, headers: &HeaderMap) -> Result<Sess
         })?;
     let h = token_hash(token);
     let now = st.cfg.clock.now_unix();
+    // Idle and absolute expiry both come from the stored record, so every
+    // node and every restart agree; a record without them (kept before they
+    // were stored) has ended.
     let rec = st
         .store
         .session(&h)
         .await
         .map_err(store_problem)?
-        .filter(|s| s.expires_unix > now)
+        .filter(|s| s.expires_unix > now && s.absolute_expires_unix > now && s.issued_unix > 0)
         .ok_or_else(|| unauth("SESSION_EXPIRED", "the session has ended: log in again"))?;
-    let started = {
-        let mut m = st.started.lock().unwrap_or_else(|p| p.into_inner());
-        m.retain(|_, t| *t + st.cfg.max_secs > now);
-        *m.entry(h.clone()).or_insert(now)
-    };
-    let max_end = started + st.cfg.max_secs;
-    if max_end <= now {
+    // A disabled account has no live session, nor has one whose sessions
+    // were ended after this one was issued.
+    let account = st
+        .store
+        .operator(&rec.operator)
+        .await
+        .map_err(store_problem)?;
+    if account
+        .as_ref()
+        .is_none_or(|a| a.disabled || rec.issued_unix <= a.sessions_not_before_unix)
+    {
         return Err(unauth(
-            "SESSION_EXPIRED",
-            "the session has ended: log in again",
+            "SESSION_REVOKED",
+            "the account is disabled or its sessions were ended by an operator",
         ));
     }
+    let max_end = rec.absolute_expires_unix;
     let new_end = (now + st.cfg.idle_secs).min(max_end);
     // Slide the idle expiry, writing at most once a minute.
     let mut expires = rec.expires_unix;
@@ -165,6 +180,7 @@ async fn session<S: Store>(st: &OpsState<S>, headers: &HeaderMap) -> Result<Sess
         roles: rec.roles,
         expires_unix: expires,
         token_hash: h,
+        client: None,
     })
 }
 
@@ -245,13 +261,11 @@ pub(super) async fn login<S: Store>(
             operator: name.clone(),
             roles: roles.clone(),
             expires_unix,
+            issued_unix: now,
+            absolute_expires_unix: now + st.cfg.max_secs,
         })
         .await
         .map_err(store_problem)?;
-    st.started
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(h, now);
     record(
         &st,
         &einvoice_store::operator_actor(&name),
@@ -274,13 +288,11 @@ pub(super) async fn logout<S: Store>(
             operator: s.name.clone(),
             roles: s.roles.clone(),
             expires_unix: 0,
+            issued_unix: 0,
+            absolute_expires_unix: 0,
         })
         .await
         .map_err(store_problem)?;
-    st.started
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&s.token_hash);
     record(
         &st,
         &s.actor(),

@@ -6,7 +6,6 @@ use crate::lockout::Lockout;
 use einvoice_secrets::{SealError, Sealer};
 use einvoice_store::StoreError;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 
 /// Session and lock-out settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +18,9 @@ pub struct OpsConfig {
     pub lockout: Lockout,
     /// Where session expiry, soft locks and ledger times read the time.
     pub clock: Clock,
+    /// An enrolment token of a new operator is refused this many seconds
+    /// after the account was created.
+    pub enrolment_secs: i64,
 }
 
 impl Default for OpsConfig {
@@ -28,6 +30,7 @@ impl Default for OpsConfig {
             max_secs: 8 * 3600,
             lockout: Lockout::default(),
             clock: Clock::default(),
+            enrolment_secs: 72 * 3600,
         }
     }
 }
@@ -40,6 +43,9 @@ pub enum OpsError {
         "BOOTSTRAP_REFUSED: operators already exist; create more with `einvoice admin operator add`"
     )]
     NotEmpty,
+    /// The operator exists already.
+    #[error("OPERATOR_EXISTS: an operator of that name exists")]
+    Exists,
     /// A name outside `[a-z0-9._-]{1,32}`.
     #[error("OPERATOR_NAME: operator names are 1-32 of a-z 0-9 . _ -")]
     Name,
@@ -69,14 +75,15 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-/// What every operator route reads: the store, the master key, the settings,
-/// the login lock and the sessions' login times.
+/// What every operator route reads: the store, the master key, the settings
+/// and the locks.
 pub(super) struct OpsState<S> {
     pub(super) store: S,
     pub(super) sealer: Sealer,
     pub(super) cfg: OpsConfig,
     /// Serialises login checks so a TOTP step cannot be used twice concurrently.
     pub(super) login: tokio::sync::Mutex<()>,
-    /// Login time per session (token hash), for the maximum session length.
-    pub(super) started: std::sync::Mutex<HashMap<String, i64>>,
+    /// Serialises changes of operator accounts on this node (enrolment,
+    /// disable, enable): an enrolment token is redeemed once.
+    pub(super) accounts: tokio::sync::Mutex<()>,
 }

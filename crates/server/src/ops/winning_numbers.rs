@@ -1,7 +1,25 @@
-//! Winning numbers (中獎號碼): enter a draft, approve it (two-person rule:
-//! not the operator who entered it), read the latest version.
+//! Winning numbers (中獎號碼): enter a draft, approve it under the
+//! two-person rule, read the latest version.
+//!
+//! **Versions are immutable.** Every entry is a new version (a change of a
+//! draft too; a correction of a published version needs a reason); the store
+//! refuses to change a stored version except by approving it as it is.
+//!
+//! **The two-person rule.** An approval names the version and the SHA-256
+//! of its numbers (`expected_sha256`, [`WinningNumbersRecord::numbers_sha256`]:
+//! the canonical JSON of the version's body — sorted keys, compact), so the
+//! approver publishes exactly what they checked. It is refused
+//! (`403 TWO_PERSON_RULE`) when the approver entered the version, when their
+//! creation lines meet — one account created the other, directly or through
+//! accounts it created, or one account created both (a creator held the
+//! enrolment tokens and could have redeemed them) — or when the approval
+//! comes from the client address the version was entered from. Accounts made
+//! on the data directory (`einvoice admin bootstrap`, `admin operator
+//! add-local`) start lines of their own: independent approvers are made
+//! there, by the person holding the site's data.
 
 use super::answer::{Answer, bad_body, body, problem, record};
+use super::operators::same_line;
 use super::session::{Operator, RoleOperator, RoleOperatorOrAuditor};
 use super::state::OpsState;
 use crate::problem::{Problem, store_problem};
@@ -38,7 +56,24 @@ async fn put_and_record<S: Store>(
     st.store
         .put_winning_numbers(rec.clone())
         .await
-        .map_err(store_problem)?;
+        .map_err(|e| {
+            let detail = e.to_string();
+            // A concurrent entry or approval got there first.
+            match ["WINNING_NUMBERS_PUBLISHED", "WINNING_DRAFT_IMMUTABLE"]
+                .into_iter()
+                .find(|c| detail.contains(c))
+            {
+                Some(code) => problem(
+                    StatusCode::CONFLICT,
+                    code,
+                    format!(
+                        "version {} of {} changed meanwhile: read it again",
+                        rec.version, rec.period
+                    ),
+                ),
+                None => store_problem(e),
+            }
+        })?;
     record(
         st,
         actor,
@@ -56,6 +91,8 @@ fn record_json(r: &WinningNumbersRecord) -> Value {
         "entered_by": r.entered_by,
         "approved_by": r.approved_by,
         "reason": r.reason,
+        "entered_from": r.entered_from,
+        "numbers_sha256": r.numbers_sha256(),
         "status": if r.approved_by.is_some() { "published" } else { "draft" },
     })
 }
@@ -101,7 +138,7 @@ pub(super) async fn enter_winning<S: Store>(
         .map_err(store_problem)?;
     let version = match &latest {
         None => 1,
-        Some(r) if r.approved_by.is_none() => r.version,
+        Some(r) if r.approved_by.is_none() => r.version + 1,
         Some(r) => {
             if reason.is_none() {
                 return Err(problem(
@@ -123,6 +160,7 @@ pub(super) async fn enter_winning<S: Store>(
         entered_by: s.name.clone(),
         approved_by: None,
         reason: reason.clone(),
+        entered_from: s.client.clone(),
     };
     put_and_record(
         &st,
@@ -138,6 +176,8 @@ pub(super) async fn enter_winning<S: Store>(
 #[serde(deny_unknown_fields)]
 struct ApproveBody {
     version: u32,
+    /// SHA-256 (hex) of the numbers the approver checked.
+    expected_sha256: String,
 }
 
 pub(super) async fn approve_winning<S: Store>(
@@ -171,11 +211,32 @@ pub(super) async fn approve_winning<S: Store>(
             "this version is already published and immutable",
         ));
     }
+    let two_person = |why: &str| problem(StatusCode::FORBIDDEN, "TWO_PERSON_RULE", why.to_string());
     if rec.entered_by == s.name {
-        return Err(problem(
-            StatusCode::FORBIDDEN,
-            "TWO_PERSON_RULE",
+        return Err(two_person(
             "the operator who entered the numbers cannot approve them: another operator must",
+        ));
+    }
+    if same_line(&st, &rec.entered_by, &s.name).await? {
+        return Err(two_person(&format!(
+            "the accounts {} and {} come from one creation line (one created the other, or one account created both): an operator whose account was made independently must approve",
+            rec.entered_by, s.name
+        )));
+    }
+    if rec.entered_from.is_some() && rec.entered_from == s.client {
+        return Err(two_person(
+            "the numbers were entered from this client address: approve from another operator's own machine",
+        ));
+    }
+    let expected = b.expected_sha256.trim().to_ascii_lowercase();
+    if expected != rec.numbers_sha256() {
+        return Err(problem(
+            StatusCode::CONFLICT,
+            "WINNING_SHA256_MISMATCH",
+            format!(
+                "expected_sha256 does not match version {} of {period}: read the version again and check its numbers",
+                rec.version
+            ),
         ));
     }
     let mut numbers = WinningBody::from_value(&rec.body).map_err(|e| {

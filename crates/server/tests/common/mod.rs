@@ -171,6 +171,7 @@ pub async fn put_app<S: Store>(
             app_id: app_id.into(),
             api_key_sealed: key.seal(sealer).expect("seal"),
             name: name.into(),
+            disabled: false,
         })
         .await
         .expect("put app");
@@ -253,6 +254,7 @@ pub async fn put_approved_numbers<S: Store>(store: &S, period: Period, body: Win
             entered_by: "alice".into(),
             approved_by: Some("bob".into()),
             reason: None,
+            entered_from: None,
         })
         .await
         .expect("winning numbers");

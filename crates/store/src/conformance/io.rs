@@ -60,6 +60,7 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         app_id: "APP1".into(),
         api_key_sealed: vec![4, 5],
         name: "App".into(),
+        disabled: false,
     })
     .await
     .expect("app");
@@ -71,6 +72,11 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
         last_totp_step: 7,
         failures: 0,
         locked_until: 0,
+        created_by: None,
+        disabled: false,
+        held_password_hash: None,
+        sessions_not_before_unix: 0,
+        enrolment: None,
     })
     .await
     .expect("operator");
@@ -82,6 +88,7 @@ pub async fn export_import_round_trip<S: Store, T: Store>(a: S, b: T) {
             entered_by: "alice".into(),
             approved_by: None,
             reason: None,
+            entered_from: None,
         })
         .await
         .expect("winning numbers");
