@@ -31,6 +31,8 @@ mod sql {
          version INTEGER PRIMARY KEY, applied_unix INTEGER NOT NULL)";
     /// The highest applied migration.
     pub(super) const LATEST: &str = "SELECT max(version) FROM schema_migrations";
+    /// Whether one migration is recorded.
+    pub(super) const IS_APPLIED: &str = "SELECT 1 FROM schema_migrations WHERE version = ?1";
     /// Record one applied migration.
     pub(super) const RECORD: &str =
         "INSERT INTO schema_migrations (version, applied_unix) VALUES (?1, ?2)";
@@ -86,7 +88,9 @@ fn adopt_legacy(t: &Transaction<'_>) -> Result<(), StoreError> {
 
 /// Create or upgrade the schema of the database at `conn`: apply, in one
 /// write transaction (two processes opening one file at once cannot both
-/// apply a migration), every migration above the highest recorded one.
+/// apply a migration), every migration not recorded yet, in order — not only
+/// those above the highest, so migrations numbered on parallel branches and
+/// released together are never skipped.
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let t = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(backend)?;
     t.execute_batch(sql::CREATE_MIGRATIONS).map_err(backend)?;
@@ -101,12 +105,21 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         )));
     }
     let now = unix_now();
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > applied) {
+    let mut projection_added = false;
+    for (version, sql) in MIGRATIONS {
+        let done: Option<i64> = t
+            .query_row(sql::IS_APPLIED, params![version], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        if done.is_some() {
+            continue;
+        }
         t.execute_batch(sql).map_err(backend)?;
         t.execute(sql::RECORD, params![version, now])
             .map_err(backend)?;
+        projection_added |= *version == 6;
     }
-    if applied < 6 {
+    if projection_added {
         // Invoices stored before the carrier read projection: rebuild it
         // from the ledger in the migration's transaction.
         crate::carrier_read::rebuild(&t)?;
