@@ -54,6 +54,12 @@ enum Command {
     /// The site's role: promote a standby to main.
     #[command(subcommand)]
     Site(cmd::site_role::SiteCommand),
+    /// The deployment CA for mutual TLS between sites.
+    #[command(subcommand)]
+    Ca(cmd::ca::CaCommand),
+    /// Site-to-site sync: status and agreement between sites.
+    #[command(subcommand)]
+    Sync(cmd::sync::SyncCommand),
     /// Benchmarks (print medians and ratios to baselines measured in the same run).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -86,6 +92,8 @@ fn main() -> ExitCode {
         Command::Admin(a) => cmd::admin::admin(a),
         Command::Client(a) => cmd::client::client(a),
         Command::Ledger(c) => cmd::ledger::ledger(c),
+        Command::Ca(c) => cmd::ca::ca(c),
+        Command::Sync(c) => cmd::sync::sync(c),
         Command::Migrate(a) => cmd::migrate::migrate(a),
         Command::Export(a) => cmd::export_import::export(a),
         Command::Import(a) => cmd::export_import::import(a),

@@ -8,11 +8,13 @@
 //! - [`validate`]: field and cross-field rules, every failure reported as a [`Violation`].
 //! - [`validated`]: the typed facts of a message that passed.
 //! - [`resolve`]: invoice state as a deterministic function of the set of its messages.
+//! - [`donation`]: which donation of a carrier invoice (發票捐贈) applies, from the set of donation messages.
 //! - [`proof`]: barcode and QR code texts of the printed proof, and their parsers.
 //! - [`prize`]: prize rules as data per period.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod donation;
 pub mod error;
 pub mod ids;
 pub mod model;

@@ -1,20 +1,21 @@
 //! Citizen authentication by carrier (載具) and verification code (驗證碼),
 //! shared by the citizen API and the MOF App API.
 //!
-//! The code is checked with Argon2id against [`CarrierRecord::verification_hash`]
-//! off the async reactor. An unknown carrier costs the same Argon2 work as a
-//! known one and gets the same answer. Each failure on a known carrier is
-//! recorded; the answer is delayed more after each consecutive failure, and
-//! after [`Lockout::lock_after`] failures logins are refused for a time
-//! that doubles per further failure, capped — never a permanent lock, so an
-//! attacker cannot lock a citizen out of their own invoices for long
-//! ([`crate::lockout`]).
+//! Each attempt is first counted in the store, in the carrier's budget and
+//! in the (carrier, client address) budget ([`crate::lockout`],
+//! [`Store::reserve_attempt`]); only a counted attempt is checked, with
+//! Argon2id against [`CarrierRecord::verification_hash`] off the async
+//! reactor under the process-wide Argon2 permits ([`crate::password`]). So
+//! parallel guesses cannot outrun the count (the count lives in the store:
+//! it holds across every API node of a PostgreSQL site), and an attempt the
+//! client abandons stays counted. An unknown carrier is counted and costs
+//! the same Argon2 work as a known one, and gets the same answer.
 
 use crate::clock::Clock;
 use crate::lockout::Lockout;
 use crate::password::{self, HashError};
 use einvoice_core::Carrier;
-use einvoice_store::{CarrierRecord, LoginAttempt, Store, StoreError};
+use einvoice_store::{CarrierRecord, Store, StoreError, carrier_key};
 
 /// Why a carrier login was refused.
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +23,12 @@ pub enum CarrierAuthError {
     /// The carrier or its verification code is wrong (one answer for both).
     #[error("CARRIER_AUTH: the carrier or its verification code is wrong")]
     Wrong,
-    /// Too many failures: retry after this many seconds.
+    /// The attempt budget is spent: retry after this many seconds (nothing was checked).
     #[error("CARRIER_LOCKED: too many failed attempts; retry after {0} seconds")]
     Locked(i64),
+    /// Every Argon2 permit is taken: retry shortly (nothing was checked or counted).
+    #[error(transparent)]
+    Busy(#[from] password::Busy),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -36,37 +40,40 @@ pub fn hash_verification_code(code: &str) -> Result<String, HashError> {
     password::hash(code.as_bytes())
 }
 
-/// Check `code` for `carrier`, recording the attempt (see the module docs):
-/// `lockout` says how failures delay and lock, `clock` when now is.
+/// The account name of a carrier in the attempt budgets: `carrier:<type:id>`.
+pub fn budget_account(carrier: &Carrier) -> String {
+    format!("carrier:{}", carrier_key(carrier))
+}
+
+/// Check `code` for `carrier` from client address `client`, counting the
+/// attempt first (see the module docs): `lockout` says how many attempts
+/// the budgets allow, `clock` when now is.
 pub async fn authenticate<S: Store>(
     store: &S,
     lockout: &Lockout,
     clock: &Clock,
     carrier: &Carrier,
     code: &str,
+    client: &str,
 ) -> Result<(), CarrierAuthError> {
-    let now = clock.now_unix();
     let rec: Option<CarrierRecord> = store.carrier(carrier).await?;
-    if let Some(r) = &rec
-        && r.locked_until > now
-    {
-        return Err(CarrierAuthError::Locked(r.locked_until - now));
+    let phc = rec.map(|r| r.verification_hash);
+    let keys = lockout.keys(&budget_account(carrier), client);
+    let ok = password::check_counted(store, keys.clone(), clock.now_unix(), code, phc)
+        .await
+        .map_err(|e| match e {
+            password::Counted::Locked(secs) => CarrierAuthError::Locked(secs),
+            password::Counted::Busy(b) => CarrierAuthError::Busy(b),
+            password::Counted::Store(e) => CarrierAuthError::Store(e),
+        })?;
+    match ok {
+        Ok(()) => {
+            store.release_attempt(keys, clock.now_unix()).await?;
+            Ok(())
+        }
+        Err(spent) => {
+            tokio::time::sleep(lockout.delay(spent)).await;
+            Err(CarrierAuthError::Wrong)
+        }
     }
-    let known = rec.is_some();
-    let phc = rec.as_ref().map(|r| r.verification_hash.clone());
-    if password::verify_off_reactor(code.to_string(), phc).await {
-        store
-            .record_carrier_login(carrier, LoginAttempt::Succeeded)
-            .await?;
-        return Ok(());
-    }
-    let failures = rec.as_ref().map_or(1, |r| r.failures.saturating_add(1));
-    if known {
-        let lock_until = lockout.lock_until(failures, now);
-        store
-            .record_carrier_login(carrier, LoginAttempt::Failed { lock_until })
-            .await?;
-    }
-    tokio::time::sleep(lockout.delay(failures)).await;
-    Err(CarrierAuthError::Wrong)
 }

@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `POST /v1/carrier/login` `{carrier_type, carrier_id, verification_code}` | `{token, expires_unix}`: a bearer token for [`TOKEN_SECS`] |
 //! | `GET /v1/carrier/invoices?period=` (Bearer token) | the carrier's invoices of a period, with items |
-//! | `GET /v1/public/invoices/{number}?random=&date=` | one invoice by number + random code (+ `YYYYMMDD` date): header and items only |
+//! | `GET /v1/public/invoices/{number}?random=&date=` | one invoice by number + random code + `YYYYMMDD` date (all required): header and items only |
 //!
 //! The login checks the verification code with Argon2id, delays answers after
 //! failures and soft-locks the carrier for a while (never for good) —
@@ -74,39 +74,72 @@ async fn login<S: Store>(
         )
     })?;
     let carrier = parse_carrier(&b.carrier_type, &b.carrier_id)?;
+    check_code(&st, &carrier, &b.verification_code, &client_key(Some(addr))).await?;
+    let (token, expires) = carrier_token::issue(&st, &carrier)?;
+    Ok(no_store(
+        axum::Json(json!({
+            "token": token,
+            "expires_unix": expires,
+        }))
+        .into_response(),
+    ))
+}
+
+/// `response` marked `Cache-Control: no-store` (and `Pragma: no-cache` for
+/// HTTP/1.0 caches): it carries a token or a citizen's data, which no cache
+/// may keep.
+pub(crate) fn no_store(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        axum::http::header::PRAGMA,
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
+    response
+}
+
+/// Check a carrier's verification code from `client` ([`carrier_auth`]):
+/// `401 CARRIER_AUTH`, `429 CARRIER_LOCKED` or `503 LOGIN_BUSY` with
+/// `Retry-After` when it is not accepted.
+pub(crate) async fn check_code<S: Store>(
+    st: &SiteState<S>,
+    carrier: &einvoice_core::Carrier,
+    code: &str,
+    client: &str,
+) -> Result<(), Problem> {
     match carrier_auth::authenticate(
         &st.store,
         &st.opts.app_api.lockout,
         &st.opts.app_api.clock,
-        &carrier,
-        &b.verification_code,
+        carrier,
+        code,
+        client,
     )
     .await
     {
-        Ok(()) => {}
-        Err(CarrierAuthError::Wrong) => {
-            return Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "CARRIER_AUTH",
-                "the carrier or its verification code is wrong",
-            ));
-        }
-        Err(CarrierAuthError::Locked(secs)) => {
-            return Err(Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "CARRIER_LOCKED",
-                format!("too many failed attempts on this carrier: retry after {secs} s"),
+        Ok(()) => Ok(()),
+        Err(CarrierAuthError::Wrong) => Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "CARRIER_AUTH",
+            "the carrier or its verification code is wrong",
+        )),
+        Err(CarrierAuthError::Locked(secs)) => Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "CARRIER_LOCKED",
+            format!("too many failed attempts on this carrier: retry after {secs} s"),
+        )
+        .retry_after(secs.max(1) as u64)),
+        Err(CarrierAuthError::Busy(b)) => {
+            Err(
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "LOGIN_BUSY", b.to_string())
+                    .retry_after(crate::password::RETRY_AFTER_SECS),
             )
-            .retry_after(secs.max(1) as u64));
         }
-        Err(CarrierAuthError::Store(e)) => return Err(store_problem(e)),
+        Err(CarrierAuthError::Store(e)) => Err(store_problem(e)),
     }
-    let (token, expires) = carrier_token::issue(&st, &carrier)?;
-    Ok(axum::Json(json!({
-        "token": token,
-        "expires_unix": expires,
-    }))
-    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -134,12 +167,14 @@ async fn invoices<S: Store>(
         .await
         .map_err(store_problem)?;
     let rows: Vec<Value> = list.iter().map(carrier_row).collect();
-    Ok(axum::Json(json!({
-        "carrier": {"type": carrier.kind.code(), "id": carrier.id},
-        "period": period.to_string(),
-        "invoices": rows,
-    }))
-    .into_response())
+    Ok(no_store(
+        axum::Json(json!({
+            "carrier": {"type": carrier.kind.code(), "id": carrier.id},
+            "period": period.to_string(),
+            "invoices": rows,
+        }))
+        .into_response(),
+    ))
 }
 
 /// The item lines as the citizen routes show them.
@@ -178,6 +213,7 @@ fn carrier_row(row: &CarrierInvoice) -> Value {
 #[serde(deny_unknown_fields)]
 struct LookupQuery {
     random: String,
+    /// `YYYYMMDD`, required: the number and random code alone are too easy to enumerate.
     #[serde(default)]
     date: Option<String>,
 }
@@ -195,9 +231,13 @@ async fn public_lookup<S: Store>(
         .map_err(|e| bad("QUERY_INVALID", format!("query string: {e}")))?;
     let random = RandomNumber::parse(&q.random)
         .map_err(|v| bad(v.code, format!("random: {}", v.message)))?;
-    if let Some(d) = &q.date
-        && (d.len() != 8 || !d.bytes().all(|b| b.is_ascii_digit()))
-    {
+    let d = q.date.as_deref().ok_or_else(|| {
+        bad(
+            "DATE_REQUIRED",
+            "date: the invoice date (YYYYMMDD, as printed on the proof) is required",
+        )
+    })?;
+    if d.len() != 8 || !d.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("DATE_FORMAT", "date must be YYYYMMDD"));
     }
     let not_found = || {
@@ -213,9 +253,7 @@ async fn public_lookup<S: Store>(
         .await
         .map_err(store_problem)?
         .ok_or_else(not_found)?;
-    if let Some(d) = &q.date
-        && view.summary.date.replace('-', "") != *d
-    {
+    if view.summary.date.replace('-', "") != d {
         return Err(not_found());
     }
     let s = &view.summary;

@@ -125,6 +125,20 @@ pub struct FileConfig {
     /// Allow an `http://` webhook on a non-loopback host (the notifications
     /// and their signatures then travel in clear).
     pub webhook_allow_plain_http: bool,
+    /// Site-to-site sync (`[sync]`: peer listener, CA files, upstreams).
+    pub sync: einvoice_sync::SyncConfig,
+    /// `[app_api]`: the MOF App API's settings.
+    pub app_api: AppApiFile,
+}
+
+/// `[app_api]` of the configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppApiFile {
+    /// Every App API action must carry a valid `signature` and a `timeStamp`
+    /// (replays refused); off when absent, for sites configured before it
+    /// existed — `einvoice up` turns it on.
+    pub require_signature: bool,
 }
 
 impl Default for FileConfig {
@@ -145,6 +159,8 @@ impl Default for FileConfig {
             webhook_url: None,
             webhook_ca_file: None,
             webhook_allow_plain_http: false,
+            sync: einvoice_sync::SyncConfig::default(),
+            app_api: AppApiFile::default(),
         }
     }
 }

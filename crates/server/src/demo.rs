@@ -372,6 +372,36 @@ fn random_token(bytes: usize) -> Result<String, DemoError> {
     Ok(hex(&b))
 }
 
+/// The demo NPO directory (愛心碼): the love codes the demo's donated
+/// invoices carry, with made-up names marked as demo data.
+pub const DEMO_NPOS: [(&str, &str); 4] = [
+    ("168", "示範愛心協會 (demo)"),
+    ("919", "示範兒童基金會 (demo)"),
+    ("5299", "示範長者關懷協會 (demo)"),
+    ("8585", "示範家庭扶助基金會 (demo)"),
+];
+
+/// Put [`DEMO_NPOS`] into the NPO directory (UBNs from [`demo_ubn`], after
+/// the sellers'), each with its `NPO` ledger entry; NPOs already there are
+/// left alone.
+pub async fn seed_npos<S: Store>(store: &S) -> Result<(), DemoError> {
+    for (i, (code, name)) in DEMO_NPOS.iter().enumerate() {
+        let love_code =
+            einvoice_core::LoveCode::parse(code).map_err(|v| DemoError::Plan(v.message))?;
+        if store.npo(&love_code).await?.is_some() {
+            continue;
+        }
+        let npo = einvoice_store::NpoRecord {
+            love_code,
+            name: (*name).to_string(),
+            ubn: demo_ubn(900 + i),
+        };
+        let entry = npo.ledger_entry("demo");
+        store.put_npo(npo, entry).await?;
+    }
+    Ok(())
+}
+
 /// Credentials to try a demo site with (`DIR/demo-credentials.json`).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DemoCredentials {
@@ -499,6 +529,7 @@ pub async fn provision<S: Store>(
             })
             .await?;
     }
+    seed_npos(store).await?;
     let app_id = format!("DEMO{}", random_token(4)?.to_uppercase());
     let api_key = random_token(16)?;
     let sealed = AppKey {

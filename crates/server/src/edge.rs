@@ -188,13 +188,20 @@ fn closed(reason: &'static str) {
 
 /// Turns an accepted TCP stream into the stream HTTP is served on (plain:
 /// itself; HTTPS: after the TLS handshake).
-pub(crate) trait Handshake: Clone + Send + Sync + 'static {
+pub trait Handshake: Clone + Send + Sync + 'static {
     /// The stream served.
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// What the handshake learnt of the peer (a mutual-TLS peer's site
+    /// name), put in every request's extensions; `()` when nothing.
+    type Tag: Clone + Send + Sync + 'static;
     /// Whether responses go over TLS (they then carry HSTS).
     const TLS: bool;
-    /// Finish the handshake (the caller bounds its time).
-    fn handshake(&self, tcp: TcpStream) -> impl Future<Output = std::io::Result<Self::Io>> + Send;
+    /// Finish the handshake (the caller bounds its time); an error drops
+    /// the connection.
+    fn handshake(
+        &self,
+        tcp: TcpStream,
+    ) -> impl Future<Output = std::io::Result<(Self::Io, Self::Tag)>> + Send;
 }
 
 /// Plain HTTP: no handshake.
@@ -203,9 +210,10 @@ pub(crate) struct Plain;
 
 impl Handshake for Plain {
     type Io = TcpStream;
+    type Tag = ();
     const TLS: bool = false;
-    async fn handshake(&self, tcp: TcpStream) -> std::io::Result<TcpStream> {
-        Ok(tcp)
+    async fn handshake(&self, tcp: TcpStream) -> std::io::Result<(TcpStream, ())> {
+        Ok((tcp, ()))
     }
 }
 
@@ -216,7 +224,7 @@ pub const HSTS: &str = "max-age=31536000";
 /// Accept connections on `listener` and serve `app` on each until `shutdown`
 /// resolves; then stop accepting, shut every connection down gracefully and
 /// return once they have finished.
-pub(crate) async fn serve_connections<H: Handshake>(
+pub async fn serve_connections<H: Handshake>(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: EdgeLimits,
@@ -272,7 +280,7 @@ pub(crate) async fn serve_connections<H: Handshake>(
                 Ok(Err(_)) => return closed("handshake_failed"),
                 Err(_) => return closed("handshake_timeout"),
             };
-            conn.serve::<H>(io).await;
+            conn.serve::<H>(io.0, io.1).await;
         });
     }
     drop(stop_rx);
@@ -322,7 +330,7 @@ struct Conn {
 }
 
 impl Conn {
-    async fn serve<H: Handshake>(mut self, io: H::Io) {
+    async fn serve<H: Handshake>(mut self, io: H::Io, tag: H::Tag) {
         let activity = Arc::new(Activity {
             started: Instant::now(),
             requests: AtomicU64::new(0),
@@ -336,6 +344,7 @@ impl Conn {
             act.touch();
             let guard = InFlight(act.clone());
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(addr));
+            req.extensions_mut().insert(tag.clone());
             let call = app.clone().oneshot(req.map(axum::body::Body::new));
             async move {
                 let mut resp = call.await?;

@@ -8,23 +8,27 @@
 
 pub mod app_api;
 pub mod carrier_auth;
+pub mod carrier_life;
 mod carrier_token;
 pub mod citizen;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod docs;
 pub mod edge;
 pub mod lockout;
 pub mod openapi;
 pub mod ops;
 pub mod password;
 pub mod problem;
+pub mod rate_limit;
 pub mod role;
 pub mod seller;
 mod seller_auth;
 pub mod sign;
 pub mod site;
 mod state;
+pub mod sync_routes;
 pub mod tls;
 pub mod webhook;
 pub mod winnings;

@@ -4,7 +4,7 @@
 //!
 //! | class | main | cloud | standby |
 //! | --- | --- | --- | --- |
-//! | [`RouteClass::Anywhere`] (probes, OpenAPI, the sync feed) | serves | serves | serves |
+//! | [`RouteClass::Anywhere`] (probes, OpenAPI and `/docs`, the sync feed) | serves | serves | serves |
 //! | [`RouteClass::Read`] (citizen, public and seller reads) | serves | serves | serves |
 //! | [`RouteClass::CitizenWrite`] (citizen and App API calls that write) | serves | serves (own origin) | [`MAIN_ONLY`] |
 //! | [`RouteClass::MainOnly`] (issuance, tracks, operators, apps and keys, winning numbers, the draw) | serves | [`MAIN_ONLY`] | [`MAIN_ONLY`] |
@@ -109,6 +109,8 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     ("get", "/readyz", RouteClass::Anywhere),
     ("get", "/metrics", RouteClass::Anywhere),
     ("get", "/openapi.json", RouteClass::Anywhere),
+    ("get", "/docs", RouteClass::Anywhere),
+    ("get", "/docs/*", RouteClass::Anywhere),
     ("*", "/v1/sync/*", RouteClass::Anywhere),
     ("post", "/v1/noop", RouteClass::Anywhere),
     // Issuance and the seller's number ranges: the system of record.
@@ -136,6 +138,10 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     ("get", "/v1/carrier/bank-account", RouteClass::Read),
     ("put", "/v1/carrier/bank-account", RouteClass::CitizenWrite),
     ("get", "/v1/public/invoices/{number}", RouteClass::Read),
+    ("get", "/v1/carrier/love-codes", RouteClass::Read),
+    ("post", "/v1/carrier/donations", RouteClass::CitizenWrite),
+    // The MOF business API (POS barcode checks): reads.
+    ("*", "/BIZAPIVAN/*", RouteClass::Read),
     // The MOF App API (some actions write: carrier registration, logins).
     ("*", "/PB2CAPIVAN/*", RouteClass::CitizenWrite),
     // Operators, apps and keys, tracks, winning numbers, the draw.

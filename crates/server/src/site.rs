@@ -57,14 +57,17 @@ pub fn router<S: Store>(store: S, sealer: Sealer, opts: SiteOptions) -> Router {
         .with_state(st.clone());
     Router::new()
         .merge(probes)
+        .merge(crate::docs::routes())
         .merge(seller::routes(st.clone()))
         .merge(citizen::routes(st.clone()))
+        .merge(crate::carrier_life::routes(st.clone()))
         .merge(crate::winnings::routes(st))
         .merge(app_api::router_with(
             store.clone(),
             sealer.clone(),
             opts.app_api.clone(),
         ))
+        .merge(crate::sync_routes::routes(store.clone()))
         .merge(ops::router_with(store, sealer, opts.ops.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

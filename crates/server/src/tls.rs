@@ -99,8 +99,9 @@ struct Tls(tokio_rustls::TlsAcceptor);
 
 impl Handshake for Tls {
     type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Tag = ();
     const TLS: bool = true;
-    async fn handshake(&self, tcp: tokio::net::TcpStream) -> std::io::Result<Self::Io> {
-        self.0.accept(tcp).await
+    async fn handshake(&self, tcp: tokio::net::TcpStream) -> std::io::Result<(Self::Io, ())> {
+        Ok((self.0.accept(tcp).await?, ()))
     }
 }

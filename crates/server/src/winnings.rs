@@ -3,7 +3,7 @@
 //! | route | does |
 //! | --- | --- |
 //! | `GET /v1/carrier/winnings?period=` (Bearer token) | the carrier's winning invoices of a period (regular and cloud prizes), from the winners the draw loaded |
-//! | `PUT /v1/carrier/bank-account` (Bearer token) `{bank_code, account_number, holder_name}` | register the account prizes are deposited to; answers the masked form |
+//! | `PUT /v1/carrier/bank-account` (Bearer token) `{bank_code, account_number, holder_name, verification_code}` | register the account prizes are deposited to — the token and the carrier's verification code again, counted like a login; recorded in the ledger as [`BANK_ACCOUNT_EVENT`] (masked account, hash of the sealed record); answers the masked form |
 //! | `GET /v1/carrier/bank-account` (Bearer token) | the masked form (`***1234`) |
 //!
 //! A bank account is sealed with the site's master key (AES-256-GCM, purpose
@@ -15,18 +15,19 @@
 #![allow(clippy::result_large_err)]
 
 use crate::carrier_token::CarrierToken;
-use crate::citizen::{bad, period_query};
+use crate::citizen::{bad, no_store, period_query};
 use crate::problem::{Problem, store_problem};
-use crate::state::SiteState;
+use crate::state::{SiteState, client_key};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use einvoice_secrets::{BankAccount, BankError};
-use einvoice_store::{BankAccountRecord, Store, carrier_key};
+use einvoice_store::{BankAccountRecord, NewEntry, Store, canonical_json, carrier_key};
 use serde_json::{Value, json};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
@@ -91,20 +92,30 @@ fn account_json(rec: &BankAccountRecord) -> Value {
     })
 }
 
+/// Ledger kind of a change of a carrier's prize bank account.
+pub const BANK_ACCOUNT_EVENT: &str = "CARRIER_BANK_ACCOUNT";
+
 async fn put_account<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     CarrierToken(carrier): CarrierToken,
     body: Bytes,
 ) -> Result<Response, Problem> {
     // The parser's message could quote the account: say only what is expected.
-    let acct: BankAccount = serde_json::from_slice(&body).map_err(|_| {
+    let expected = || {
         bad(
             "BODY_INVALID",
-            "expected {bank_code, account_number, holder_name} as strings",
+            "expected {bank_code, account_number, holder_name, verification_code} as strings",
         )
-    })?;
+    };
+    let mut fields: serde_json::Map<String, Value> =
+        serde_json::from_slice(&body).map_err(|_| expected())?;
+    let code = fields.remove("verification_code");
+    let acct: BankAccount =
+        serde_json::from_value(Value::Object(fields)).map_err(|_| expected())?;
+    let now = st.opts.clock.now_unix();
     let rec = acct
-        .seal(&st.sealer, &carrier_key(&carrier), st.opts.clock.now_unix())
+        .seal(&st.sealer, &carrier_key(&carrier), now)
         .map_err(|e| match e {
             BankError::Seal(_) => Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,11 +124,51 @@ async fn put_account<S: Store>(
             ),
             e => bad(e.code(), e.to_string()),
         })?;
+    // The token alone is not enough: the verification code again, counted
+    // in the carrier's attempt budgets like a login.
+    let code = match code {
+        Some(Value::String(c)) if !c.is_empty() => c,
+        _ => {
+            return Err(bad(
+                "VERIFICATION_CODE_REQUIRED",
+                "verification_code: changing the prize bank account needs the carrier's verification code again",
+            ));
+        }
+    };
+    crate::citizen::check_code(&st, &carrier, &code, &client_key(Some(addr))).await?;
+    // The ledger first: a change that is not recorded never happens.
+    st.store
+        .append_event(NewEntry {
+            kind: BANK_ACCOUNT_EVENT.into(),
+            key: format!("carrier/{}", carrier_key(&carrier)),
+            actor: format!("carrier:{}", carrier_key(&carrier)),
+            body: canonical_json(&bank_event_body(&rec)),
+        })
+        .await
+        .map_err(store_problem)?;
     st.store
         .put_bank_account(rec.clone())
         .await
         .map_err(store_problem)?;
-    Ok(axum::Json(account_json(&rec)).into_response())
+    Ok(no_store(axum::Json(account_json(&rec)).into_response()))
+}
+
+/// The ledger body of a bank account change: the bank code, the masked
+/// account and the SHA-256 of the sealed record (which ties the event to
+/// the stored account without the account number).
+pub fn bank_event_body(rec: &BankAccountRecord) -> Value {
+    use sha2::Digest;
+    let sealed_sha256: String = sha2::Sha256::digest(&rec.sealed)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    json!({
+        "action": "bank_account_changed",
+        "carrier": rec.carrier,
+        "bank_code": rec.bank_code,
+        "account_number": rec.masked,
+        "sealed_sha256": sealed_sha256,
+    })
 }
 
 async fn get_account<S: Store>(

@@ -602,7 +602,7 @@ async fn rate_limits_answer_429_with_retry_after() {
     let mut public = Vec::new();
     for _ in 0..4 {
         public.push(
-            s.get("/v1/public/invoices/AB00000001?random=1234")
+            s.get("/v1/public/invoices/AB00000001?random=1234&date=20250115")
                 .await
                 .status,
         );
@@ -668,7 +668,9 @@ async fn citizens_and_the_public_lookup() {
     assert_eq!(p.body["total"], 321);
     assert!(p.body.get("carrier").is_none() && p.body.get("buyer").is_none());
     assert!(!p.body.to_string().contains("/ABC+123"));
-    let p = s.get("/v1/public/invoices/AB00000060?random=5679").await;
+    let p = s
+        .get("/v1/public/invoices/AB00000060?random=5679&date=20250115")
+        .await;
     assert_eq!((p.status, p.code()), (404, "INVOICE_NOT_FOUND"));
     let p = s
         .get("/v1/public/invoices/AB00000060?random=5678&date=20250116")

@@ -225,15 +225,53 @@ async fn bank_accounts_are_sealed_and_only_masked() {
         )
         .await;
     assert_eq!(st, 401);
+    // Issue 16: the token alone does not change the account — the
+    // verification code again, and a wrong one changes nothing.
+    let account = |code: Option<&str>| {
+        let mut b =
+            json!({"bank_code": "812", "account_number": "0012345678", "holder_name": "王小明"});
+        if let Some(c) = code {
+            b["verification_code"] = json!(c);
+        }
+        b
+    };
+    let (st, p) = s.call("PUT", path, Some(&token), Some(account(None))).await;
+    assert_eq!(
+        (st, p["code"].as_str()),
+        (400, Some("VERIFICATION_CODE_REQUIRED")),
+        "{p}"
+    );
+    let (st, p) = s
+        .call("PUT", path, Some(&token), Some(account(Some("Wrong999"))))
+        .await;
+    assert_eq!((st, p["code"].as_str()), (401, Some("CARRIER_AUTH")), "{p}");
+    let (st, _) = s.call("GET", path, Some(&token), None).await;
+    assert_eq!(st, 404, "nothing stored on a refused change");
     let (st, put) = s
-        .call(
-            "PUT",
-            path,
-            Some(&token),
-            Some(json!({"bank_code": "812", "account_number": "0012345678", "holder_name": "王小明"})),
-        )
+        .call("PUT", path, Some(&token), Some(account(Some(CODE))))
         .await;
     assert_eq!(st, 200, "{put}");
+    // The change is a ledger event: masked account, hash of the sealed
+    // record, never the account number or the holder.
+    let events: Vec<_> = s
+        .store
+        .entries("main", 0, 10_000)
+        .await
+        .expect("entries")
+        .into_iter()
+        .filter(|e| e.kind == "CARRIER_BANK_ACCOUNT")
+        .collect();
+    assert_eq!(events.len(), 1, "one event for one change");
+    assert_eq!(events[0].key, "carrier/3J0002:/ABC+123");
+    assert_eq!(events[0].actor, "carrier:3J0002:/ABC+123");
+    let body: Value = serde_json::from_slice(&events[0].body).expect("json body");
+    assert_eq!(body["account_number"], "***5678");
+    assert_eq!(body["bank_code"], "812");
+    let text = String::from_utf8_lossy(&events[0].body).to_string();
+    assert!(
+        !text.contains("0012345678") && !text.contains("王小明"),
+        "{text}"
+    );
     assert_eq!(put["account_number"], "***5678");
     assert!(!put.to_string().contains("0012345678") && !put.to_string().contains("王小明"));
     let (st, got) = s.call("GET", path, Some(&token), None).await;

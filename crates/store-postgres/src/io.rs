@@ -195,6 +195,8 @@ pub(crate) async fn import_site(
     for l in &records.winner_loads {
         l.check()?;
     }
+    let replays =
+        crate::carrier_life::replays(&prepared.iter().map(|(e, _)| e).collect::<Vec<_>>())?;
     let shared = s.shared();
     let created = async {
         let mut c = shared.pool.get().await?;
@@ -232,33 +234,13 @@ pub(crate) async fn import_site(
         let insert = t.prepare_cached(INSERT_LEDGER).await?;
         let mut heads: BTreeMap<&str, &LedgerEntry> = BTreeMap::new();
         for (e, facts) in &prepared {
-            w.t.execute(
-                &insert,
-                &[
-                    &e.origin,
-                    &to_i64(e.seq)?,
-                    &to_i64(e.hlc.0)?,
-                    &e.kind,
-                    &e.key,
-                    &e.actor,
-                    &e.body,
-                    &&e.prev_hash.0[..],
-                    &&e.hash.0[..],
-                    &is_message_kind(&e.kind),
-                    &e.body_digest.as_ref().map(|d| &d.0[..]),
-                    &e.withheld,
-                ],
-            )
-            .await?;
-            if let Some(v) = facts {
-                let receipt = e.receipt();
-                w.project(&receipt, &v.facts, &e.body).await?;
-            }
+            insert_verbatim(&mut w, &insert, e, facts.as_ref()).await?;
             let head = heads.entry(e.origin.as_str()).or_insert(e);
             if e.seq > head.seq {
                 *head = e;
             }
         }
+        crate::carrier_life::apply_replays(&t, &replays).await?;
         let created = std::mem::take(&mut w.created);
         for (origin, e) in heads {
             t.execute(
@@ -274,6 +256,41 @@ pub(crate) async fn import_site(
     .map_err(DbError::into_store)?;
     if let Ok(mut k) = shared.partitions.lock() {
         k.extend(created);
+    }
+    Ok(())
+}
+
+/// Insert one entry as it was stored at its origin (`insert` prepared from
+/// [`INSERT_LEDGER`]) and project it through the append path's
+/// [`Writer::project`] (facts from [`replay_facts`]): the one way an import
+/// and a sync write another site's entry. The caller moves the head rows.
+pub(crate) async fn insert_verbatim(
+    w: &mut Writer<'_, '_>,
+    insert: &tokio_postgres::Statement,
+    e: &LedgerEntry,
+    facts: Option<&Validated>,
+) -> Result<(), DbError> {
+    w.t.execute(
+        insert,
+        &[
+            &e.origin,
+            &to_i64(e.seq)?,
+            &to_i64(e.hlc.0)?,
+            &e.kind,
+            &e.key,
+            &e.actor,
+            &e.body,
+            &&e.prev_hash.0[..],
+            &&e.hash.0[..],
+            &is_message_kind(&e.kind),
+            &e.body_digest.as_ref().map(|d| &d.0[..]),
+            &e.withheld,
+        ],
+    )
+    .await?;
+    if let Some(v) = facts {
+        let receipt = e.receipt();
+        w.project(&receipt, &v.facts, &e.body).await?;
     }
     Ok(())
 }

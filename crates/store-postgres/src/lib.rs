@@ -41,6 +41,8 @@
 //! conformance suite runs against both.
 
 mod append;
+mod attempts;
+mod carrier_life;
 pub mod ceiling;
 mod draw;
 mod error;
@@ -54,6 +56,7 @@ mod read;
 #[cfg(test)]
 mod retry_tests;
 mod store;
+mod sync;
 pub mod tls;
 
 use crate::error::DbError;
@@ -69,7 +72,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const MAX_BATCH: usize = 256;
 
 /// The schema version this binary writes (see `src/migrations/`).
-pub const SCHEMA_VERSION: i32 = 8;
+pub const SCHEMA_VERSION: i32 = 10;
 
 /// Embedded migrations: (version, SQL), applied in order above the stored version.
 const MIGRATIONS: &[(i32, &str)] = &[
@@ -77,7 +80,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("migrations/0002_draw.sql")),
     (3, include_str!("migrations/0003_outbox_lease.sql")),
     (4, include_str!("migrations/0004_winners_partitions.sql")),
+    (6, include_str!("migrations/0006_login_budgets.sql")),
     (8, include_str!("migrations/0008_ledger_v2.sql")),
+    (9, include_str!("migrations/0009_sync.sql")),
+    (10, include_str!("migrations/0010_carrier_life.sql")),
 ];
 
 /// How to reach the database and how patient to be with it.

@@ -119,6 +119,18 @@ impl Store for PgStore {
         self.carrier_login(carrier, attempt).await
     }
 
+    async fn reserve_attempt(
+        &self,
+        keys: Vec<AttemptKey>,
+        now: i64,
+    ) -> Result<Reservation, StoreError> {
+        self.reserve_attempts(keys, now).await
+    }
+
+    async fn release_attempt(&self, keys: Vec<AttemptKey>, _now: i64) -> Result<(), StoreError> {
+        self.release_attempts(keys).await
+    }
+
     // ---- tenants, keys, apps, operators ----
 
     async fn put_seller(&self, seller: SellerRecord) -> Result<(), StoreError> {
@@ -286,5 +298,18 @@ impl Store for PgStore {
         outcome: OutboxOutcome,
     ) -> Result<bool, StoreError> {
         self.mark_outbox(id, worker, outcome).await
+    }
+
+    // ---- site-to-site sync ----
+
+    async fn apply_sync_page(
+        &self,
+        page: einvoice_store::SyncPage,
+    ) -> Result<einvoice_store::SyncApplied, StoreError> {
+        self.sync_apply(page).await
+    }
+
+    async fn sync_state(&self) -> Result<Vec<einvoice_store::SyncOriginState>, StoreError> {
+        self.sync_origins().await
     }
 }

@@ -224,31 +224,14 @@ pub(crate) async fn import_site(
     for l in &records.winner_loads {
         l.check()?;
     }
+    let replays =
+        crate::carrier_life::replays(&prepared.iter().map(|(e, _)| e).collect::<Vec<_>>())?;
     let site = s.inner.site.clone();
     s.write(move |t, head| {
         check_empty(t)?;
         write_records(t, &records)?;
         for (e, facts) in &prepared {
-            t.prepare_cached(crate::append::sql::INSERT_ENTRY)
-                .map_err(backend)?
-                .execute(params![
-                    e.origin,
-                    i64_of(e.seq)?,
-                    i64_of(e.hlc.0)?,
-                    e.kind,
-                    e.key,
-                    e.actor,
-                    e.body,
-                    &e.prev_hash.0[..],
-                    &e.hash.0[..],
-                    e.body_digest.as_ref().map(|d| &d.0[..]),
-                    e.withheld,
-                ])
-                .map_err(backend)?;
-            if let Some(v) = facts {
-                let receipt = e.receipt();
-                append::project(t, &receipt, &v.facts, &e.body)?;
-            }
+            insert_verbatim(t, e, facts.as_ref())?;
             if e.origin == site && e.seq > head.seq {
                 // This site's chain continues from the imported head.
                 *head = Head {
@@ -258,9 +241,41 @@ pub(crate) async fn import_site(
                 };
             }
         }
+        crate::carrier_life::apply_replays(t, &replays)?;
         Ok(())
     })
     .await
+}
+
+/// Insert one entry as it was stored at its origin and project it through
+/// the append path's [`append::project`] (facts from [`replay_facts`]): the
+/// one way an import and a sync write another site's entry.
+pub(crate) fn insert_verbatim(
+    t: &Transaction<'_>,
+    e: &LedgerEntry,
+    facts: Option<&Validated>,
+) -> Result<(), StoreError> {
+    t.prepare_cached(crate::append::sql::INSERT_ENTRY)
+        .map_err(backend)?
+        .execute(params![
+            e.origin,
+            i64_of(e.seq)?,
+            i64_of(e.hlc.0)?,
+            e.kind,
+            e.key,
+            e.actor,
+            e.body,
+            &e.prev_hash.0[..],
+            &e.hash.0[..],
+            e.body_digest.as_ref().map(|d| &d.0[..]),
+            e.withheld,
+        ])
+        .map_err(backend)?;
+    if let Some(v) = facts {
+        let receipt = e.receipt();
+        append::project(t, &receipt, &v.facts, &e.body)?;
+    }
+    Ok(())
 }
 
 fn write_records(t: &Transaction<'_>, r: &SiteRecords) -> Result<(), StoreError> {

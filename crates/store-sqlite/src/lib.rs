@@ -14,6 +14,8 @@
 //!   applied version (and adopts databases of the old single-number scheme).
 
 mod append;
+mod attempts;
+mod carrier_life;
 mod carrier_read;
 pub mod ceiling;
 mod draw;
@@ -26,6 +28,7 @@ mod outbox;
 mod read;
 mod records;
 mod store;
+mod sync;
 
 pub use migrate::{SCHEMA_VERSION, migrate, schema_version};
 

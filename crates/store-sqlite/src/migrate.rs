@@ -13,15 +13,18 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// The migrations: (version, SQL), in order.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_draw.sql")),
     (3, include_str!("migrations/0003_outbox_lease.sql")),
+    (5, include_str!("migrations/0005_login_budgets.sql")),
     (6, include_str!("migrations/0006_invoice_detail.sql")),
     (7, include_str!("migrations/0007_ledger_v2.sql")),
+    (8, include_str!("migrations/0008_sync.sql")),
+    (9, include_str!("migrations/0009_carrier_life.sql")),
 ];
 
 /// Every SQL statement of the runner.

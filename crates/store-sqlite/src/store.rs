@@ -2,7 +2,7 @@
 //! module that speaks its SQL (`read`, `records`, `append`, `io`, `draw`,
 //! `outbox`). The rules live in `einvoice-store`.
 
-use crate::{SqliteStore, append, draw, io, outbox, read, records};
+use crate::{SqliteStore, append, attempts, draw, io, outbox, read, records};
 use einvoice_core::Period;
 use einvoice_core::ids::{Carrier, InvoiceNumber, RandomNumber, Ubn};
 use einvoice_store::read_projection::CarrierInvoice;
@@ -151,6 +151,19 @@ impl Store for SqliteStore {
         let id = carrier_key(carrier);
         self.write(move |t, _| records::record_carrier_login(t, &id, attempt))
             .await
+    }
+
+    async fn reserve_attempt(
+        &self,
+        keys: Vec<AttemptKey>,
+        now: i64,
+    ) -> Result<Reservation, StoreError> {
+        self.write(move |t, _| attempts::reserve(t, &keys, now))
+            .await
+    }
+
+    async fn release_attempt(&self, keys: Vec<AttemptKey>, _now: i64) -> Result<(), StoreError> {
+        self.write(move |t, _| attempts::release(t, &keys)).await
     }
 
     // ---- tenants, keys, apps, operators ----
@@ -324,6 +337,19 @@ impl Store for SqliteStore {
         outcome: OutboxOutcome,
     ) -> Result<bool, StoreError> {
         outbox::outbox_mark(self, id, worker, outcome).await
+    }
+
+    // ---- site-to-site sync ----
+
+    async fn apply_sync_page(
+        &self,
+        page: einvoice_store::SyncPage,
+    ) -> Result<einvoice_store::SyncApplied, StoreError> {
+        crate::sync::apply_sync_page(self, page).await
+    }
+
+    async fn sync_state(&self) -> Result<Vec<einvoice_store::SyncOriginState>, StoreError> {
+        crate::sync::sync_state(self).await
     }
 }
 

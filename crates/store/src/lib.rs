@@ -17,8 +17,10 @@
 //! commit) but never answer before the commit.
 
 pub mod append_rules;
+mod attempts;
 mod blanks;
 mod canonical;
+mod carrier_life;
 mod chain;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -31,9 +33,12 @@ pub mod read_projection;
 mod records;
 mod scope;
 pub mod stored;
+mod sync;
 mod winning;
 
+pub use attempts::{AttemptKey, Reservation};
 pub use canonical::canonical_json;
+pub use carrier_life::*;
 pub use chain::{BODY_DIGEST_MISMATCH, ChainCheck, HASH_MISMATCH, PREV_HASH_MISMATCH, SEQ_GAP};
 pub use draw::*;
 pub use entry::{
@@ -47,6 +52,10 @@ pub use io::{
 };
 pub use records::*;
 pub use scope::{AdmittedMessage, Scope, ScopedSeller, TENANT_SCOPE};
+pub use sync::{
+    OriginHead, SYNC_HEAD_MISMATCH, SYNC_OWN_ORIGIN, SyncApplied, SyncHalt, SyncOriginState,
+    SyncPage, SyncUpstreamState, refuse_own_origin, sync_meeting_seq, sync_overlap,
+};
 pub use winning::WinningBody;
 
 use einvoice_core::{Carrier, InvoiceNumber, Period, RandomNumber, Ubn, Validated};
@@ -61,7 +70,7 @@ pub type AppendOutcome = Result<Receipt, Rejection>;
 /// Errors of the backend itself (unreachable database, timeout) are
 /// [`StoreError`]; the server maps [`StoreError::Unavailable`] to 503 with
 /// `Retry-After`.
-pub trait Store: Clone + Send + Sync + 'static {
+pub trait Store: Clone + Send + Sync + 'static + CarrierLifeStore {
     // ---- the ledger -------------------------------------------------------
 
     /// This site's id (the `origin` of entries it appends).
@@ -308,6 +317,24 @@ pub trait Store: Clone + Send + Sync + 'static {
         attempt: LoginAttempt,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Count one login attempt in every budget of `keys` at once, before the
+    /// secret is checked (see [`AttemptKey`]): either all are charged
+    /// ([`Reservation::Granted`]) or none ([`Reservation::Refused`]). Atomic
+    /// across concurrent callers (and, on a shared database, across nodes).
+    fn reserve_attempt(
+        &self,
+        keys: Vec<AttemptKey>,
+        now: i64,
+    ) -> impl Future<Output = Result<Reservation, StoreError>> + Send;
+
+    /// Give back one attempt in each budget of `keys` (the secret was right:
+    /// a success does not count against the account).
+    fn release_attempt(
+        &self,
+        keys: Vec<AttemptKey>,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     // ---- tenants, keys, apps, operators -----------------------------------
 
     /// Register or update a seller.
@@ -535,4 +562,24 @@ pub trait Store: Clone + Send + Sync + 'static {
         worker: &str,
         outcome: OutboxOutcome,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    // ---- site-to-site sync (einvoice-sync) ---------------------------------
+
+    /// Apply a page of another origin's entries (links already checked with
+    /// [`ChainCheck`]) in **one** transaction: refuse this site's own origin
+    /// ([`SYNC_OWN_ORIGIN`]); place the page on the stored head with
+    /// [`sync_overlap`] (entries already stored are skipped, a page that does
+    /// not meet the stored chain is [`SYNC_HEAD_MISMATCH`]); insert each new
+    /// entry verbatim and project it through the same code as an import (and
+    /// so as an append); store the origin's cursor and `page.seen` (the
+    /// upstream's head and last error). On any failure nothing is written.
+    fn apply_sync_page(
+        &self,
+        page: SyncPage,
+    ) -> impl Future<Output = Result<SyncApplied, StoreError>> + Send;
+
+    /// Every origin this site holds or has heard of from an upstream: its
+    /// stored head and each upstream's last known state, sorted by origin
+    /// then upstream.
+    fn sync_state(&self) -> impl Future<Output = Result<Vec<SyncOriginState>, StoreError>> + Send;
 }

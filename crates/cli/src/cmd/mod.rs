@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod bench_site;
 pub mod bench_winners;
+pub mod ca;
 pub mod client;
 pub mod draw;
 pub mod draw_site;
@@ -18,6 +19,7 @@ pub mod proof;
 pub mod site;
 pub mod site_role;
 pub mod store_args;
+pub mod sync;
 
 /// The error for a command whose capability has not landed yet.
 #[allow(dead_code)] // no command needs it right now; kept for the next one that lands in pieces

@@ -146,6 +146,10 @@ async fn run_site<S: Store>(
         },
         limits: cfg.limits.clone(),
         role: std::sync::Arc::new(cfg.site_role()),
+        app_api: einvoice_server::app_api::AppApiConfig {
+            require_signature: cfg.app_api.require_signature,
+            ..Default::default()
+        },
         ..SiteOptions::default()
     };
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
@@ -180,7 +184,8 @@ async fn run_site<S: Store>(
             ));
         }
     }
-    let app = router(store, Sealer::new(&key), opts);
+    let app = router(store.clone(), Sealer::new(&key), opts);
+    crate::cmd::sync::start(&cfg.sync, store, app.clone()).await?;
     match tls {
         Some(t) => {
             einvoice_server::tls::serve_tls_with(listener, app, t, cfg.edge, shutdown_signal())
@@ -341,7 +346,18 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
     print_welcome(&creds, &creds_path);
     serve_site(
         listener,
-        router(store, sealer, SiteOptions::default()),
+        router(
+            store,
+            sealer,
+            // A new site: App API signatures are mandatory.
+            SiteOptions {
+                app_api: einvoice_server::app_api::AppApiConfig {
+                    require_signature: true,
+                    ..Default::default()
+                },
+                ..SiteOptions::default()
+            },
+        ),
         shutdown_signal(),
     )
     .await?;
@@ -369,6 +385,7 @@ fn print_welcome(c: &DemoCredentials, path: &Path) {
             o.name, o.password, o.totp_secret
         );
     }
+    println!("\nAPI reference: {}/docs", c.base_url);
     println!("\nThe same as JSON: {p}\n\nTry:");
     println!("  curl {}/healthz", c.base_url);
     println!("  einvoice client --credentials {p} whoami");

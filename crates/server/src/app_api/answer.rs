@@ -15,6 +15,8 @@ pub(super) mod code {
     pub const APP: u16 = 903;
     pub const SIGNATURE: u16 = 904;
     pub const TIME: u16 = 905;
+    pub const REPLAY: u16 = 906;
+    pub const RATE_LIMITED: u16 = 907;
     pub const CARRIER_AUTH: u16 = 919;
     pub const CARRIER_LOCKED: u16 = 920;
     pub const NOT_FOUND: u16 = 951;

@@ -3,7 +3,9 @@
 //! ([`crate::carrier_auth`]) and the request's `timeStamp` is in its window.
 
 use super::answer::{Fail, code, detail_fields, fail, inv_date, status_text};
-use super::parameters::{Params, date_param, inv_num_param, same_date, summary_date};
+use super::parameters::{
+    Params, date_param, inv_num_param, same_date, summary_date, timestamp_param,
+};
 use super::state::AppState;
 use crate::carrier_auth::CarrierAuthError;
 use einvoice_core::ids::CarrierTypes;
@@ -18,17 +20,7 @@ const MAX_PERIODS: usize = 6;
 
 fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
     let now = st.cfg.clock.now_unix();
-    let ts: i64 = p
-        .req("timeStamp")?
-        .trim()
-        .parse()
-        .map_err(|_| fail(code::PARAM, "timeStamp must be Unix seconds"))?;
-    if (ts - now).abs() > st.cfg.timestamp_window_secs {
-        return Err(fail(
-            code::TIME,
-            "timeStamp is too far from the current time",
-        ));
-    }
+    timestamp_param(p, now, st.cfg.timestamp_window_secs)?;
     if let Some(exp) = p.get("expTimeStamp") {
         let exp: i64 = exp
             .trim()
@@ -42,7 +34,11 @@ fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
 }
 
 /// Authenticate the carrier with its verification code.
-async fn auth_carrier<S: Store>(st: &AppState<S>, p: &Params) -> Result<Carrier, Fail> {
+async fn auth_carrier<S: Store>(
+    st: &AppState<S>,
+    p: &Params,
+    client: &str,
+) -> Result<Carrier, Fail> {
     let kind = CarrierType::parse(p.req("cardType")?, &CarrierTypes::default())
         .map_err(|_| fail(code::PARAM, "cardType is not an accepted carrier type"))?;
     let carrier = Carrier::parse(kind, p.req("cardNo")?)
@@ -54,6 +50,7 @@ async fn auth_carrier<S: Store>(st: &AppState<S>, p: &Params) -> Result<Carrier,
         &st.cfg.clock,
         &carrier,
         code_given,
+        client,
     )
     .await
     {
@@ -66,6 +63,7 @@ async fn auth_carrier<S: Store>(st: &AppState<S>, p: &Params) -> Result<Carrier,
             code::CARRIER_AUTH,
             "the carrier or its verification code is wrong",
         )),
+        Err(CarrierAuthError::Busy(b)) => Err(fail(code::UNAVAILABLE, b.to_string())),
         Err(CarrierAuthError::Store(e)) => Err(e.into()),
     }
 }
@@ -126,6 +124,7 @@ enum WinFilter {
 pub(super) async fn carrier_chk<S: Store>(
     st: &AppState<S>,
     p: &Params,
+    client: &str,
 ) -> Result<Map<String, Value>, Fail> {
     check_time(st, p)?;
     let start = date_param(p, "startDate")?;
@@ -152,7 +151,7 @@ pub(super) async fn carrier_chk<S: Store>(
             return Err(fail(code::PARAM, "the date range spans more than a year"));
         }
     }
-    let carrier = auth_carrier(st, p).await?;
+    let carrier = auth_carrier(st, p, client).await?;
     let mut rows = Vec::new();
     for period in periods {
         // Winners loaded by the draw (regular and cloud prizes) when the
@@ -214,12 +213,13 @@ pub(super) async fn carrier_chk<S: Store>(
 pub(super) async fn carrier_detail<S: Store>(
     st: &AppState<S>,
     p: &Params,
+    client: &str,
 ) -> Result<Map<String, Value>, Fail> {
     check_time(st, p)?;
     let number = inv_num_param(p)?;
     let date = date_param(p, "invDate")?;
     let period = Period::of_date(date).ok_or_else(|| fail(code::PARAM, "invDate out of range"))?;
-    let carrier = auth_carrier(st, p).await?;
+    let carrier = auth_carrier(st, p, client).await?;
     let view = st
         .store
         .carrier_invoices(&carrier, period)

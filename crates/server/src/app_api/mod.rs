@@ -7,7 +7,8 @@
 //! | --- | --- |
 //! | [`INV_APP_PATH`] `/PB2CAPIVAN/invapp/InvApp` | `QryWinningList`, `qryInvHeader`, `qryInvDetail` |
 //! | [`INV_SERV_PATH`] `/PB2CAPIVAN/invServ/InvServ` | `carrierInvChk`, `carrierInvDetail` |
-//! | [`DONATE_PATH`], [`AGGREGATE_PATH`] | `carrierInvDnt`, `qryCarrierAgg`: answered `902` (not offered yet) |
+//! | [`DONATE_PATH`], [`LOVE_CODE_PATH`], [`BIZ_PATH`] | `carrierInvDnt`, `qryLoveCode`, `bcv`, `preserveCodeCheck` (`lifecycle.rs`, `biz.rs`) |
+//! | [`AGGREGATE_PATH`] | `qryCarrierAgg`: answered `902` (not offered yet) |
 //!
 //! Parameters are form-encoded (POST body) or in the query string (GET); both
 //! are read, a name given twice is refused. Every answer is HTTP 200 with a JSON
@@ -29,6 +30,8 @@
 //! | 903 | unknown or disabled appID |
 //! | 904 | signature invalid (or missing when required) |
 //! | 905 | `timeStamp` outside the allowed window, or `expTimeStamp` passed |
+//! | 906 | a signed request received before (replay: same parameters, `serial`, `timeStamp`) |
+//! | 907 | too many requests from this client address or this appID; `msg` says when to retry |
 //! | 919 | carrier id or verification code wrong (one answer for both: no enumeration) |
 //! | 920 | carrier soft-locked after repeated failures; `msg` says when to retry |
 //! | 951 | not found (no such invoice, or winning numbers not published) |
@@ -49,13 +52,24 @@
 //!
 //! `carrierInvChk` / `carrierInvDetail` authenticate the citizen with the
 //! carrier (`cardType` + `cardNo`) and its verification code (`cardEncrypt`),
-//! checked with Argon2id against [`CarrierRecord::verification_hash`](einvoice_store::CarrierRecord::verification_hash). Each
-//! failure is recorded with [`Store::record_carrier_login`](einvoice_store::Store::record_carrier_login); the answer is
-//! delayed more with each consecutive failure, and after
-//! [`Lockout::lock_after`](crate::lockout::Lockout::lock_after) failures ([`AppApiConfig::lockout`]) the carrier is
-//! soft-locked for a time that doubles with each further failure, capped at
-//! [`Lockout::max_lock_secs`](crate::lockout::Lockout::max_lock_secs): never permanent. Verification codes are never
-//! logged.
+//! checked with Argon2id against [`CarrierRecord::verification_hash`](einvoice_store::CarrierRecord::verification_hash).
+//! Each attempt is counted in the store *before* the code is checked, in the
+//! carrier's budget and in the (carrier, client address) budget
+//! ([`crate::lockout`], [`Store::reserve_attempt`](einvoice_store::Store::reserve_attempt)), so parallel
+//! guesses cannot outrun the count; a spent budget answers `920` without
+//! checking anything. Budgets come back with time (never a permanent lock),
+//! and one client's guessing spends only its own budget first. Argon2 runs
+//! under the process-wide permits ([`crate::password`]); when none is free in
+//! time the answer is `998`. Verification codes are never logged.
+//!
+//! # Limits and replays
+//!
+//! Every request counts against its client address and, once the appID is
+//! known, against the app ([`AppApiConfig::client_per_minute`],
+//! [`AppApiConfig::app_per_minute`]; `907`). A signed request that carries
+//! `timeStamp` (always, when [`AppApiConfig::require_signature`] is on) must
+//! be within [`AppApiConfig::timestamp_window_secs`] of now and is
+//! remembered that long: the same signed request again is refused (`906`).
 //!
 //! # Where things are
 //!
@@ -78,8 +92,10 @@
 //! the table above if it answers a new one.
 
 mod answer;
+mod biz;
 mod carrier;
 mod invoice;
+mod lifecycle;
 mod parameters;
 mod router;
 mod signature;
@@ -88,6 +104,8 @@ mod winning_list;
 
 pub use crate::carrier_auth::hash_verification_code;
 pub use crate::password::HashError;
+pub use biz::BIZ_PATH;
+pub use lifecycle::LOVE_CODE_PATH;
 pub use router::{
     ACCEPTED_VERSIONS, AGGREGATE_PATH, DONATE_PATH, INV_APP_PATH, INV_SERV_PATH, router,
     router_with,

@@ -92,3 +92,20 @@ pub(super) fn inv_num_param(p: &Params) -> Result<InvoiceNumber, Fail> {
     InvoiceNumber::parse(p.req("invNum")?)
         .map_err(|_| fail(code::PARAM, "invNum must be 2 letters and 8 digits"))
 }
+
+/// `timeStamp` (Unix seconds) of the request, refused (`905`) when farther
+/// than `window_secs` from `now`.
+pub(super) fn timestamp_param(p: &Params, now: i64, window_secs: i64) -> Result<i64, Fail> {
+    let ts: i64 = p
+        .req("timeStamp")?
+        .trim()
+        .parse()
+        .map_err(|_| fail(code::PARAM, "timeStamp must be Unix seconds"))?;
+    if (ts - now).abs() > window_secs {
+        return Err(fail(
+            code::TIME,
+            "timeStamp is too far from the current time",
+        ));
+    }
+    Ok(ts)
+}

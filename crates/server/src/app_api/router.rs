@@ -1,11 +1,12 @@
 //! The App API paths, the action names each serves, and the dispatch:
 //! parameters, action, version, app and signature, then the action itself.
 
-use super::answer::{code, fail, respond};
+use super::answer::{Fail, code, fail, respond};
 use super::parameters::Params;
 use super::signature::check_app;
 use super::state::{AppApiConfig, AppState};
 use super::{carrier, invoice, winning_list};
+use crate::rate_limit::ClientAddr;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 pub const INV_APP_PATH: &str = "/PB2CAPIVAN/invapp/InvApp";
 /// Path of `carrierInvChk`, `carrierInvDetail`.
 pub const INV_SERV_PATH: &str = "/PB2CAPIVAN/invServ/InvServ";
-/// Path of `carrierInvDnt` (not offered yet: answers 902).
+/// Path of `carrierInvDnt` (served by `lifecycle.rs`).
 pub const DONATE_PATH: &str = "/PB2CAPIVAN/CarInv/Donate";
 /// Path of `qryCarrierAgg` (not offered yet: answers 902).
 pub const AGGREGATE_PATH: &str = "/PB2CAPIVAN/Carrier/Aggregate";
@@ -34,11 +35,11 @@ pub fn router<S: Store>(store: S, sealer: Sealer) -> Router {
 
 /// The App API router with a given configuration.
 pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: AppApiConfig) -> Router {
-    let st = Arc::new(AppState { store, sealer, cfg });
+    let st = Arc::new(AppState::new(store, sealer, cfg));
     Router::new()
         .route(INV_APP_PATH, get(inv_app::<S>).post(inv_app::<S>))
         .route(INV_SERV_PATH, get(inv_serv::<S>).post(inv_serv::<S>))
-        .route(DONATE_PATH, get(not_offered).post(not_offered))
+        .merge(super::lifecycle::routes::<S>())
         .route(AGGREGATE_PATH, get(not_offered).post(not_offered))
         .with_state(st)
 }
@@ -86,9 +87,15 @@ async fn not_offered(uri: Uri, body: Bytes) -> Response {
     )
 }
 
-async fn inv_app<S: Store>(State(st): State<Arc<AppState<S>>>, uri: Uri, body: Bytes) -> Response {
+async fn inv_app<S: Store>(
+    State(st): State<Arc<AppState<S>>>,
+    ClientAddr(client): ClientAddr,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     dispatch(
         &st,
+        &client,
         &uri,
         &body,
         &[Action::WinningList, Action::InvHeader, Action::InvDetail],
@@ -96,9 +103,15 @@ async fn inv_app<S: Store>(State(st): State<Arc<AppState<S>>>, uri: Uri, body: B
     .await
 }
 
-async fn inv_serv<S: Store>(State(st): State<Arc<AppState<S>>>, uri: Uri, body: Bytes) -> Response {
+async fn inv_serv<S: Store>(
+    State(st): State<Arc<AppState<S>>>,
+    ClientAddr(client): ClientAddr,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     dispatch(
         &st,
+        &client,
         &uri,
         &body,
         &[Action::CarrierChk, Action::CarrierDetail],
@@ -106,8 +119,20 @@ async fn inv_serv<S: Store>(State(st): State<Arc<AppState<S>>>, uri: Uri, body: 
     .await
 }
 
+/// The answer to a request over a per-client or per-appID limit.
+pub(super) fn rate_limited(l: crate::rate_limit::Limited, what: &str) -> Fail {
+    fail(
+        code::RATE_LIMITED,
+        format!(
+            "too many requests from {what}: retry after {} seconds",
+            l.retry_after_secs
+        ),
+    )
+}
+
 async fn dispatch<S: Store>(
     st: &AppState<S>,
+    client: &str,
     uri: &Uri,
     body: &[u8],
     allowed: &[Action],
@@ -119,6 +144,10 @@ async fn dispatch<S: Store>(
     let v = p.get("version").unwrap_or("").to_string();
     let action = p.get("action").and_then(Action::parse);
     let string_code = action.is_some_and(|a| a.string_code());
+    // Per client before anything is looked up (parsing above is bounded and cheap).
+    if let Err(l) = st.per_client.check(client) {
+        return respond(&v, string_code, Err(rate_limited(l, "this client")));
+    }
     let Some(action) = action.filter(|a| allowed.contains(a)) else {
         return respond(
             &v,
@@ -137,13 +166,16 @@ async fn dispatch<S: Store>(
         );
     }
     let result = async {
-        check_app(st, &p).await?;
+        let app_id = check_app(st, &p).await?;
+        st.per_app
+            .check(&app_id)
+            .map_err(|l| rate_limited(l, "this appID"))?;
         match action {
             Action::WinningList => winning_list::winning_list(st, &p).await,
             Action::InvHeader => invoice::inv_header(st, &p).await,
             Action::InvDetail => invoice::inv_detail(st, &p).await,
-            Action::CarrierChk => carrier::carrier_chk(st, &p).await,
-            Action::CarrierDetail => carrier::carrier_detail(st, &p).await,
+            Action::CarrierChk => carrier::carrier_chk(st, &p, client).await,
+            Action::CarrierDetail => carrier::carrier_detail(st, &p, client).await,
         }
     }
     .await;

@@ -3,7 +3,7 @@
 //! request's appID and signature.
 
 use super::answer::{Fail, code, fail};
-use super::parameters::Params;
+use super::parameters::{Params, timestamp_param};
 use super::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -142,8 +142,11 @@ pub fn verify_signature(alg: SignatureAlg, key: &str, text: &str, signature: &st
     }
 }
 
-/// appID known, signature valid when present (or required).
-pub(super) async fn check_app<S: Store>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
+/// appID known, signature valid when present (or required); a signed
+/// request's `timeStamp` in its window and the request seen once (a replay —
+/// the same parameters, `serial` and `timeStamp`, hence the same signature —
+/// is refused with `906`). Answers the appID.
+pub(super) async fn check_app<S: Store>(st: &AppState<S>, p: &Params) -> Result<String, Fail> {
     let app_id = p.req("appID")?;
     let app = st
         .store
@@ -153,15 +156,43 @@ pub(super) async fn check_app<S: Store>(st: &AppState<S>, p: &Params) -> Result<
         .ok_or_else(|| fail(code::APP, "unknown or disabled appID"))?;
     let sig = p.get("signature");
     if sig.is_none() && !st.cfg.require_signature {
-        return Ok(());
+        return Ok(app.app_id);
     }
     let sig = sig.ok_or_else(|| fail(code::SIGNATURE, "signature is required"))?;
     let key = AppKey::open(&st.sealer, &app.api_key_sealed)
         .map_err(|_| fail(code::UNAVAILABLE, "the app's key cannot be opened"))?;
     let text = signing_string(p.0.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    if verify_signature(key.alg, &key.key, &text, sig) {
-        Ok(())
-    } else {
-        Err(fail(code::SIGNATURE, "signature does not verify"))
+    if !verify_signature(key.alg, &key.key, &text, sig) {
+        return Err(fail(code::SIGNATURE, "signature does not verify"));
     }
+    // Without mandatory signatures, a legacy signed query may omit timeStamp.
+    if p.get("timeStamp").is_none() && !st.cfg.require_signature {
+        return Ok(app.app_id);
+    }
+    let window = st.cfg.timestamp_window_secs;
+    let ts = timestamp_param(p, st.cfg.clock.now_unix(), window)?;
+    let seen_first = st
+        .store
+        .remember_nonce(
+            &format!("app-api:{}", app.app_id),
+            &signature_nonce(sig),
+            ts.saturating_add(window),
+        )
+        .await?;
+    if !seen_first {
+        return Err(fail(
+            code::REPLAY,
+            "this signed request was already received: send a new serial and timeStamp",
+        ));
+    }
+    Ok(app.app_id)
+}
+
+/// The replay key of a signature: its bytes as sent (a `+` read back from
+/// a space), hashed so the store keeps a short fixed-size value.
+fn signature_nonce(sig: &str) -> String {
+    use sha2::Digest;
+    let sig = sig.trim().replace(' ', "+");
+    let d = sha2::Sha256::digest(sig.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }

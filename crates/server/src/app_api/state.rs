@@ -2,19 +2,32 @@
 
 use crate::clock::Clock;
 use crate::lockout::Lockout;
+use crate::rate_limit::KeyedLimit;
 use einvoice_secrets::Sealer;
 
 /// Behaviour of the App API that a deployment may tune.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppApiConfig {
-    /// Require a valid `signature` on every action (default: verify only when present).
+    /// Require a valid `signature` on every action (default: verify only
+    /// when present); `[app_api] require_signature` in the configuration
+    /// file, on for sites `einvoice up` creates.
     pub require_signature: bool,
-    /// Allowed distance of `timeStamp` (Unix seconds) from now, for carrier actions.
+    /// Allowed distance of `timeStamp` (Unix seconds) from now, for carrier
+    /// actions and signed requests; a signed request is also remembered this
+    /// long, so a replay is refused.
     pub timestamp_window_secs: i64,
-    /// Delays and soft locks after failed carrier logins (also the citizen API's).
+    /// Attempt budgets of carrier verification codes (also the citizen API's).
     pub lockout: Lockout,
-    /// Where carrier soft locks and the `timeStamp` window read the time.
+    /// Where carrier budgets and the `timeStamp` window read the time.
     pub clock: Clock,
+    /// Requests per minute one client address may send, every action together.
+    pub client_per_minute: u32,
+    /// Requests one client address may send at once.
+    pub client_burst: u32,
+    /// Requests per minute one appID may send, every client together.
+    pub app_per_minute: u32,
+    /// Requests one appID may send at once.
+    pub app_burst: u32,
 }
 
 impl Default for AppApiConfig {
@@ -24,14 +37,34 @@ impl Default for AppApiConfig {
             timestamp_window_secs: 300,
             lockout: Lockout::default(),
             clock: Clock::default(),
+            client_per_minute: 600,
+            client_burst: 120,
+            app_per_minute: 60_000,
+            app_burst: 6_000,
         }
     }
 }
 
-/// What every App API action reads: the store, the master key (app keys) and
-/// the configuration.
+/// What every App API action reads: the store, the master key (app keys),
+/// the configuration and the request limits.
 pub(super) struct AppState<S> {
     pub(super) store: S,
     pub(super) sealer: Sealer,
     pub(super) cfg: AppApiConfig,
+    /// Per client address ([`AppApiConfig::client_per_minute`]).
+    pub(super) per_client: KeyedLimit,
+    /// Per appID ([`AppApiConfig::app_per_minute`]).
+    pub(super) per_app: KeyedLimit,
+}
+
+impl<S> AppState<S> {
+    pub(super) fn new(store: S, sealer: Sealer, cfg: AppApiConfig) -> Self {
+        Self {
+            per_client: KeyedLimit::per_minute(cfg.client_per_minute, cfg.client_burst),
+            per_app: KeyedLimit::per_minute(cfg.app_per_minute, cfg.app_burst),
+            store,
+            sealer,
+            cfg,
+        }
+    }
 }

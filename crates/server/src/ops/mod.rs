@@ -88,6 +88,7 @@
 mod answer;
 mod apps;
 mod keys;
+mod npos;
 mod operators;
 mod router;
 mod sellers;

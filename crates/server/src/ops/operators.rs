@@ -418,9 +418,10 @@ pub(super) async fn disable_operator<S: Store>(
         ));
     }
     let unusable = unusable_password_hash().await?;
-    // A login reads, checks and writes the account back under the login
+    // A login reads, checks and writes the account back under the account's
     // lock: taking it here keeps a login in flight from undoing the disable.
-    let _login = st.login.lock().await;
+    let lock = super::session::account_lock(&name);
+    let _login = lock.lock().await;
     let now = st.cfg.clock.now_unix();
     let _accounts = st.accounts.lock().await;
     let mut rec = account(&st, &name).await?;
@@ -464,7 +465,8 @@ pub(super) async fn enable_operator<S: Store>(
     if st.cfg.clock.now_unix() <= ended {
         tokio::time::sleep(std::time::Duration::from_millis(1001)).await;
     }
-    let _login = st.login.lock().await;
+    let lock = super::session::account_lock(&name);
+    let _login = lock.lock().await;
     let _accounts = st.accounts.lock().await;
     let mut rec = account(&st, &name).await?;
     let Some(held) = rec.held_password_hash.take().filter(|_| rec.disabled) else {

@@ -1,11 +1,11 @@
 //! The operator routes (the table in [`super`]) and their shared state.
 
 use super::state::{OpsConfig, OpsState};
-use super::{apps, keys, operators, sellers, session, tracks, winning_numbers};
+use super::{apps, keys, npos, operators, sellers, session, tracks, winning_numbers};
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use einvoice_secrets::Sealer;
 use einvoice_store::Store;
 use std::sync::Arc;
@@ -21,7 +21,6 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         store,
         sealer,
         cfg,
-        login: tokio::sync::Mutex::new(()),
         accounts: tokio::sync::Mutex::new(()),
     });
     Router::new()
@@ -49,6 +48,7 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         )
         .route("/v1/ops/apps/{app_id}/enable", post(apps::enable_app::<S>))
         .route("/v1/ops/tracks", post(tracks::allocate_tracks::<S>))
+        .route("/v1/ops/npos/{love_code}", put(npos::put_npo::<S>))
         .route("/v1/ops/winning", post(winning_numbers::enter_winning::<S>))
         .route(
             "/v1/ops/winning/{period}",

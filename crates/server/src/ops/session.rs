@@ -195,10 +195,40 @@ pub(super) struct LoginBody {
     totp: String,
 }
 
+/// Logins one client address may try: 20 at once, then 20 a minute, over
+/// all accounts (`429 RATE_LIMITED`), kept in the store like the accounts'
+/// budgets so every node of a site counts them together.
+const LOGIN_CLIENT_BURST: u32 = 20;
+/// Seconds until one login of a client's [`LOGIN_CLIENT_BURST`] comes back.
+const LOGIN_CLIENT_INTERVAL_SECS: i64 = 3;
+
+/// One lock per operator name (process-wide), held only while the TOTP step
+/// is checked and written, so a code cannot be used twice concurrently —
+/// never across Argon2, and never across accounts.
+pub(super) fn account_lock(name: &str) -> Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, Weak};
+    static LOCKS: OnceLock<Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut m = LOCKS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(l) = m.get(name).and_then(Weak::upgrade) {
+        return l;
+    }
+    m.retain(|_, w| w.strong_count() > 0);
+    let l = Arc::new(tokio::sync::Mutex::new(()));
+    m.insert(name.to_string(), Arc::downgrade(&l));
+    l
+}
+
 pub(super) async fn login<S: Store>(
     State(st): State<Arc<OpsState<S>>>,
+    crate::rate_limit::ClientAddr(client): crate::rate_limit::ClientAddr,
     JsonBody(b): JsonBody<LoginBody>,
 ) -> Answer {
+    use crate::password::Counted;
+    use einvoice_store::{AttemptKey, Reservation};
     let failed = || {
         problem(
             StatusCode::UNAUTHORIZED,
@@ -206,43 +236,78 @@ pub(super) async fn login<S: Store>(
             "name, password or code is wrong",
         )
     };
-    let guard = st.login.lock().await;
+    let busy = |e: crate::password::Busy| {
+        problem(StatusCode::SERVICE_UNAVAILABLE, "LOGIN_BUSY", e.to_string())
+            .retry_after(crate::password::RETRY_AFTER_SECS)
+    };
     let now = st.cfg.clock.now_unix();
+    // Per client address, over all accounts.
+    let per_client = AttemptKey {
+        key: format!("ops-login@{client}"),
+        interval_secs: LOGIN_CLIENT_INTERVAL_SECS,
+        burst: LOGIN_CLIENT_BURST,
+    };
+    if let Reservation::Refused { retry_after_secs } = st
+        .store
+        .reserve_attempt(vec![per_client], now)
+        .await
+        .map_err(store_problem)?
+    {
+        let secs = u64::try_from(retry_after_secs).unwrap_or(1);
+        return Err(crate::rate_limit::Limited {
+            retry_after_secs: secs,
+        }
+        .problem("RATE_LIMITED", "this client"));
+    }
+    // Per account and per (account, client), counted before the check.
     let rec = st.store.operator(&b.name).await.map_err(store_problem)?;
-    let Some(mut rec) = rec else {
-        password::verify_off_reactor(b.password.clone(), None).await;
-        drop(guard);
-        tokio::time::sleep(st.cfg.lockout.delay(1)).await;
+    let keys = st
+        .cfg
+        .lockout
+        .keys(&einvoice_store::operator_actor(&b.name), &client);
+    let phc = rec.as_ref().map(|r| r.password_hash.clone());
+    let spent = match password::check_counted(&st.store, keys.clone(), now, &b.password, phc).await
+    {
+        Ok(Ok(())) => None,
+        Ok(Err(spent)) => Some(spent),
+        Err(Counted::Locked(wait)) => {
+            return Err(problem(
+                StatusCode::TOO_MANY_REQUESTS,
+                "LOGIN_LOCKED",
+                format!("too many failed logins: retry in {wait} seconds"),
+            )
+            .retry_after(u64::try_from(wait).unwrap_or(1)));
+        }
+        Err(Counted::Busy(e)) => return Err(busy(e)),
+        Err(Counted::Store(e)) => return Err(store_problem(e)),
+    };
+    let (Some(_), None) = (&rec, spent) else {
+        tokio::time::sleep(st.cfg.lockout.delay(spent.unwrap_or(1))).await;
         return Err(failed());
     };
-    if rec.locked_until > now {
-        let wait = rec.locked_until - now;
-        return Err(problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "LOGIN_LOCKED",
-            format!("too many failed logins: retry in {wait} seconds"),
-        )
-        .retry_after(u64::try_from(wait).unwrap_or(1)));
-    }
-    let pw_ok =
-        password::verify_off_reactor(b.password.clone(), Some(rec.password_hash.clone())).await;
-    let step = if pw_ok {
-        st.sealer
-            .open(purpose::TOTP, &rec.totp_sealed)
-            .ok()
-            .and_then(|s| totp_for(s, &rec.name).ok())
-            .and_then(|t| t.check(b.totp.trim(), u64::try_from(now).unwrap_or(0)))
-            .filter(|step| *step > rec.last_totp_step)
-    } else {
-        None
+    // The password is right: check and use the TOTP step under the account's lock.
+    let lock = account_lock(&b.name);
+    let guard = lock.lock().await;
+    let Some(mut rec) = st
+        .store
+        .operator(&b.name)
+        .await
+        .map_err(store_problem)?
+        .filter(|r| !r.disabled)
+    else {
+        return Err(failed());
     };
+    let step = st
+        .sealer
+        .open(purpose::TOTP, &rec.totp_sealed)
+        .ok()
+        .and_then(|s| totp_for(s, &rec.name).ok())
+        .and_then(|t| t.check(b.totp.trim(), u64::try_from(now).unwrap_or(0)))
+        .filter(|step| *step > rec.last_totp_step);
     let Some(step) = step else {
-        rec.failures = rec.failures.saturating_add(1);
-        rec.locked_until = st.cfg.lockout.lock_until(rec.failures, now);
-        let failures = rec.failures;
-        st.store.put_operator(rec).await.map_err(store_problem)?;
         drop(guard);
-        tokio::time::sleep(st.cfg.lockout.delay(failures)).await;
+        // A wrong or reused code: the attempt stays counted.
+        tokio::time::sleep(st.cfg.lockout.delay(1)).await;
         return Err(failed());
     };
     rec.failures = 0;
@@ -252,6 +317,10 @@ pub(super) async fn login<S: Store>(
     let name = rec.name.clone();
     st.store.put_operator(rec).await.map_err(store_problem)?;
     drop(guard);
+    st.store
+        .release_attempt(keys, now)
+        .await
+        .map_err(store_problem)?;
     let token = hex(&random_bytes::<32>().map_err(ops_problem)?);
     let h = token_hash(&token);
     let expires_unix = now + st.cfg.idle_secs.min(st.cfg.max_secs);

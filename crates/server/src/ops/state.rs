@@ -76,13 +76,11 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// What every operator route reads: the store, the master key, the settings
-/// and the locks.
+/// and the accounts' lock.
 pub(super) struct OpsState<S> {
     pub(super) store: S,
     pub(super) sealer: Sealer,
     pub(super) cfg: OpsConfig,
-    /// Serialises login checks so a TOTP step cannot be used twice concurrently.
-    pub(super) login: tokio::sync::Mutex<()>,
     /// Serialises changes of operator accounts on this node (enrolment,
     /// disable, enable): an enrolment token is redeemed once.
     pub(super) accounts: tokio::sync::Mutex<()>,

@@ -45,8 +45,9 @@ pub fn fast_lockout() -> Lockout {
 pub fn twenty_second_lock_after_3() -> Lockout {
     Lockout {
         lock_after: 3,
-        base_lock_secs: 20,
-        max_lock_secs: 20,
+        interval_secs: 20,
+        client_lock_after: 3,
+        client_interval_secs: 20,
         ..fast_lockout()
     }
 }

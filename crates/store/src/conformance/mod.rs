@@ -7,6 +7,8 @@
 //! the `conformance` feature (tests of the backends, the server and the cli).
 
 mod append;
+mod attempts;
+mod carrier_life;
 mod carrier_read;
 mod draw;
 mod fixtures;
@@ -15,9 +17,12 @@ mod ledger;
 mod outbox;
 mod reads;
 mod scope;
+mod sync;
 mod withheld;
 
 pub use append::*;
+pub use attempts::*;
+pub use carrier_life::*;
 pub use carrier_read::*;
 pub use draw::*;
 pub use fixtures::*;
@@ -26,6 +31,7 @@ pub use ledger::*;
 pub use outbox::*;
 pub use reads::*;
 pub use scope::*;
+pub use sync::*;
 pub use withheld::*;
 
 use crate::{InvoiceStatus, Rejection, Scope, Store};
@@ -42,7 +48,7 @@ macro_rules! store_conformance {
             draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
             draw_freeze_ledger, draw_winners_ledger, carrier_read_path, new_entries_are_v2,
-            v1_chains_keep_verifying);
+            v1_chains_keep_verifying, sync_pages, npo_directory, donations);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,6 +63,11 @@ macro_rules! store_conformance {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_withheld_message_body_is_refused() {
             $crate::conformance::a_withheld_message_body_is_refused($make.await, $make.await)
+                .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn carrier_life_survives_export_import() {
+            $crate::conformance::carrier_life_survives_export_import($make.await, $make.await)
                 .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,232 @@
+//! Site-to-site sync over HTTP (`einvoice-sync`): the feed a site serves to
+//! its peers, and the peer listener that authenticates them by mutual TLS.
+//!
+//! | route | who | answer |
+//! | --- | --- | --- |
+//! | `GET /v1/sync/heads` | peers (peer listener only) | every origin the peer may read, with its head |
+//! | `GET /v1/sync/{origin}?after=SEQ&limit=N` | peers (peer listener only) | a feed page ([`einvoice_sync::feed`]): gzip over JSON lines |
+//! | `GET /v1/sync/status` | operators, peers, monitoring | [`einvoice_sync::status::SyncStatus`] (the figures `/metrics` shows too) |
+//!
+//! The routes are part of the site's one router; [`serve_peer`] serves that
+//! router on the peer listener, where a client must present a certificate
+//! of the deployment CA (refused in the TLS handshake otherwise) and every
+//! request carries the peer's site name ([`PeerSite`]) read from it. On the
+//! plain listener the feed answers `403 SYNC_PEER_ONLY`; an origin the peer
+//! may not read (`[sync.peers]`) is `403 SYNC_ORIGIN_FORBIDDEN`, logged.
+
+// A `Problem` is built at most once per request and goes straight to the client.
+#![allow(clippy::result_large_err)]
+
+use crate::problem::{Problem, store_problem};
+use axum::Router;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use einvoice_store::{OriginHead, Store};
+use einvoice_sync::SyncConfig;
+use einvoice_sync::feed::{
+    FEED_CONTENT_TYPE, FEED_FORMAT, FeedHeader, Heads, MAX_PAGE, encode_page,
+};
+use einvoice_sync::status::SyncStatus;
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Code: a sync route asked on the plain listener.
+pub const SYNC_PEER_ONLY: &str = "SYNC_PEER_ONLY";
+/// Code: a peer asked for an origin `[sync.peers]` does not let it read.
+pub const SYNC_ORIGIN_FORBIDDEN: &str = "SYNC_ORIGIN_FORBIDDEN";
+/// Code: a feed page larger than [`MAX_PAGE`].
+pub const SYNC_PAGE_TOO_LARGE: &str = "SYNC_PAGE_TOO_LARGE";
+
+/// The peer a request came from on the peer listener: its site name (the
+/// CN of its verified certificate) and the policy of what it may read.
+#[derive(Clone)]
+pub struct PeerSite {
+    /// The peer's site name.
+    pub site: String,
+    policy: Arc<SyncConfig>,
+}
+
+impl PeerSite {
+    /// Whether this peer may read `origin`.
+    pub fn may_read(&self, origin: &str) -> bool {
+        self.policy.may_read(&self.site, origin)
+    }
+}
+
+/// The sync routes over `store`.
+pub fn routes<S: Store>(store: S) -> Router {
+    Router::new()
+        .route("/v1/sync/heads", get(heads::<S>))
+        .route("/v1/sync/status", get(status::<S>))
+        .route("/v1/sync/{origin}", get(feed::<S>))
+        .with_state(store)
+}
+
+fn peer_only() -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        SYNC_PEER_ONLY,
+        "the sync feed is served to peer sites on the peer listener only ([sync] listen, mutual TLS with a certificate of the deployment CA)",
+    )
+}
+
+async fn heads<S: Store>(
+    State(store): State<S>,
+    peer: Option<Extension<PeerSite>>,
+) -> Result<Response, Problem> {
+    let Some(Extension(peer)) = peer else {
+        return Err(peer_only());
+    };
+    let state = store.sync_state().await.map_err(store_problem)?;
+    let heads = state
+        .into_iter()
+        .map(|o| o.head)
+        .filter(|h| h.seq > 0 && peer.may_read(&h.origin))
+        .collect();
+    Ok(axum::Json(Heads {
+        site: store.site().to_string(),
+        heads,
+    })
+    .into_response())
+}
+
+async fn status<S: Store>(State(store): State<S>) -> Result<Response, Problem> {
+    let state = store.sync_state().await.map_err(store_problem)?;
+    Ok(axum::Json(SyncStatus::of(store.site(), state)).into_response())
+}
+
+/// Query of a feed page.
+#[derive(Debug, Deserialize)]
+struct FeedQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<u32>,
+}
+
+async fn feed<S: Store>(
+    State(store): State<S>,
+    Path(origin): Path<String>,
+    Query(q): Query<FeedQuery>,
+    peer: Option<Extension<PeerSite>>,
+) -> Result<Response, Problem> {
+    let Some(Extension(peer)) = peer else {
+        return Err(peer_only());
+    };
+    if !peer.may_read(&origin) {
+        eprintln!(
+            "einvoice: sync: refused peer {:?}: it may not read origin {origin:?} ([sync.peers])",
+            peer.site
+        );
+        metrics::counter!("einvoice_sync_refused_total", "peer" => peer.site.clone()).increment(1);
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            SYNC_ORIGIN_FORBIDDEN,
+            format!(
+                "site {:?} may not read origin {origin:?}; this site's [sync.peers] lists what each peer reads",
+                peer.site
+            ),
+        ));
+    }
+    let limit = q.limit.unwrap_or(1000);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            SYNC_PAGE_TOO_LARGE,
+            format!("limit must be 1 to {MAX_PAGE}, not {limit}"),
+        ));
+    }
+    let head = store
+        .sync_state()
+        .await
+        .map_err(store_problem)?
+        .into_iter()
+        .map(|o| o.head)
+        .find(|h| h.origin == origin)
+        .unwrap_or_else(|| OriginHead::empty(origin.clone()));
+    let entries = store
+        .entries(&origin, q.after, limit)
+        .await
+        .map_err(store_problem)?;
+    let header = FeedHeader {
+        format: FEED_FORMAT.into(),
+        origin,
+        after: q.after,
+        head,
+        count: u64::try_from(entries.len()).unwrap_or(u64::MAX),
+    };
+    let body = encode_page(&header, &entries)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string()))?;
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(FEED_CONTENT_TYPE),
+    );
+    h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    Ok(resp)
+}
+
+/// Serve `app` (the site's router) on the peer listener until `shutdown`
+/// resolves: TLS with a client certificate required and verified against
+/// the deployment CA (`tls`, from [`einvoice_sync::ca::peer_server_config`]);
+/// each request carries the peer's [`PeerSite`] (its certificate's CN, and
+/// `policy`'s `[sync.peers]`). A handshake that fails (no certificate, one of
+/// another CA) or a certificate without a site name is dropped and logged.
+pub async fn serve_peer(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Arc<rustls::ServerConfig>,
+    policy: SyncConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handshake = PeerTls {
+        acceptor: tokio_rustls::TlsAcceptor::from(tls),
+        policy: Arc::new(policy),
+    };
+    crate::edge::serve_connections(
+        listener,
+        app,
+        crate::edge::EdgeLimits::default(),
+        handshake,
+        shutdown,
+    )
+    .await
+}
+
+/// The peer listener's handshake: TLS with a client certificate of the
+/// deployment CA, whose CN names the peer site.
+#[derive(Clone)]
+struct PeerTls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    policy: Arc<SyncConfig>,
+}
+
+impl crate::edge::Handshake for PeerTls {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Tag = PeerSite;
+    const TLS: bool = true;
+    async fn handshake(&self, tcp: tokio::net::TcpStream) -> std::io::Result<(Self::Io, PeerSite)> {
+        let addr = tcp.peer_addr()?;
+        let stream = self.acceptor.accept(tcp).await.inspect_err(|e| {
+            eprintln!("einvoice: sync: refused peer at {addr}: TLS: {e}");
+        })?;
+        let site = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .ok_or_else(|| einvoice_sync::SyncError::PeerName("no client certificate".into()))
+            .and_then(einvoice_sync::ca::site_name_of)
+            .map_err(|e| {
+                eprintln!("einvoice: sync: refused peer at {addr}: {e}");
+                std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string())
+            })?;
+        let peer = PeerSite {
+            site,
+            policy: self.policy.clone(),
+        };
+        Ok((stream, peer))
+    }
+}

@@ -1,0 +1,324 @@
+//! The pull loop: a site pulls every origin it does not own from its
+//! upstreams, checks every link with [`ChainCheck`] from its stored head,
+//! and applies each page with [`Store::apply_sync_page`] (entries, cursor
+//! and the upstream's state in one transaction).
+//!
+//! A broken link (a sequence gap, a wrong previous hash, a changed entry)
+//! **halts** the origin: the good entries before it are applied, nothing
+//! after it; the halt is stored as the link's last error (status), written
+//! to standard error and counted in `/metrics`. The next pull tries again
+//! from the last good entry, so a repaired upstream resumes the origin.
+
+use crate::error::SyncError;
+use crate::feed::{Heads, decode_page};
+use einvoice_store::{ChainCheck, OriginHead, Store, SyncHalt, SyncPage, SyncUpstreamState};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// Code stored as a link's last error when its upstream cannot be reached.
+pub const SYNC_UNREACHABLE: &str = "SYNC_UNREACHABLE";
+
+/// What one pull of one origin from one upstream did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginPull {
+    /// The upstream.
+    pub upstream: String,
+    /// The origin.
+    pub origin: String,
+    /// Entries applied.
+    pub applied: u64,
+    /// This site's head afterwards.
+    pub head: OriginHead,
+    /// The upstream's head.
+    pub upstream_head: OriginHead,
+    /// Why the origin halted, if it did.
+    pub halt: Option<SyncHalt>,
+}
+
+/// Pulls from a site's upstreams into its store.
+pub struct Puller<S: Store> {
+    store: S,
+    client: reqwest::Client,
+    upstreams: Vec<String>,
+    page: u32,
+    /// Each origin's chain check at the stored head (built once from the
+    /// stored chain, then carried along page by page).
+    checks: Mutex<HashMap<String, ChainCheck>>,
+    now_unix: fn() -> i64,
+}
+
+fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl<S: Store> Puller<S> {
+    /// A puller over `store`, asking each of `upstreams` (base URLs of peer
+    /// listeners) for pages of `page` entries with `client`
+    /// ([`crate::ca::peer_client`]).
+    pub fn new(store: S, client: reqwest::Client, upstreams: Vec<String>, page: u32) -> Self {
+        Self {
+            store,
+            client,
+            upstreams: upstreams
+                .into_iter()
+                .map(|u| u.trim_end_matches('/').to_string())
+                .collect(),
+            page: page.clamp(1, crate::feed::MAX_PAGE),
+            checks: Mutex::new(HashMap::new()),
+            now_unix: system_now,
+        }
+    }
+
+    /// Pull from every upstream until each is caught up (or halted, or
+    /// failing); one result per (upstream, origin) seen. An unreachable
+    /// upstream is recorded as the last error of every origin known from it.
+    pub async fn pull_once(&self) -> Result<Vec<OriginPull>, SyncError> {
+        let mut out = Vec::new();
+        for upstream in &self.upstreams {
+            match self.heads(upstream).await {
+                Ok(heads) => {
+                    for head in heads.heads {
+                        if head.origin == self.store.site() {
+                            continue;
+                        }
+                        out.push(self.pull_origin(upstream, head).await?);
+                    }
+                }
+                Err(e) => self.record_unreachable(upstream, &e).await?,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pull forever: [`Puller::pull_once`], then wait `interval` (errors are
+    /// recorded in the store and written to standard error; the loop goes on).
+    pub async fn run(self, interval: Duration) {
+        loop {
+            if let Err(e) = self.pull_once().await {
+                eprintln!("einvoice: sync: {e}");
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    async fn get(&self, upstream: &str, path: &str) -> Result<Vec<u8>, SyncError> {
+        let err = |message: String| SyncError::Upstream {
+            upstream: upstream.to_string(),
+            message,
+        };
+        let r = self
+            .client
+            .get(format!("{upstream}{path}"))
+            .send()
+            .await
+            .map_err(|e| err(error_chain(&e)))?;
+        let status = r.status();
+        let body = r.bytes().await.map_err(|e| err(error_chain(&e)))?;
+        if !status.is_success() {
+            return Err(err(format!(
+                "{path}: HTTP {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(500)])
+            )));
+        }
+        Ok(body.to_vec())
+    }
+
+    async fn heads(&self, upstream: &str) -> Result<Heads, SyncError> {
+        let body = self.get(upstream, "/v1/sync/heads").await?;
+        serde_json::from_slice(&body).map_err(|e| SyncError::Upstream {
+            upstream: upstream.to_string(),
+            message: format!("/v1/sync/heads: {e}"),
+        })
+    }
+
+    /// The chain check of `origin` at the stored head: the cached one, or one
+    /// built by walking the stored chain.
+    async fn check_of(&self, origin: &str) -> Result<ChainCheck, SyncError> {
+        if let Some(c) = self.checks.lock().await.get(origin) {
+            return Ok(c.clone());
+        }
+        let mut check = ChainCheck::new(origin);
+        loop {
+            let page = self.store.entries(origin, check.entries(), 10_000).await?;
+            if page.is_empty() {
+                break;
+            }
+            for e in &page {
+                if let Err(b) = check.push(e) {
+                    return Err(SyncError::LocalChain {
+                        origin: origin.to_string(),
+                        seq: b.seq,
+                        code: b.code,
+                    });
+                }
+            }
+        }
+        Ok(check)
+    }
+
+    async fn pull_origin(
+        &self,
+        upstream: &str,
+        upstream_head: OriginHead,
+    ) -> Result<OriginPull, SyncError> {
+        let origin = upstream_head.origin.clone();
+        let mut applied = 0;
+        loop {
+            let check = self.check_of(&origin).await?;
+            let before = (check.entries(), check.head());
+            let mut seen = SyncUpstreamState {
+                upstream: upstream.to_string(),
+                head: upstream_head.clone(),
+                checked_unix: (self.now_unix)(),
+                error: None,
+            };
+            let mut entries = Vec::new();
+            let mut next = check.clone();
+            if before.0 < upstream_head.seq {
+                let path = format!("/v1/sync/{origin}?after={}&limit={}", before.0, self.page);
+                let fetched = match self.get(upstream, &path).await {
+                    Ok(b) => decode_page(&b),
+                    Err(e) => Err(e),
+                };
+                match fetched {
+                    Ok((header, page)) => {
+                        if header.origin != origin || header.after != before.0 {
+                            seen.error = Some(SyncHalt {
+                                code: "SYNC_FEED".into(),
+                                message: format!(
+                                    "asked for {origin} after {}, got {} after {}",
+                                    before.0, header.origin, header.after
+                                ),
+                                seq: None,
+                            });
+                        }
+                        seen.head = header.head;
+                        for e in page {
+                            if seen.error.is_some() {
+                                break;
+                            }
+                            match next.push(&e) {
+                                Ok(()) => entries.push(e),
+                                Err(b) => {
+                                    seen.error = Some(SyncHalt {
+                                        code: b.code,
+                                        message: format!(
+                                            "origin {origin} halted at entry {} from {upstream}: {}; nothing after entry {} is applied",
+                                            b.seq,
+                                            b.message,
+                                            b.seq - 1
+                                        ),
+                                        seq: Some(b.seq),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        seen.error = Some(SyncHalt {
+                            code: e.code().to_string(),
+                            message: e.to_string(),
+                            seq: None,
+                        })
+                    }
+                }
+            }
+            let got = entries.len();
+            let halt = seen.error.clone();
+            let result = self
+                .store
+                .apply_sync_page(SyncPage {
+                    origin: origin.clone(),
+                    after_seq: before.0,
+                    after_hash: before.1,
+                    entries,
+                    seen: seen.clone(),
+                })
+                .await;
+            let done = match result {
+                Ok(a) => {
+                    applied += a.applied;
+                    let mut checks = self.checks.lock().await;
+                    if next.is_broken() || a.head.seq != next.entries() {
+                        checks.remove(&origin);
+                    } else {
+                        checks.insert(origin.clone(), next);
+                    }
+                    a.head
+                }
+                Err(e) => {
+                    self.checks.lock().await.remove(&origin);
+                    return Err(e.into());
+                }
+            };
+            record_metrics(upstream, &done, &seen.head, halt.as_ref());
+            if let Some(h) = &halt {
+                eprintln!("einvoice: sync: {}: {}", h.code, h.message);
+            }
+            if halt.is_some() || got == 0 || done.seq >= seen.head.seq {
+                return Ok(OriginPull {
+                    upstream: upstream.to_string(),
+                    origin,
+                    applied,
+                    head: done,
+                    upstream_head: seen.head,
+                    halt,
+                });
+            }
+        }
+    }
+
+    async fn record_unreachable(&self, upstream: &str, e: &SyncError) -> Result<(), SyncError> {
+        eprintln!("einvoice: sync: {e}");
+        for o in self.store.sync_state().await? {
+            for u in o.upstreams.iter().filter(|u| u.upstream == upstream) {
+                let check = self.check_of(&o.head.origin).await?;
+                self.store
+                    .apply_sync_page(SyncPage {
+                        origin: o.head.origin.clone(),
+                        after_seq: check.entries(),
+                        after_hash: check.head(),
+                        entries: Vec::new(),
+                        seen: SyncUpstreamState {
+                            error: Some(SyncHalt {
+                                code: SYNC_UNREACHABLE.into(),
+                                message: e.to_string(),
+                                seq: None,
+                            }),
+                            ..u.clone()
+                        },
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An error with its sources (reqwest hides the TLS reason in them).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+fn record_metrics(upstream: &str, head: &OriginHead, theirs: &OriginHead, halt: Option<&SyncHalt>) {
+    let labels = [
+        ("origin", head.origin.clone()),
+        ("upstream", upstream.to_string()),
+    ];
+    let lag = crate::status::Lag::of(head, theirs);
+    metrics::gauge!("einvoice_sync_behind_entries", &labels).set(lag.entries as f64);
+    metrics::gauge!("einvoice_sync_behind_seconds", &labels).set(lag.seconds);
+    metrics::gauge!("einvoice_sync_halted", &labels).set(if halt.is_some() { 1.0 } else { 0.0 });
+    metrics::gauge!("einvoice_sync_seq", &labels).set(head.seq as f64);
+}
