@@ -590,7 +590,22 @@ async fn parallel_wrong_guesses_are_counted_before_they_are_evaluated() {
         ..fast()
     };
     let allowed = cfg.lockout.lock_after;
-    let s = std::sync::Arc::new(site(cfg).await);
+    let mut s = site(cfg.clone()).await;
+    // Connection caps out of the way too: all 200 connect at once.
+    let (listener, addr) = common::bind().await;
+    let app = app_api::router_with(s.store.clone(), common::sealer(3), cfg);
+    let limits = einvoice_server::edge::EdgeLimits {
+        max_connections_per_client: 1_000,
+        ..Default::default()
+    };
+    tokio::spawn(einvoice_server::serve_with(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
+    s.url = format!("http://{addr}");
+    let s = std::sync::Arc::new(s);
     seed_invoices(&s.store).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..200 {
