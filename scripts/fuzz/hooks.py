@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import struct
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -69,9 +70,18 @@ schemathesis.openapi.format(
 )
 
 _TOKENS = {}
+# One login per scheme for the whole run, whatever the number of workers: a
+# TOTP code is accepted once, so two workers logging in within one time step
+# would have the second refused.
+_LOGIN = threading.Lock()
 
 
 def carrier_token():
+    with _LOGIN:
+        return _carrier_token()
+
+
+def _carrier_token():
     if "carrier" not in _TOKENS:
         c = CREDS["carrier"]
         _TOKENS["carrier"] = _post_json(
@@ -82,6 +92,11 @@ def carrier_token():
 
 
 def operator_session():
+    with _LOGIN:
+        return _operator_session()
+
+
+def _operator_session():
     if "operator" not in _TOKENS:
         o = CREDS["operator"]
         _TOKENS["operator"] = _post_json(
@@ -134,9 +149,23 @@ def before_call(context, case, kwargs):
             case.query = {**(case.query or {}), "appID": app}
 
 
+def _has_feb_29_of_a_common_year(case):
+    values = []
+    for part in (case.query, case.body, case.path_parameters):
+        if isinstance(part, dict):
+            values.extend(v for v in part.values() if isinstance(v, str))
+    for v in values:
+        digits = v.replace("-", "").replace("/", "")
+        if len(digits) == 8 and digits.isdigit() and digits[4:] == "0229":
+            y = int(digits[:4])
+            if not (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)):
+                return True
+    return False
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
-    """Keep every failure but two the document states and JSON Schema cannot express:
+    """Keep every failure but those the document states and JSON Schema cannot express:
 
     - an XML body (`application/xml`, `text/xml`) is a string to JSON Schema,
       so a schema-valid string that is not a MIG 4.1 document answers 400 with
@@ -145,7 +174,7 @@ def filter_failure(context, failure, case, response):
       integers written without a fraction (400 BODY_INVALID "floating point").
     """
     title = getattr(failure, "title", "") or ""
-    if "Schema-violating request accepted" in title and case.path.startswith("/PB2CAPIVAN/"):
+    if "Schema-violating request accepted" in title and case.path.startswith(("/PB2CAPIVAN/", "/BIZAPIVAN/")):
         # The MOF App API refuses bad parameters in its body (HTTP 200, MOF
         # code 901/902/904/905), as MOF does and the document says.
         return False
@@ -160,6 +189,10 @@ def filter_failure(context, failure, case, response):
     if media in ("application/xml", "text/xml") and (code.startswith("XML_") or code in ("MIG3_RETIRED", "ENCODING_INVALID")):
         return False
     if code == "BODY_INVALID" and "floating point" in body.get("detail", ""):
+        return False
+    if code == "DATE_FORMAT" and _has_feb_29_of_a_common_year(case):
+        # The date patterns take 29 February in every year: JSON Schema
+        # cannot say which years are leap years.
         return False
     if code == "BODY_INVALID" and isinstance(case.body, dict):
         # A property the schema does not have (it says additionalProperties:

@@ -711,6 +711,8 @@ struct Detail {
     extra_params: Vec<Value>,
     /// Request body schema per media type (default: `{}` for each of `body`).
     body: Vec<(&'static str, Value)>,
+    /// The body may be left out (an optional `{reason}`).
+    body_optional: bool,
     /// Success response: media type and schema (default JSON `{}`).
     ok: Option<(&'static str, Value)>,
     /// Additional success statuses (status, description).
@@ -1022,6 +1024,7 @@ Each gets its own result (accepted, duplicate or rejected with a problem); the b
             Detail {
                 params: vec![("name", sref("OperatorName"))],
                 body: vec![("application/json", reason_body())],
+                body_optional: true,
                 ok: Some(("application/json", if disable {
                     json!({"type": "object", "required": ["name", "disabled", "sessions_ended_unix"], "properties": {"name": sref("OperatorName"), "disabled": {"const": true}, "sessions_ended_unix": {"type": "integer"}}})
                 } else {
@@ -1045,6 +1048,7 @@ Each gets its own result (accepted, duplicate or rejected with a problem); the b
             Detail {
                 params: vec![("key_id", sref("KeyId"))],
                 body: vec![("application/json", reason_body())],
+                body_optional: true,
                 ok: Some(("application/json", if rotate {
                     json!({"type": "object", "required": ["key_id", "secret", "sellers", "replaces"], "properties": {"key_id": sref("KeyId"), "secret": {"type": "string", "description": "shown once"}, "sellers": {"type": "array", "items": sref("Ubn")}, "replaces": sref("KeyId")}})
                 } else {
@@ -1059,6 +1063,7 @@ Each gets its own result (accepted, duplicate or rejected with a problem); the b
             Detail {
                 params: vec![("app_id", sref("AppId"))],
                 body: vec![("application/json", reason_body())],
+                body_optional: true,
                 ok: Some(("application/json", json!({"type": "object", "required": ["app_id", "disabled"], "properties": {"app_id": sref("AppId"), "disabled": {"const": disable}}}))),
                 problems: vec![body_invalid(&[]), ops_role(), p(404, &["APP_UNKNOWN"], "no such app"), p(409, &["APP_DISABLED", "APP_ENABLED"], "the app is already in that state")],
                 ..Detail::default()
@@ -1117,7 +1122,7 @@ Each gets its own result (accepted, duplicate or rejected with a problem); the b
             description: Some(format!("{LANG_NOTE} Donates one invoice on the carrier (number and date) to an NPO before the period's draw date (Taipei); a donation cannot be changed or undone.")),
             body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["invoice_number", "invoice_date", "love_code"], "properties": {
                 "invoice_number": sref("InvoiceNumber"),
-                "invoice_date": {"type": "string", "pattern": "^[0-9]{4}[-/]?(0[1-9]|1[0-2])[-/]?(0[1-9]|[12][0-9]|3[01])$", "description": "YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD"},
+                "invoice_date": {"type": "string", "pattern": "^(191[2-9]|19[2-9][0-9]|[2-9][0-9]{3})[-/]?((0[13578]|1[02])[-/]?(0[1-9]|[12][0-9]|3[01])|(0[469]|11)[-/]?(0[1-9]|[12][0-9]|30)|02[-/]?(0[1-9]|1[0-9]|2[0-9]))$", "description": "YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD"},
                 "love_code": sref("LoveCode")},
                 "example": {"invoice_number": "AB12345678", "invoice_date": "2025-12-01", "love_code": "919"}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["invoice_number", "invoice_date", "seller", "love_code", "receipt"], "properties": {
@@ -1523,7 +1528,7 @@ fn operation(r: &RouteDoc) -> Value {
         op.insert(
             "requestBody".into(),
             // The App API reads its parameters from the body or the query string.
-            json!({"required": r.auth != Auth::AppId, "content": content}),
+            json!({"required": r.auth != Auth::AppId && !d.body_optional, "content": content}),
         );
     }
     let mut responses = Map::new();
@@ -1938,7 +1943,7 @@ fn schemas() -> Value {
         "Period": {"type": "string", "pattern": "^(00[1-9]|0[1-9][0-9]|[1-9][0-9]{2})(02|04|06|08|10|12)$", "example": "11412",
             "description": "期別 (MIG `InvoicePeriod`-style YYYMM): ROC year (3 digits, from 001) and the period's even closing month"},
         "RandomNumber": {"type": "string", "pattern": "^[0-9]{4}$", "example": "1234", "description": "隨機碼 (MIG `RandomNumber`): 4 digits"},
-        "Date": {"type": "string", "pattern": "^[0-9]{4}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$", "example": "20251201", "description": "yyyyMMdd (MIG `InvoiceDate`)"},
+        "Date": {"type": "string", "pattern": "^(191[2-9]|19[2-9][0-9]|[2-9][0-9]{3})((0[13578]|1[02])(0[1-9]|[12][0-9]|3[01])|(0[469]|11)(0[1-9]|[12][0-9]|30)|02(0[1-9]|1[0-9]|2[0-9]))$", "example": "20251201", "description": "yyyyMMdd (MIG `InvoiceDate`)"},
         "Money": {"type": "integer", "description": "NT$ (whole dollars, tax included unless named otherwise)"},
         "CarrierType": {"type": "string", "pattern": "^(3J0002|CQ0001|1K0001|1H0001|2G0001|5G0001|E[JKG][A-Z0-9]{4})$", "example": "3J0002",
             "description": "載具類別 (MIG `CarrierType`): 3J0002 mobile barcode, CQ0001 citizen digital certificate, or a configured type (defaults: 1K0001, 1H0001, 2G0001, 5G0001 and EJ/EK/EG-prefixed)"},

@@ -74,7 +74,9 @@ pub const MAX_BATCH: usize = 256;
 /// The schema version this binary writes (see `src/migrations/`).
 pub const SCHEMA_VERSION: i32 = 10;
 
-/// Embedded migrations: (version, SQL), applied in order above the stored version.
+/// Embedded migrations: (version, SQL); every version not yet recorded in
+/// `schema_migrations` is applied, in order (branches number their
+/// migrations in parallel, so a lower number can arrive after a higher one).
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_draw.sql")),
@@ -85,6 +87,25 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (9, include_str!("migrations/0009_sync.sql")),
     (10, include_str!("migrations/0010_carrier_life.sql")),
 ];
+
+/// The migrations a database kept at `counter` by the single
+/// `schema_version` counter (before `schema_migrations`) has applied: the
+/// versions those releases shipped, 1–4 and 8, up to the counter.
+fn versions_applied_by_counter(counter: i32) -> Vec<i32> {
+    [1, 2, 3, 4, 8]
+        .into_iter()
+        .filter(|v| *v <= counter)
+        .collect()
+}
+
+/// The migrations not in `applied`, in version order.
+fn pending_migrations(applied: &[i32]) -> Vec<(i32, &'static str)> {
+    MIGRATIONS
+        .iter()
+        .filter(|(v, _)| !applied.contains(v))
+        .map(|(v, sql)| (*v, *sql))
+        .collect()
+}
 
 /// How to reach the database and how patient to be with it.
 #[derive(Clone)]
@@ -304,27 +325,55 @@ impl PgStore {
             .run(true, |mut c| async move {
                 c.batch_execute(
                     "CREATE TABLE IF NOT EXISTS schema_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
-                     INSERT INTO schema_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
+                     INSERT INTO schema_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+                     CREATE TABLE IF NOT EXISTS schema_migrations (
+                         version INTEGER PRIMARY KEY,
+                         applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
                 )
                 .await?;
                 let t = c.transaction().await?;
+                // The row lock serialises nodes migrating at once.
                 let v: i32 = t
                     .query_one("SELECT version FROM schema_version WHERE id = 1 FOR UPDATE", &[])
                     .await?
                     .try_get(0)?;
-                if v > SCHEMA_VERSION {
+                let mut applied: Vec<i32> = t
+                    .query("SELECT version FROM schema_migrations", &[])
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()?;
+                if applied.is_empty() && v > 0 {
+                    // A database from before the per-version record: it holds
+                    // what the single counter's releases shipped up to `v`.
+                    applied = versions_applied_by_counter(v);
+                    for version in &applied {
+                        t.execute(
+                            "INSERT INTO schema_migrations (version) VALUES ($1)",
+                            &[version],
+                        )
+                        .await?;
+                    }
+                }
+                let newest = applied.iter().copied().max().unwrap_or(0).max(v);
+                if newest > SCHEMA_VERSION {
                     return Err(DbError::Store(StoreError::Corrupt(format!(
-                        "the database has schema version {v}, newer than this binary's {SCHEMA_VERSION}"
+                        "the database has schema version {newest}, newer than this binary's {SCHEMA_VERSION}"
                     ))));
                 }
-                for (version, sql) in MIGRATIONS.iter().filter(|(n, _)| *n > v) {
+                for (version, sql) in pending_migrations(&applied) {
                     t.batch_execute(sql).await?;
                     t.execute(
-                        "UPDATE schema_version SET version = $1 WHERE id = 1",
-                        &[version],
+                        "INSERT INTO schema_migrations (version) VALUES ($1)",
+                        &[&version],
                     )
                     .await?;
                 }
+                t.execute(
+                    "UPDATE schema_version SET version = $1 WHERE id = 1",
+                    &[&SCHEMA_VERSION.max(newest)],
+                )
+                .await?;
                 t.commit().await?;
                 Ok(())
             })

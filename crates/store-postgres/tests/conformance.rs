@@ -43,6 +43,53 @@ async fn migrate_is_idempotent_and_versioned() {
     assert_eq!(s.schema_version().await.expect("version"), SCHEMA_VERSION);
 }
 
+/// A database kept at version 8 by the single schema counter (the release
+/// whose migrations were 1–4 and 8) still gets migration 6, numbered on a
+/// parallel branch and landed after 8: every unrecorded version is applied,
+/// not only those above the highest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_numbered_migration_landed_later_is_applied() {
+    let url = fresh_url().await;
+    let db = url.rsplit("dbname=").next().expect("dbname");
+    let c = PgCluster::shared().client(db).await.expect("client");
+    for sql in [
+        include_str!("../src/migrations/0001_init.sql"),
+        include_str!("../src/migrations/0002_draw.sql"),
+        include_str!("../src/migrations/0003_outbox_lease.sql"),
+        include_str!("../src/migrations/0004_winners_partitions.sql"),
+        include_str!("../src/migrations/0008_ledger_v2.sql"),
+        "CREATE TABLE schema_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+         INSERT INTO schema_version (id, version) VALUES (1, 8)",
+    ] {
+        c.batch_execute(sql).await.expect("released schema");
+    }
+    let has_budgets = |c: tokio_postgres::Client| async move {
+        c.query_one("SELECT to_regclass('login_budgets') IS NOT NULL", &[])
+            .await
+            .expect("regclass")
+            .get::<_, bool>(0)
+    };
+    assert!(!has_budgets(PgCluster::shared().client(db).await.expect("client")).await);
+    let s = PgStore::connect(&url, "main").await.expect("upgrade");
+    assert_eq!(s.schema_version().await.expect("version"), SCHEMA_VERSION);
+    assert!(has_budgets(c).await, "migration 6 was skipped");
+    let recorded: Vec<i32> = PgCluster::shared()
+        .client(db)
+        .await
+        .expect("client")
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("recorded")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(recorded[..6], [1, 2, 3, 4, 6, 8]);
+    assert_eq!(recorded.last(), Some(&SCHEMA_VERSION));
+}
+
 /// A database of schema version 2 (before outbox leases) is upgraded on
 /// connect: its undelivered items keep their state and can be claimed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
