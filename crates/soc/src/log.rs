@@ -1,0 +1,443 @@
+//! The append-only, hash-chained security event log.
+//!
+//! Each record is `seq` (gap-free from 1), the previous record's hash
+//! ([`GENESIS`] for seq 1) and its own hash:
+//!
+//! ```text
+//! SHA-256( "einvoice-soc-event-v1\0" ‖ prev ‖ seq (u64 BE) ‖ time_ms (u64 BE)
+//!          ‖ lp(class) ‖ severity id (u8) ‖ lp(actor kind) ‖ lp(actor id)
+//!          ‖ lp(src or "") ‖ lp(target) ‖ lp(outcome)
+//!          ‖ attr count (u32 BE) ‖ for each attr in key order: lp(key) ‖ lp(value) )
+//! ```
+//!
+//! where `lp(x)` is `x`'s length as a u32 BE followed by its bytes — the
+//! ledger's style (`einvoice_store::entry`): domain-separated, versioned,
+//! length-prefixed, so no two different events encode alike.
+//! [`verify_records`] names the first broken link.
+
+use crate::event::{AttrValue, SecurityEvent};
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Domain separator and version of the record hash.
+pub const RECORD_DOMAIN: &[u8] = b"einvoice-soc-event-v1\0";
+
+/// The hash before the first record: 32 zero bytes.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// One link of the event chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Gap-free sequence from 1.
+    pub seq: u64,
+    /// The previous record's hash (hex), [`GENESIS`] for seq 1.
+    #[serde(with = "hex32")]
+    pub prev_hash: [u8; 32],
+    /// [`hash_record`] of this record (hex).
+    #[serde(with = "hex32")]
+    pub hash: [u8; 32],
+    /// The event.
+    pub event: SecurityEvent,
+}
+
+impl EventRecord {
+    /// A record continuing a chain whose head is `prev_hash`.
+    pub fn new(seq: u64, prev_hash: [u8; 32], event: SecurityEvent) -> Self {
+        let hash = hash_record(&prev_hash, seq, &event);
+        Self {
+            seq,
+            prev_hash,
+            hash,
+            event,
+        }
+    }
+}
+
+mod hex32 {
+    pub fn serialize<S: serde::Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::hex(v))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        crate::unhex(&s)
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| serde::de::Error::custom("expected 64 hex digits"))
+    }
+}
+
+fn lp(h: &mut Sha256, b: &[u8]) {
+    // Labels are ≤128 bytes and addresses short: the length always fits.
+    h.update(u32::try_from(b.len()).unwrap_or(u32::MAX).to_be_bytes());
+    h.update(b);
+}
+
+/// The record hash (see the module docs for the encoding).
+pub fn hash_record(prev: &[u8; 32], seq: u64, e: &SecurityEvent) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(RECORD_DOMAIN);
+    h.update(prev);
+    h.update(seq.to_be_bytes());
+    h.update(e.time_ms.to_be_bytes());
+    lp(&mut h, e.class.name().as_bytes());
+    h.update([e.severity.id()]);
+    let actor = e.actor.key();
+    let (kind, id) = actor.split_once(':').unwrap_or((actor.as_str(), ""));
+    lp(&mut h, kind.as_bytes());
+    lp(&mut h, id.as_bytes());
+    lp(
+        &mut h,
+        e.src.map(|a| a.to_string()).unwrap_or_default().as_bytes(),
+    );
+    lp(&mut h, e.target.as_str().as_bytes());
+    lp(&mut h, e.outcome.name().as_bytes());
+    h.update(
+        u32::try_from(e.attrs.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    for (k, v) in &e.attrs {
+        lp(&mut h, k.name().as_bytes());
+        // The type is part of the value: 1 and "1" differ.
+        let tagged = match v {
+            AttrValue::Int(i) => format!("i:{i}"),
+            AttrValue::Bool(b) => format!("b:{b}"),
+            AttrValue::Text(t) => format!("t:{t}"),
+        };
+        lp(&mut h, tagged.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Errors of the event log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The chain does not verify; `seq` is the first record that is wrong
+    /// (or missing).
+    #[error("soc.chain_broken: record {seq}: {reason}")]
+    Broken {
+        /// The first broken link.
+        seq: u64,
+        /// What is wrong with it.
+        reason: BrokenReason,
+    },
+    /// The SQLite file.
+    #[error("soc.sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored event did not decode.
+    #[error("soc.decode: record {seq}: {message}")]
+    Decode {
+        /// The record.
+        seq: u64,
+        /// The decoder's message.
+        message: String,
+    },
+    /// A lock was poisoned by a panicking writer.
+    #[error("soc.poisoned: the event log's lock was poisoned")]
+    Poisoned,
+}
+
+/// Why a link is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokenReason {
+    /// A sequence number is missing or out of place.
+    Gap,
+    /// `prev_hash` does not name the previous record's hash.
+    PrevMismatch,
+    /// The stored hash is not the hash of the record's content.
+    HashMismatch,
+    /// The stored event does not decode.
+    Undecodable,
+}
+
+impl std::fmt::Display for BrokenReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BrokenReason::Gap => "sequence gap",
+            BrokenReason::PrevMismatch => "previous hash does not match",
+            BrokenReason::HashMismatch => "hash does not match the content",
+            BrokenReason::Undecodable => "event does not decode",
+        })
+    }
+}
+
+/// Verify a chain from seq 1: `Ok(head hash)` or the first broken link.
+pub fn verify_records<'a>(
+    records: impl IntoIterator<Item = &'a EventRecord>,
+) -> Result<[u8; 32], LogError> {
+    let mut prev = GENESIS;
+    let mut expect = 1u64;
+    for r in records {
+        if r.seq != expect {
+            return Err(LogError::Broken {
+                seq: expect,
+                reason: BrokenReason::Gap,
+            });
+        }
+        if r.prev_hash != prev {
+            return Err(LogError::Broken {
+                seq: r.seq,
+                reason: BrokenReason::PrevMismatch,
+            });
+        }
+        if hash_record(&r.prev_hash, r.seq, &r.event) != r.hash {
+            return Err(LogError::Broken {
+                seq: r.seq,
+                reason: BrokenReason::HashMismatch,
+            });
+        }
+        prev = r.hash;
+        expect += 1;
+    }
+    Ok(prev)
+}
+
+/// An append-only event log. Appends are serialised; each returns the record
+/// it wrote.
+pub trait EventLog: Send + Sync {
+    /// Append one event at the head.
+    fn append(&self, event: SecurityEvent) -> Result<EventRecord, LogError>;
+    /// Records with `seq >= from`, at most `limit`, in order.
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<EventRecord>, LogError>;
+    /// The head: `(last seq, its hash)`, `(0, GENESIS)` when empty.
+    fn head(&self) -> Result<(u64, [u8; 32]), LogError>;
+    /// Re-hash every record from 1: the first broken link, or the head hash.
+    fn verify(&self) -> Result<[u8; 32], LogError>;
+}
+
+/// The in-memory log (tests, and a site without a data directory).
+#[derive(Debug, Default)]
+pub struct MemoryLog {
+    records: Mutex<Vec<EventRecord>>,
+}
+
+impl MemoryLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A log holding these records as they are (e.g. read back from a JSON
+    /// lines export); [`EventLog::verify`] then checks them.
+    pub fn from_records(records: Vec<EventRecord>) -> Self {
+        Self {
+            records: Mutex::new(records),
+        }
+    }
+
+    /// Every record (a copy).
+    pub fn records(&self) -> Result<Vec<EventRecord>, LogError> {
+        Ok(self.records.lock().map_err(|_| LogError::Poisoned)?.clone())
+    }
+}
+
+impl EventLog for MemoryLog {
+    fn append(&self, event: SecurityEvent) -> Result<EventRecord, LogError> {
+        let mut g = self.records.lock().map_err(|_| LogError::Poisoned)?;
+        let (seq, prev) = g.last().map(|r| (r.seq, r.hash)).unwrap_or((0, GENESIS));
+        let r = EventRecord::new(seq + 1, prev, event);
+        g.push(r.clone());
+        Ok(r)
+    }
+
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<EventRecord>, LogError> {
+        let g = self.records.lock().map_err(|_| LogError::Poisoned)?;
+        Ok(g.iter()
+            .filter(|r| r.seq >= from)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn head(&self) -> Result<(u64, [u8; 32]), LogError> {
+        let g = self.records.lock().map_err(|_| LogError::Poisoned)?;
+        Ok(g.last().map(|r| (r.seq, r.hash)).unwrap_or((0, GENESIS)))
+    }
+
+    fn verify(&self) -> Result<[u8; 32], LogError> {
+        let g = self.records.lock().map_err(|_| LogError::Poisoned)?;
+        verify_records(g.iter())
+    }
+}
+
+/// The SQLite log: `soc.sqlite` in a directory, WAL, one table
+/// `soc_events(seq PRIMARY KEY, prev_hash, hash, event JSON)`.
+#[derive(Debug)]
+pub struct SqliteLog {
+    conn: Mutex<rusqlite::Connection>,
+}
+
+/// The file name under the data directory.
+pub const SQLITE_FILE: &str = "soc.sqlite";
+
+impl SqliteLog {
+    /// Open (creating) `dir/soc.sqlite`.
+    pub fn open(dir: &Path) -> Result<Self, LogError> {
+        let conn = rusqlite::Connection::open(dir.join(SQLITE_FILE))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS soc_events (
+                seq INTEGER PRIMARY KEY,
+                prev_hash BLOB NOT NULL,
+                hash BLOB NOT NULL,
+                event TEXT NOT NULL
+            ) STRICT;",
+        )?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn decode_row(
+        seq: i64,
+        prev: Vec<u8>,
+        hash: Vec<u8>,
+        event: String,
+    ) -> Result<EventRecord, (u64, BrokenReason)> {
+        let seq = u64::try_from(seq).unwrap_or(0);
+        let bad = |_| (seq, BrokenReason::Undecodable);
+        let prev_hash: [u8; 32] = prev.try_into().map_err(|_| (seq, BrokenReason::Undecodable))?;
+        let hash: [u8; 32] = hash.try_into().map_err(|_| (seq, BrokenReason::Undecodable))?;
+        let event: SecurityEvent = serde_json::from_str(&event).map_err(bad)?;
+        Ok(EventRecord {
+            seq,
+            prev_hash,
+            hash,
+            event,
+        })
+    }
+
+    fn rows(
+        conn: &rusqlite::Connection,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<Result<EventRecord, (u64, BrokenReason)>>, LogError> {
+        let mut st = conn.prepare_cached(
+            "SELECT seq, prev_hash, hash, event FROM soc_events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = st.query_map(rusqlite::params![from, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, prev, hash, event) = row?;
+            out.push(Self::decode_row(seq, prev, hash, event));
+        }
+        Ok(out)
+    }
+}
+
+impl EventLog for SqliteLog {
+    fn append(&self, event: SecurityEvent) -> Result<EventRecord, LogError> {
+        let mut conn = self.conn.lock().map_err(|_| LogError::Poisoned)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let head: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT seq, hash FROM soc_events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (seq, prev) = match head {
+            None => (0, GENESIS),
+            Some((s, h)) => {
+                let s = u64::try_from(s).unwrap_or(0);
+                let h: [u8; 32] = h.try_into().map_err(|_| LogError::Broken {
+                    seq: s,
+                    reason: BrokenReason::Undecodable,
+                })?;
+                (s, h)
+            }
+        };
+        let r = EventRecord::new(seq + 1, prev, event);
+        let json = serde_json::to_string(&r.event).map_err(|e| LogError::Decode {
+            seq: r.seq,
+            message: e.to_string(),
+        })?;
+        tx.execute(
+            "INSERT INTO soc_events (seq, prev_hash, hash, event) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![
+                i64::try_from(r.seq).unwrap_or(i64::MAX),
+                &r.prev_hash[..],
+                &r.hash[..],
+                json
+            ],
+        )?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    fn read(&self, from: u64, limit: usize) -> Result<Vec<EventRecord>, LogError> {
+        let conn = self.conn.lock().map_err(|_| LogError::Poisoned)?;
+        Self::rows(&conn, from, limit)?
+            .into_iter()
+            .map(|r| {
+                r.map_err(|(seq, _)| LogError::Decode {
+                    seq,
+                    message: "stored event does not decode".into(),
+                })
+            })
+            .collect()
+    }
+
+    fn head(&self) -> Result<(u64, [u8; 32]), LogError> {
+        let conn = self.conn.lock().map_err(|_| LogError::Poisoned)?;
+        let head: Option<(i64, Vec<u8>)> = conn
+            .query_row(
+                "SELECT seq, hash FROM soc_events ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match head {
+            None => (0, GENESIS),
+            Some((s, h)) => (
+                u64::try_from(s).unwrap_or(0),
+                h.try_into().unwrap_or(GENESIS),
+            ),
+        })
+    }
+
+    fn verify(&self) -> Result<[u8; 32], LogError> {
+        let conn = self.conn.lock().map_err(|_| LogError::Poisoned)?;
+        let mut prev = GENESIS;
+        let mut next = 1u64;
+        loop {
+            let page = Self::rows(&conn, next, 1000)?;
+            if page.is_empty() {
+                return Ok(prev);
+            }
+            // Verify this page in order, continuing from the previous one.
+            let mut expect = next;
+            for r in page {
+                let r = r.map_err(|(seq, reason)| LogError::Broken { seq, reason })?;
+                if r.seq != expect {
+                    return Err(LogError::Broken {
+                        seq: expect,
+                        reason: BrokenReason::Gap,
+                    });
+                }
+                if r.prev_hash != prev {
+                    return Err(LogError::Broken {
+                        seq: r.seq,
+                        reason: BrokenReason::PrevMismatch,
+                    });
+                }
+                if hash_record(&r.prev_hash, r.seq, &r.event) != r.hash {
+                    return Err(LogError::Broken {
+                        seq: r.seq,
+                        reason: BrokenReason::HashMismatch,
+                    });
+                }
+                prev = r.hash;
+                expect += 1;
+            }
+            next = expect;
+        }
+    }
+}
