@@ -267,6 +267,7 @@ impl EventLog for MemoryLog {
 #[derive(Debug)]
 pub struct SqliteLog {
     conn: Mutex<rusqlite::Connection>,
+    dir: std::path::PathBuf,
 }
 
 /// The file name under the data directory.
@@ -288,7 +289,13 @@ impl SqliteLog {
         )?;
         Ok(Self {
             conn: Mutex::new(conn),
+            dir: dir.to_owned(),
         })
+    }
+
+    /// The directory holding `soc.sqlite`.
+    pub fn path(&self) -> &Path {
+        &self.dir
     }
 
     fn decode_row(
