@@ -710,7 +710,14 @@ mod tests {
 
     #[test]
     fn fields_parse_and_print() {
-        for s in ["class", "outcome", "actor", "src", "target", "attr.invoice_number"] {
+        for s in [
+            "class",
+            "outcome",
+            "actor",
+            "src",
+            "target",
+            "attr.invoice_number",
+        ] {
             assert_eq!(Field::parse(s).map(|f| f.to_string()).as_deref(), Ok(s));
         }
         assert!(Field::parse("attr.password").is_err());

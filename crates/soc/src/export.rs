@@ -230,7 +230,9 @@ fn webhook_mac(secret: &[u8], timestamp_s: u64, body: &[u8]) -> Hmac<sha2::Sha25
 /// The signature header value: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
 /// "<t>." ‖ body)>`.
 pub fn sign_webhook(secret: &[u8], timestamp_s: u64, body: &[u8]) -> String {
-    let tag = webhook_mac(secret, timestamp_s, body).finalize().into_bytes();
+    let tag = webhook_mac(secret, timestamp_s, body)
+        .finalize()
+        .into_bytes();
     format!("t={timestamp_s},v1={}", crate::hex(&tag))
 }
 
@@ -247,7 +249,9 @@ pub fn verify_webhook(
     let mut v1 = None;
     for part in header.split(',') {
         match part.split_once('=') {
-            Some(("t", v)) if t.is_none() && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(("t", v))
+                if t.is_none() && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 t = Some(v.parse::<u64>().map_err(|_| ExportError::WebhookHeader)?);
             }
             Some(("v1", v)) if v1.is_none() => {
@@ -300,10 +304,7 @@ pub fn post_webhook(
     } else {
         format!("{hostport}:80")
     };
-    let addr = target
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(bad)?;
+    let addr = target.to_socket_addrs()?.next().ok_or_else(bad)?;
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;

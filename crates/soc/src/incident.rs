@@ -310,7 +310,9 @@ impl Cidr {
     fn network(&self) -> IpAddr {
         match self.addr {
             IpAddr::V4(a) => {
-                let m = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let m = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 IpAddr::V4((u32::from(a) & m).into())
             }
             IpAddr::V6(a) => {
@@ -478,7 +480,9 @@ impl ResponseAction {
         match self {
             ResponseAction::BlockClient { until_ms, .. } => {
                 if *until_ms <= now_ms {
-                    return Err(IncidentError::Action("a block must end in the future".into()));
+                    return Err(IncidentError::Action(
+                        "a block must end in the future".into(),
+                    ));
                 }
                 if *until_ms - now_ms > 30 * 86_400_000 {
                     return Err(IncidentError::Action(
@@ -556,14 +560,24 @@ mod tests {
         let mut i = Incident::open(7, alert());
         assert!(i.assign(l("alice"), 11).is_ok());
         assert_eq!(i.state, IncidentState::Acknowledged);
-        i.note(12, l("alice"), Note::new("blocking the client").unwrap_or_else(|e| panic!("{e}")));
+        i.note(
+            12,
+            l("alice"),
+            Note::new("blocking the client").unwrap_or_else(|e| panic!("{e}")),
+        );
         let block = ResponseAction::BlockClient {
             range: Cidr::parse("203.0.113.0/24").unwrap_or_else(|e| panic!("{e}")),
             until_ms: 3_600_012,
         };
         assert!(i.record_action(12, l("alice"), block).is_ok());
-        assert!(i.transition(IncidentState::Contained, 13, l("alice")).is_ok());
-        assert!(i.transition(IncidentState::Resolved, 14, l("alice")).is_ok());
+        assert!(
+            i.transition(IncidentState::Contained, 13, l("alice"))
+                .is_ok()
+        );
+        assert!(
+            i.transition(IncidentState::Resolved, 14, l("alice"))
+                .is_ok()
+        );
         assert_eq!(i.timeline.len(), 7);
         let json = serde_json::to_string(&i).unwrap_or_default();
         let back: Incident = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
@@ -575,12 +589,20 @@ mod tests {
         let c = Cidr::parse("2001:db8::/32").unwrap_or_else(|e| panic!("{e}"));
         let u = Ubn::new("12345675").unwrap_or_else(|e| panic!("{e}"));
         let actions = vec![
-            ResponseAction::BlockClient { range: c, until_ms: 5 },
+            ResponseAction::BlockClient {
+                range: c,
+                until_ms: 5,
+            },
             ResponseAction::RevokeKey { key_id: l("K1") },
-            ResponseAction::RotateKey { key_id: l("K1"), successor: l("K2") },
+            ResponseAction::RotateKey {
+                key_id: l("K1"),
+                successor: l("K2"),
+            },
             ResponseAction::DisableApp { app_id: l("APP") },
             ResponseAction::FreezeSeller { ubn: u },
-            ResponseAction::ForceCarrierReverify { carrier: l("/ABC1234") },
+            ResponseAction::ForceCarrierReverify {
+                carrier: l("/ABC1234"),
+            },
             ResponseAction::SiteReadOnly,
         ];
         for a in actions {
@@ -590,7 +612,8 @@ mod tests {
             assert!(!inv.contains_threat());
             assert_eq!(inv.inverse(), a);
             let json = serde_json::to_string(&a).unwrap_or_default();
-            let back: ResponseAction = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+            let back: ResponseAction =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(back, a);
         }
     }
@@ -599,21 +622,43 @@ mod tests {
     fn actions_are_validated() {
         let c = Cidr::parse("198.51.100.7").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.prefix, 32);
-        let past = ResponseAction::BlockClient { range: c, until_ms: 5 };
+        let past = ResponseAction::BlockClient {
+            range: c,
+            until_ms: 5,
+        };
         assert!(past.validate(10).is_err());
-        let forever = ResponseAction::BlockClient { range: c, until_ms: u64::MAX };
+        let forever = ResponseAction::BlockClient {
+            range: c,
+            until_ms: u64::MAX,
+        };
         assert!(forever.validate(10).is_err());
-        let ok = ResponseAction::BlockClient { range: c, until_ms: 60_010 };
+        let ok = ResponseAction::BlockClient {
+            range: c,
+            until_ms: 60_010,
+        };
         assert!(ok.validate(10).is_ok());
-        let same = ResponseAction::RotateKey { key_id: l("K"), successor: l("K") };
+        let same = ResponseAction::RotateKey {
+            key_id: l("K"),
+            successor: l("K"),
+        };
         assert!(same.validate(0).is_err());
-        for bad in ["0.0.0.0/0", "10.0.0.1/24", "10.0.0.0/33", "::/0", "x", "10.0.0.0/", "10.0.0.0/+8"] {
+        for bad in [
+            "0.0.0.0/0",
+            "10.0.0.1/24",
+            "10.0.0.0/33",
+            "::/0",
+            "x",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+        ] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
-        assert!(serde_json::from_str::<ResponseAction>(
-            r#"{"action":"block_client","range":"0.0.0.0/0","until_ms":1}"#
-        )
-        .is_err());
+        assert!(
+            serde_json::from_str::<ResponseAction>(
+                r#"{"action":"block_client","range":"0.0.0.0/0","until_ms":1}"#
+            )
+            .is_err()
+        );
         let r = Cidr::parse("203.0.113.0/24").unwrap_or_else(|e| panic!("{e}"));
         assert!(r.contains("203.0.113.77".parse().unwrap_or_else(|e| panic!("{e}"))));
         assert!(!r.contains("203.0.114.1".parse().unwrap_or_else(|e| panic!("{e}"))));

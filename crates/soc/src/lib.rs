@@ -40,7 +40,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 /// Parse hex (either case); `None` if odd or not hex.
 pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     b.chunks_exact(2)

@@ -163,33 +163,36 @@ impl std::fmt::Display for BrokenReason {
     }
 }
 
+/// Check one link: `r` should be record `expect` following `prev`; its hash.
+fn check_link(expect: u64, prev: &[u8; 32], r: &EventRecord) -> Result<[u8; 32], LogError> {
+    if r.seq != expect {
+        return Err(LogError::Broken {
+            seq: expect,
+            reason: BrokenReason::Gap,
+        });
+    }
+    if r.prev_hash != *prev {
+        return Err(LogError::Broken {
+            seq: r.seq,
+            reason: BrokenReason::PrevMismatch,
+        });
+    }
+    if hash_record(&r.prev_hash, r.seq, &r.event) != r.hash {
+        return Err(LogError::Broken {
+            seq: r.seq,
+            reason: BrokenReason::HashMismatch,
+        });
+    }
+    Ok(r.hash)
+}
+
 /// Verify a chain from seq 1: `Ok(head hash)` or the first broken link.
 pub fn verify_records<'a>(
     records: impl IntoIterator<Item = &'a EventRecord>,
 ) -> Result<[u8; 32], LogError> {
     let mut prev = GENESIS;
-    let mut expect = 1u64;
-    for r in records {
-        if r.seq != expect {
-            return Err(LogError::Broken {
-                seq: expect,
-                reason: BrokenReason::Gap,
-            });
-        }
-        if r.prev_hash != prev {
-            return Err(LogError::Broken {
-                seq: r.seq,
-                reason: BrokenReason::PrevMismatch,
-            });
-        }
-        if hash_record(&r.prev_hash, r.seq, &r.event) != r.hash {
-            return Err(LogError::Broken {
-                seq: r.seq,
-                reason: BrokenReason::HashMismatch,
-            });
-        }
-        prev = r.hash;
-        expect += 1;
+    for (r, expect) in records.into_iter().zip(1u64..) {
+        prev = check_link(expect, &prev, r)?;
     }
     Ok(prev)
 }
@@ -270,6 +273,9 @@ pub struct SqliteLog {
     dir: std::path::PathBuf,
 }
 
+/// A stored row: the record, or the seq that does not decode.
+type Row = Result<EventRecord, (u64, BrokenReason)>;
+
 /// The file name under the data directory.
 pub const SQLITE_FILE: &str = "soc.sqlite";
 
@@ -306,8 +312,12 @@ impl SqliteLog {
     ) -> Result<EventRecord, (u64, BrokenReason)> {
         let seq = u64::try_from(seq).unwrap_or(0);
         let bad = |_| (seq, BrokenReason::Undecodable);
-        let prev_hash: [u8; 32] = prev.try_into().map_err(|_| (seq, BrokenReason::Undecodable))?;
-        let hash: [u8; 32] = hash.try_into().map_err(|_| (seq, BrokenReason::Undecodable))?;
+        let prev_hash: [u8; 32] = prev
+            .try_into()
+            .map_err(|_| (seq, BrokenReason::Undecodable))?;
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| (seq, BrokenReason::Undecodable))?;
         let event: SecurityEvent = serde_json::from_str(&event).map_err(bad)?;
         Ok(EventRecord {
             seq,
@@ -317,11 +327,7 @@ impl SqliteLog {
         })
     }
 
-    fn rows(
-        conn: &rusqlite::Connection,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<Result<EventRecord, (u64, BrokenReason)>>, LogError> {
+    fn rows(conn: &rusqlite::Connection, from: u64, limit: usize) -> Result<Vec<Row>, LogError> {
         let mut st = conn.prepare_cached(
             "SELECT seq, prev_hash, hash, event FROM soc_events WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
         )?;
@@ -423,25 +429,7 @@ impl EventLog for SqliteLog {
             let mut expect = next;
             for r in page {
                 let r = r.map_err(|(seq, reason)| LogError::Broken { seq, reason })?;
-                if r.seq != expect {
-                    return Err(LogError::Broken {
-                        seq: expect,
-                        reason: BrokenReason::Gap,
-                    });
-                }
-                if r.prev_hash != prev {
-                    return Err(LogError::Broken {
-                        seq: r.seq,
-                        reason: BrokenReason::PrevMismatch,
-                    });
-                }
-                if hash_record(&r.prev_hash, r.seq, &r.event) != r.hash {
-                    return Err(LogError::Broken {
-                        seq: r.seq,
-                        reason: BrokenReason::HashMismatch,
-                    });
-                }
-                prev = r.hash;
+                prev = check_link(expect, &prev, &r)?;
                 expect += 1;
             }
             next = expect;

@@ -258,7 +258,10 @@ impl Rule {
                     return Err(bad("threshold takes only count"));
                 }
                 RuleKind::Threshold {
-                    count: s.count.filter(|c| *c >= 1).ok_or_else(|| bad("count >= 1 needed"))?,
+                    count: s
+                        .count
+                        .filter(|c| *c >= 1)
+                        .ok_or_else(|| bad("count >= 1 needed"))?,
                 }
             }
             "rate" => {
@@ -277,7 +280,10 @@ impl Rule {
                 }
                 RuleKind::Distinct {
                     field: s.field.ok_or_else(|| bad("field needed"))?,
-                    count: s.count.filter(|c| *c >= 1).ok_or_else(|| bad("count >= 1 needed"))?,
+                    count: s
+                        .count
+                        .filter(|c| *c >= 1)
+                        .ok_or_else(|| bad("count >= 1 needed"))?,
                 }
             }
             "sequence" => {
@@ -513,7 +519,10 @@ impl Detector {
     }
 
     /// Feed several events in order.
-    pub fn feed_all<'a>(&mut self, events: impl IntoIterator<Item = &'a SecurityEvent>) -> Vec<Alert> {
+    pub fn feed_all<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a SecurityEvent>,
+    ) -> Vec<Alert> {
         events.into_iter().flat_map(|e| self.feed(e)).collect()
     }
 
@@ -580,7 +589,10 @@ mod tests {
             ),
         ];
         for (text, needle) in cases {
-            let err = parse_rules(text).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = parse_rules(text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains(needle), "{text}: {err}");
         }
         let dup = "[[rule]]\nid='a'\ntitle='t'\nseverity='low'\nkind='threshold'\nwindow_s=1\nkey=['src']\ncount=1\n";

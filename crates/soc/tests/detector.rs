@@ -6,7 +6,9 @@ mod common;
 
 use common::{ip, label};
 use einvoice_soc::event::*;
-use einvoice_soc::rules::{Alert, Detector, DetectorState, Rule, RuleKind, builtin_rules, parse_rules};
+use einvoice_soc::rules::{
+    Alert, Detector, DetectorState, Rule, RuleKind, builtin_rules, parse_rules,
+};
 use proptest::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 
@@ -39,10 +41,16 @@ fn reference(rules: &[Rule], events: &[SecurityEvent]) -> Vec<Alert> {
                     if e.field(field).is_none() {
                         continue;
                     }
-                    let win: Vec<usize> =
-                        (0..=i).filter(|&j| in_window(j) && events[j].field(field).is_some()).collect();
-                    let distinct: BTreeSet<String> = win.iter().filter_map(|&j| events[j].field(field)).collect();
-                    (rule.enough(distinct.len()), win.len(), events[win[0]].time_ms)
+                    let win: Vec<usize> = (0..=i)
+                        .filter(|&j| in_window(j) && events[j].field(field).is_some())
+                        .collect();
+                    let distinct: BTreeSet<String> =
+                        win.iter().filter_map(|&j| events[j].field(field)).collect();
+                    (
+                        rule.enough(distinct.len()),
+                        win.len(),
+                        events[win[0]].time_ms,
+                    )
                 }
                 _ => {
                     let win: Vec<usize> = (0..=i).filter(|&j| in_window(j)).collect();
@@ -153,9 +161,24 @@ struct Gen {
 }
 
 fn gen_event() -> impl Strategy<Value = Gen> {
-    (0u64..4000, 0u8..3, 0u8..3, 0u8..3, 0u8..3, proptest::option::of(0u8..6), 0u8..3).prop_map(
-        |(dt, class, outcome, src, target, invoice, action)| Gen { dt, class, outcome, src, target, invoice, action },
+    (
+        0u64..4000,
+        0u8..3,
+        0u8..3,
+        0u8..3,
+        0u8..3,
+        proptest::option::of(0u8..6),
+        0u8..3,
     )
+        .prop_map(|(dt, class, outcome, src, target, invoice, action)| Gen {
+            dt,
+            class,
+            outcome,
+            src,
+            target,
+            invoice,
+            action,
+        })
 }
 
 fn build(gens: &[Gen]) -> Vec<SecurityEvent> {
@@ -163,8 +186,13 @@ fn build(gens: &[Gen]) -> Vec<SecurityEvent> {
     gens.iter()
         .map(|g| {
             t += g.dt;
-            let class = [EventClass::Authentication, EventClass::Lookup, EventClass::OperatorAction][usize::from(g.class)];
-            let outcome = [Outcome::Success, Outcome::Failure, Outcome::Refused][usize::from(g.outcome)];
+            let class = [
+                EventClass::Authentication,
+                EventClass::Lookup,
+                EventClass::OperatorAction,
+            ][usize::from(g.class)];
+            let outcome =
+                [Outcome::Success, Outcome::Failure, Outcome::Refused][usize::from(g.outcome)];
             let mut e = SecurityEvent::new(
                 class,
                 Severity::Low,
@@ -175,10 +203,14 @@ fn build(gens: &[Gen]) -> Vec<SecurityEvent> {
                 outcome,
             );
             if let Some(n) = g.invoice {
-                e = e.with_text(AttrKey::InvoiceNumber, &format!("AB1000000{n}")).unwrap_or_else(|e| panic!("{e}"));
+                e = e
+                    .with_text(AttrKey::InvoiceNumber, &format!("AB1000000{n}"))
+                    .unwrap_or_else(|e| panic!("{e}"));
             }
             if g.action < 2 {
-                e = e.with_text(AttrKey::Action, ["enter", "approve"][usize::from(g.action)]).unwrap_or_else(|e| panic!("{e}"));
+                e = e
+                    .with_text(AttrKey::Action, ["enter", "approve"][usize::from(g.action)])
+                    .unwrap_or_else(|e| panic!("{e}"));
             }
             e
         })
@@ -236,28 +268,53 @@ fn fired<'a>(alerts: &'a [Alert], rule: &str) -> Vec<&'a Alert> {
 }
 
 fn guess(t: u64, from: &str, carrier: &str) -> SecurityEvent {
-    SecurityEvent::carrier_verification(t, ip(from), label(carrier), &Redacted::new("0000"), Outcome::Failure, Some("wrong_code"))
-        .unwrap_or_else(|e| panic!("{e}"))
+    SecurityEvent::carrier_verification(
+        t,
+        ip(from),
+        label(carrier),
+        &Redacted::new("0000"),
+        Outcome::Failure,
+        Some("wrong_code"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn guessing_one_carrier_from_many_clients_raises_once() {
     let mut d = detector();
-    let events: Vec<_> = (0..100).map(|i| guess(T0 + i * 1000, &format!("198.51.100.{i}"), "/ABC1234")).collect();
+    let events: Vec<_> = (0..100)
+        .map(|i| guess(T0 + i * 1000, &format!("198.51.100.{i}"), "/ABC1234"))
+        .collect();
     let alerts = d.feed_all(&events);
     let g = fired(&alerts, "carrier-code-guessing");
-    assert_eq!(g.len(), 1, "one alert per key per window, not a storm: {alerts:?}");
-    assert_eq!((g[0].key.as_str(), g[0].events, g[0].opened_at), ("/ABC1234", 10, T0 + 9000));
-    assert!(fired(&alerts, "carrier-spray-one-client").is_empty(), "each client tried one carrier");
+    assert_eq!(
+        g.len(),
+        1,
+        "one alert per key per window, not a storm: {alerts:?}"
+    );
+    assert_eq!(
+        (g[0].key.as_str(), g[0].events, g[0].opened_at),
+        ("/ABC1234", 10, T0 + 9000)
+    );
+    assert!(
+        fired(&alerts, "carrier-spray-one-client").is_empty(),
+        "each client tried one carrier"
+    );
     // After the window (1 h) the same key raises again.
-    let later = d.feed_all(&(0..10).map(|i| guess(T0 + 3_700_000 + i, "198.51.100.1", "/ABC1234")).collect::<Vec<_>>());
+    let later = d.feed_all(
+        &(0..10)
+            .map(|i| guess(T0 + 3_700_000 + i, "198.51.100.1", "/ABC1234"))
+            .collect::<Vec<_>>(),
+    );
     assert_eq!(fired(&later, "carrier-code-guessing").len(), 1);
 }
 
 #[test]
 fn many_carriers_from_one_client() {
     let mut d = detector();
-    let events: Vec<_> = (0..6).map(|i| guess(T0 + i, "203.0.113.5", &format!("/CAR{i:04}"))).collect();
+    let events: Vec<_> = (0..6)
+        .map(|i| guess(T0 + i, "203.0.113.5", &format!("/CAR{i:04}")))
+        .collect();
     let alerts = d.feed_all(&events);
     let s = fired(&alerts, "carrier-spray-one-client");
     assert_eq!(s.len(), 1);
@@ -265,10 +322,18 @@ fn many_carriers_from_one_client() {
 }
 
 fn lookup(t: u64, from: &str, number: &str, api: &str) -> SecurityEvent {
-    SecurityEvent::new(EventClass::Lookup, Severity::Informational, t, Actor::Anonymous, Some(ip(from)), label("lookup"), Outcome::Success)
-        .with_text(AttrKey::InvoiceNumber, number)
-        .and_then(|e| e.with_text(AttrKey::Api, api))
-        .unwrap_or_else(|e| panic!("{e}"))
+    SecurityEvent::new(
+        EventClass::Lookup,
+        Severity::Informational,
+        t,
+        Actor::Anonymous,
+        Some(ip(from)),
+        label("lookup"),
+        Outcome::Success,
+    )
+    .with_text(AttrKey::InvoiceNumber, number)
+    .and_then(|e| e.with_text(AttrKey::Api, api))
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -277,10 +342,24 @@ fn invoice_enumeration_counts_distinct_numbers_per_client() {
     let mut events = Vec::new();
     for i in 0..40u64 {
         // The enumerator walks numbers, half through public lookup, half qryInvHeader.
-        let api = if i % 2 == 0 { "public_lookup" } else { "qryInvHeader" };
-        events.push(lookup(T0 + i * 500, "203.0.113.66", &format!("AB{:08}", 10_000_000 + i), api));
+        let api = if i % 2 == 0 {
+            "public_lookup"
+        } else {
+            "qryInvHeader"
+        };
+        events.push(lookup(
+            T0 + i * 500,
+            "203.0.113.66",
+            &format!("AB{:08}", 10_000_000 + i),
+            api,
+        ));
         // A busy but honest client asks about its one invoice again and again.
-        events.push(lookup(T0 + i * 500, "192.0.2.10", "CD12345678", "public_lookup"));
+        events.push(lookup(
+            T0 + i * 500,
+            "192.0.2.10",
+            "CD12345678",
+            "public_lookup",
+        ));
     }
     let alerts = d.feed_all(&events);
     let e = fired(&alerts, "invoice-enumeration");
@@ -289,20 +368,34 @@ fn invoice_enumeration_counts_distinct_numbers_per_client() {
 }
 
 fn op(t: u64, who: &str, from: &str, action: &str) -> SecurityEvent {
-    SecurityEvent::new(EventClass::OperatorAction, Severity::Medium, t, Actor::Operator(label(who)), Some(ip(from)), label("draw/2026-01"), Outcome::Success)
-        .with_text(AttrKey::Action, action)
-        .unwrap_or_else(|e| panic!("{e}"))
+    SecurityEvent::new(
+        EventClass::OperatorAction,
+        Severity::Medium,
+        t,
+        Actor::Operator(label(who)),
+        Some(ip(from)),
+        label("draw/2026-01"),
+        Outcome::Success,
+    )
+    .with_text(AttrKey::Action, action)
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn winning_numbers_entered_and_approved_from_one_client() {
     let mut d = detector();
-    let same = d.feed_all(&[op(T0, "alice", "10.0.0.7", "winning_numbers.enter"), op(T0 + 60_000, "bob", "10.0.0.7", "winning_numbers.approve")]);
+    let same = d.feed_all(&[
+        op(T0, "alice", "10.0.0.7", "winning_numbers.enter"),
+        op(T0 + 60_000, "bob", "10.0.0.7", "winning_numbers.approve"),
+    ]);
     let s = fired(&same, "winning-numbers-one-client");
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].key, "10.0.0.7");
     let mut d = detector();
-    let apart = d.feed_all(&[op(T0, "alice", "10.0.0.7", "winning_numbers.enter"), op(T0 + 60_000, "bob", "10.0.0.8", "winning_numbers.approve")]);
+    let apart = d.feed_all(&[
+        op(T0, "alice", "10.0.0.7", "winning_numbers.enter"),
+        op(T0 + 60_000, "bob", "10.0.0.8", "winning_numbers.approve"),
+    ]);
     assert!(fired(&apart, "winning-numbers-one-client").is_empty());
 }
 
@@ -310,9 +403,25 @@ fn winning_numbers_entered_and_approved_from_one_client() {
 fn operator_actions_out_of_hours() {
     let mut d = detector();
     // T0 + 2 h = 10:00 Taipei: office hours.
-    assert!(fired(&d.feed(&op(T0 + 2 * 3_600_000, "alice", "10.0.0.7", "seller.create")), "operator-out-of-hours").is_empty());
+    assert!(
+        fired(
+            &d.feed(&op(
+                T0 + 2 * 3_600_000,
+                "alice",
+                "10.0.0.7",
+                "seller.create"
+            )),
+            "operator-out-of-hours"
+        )
+        .is_empty()
+    );
     // T0 + 19 h = 03:00 Taipei.
-    let night = d.feed(&op(T0 + 19 * 3_600_000, "alice", "10.0.0.7", "seller.create"));
+    let night = d.feed(&op(
+        T0 + 19 * 3_600_000,
+        "alice",
+        "10.0.0.7",
+        "seller.create",
+    ));
     let n = fired(&night, "operator-out-of-hours");
     assert_eq!(n.len(), 1);
     assert_eq!(n[0].key, "operator:alice");
@@ -326,10 +435,16 @@ fn issue(t: u64, ubn: &str, reason: Option<&str>) -> SecurityEvent {
         Actor::Seller(Ubn::new(ubn).unwrap_or_else(|e| panic!("{e}"))),
         Some(ip("192.0.2.1")),
         label("F0401"),
-        if reason.is_some() { Outcome::Refused } else { Outcome::Success },
+        if reason.is_some() {
+            Outcome::Refused
+        } else {
+            Outcome::Success
+        },
     );
     if let Some(r) = reason {
-        e = e.with_text(AttrKey::Reason, r).unwrap_or_else(|e| panic!("{e}"));
+        e = e
+            .with_text(AttrKey::Reason, r)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     e
 }
@@ -338,17 +453,25 @@ fn issue(t: u64, ubn: &str, reason: Option<&str>) -> SecurityEvent {
 fn seller_volume_spike_and_numbers_outside_tracks() {
     let mut d = detector();
     // 40/s for a minute: below 50/s.
-    let calm: Vec<_> = (0..2400).map(|i| issue(T0 + i * 25, "12345675", None)).collect();
+    let calm: Vec<_> = (0..2400)
+        .map(|i| issue(T0 + i * 25, "12345675", None))
+        .collect();
     assert!(fired(&d.feed_all(&calm), "seller-volume-spike").is_empty());
     // 100/s: 3000 events in the next 30 s fill the 60 s window past 3000.
-    let spike: Vec<_> = (0..3000).map(|i| issue(T0 + 60_000 + i * 10, "87654321", None)).collect();
+    let spike: Vec<_> = (0..3000)
+        .map(|i| issue(T0 + 60_000 + i * 10, "87654321", None))
+        .collect();
     let a = d.feed_all(&spike);
     let s = fired(&a, "seller-volume-spike");
     assert_eq!(s.len(), 1);
     assert_eq!((s[0].key.as_str(), s[0].events), ("seller:87654321", 3000));
     let o = d.feed(&issue(T0 + 100_000, "12345675", Some("outside_tracks")));
     assert_eq!(fired(&o, "numbers-outside-tracks").len(), 1);
-    assert!(d.tracked_keys() < 10, "windows are evicted: {}", d.tracked_keys());
+    assert!(
+        d.tracked_keys() < 10,
+        "windows are evicted: {}",
+        d.tracked_keys()
+    );
 }
 
 #[test]
@@ -356,17 +479,38 @@ fn signature_spikes_replays_and_sync_tamper() {
     let mut d = detector();
     let sig: Vec<_> = (0..25)
         .map(|i| {
-            SecurityEvent::new(EventClass::SignatureFailure, Severity::Low, T0 + i, Actor::App(label("APP-1")), Some(ip("192.0.2.3")), label("qryInvHeader"), Outcome::Failure)
-                .with_text(AttrKey::KeyId, "K7")
-                .unwrap_or_else(|e| panic!("{e}"))
+            SecurityEvent::new(
+                EventClass::SignatureFailure,
+                Severity::Low,
+                T0 + i,
+                Actor::App(label("APP-1")),
+                Some(ip("192.0.2.3")),
+                label("qryInvHeader"),
+                Outcome::Failure,
+            )
+            .with_text(AttrKey::KeyId, "K7")
+            .unwrap_or_else(|e| panic!("{e}"))
         })
         .collect();
     let a = d.feed_all(&sig);
     let s = fired(&a, "signature-failure-spike");
     assert_eq!((s.len(), s[0].key.as_str()), (1, "K7"));
-    let r = d.feed(&SecurityEvent::replay(T0 + 100, ip("192.0.2.4"), label("APP-1"), &Redacted::new("n1")));
+    let r = d.feed(&SecurityEvent::replay(
+        T0 + 100,
+        ip("192.0.2.4"),
+        label("APP-1"),
+        &Redacted::new("n1"),
+    ));
     assert_eq!(fired(&r, "replayed-nonce").len(), 1);
-    let tamper = SecurityEvent::new(EventClass::SyncChainBreak, Severity::Critical, T0 + 200, Actor::Site(label("site-b")), None, label("site-b"), Outcome::Failure);
+    let tamper = SecurityEvent::new(
+        EventClass::SyncChainBreak,
+        Severity::Critical,
+        T0 + 200,
+        Actor::Site(label("site-b")),
+        None,
+        label("site-b"),
+        Outcome::Failure,
+    );
     let t = d.feed(&tamper);
     assert_eq!(fired(&t, "sync-tamper").len(), 1);
     assert_eq!(fired(&t, "sync-tamper")[0].key, "site-b");

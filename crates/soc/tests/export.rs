@@ -13,27 +13,45 @@ use std::time::Duration;
 
 fn records(n: u64) -> Vec<EventRecord> {
     let log = MemoryLog::new();
-    (1..=n).map(|i| log.append(sample(i)).unwrap_or_else(|e| panic!("{e}"))).collect()
+    (1..=n)
+        .map(|i| log.append(sample(i)).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
 }
 
 fn fmt() -> SyslogFormat {
-    SyslogFormat::new(FACILITY_AUTHPRIV, "site-a.example", "einvoice", "4242").unwrap_or_else(|e| panic!("{e}"))
+    SyslogFormat::new(FACILITY_AUTHPRIV, "site-a.example", "einvoice", "4242")
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Split an RFC 5424 line into its parts, checking the grammar as it goes.
 fn parse_5424(line: &str) -> (u16, String, [String; 4], String, String) {
-    let rest = line.strip_prefix('<').unwrap_or_else(|| panic!("no PRI: {line}"));
+    let rest = line
+        .strip_prefix('<')
+        .unwrap_or_else(|| panic!("no PRI: {line}"));
     let (pri, rest) = rest.split_once('>').unwrap_or_else(|| panic!("no PRI end"));
-    assert!((1..=3).contains(&pri.len()) && pri.bytes().all(|b| b.is_ascii_digit()), "PRI {pri}");
+    assert!(
+        (1..=3).contains(&pri.len()) && pri.bytes().all(|b| b.is_ascii_digit()),
+        "PRI {pri}"
+    );
     let pri: u16 = pri.parse().unwrap_or_else(|e| panic!("{e}"));
-    let rest = rest.strip_prefix("1 ").unwrap_or_else(|| panic!("VERSION 1 expected"));
+    let rest = rest
+        .strip_prefix("1 ")
+        .unwrap_or_else(|| panic!("VERSION 1 expected"));
     let mut parts = rest.splitn(6, ' ');
-    let mut next = || parts.next().unwrap_or_else(|| panic!("short header")).to_owned();
+    let mut next = || {
+        parts
+            .next()
+            .unwrap_or_else(|| panic!("short header"))
+            .to_owned()
+    };
     let ts = next();
     let header = [next(), next(), next(), next()];
     let rest = next();
     for h in &header {
-        assert!(!h.is_empty() && h.bytes().all(|b| (33..=126).contains(&b)), "header field {h:?}");
+        assert!(
+            !h.is_empty() && h.bytes().all(|b| (33..=126).contains(&b)),
+            "header field {h:?}"
+        );
     }
     // SD-ELEMENT: '[' SD-ID *(SP PARAM-NAME '="' value '"') ']', values escaped.
     assert!(rest.starts_with('['), "SD expected: {rest}");
@@ -54,7 +72,10 @@ fn parse_5424(line: &str) -> (u16, String, [String; 4], String, String) {
     }
     let end = end.unwrap_or_else(|| panic!("unterminated SD"));
     let sd = rest[..=end].to_owned();
-    let msg = rest[end + 1..].strip_prefix(' ').unwrap_or_else(|| panic!("SP before MSG")).to_owned();
+    let msg = rest[end + 1..]
+        .strip_prefix(' ')
+        .unwrap_or_else(|| panic!("SP before MSG"))
+        .to_owned();
     (pri, ts, header, sd, msg)
 }
 
@@ -68,10 +89,18 @@ fn syslog_lines_follow_rfc_5424() {
         assert_eq!(ts, rfc3339_ms(r.event.time_ms));
         assert_eq!(ts.len(), 24, "{ts}");
         assert!(ts.ends_with('Z') && &ts[10..11] == "T" && &ts[19..20] == ".");
-        assert_eq!((host.as_str(), app.as_str(), procid.as_str()), ("site-a.example", "einvoice", "4242"));
+        assert_eq!(
+            (host.as_str(), app.as_str(), procid.as_str()),
+            ("site-a.example", "einvoice", "4242")
+        );
         assert_eq!(msgid, r.event.class.name());
-        assert!(sd.starts_with(&format!("[{SD_ID} seq=\"{}\"", r.seq)), "{sd}");
-        let json = msg.strip_prefix('\u{feff}').unwrap_or_else(|| panic!("BOM before a UTF-8 MSG"));
+        assert!(
+            sd.starts_with(&format!("[{SD_ID} seq=\"{}\"", r.seq)),
+            "{sd}"
+        );
+        let json = msg
+            .strip_prefix('\u{feff}')
+            .unwrap_or_else(|| panic!("BOM before a UTF-8 MSG"));
         let back: EventRecord = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, r);
     }
@@ -104,8 +133,14 @@ fn syslog_over_tcp_is_octet_counted() {
         let mut frames = Vec::new();
         let mut rest = &buf[..];
         while !rest.is_empty() {
-            let sp = rest.iter().position(|b| *b == b' ').unwrap_or_else(|| panic!("no SP"));
-            let len: usize = std::str::from_utf8(&rest[..sp]).ok().and_then(|l| l.parse().ok()).unwrap_or_else(|| panic!("bad MSG-LEN"));
+            let sp = rest
+                .iter()
+                .position(|b| *b == b' ')
+                .unwrap_or_else(|| panic!("no SP"));
+            let len: usize = std::str::from_utf8(&rest[..sp])
+                .ok()
+                .and_then(|l| l.parse().ok())
+                .unwrap_or_else(|| panic!("bad MSG-LEN"));
             assert!(rest[0] != b'0', "MSG-LEN has no leading zero");
             let msg = &rest[sp + 1..sp + 1 + len];
             frames.push(String::from_utf8(msg.to_vec()).unwrap_or_else(|e| panic!("{e}")));
@@ -114,10 +149,16 @@ fn syslog_over_tcp_is_octet_counted() {
         frames
     });
     let rs = records(25);
-    let sent = send_syslog_tcp(addr, &fmt(), &rs, Duration::from_secs(5)).unwrap_or_else(|e| panic!("{e}"));
+    let sent = send_syslog_tcp(addr, &fmt(), &rs, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(sent, 25);
-    let frames = server.join().unwrap_or_else(|_| panic!("collector panicked"));
-    let want: Vec<String> = rs.iter().map(|r| fmt().format(r).unwrap_or_else(|e| panic!("{e}"))).collect();
+    let frames = server
+        .join()
+        .unwrap_or_else(|_| panic!("collector panicked"));
+    let want: Vec<String> = rs
+        .iter()
+        .map(|r| fmt().format(r).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
     assert_eq!(frames, want);
 }
 
@@ -127,7 +168,12 @@ fn syslog_to_a_closed_port_is_an_error() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
         l.local_addr().unwrap_or_else(|e| panic!("{e}")).port()
     };
-    let r = send_syslog_tcp(("127.0.0.1", port), &fmt(), &records(1), Duration::from_secs(2));
+    let r = send_syslog_tcp(
+        ("127.0.0.1", port),
+        &fmt(),
+        &records(1),
+        Duration::from_secs(2),
+    );
     assert!(matches!(r, Err(ExportError::Io(_))), "{r:?}");
 }
 
@@ -144,22 +190,49 @@ fn webhook_signatures_verify_and_tampering_is_refused() {
     // Tampered body.
     let mut evil = body.to_vec();
     evil[10] ^= 1;
-    assert!(matches!(verify_webhook(SECRET, &h, &evil, now, 300), Err(ExportError::WebhookSignature)));
+    assert!(matches!(
+        verify_webhook(SECRET, &h, &evil, now, 300),
+        Err(ExportError::WebhookSignature)
+    ));
     // Tampered timestamp (the MAC covers it).
     let moved = h.replacen(&format!("t={now}"), &format!("t={}", now + 1), 1);
-    assert!(matches!(verify_webhook(SECRET, &moved, body, now, 300), Err(ExportError::WebhookSignature)));
+    assert!(matches!(
+        verify_webhook(SECRET, &moved, body, now, 300),
+        Err(ExportError::WebhookSignature)
+    ));
     // Wrong secret.
-    assert!(matches!(verify_webhook(b"other", &h, body, now, 300), Err(ExportError::WebhookSignature)));
+    assert!(matches!(
+        verify_webhook(b"other", &h, body, now, 300),
+        Err(ExportError::WebhookSignature)
+    ));
     // Truncated tag.
     assert!(verify_webhook(SECRET, &h[..h.len() - 2], body, now, 300).is_err());
     // Stale.
     assert!(matches!(
         verify_webhook(SECRET, &h, body, now + 301, 300),
-        Err(ExportError::WebhookStale { skew_s: 301, tolerance_s: 300 })
+        Err(ExportError::WebhookStale {
+            skew_s: 301,
+            tolerance_s: 300
+        })
     ));
     // Malformed.
-    for bad in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,v1=zz", "t=1,v1=00,t=2", "t=-1,v1=00", "t=+1,v1=00"] {
-        assert!(matches!(verify_webhook(SECRET, bad, body, 1, 300), Err(ExportError::WebhookHeader)), "{bad}");
+    for bad in [
+        "",
+        "t=1",
+        "v1=00",
+        "t=x,v1=00",
+        "t=1,v1=zz",
+        "t=1,v1=00,t=2",
+        "t=-1,v1=00",
+        "t=+1,v1=00",
+    ] {
+        assert!(
+            matches!(
+                verify_webhook(SECRET, bad, body, 1, 300),
+                Err(ExportError::WebhookHeader)
+            ),
+            "{bad}"
+        );
     }
 }
 
@@ -193,7 +266,11 @@ fn receiver(status: u16) -> (String, std::thread::JoinHandle<(bool, Vec<u8>)>) {
         r.read_exact(&mut body).unwrap_or_else(|e| panic!("{e}"));
         let ok = verify_webhook(SECRET, &sig, &body, 1_767_225_600, 300).is_ok();
         let mut s = r.into_inner();
-        write!(s, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap_or_else(|e| panic!("{e}"));
+        write!(
+            s,
+            "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         (ok, body)
     });
     (format!("http://{addr}/hooks/soc"), handle)
@@ -203,7 +280,13 @@ fn receiver(status: u16) -> (String, std::thread::JoinHandle<(bool, Vec<u8>)>) {
 fn webhook_posts_a_body_the_receiver_verifies() {
     let body = json_line(&records(1)[0]).unwrap_or_else(|e| panic!("{e}"));
     let (url, h) = receiver(204);
-    let r = post_webhook(&url, SECRET, 1_767_225_600, body.as_bytes(), Duration::from_secs(5));
+    let r = post_webhook(
+        &url,
+        SECRET,
+        1_767_225_600,
+        body.as_bytes(),
+        Duration::from_secs(5),
+    );
     assert_eq!(r.ok(), Some(204));
     let (verified, got) = h.join().unwrap_or_else(|_| panic!("receiver panicked"));
     assert!(verified, "the receiver verified the signature");
@@ -213,6 +296,12 @@ fn webhook_posts_a_body_the_receiver_verifies() {
     assert!(matches!(r, Err(ExportError::WebhookStatus(500))), "{r:?}");
     let _ = h.join();
     for bad in ["https://x/", "ftp://x", "http://", "http://a b/"] {
-        assert!(matches!(post_webhook(bad, SECRET, 0, b"", Duration::from_secs(1)), Err(ExportError::WebhookUrl(_))), "{bad}");
+        assert!(
+            matches!(
+                post_webhook(bad, SECRET, 0, b"", Duration::from_secs(1)),
+                Err(ExportError::WebhookUrl(_))
+            ),
+            "{bad}"
+        );
     }
 }

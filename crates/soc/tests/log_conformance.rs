@@ -44,8 +44,14 @@ impl Backend for Memory {
     fn tamper(&self, log: MemoryLog, t: Tamper) -> MemoryLog {
         let mut rs = log.records().unwrap_or_else(|e| panic!("{e}"));
         match t {
-            Tamper::EditEvent(s) => rs.iter_mut().filter(|r| r.seq == s).for_each(|r| edit(r, false)),
-            Tamper::EditAndRehash(s) => rs.iter_mut().filter(|r| r.seq == s).for_each(|r| edit(r, true)),
+            Tamper::EditEvent(s) => rs
+                .iter_mut()
+                .filter(|r| r.seq == s)
+                .for_each(|r| edit(r, false)),
+            Tamper::EditAndRehash(s) => rs
+                .iter_mut()
+                .filter(|r| r.seq == s)
+                .for_each(|r| edit(r, true)),
             Tamper::Delete(s) => rs.retain(|r| r.seq != s),
         }
         MemoryLog::from_records(rs)
@@ -65,18 +71,23 @@ impl Backend for Sqlite {
     fn tamper(&self, log: SqliteLog, t: Tamper) -> SqliteLog {
         let path = log.path().to_owned();
         drop(log);
-        let conn = rusqlite::Connection::open(path.join("soc.sqlite")).unwrap_or_else(|e| panic!("{e}"));
+        let conn =
+            rusqlite::Connection::open(path.join("soc.sqlite")).unwrap_or_else(|e| panic!("{e}"));
         let seq = match t {
             Tamper::EditEvent(s) | Tamper::EditAndRehash(s) | Tamper::Delete(s) => s,
         };
         let seq_i = i64::try_from(seq).unwrap_or(0);
         match t {
             Tamper::Delete(_) => {
-                conn.execute("DELETE FROM soc_events WHERE seq = ?1", [seq_i]).unwrap_or_else(|e| panic!("{e}"));
+                conn.execute("DELETE FROM soc_events WHERE seq = ?1", [seq_i])
+                    .unwrap_or_else(|e| panic!("{e}"));
             }
             Tamper::EditEvent(_) | Tamper::EditAndRehash(_) => {
                 let reopened = SqliteLog::open(&path).unwrap_or_else(|e| panic!("{e}"));
-                let mut r = reopened.read(seq, 1).unwrap_or_else(|e| panic!("{e}")).remove(0);
+                let mut r = reopened
+                    .read(seq, 1)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .remove(0);
                 drop(reopened);
                 edit(&mut r, matches!(t, Tamper::EditAndRehash(_)));
                 let json = serde_json::to_string(&r.event).unwrap_or_else(|e| panic!("{e}"));
@@ -93,7 +104,9 @@ impl Backend for Sqlite {
 }
 
 fn fill<L: EventLog>(log: &L, n: u64) -> Vec<EventRecord> {
-    (1..=n).map(|i| log.append(sample(i)).unwrap_or_else(|e| panic!("{e}"))).collect()
+    (1..=n)
+        .map(|i| log.append(sample(i)).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
 }
 
 fn empty_log<B: Backend>(b: &B) {
@@ -116,8 +129,15 @@ fn appends_chain<B: Backend>(b: &B) {
     assert_eq!(log.head().ok(), Some((50, prev)));
     assert_eq!(log.verify().ok(), Some(prev));
     let page = log.read(10, 5).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![10, 11, 12, 13, 14]);
-    assert_eq!(page, written[9..14].to_vec(), "what is read is what was written");
+    assert_eq!(
+        page.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![10, 11, 12, 13, 14]
+    );
+    assert_eq!(
+        page,
+        written[9..14].to_vec(),
+        "what is read is what was written"
+    );
 }
 
 fn concurrent_appends<B: Backend>(b: &B) {
@@ -127,7 +147,8 @@ fn concurrent_appends<B: Backend>(b: &B) {
             let log = Arc::clone(&log);
             std::thread::spawn(move || {
                 for i in 0..25 {
-                    log.append(sample(t * 100 + i)).unwrap_or_else(|e| panic!("{e}"));
+                    log.append(sample(t * 100 + i))
+                        .unwrap_or_else(|e| panic!("{e}"));
                 }
             })
         })
@@ -160,7 +181,11 @@ fn tampering_names_the_first_broken_link<B: Backend>(b: &B) {
         let log = b.tamper(log, t);
         let got = broken(log.verify());
         assert_eq!(got, want, "{t:?}");
-        let msg = LogError::Broken { seq: got.0, reason: got.1 }.to_string();
+        let msg = LogError::Broken {
+            seq: got.0,
+            reason: got.1,
+        }
+        .to_string();
         assert!(msg.starts_with("soc.chain_broken: record "), "{msg}");
     }
 }
@@ -178,7 +203,11 @@ fn json_lines_reverify<B: Backend>(b: &B) {
         .collect();
     assert_eq!(back, rs);
     let copy = MemoryLog::from_records(back);
-    assert_eq!(copy.verify().ok(), log.verify().ok(), "an export verifies on its own");
+    assert_eq!(
+        copy.verify().ok(),
+        log.verify().ok(),
+        "an export verifies on its own"
+    );
 }
 
 macro_rules! conformance {
@@ -210,7 +239,10 @@ macro_rules! conformance {
 }
 
 conformance!(memory, Memory);
-conformance!(sqlite, Sqlite(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"))));
+conformance!(
+    sqlite,
+    Sqlite(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")))
+);
 
 #[test]
 fn sqlite_survives_reopening_and_uses_wal() {
@@ -223,9 +255,14 @@ fn sqlite_survives_reopening_and_uses_wal() {
     let log = SqliteLog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(log.head().ok(), Some(head));
     let r = log.append(sample(6)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((r.seq, r.prev_hash), (6, head.1), "the chain continues after a restart");
+    assert_eq!(
+        (r.seq, r.prev_hash),
+        (6, head.1),
+        "the chain continues after a restart"
+    );
     assert!(log.verify().is_ok());
-    let conn = rusqlite::Connection::open(dir.path().join("soc.sqlite")).unwrap_or_else(|e| panic!("{e}"));
+    let conn =
+        rusqlite::Connection::open(dir.path().join("soc.sqlite")).unwrap_or_else(|e| panic!("{e}"));
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{e}"));

@@ -10,7 +10,7 @@ use einvoice_soc::export::{SyslogFormat, json_line};
 use einvoice_soc::log::{EventLog, MemoryLog};
 
 const PLANTED: [&str; 5] = [
-    "Vc0de-9F3kQ2",         // a carrier verification code
+    "Vc0de-9F3kQ2",          // a carrier verification code
     "correct horse battery", // an operator password
     "tok_live_8f9e7d6c5b",   // a bearer token
     "4111111111111111",      // a card number
@@ -24,18 +24,44 @@ fn every_class_with_planted_secrets() -> Vec<SecurityEvent> {
         let t = 1_700_000_000_000 + u64::try_from(i).unwrap_or(0);
         // The constructors that take a secret take it only as Redacted.
         out.push(
-            SecurityEvent::carrier_verification(t, ip("198.51.100.9"), label("/ABC1234"), &r, Outcome::Failure, Some("wrong_code"))
-                .unwrap_or_else(|e| panic!("{e}")),
+            SecurityEvent::carrier_verification(
+                t,
+                ip("198.51.100.9"),
+                label("/ABC1234"),
+                &r,
+                Outcome::Failure,
+                Some("wrong_code"),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
         );
         out.push(
-            SecurityEvent::operator_login(t, ip("198.51.100.9"), label("alice"), &r, Outcome::Failure)
-                .unwrap_or_else(|e| panic!("{e}")),
+            SecurityEvent::operator_login(
+                t,
+                ip("198.51.100.9"),
+                label("alice"),
+                &r,
+                Outcome::Failure,
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
         );
-        out.push(SecurityEvent::replay(t, ip("198.51.100.9"), label("APP-1"), &r));
+        out.push(SecurityEvent::replay(
+            t,
+            ip("198.51.100.9"),
+            label("APP-1"),
+            &r,
+        ));
         for class in EventClass::ALL {
             out.push(
-                SecurityEvent::new(class, Severity::High, t, Actor::App(label("APP-1")), Some(ip("2001:db8::1")), label("t"), Outcome::Refused)
-                    .with_fingerprint(AttrKey::NonceFingerprint, &r),
+                SecurityEvent::new(
+                    class,
+                    Severity::High,
+                    t,
+                    Actor::App(label("APP-1")),
+                    Some(ip("2001:db8::1")),
+                    label("t"),
+                    Outcome::Refused,
+                )
+                .with_fingerprint(AttrKey::NonceFingerprint, &r),
             );
         }
     }
@@ -46,7 +72,11 @@ fn every_class_with_planted_secrets() -> Vec<SecurityEvent> {
 fn no_secret_reaches_a_serialised_event() {
     let events = every_class_with_planted_secrets();
     let classes: std::collections::BTreeSet<_> = events.iter().map(|e| e.class).collect();
-    assert_eq!(classes.len(), EventClass::ALL.len(), "every class is covered");
+    assert_eq!(
+        classes.len(),
+        EventClass::ALL.len(),
+        "every class is covered"
+    );
     let log = MemoryLog::new();
     let syslog = SyslogFormat::new(10, "site-a", "einvoice", "1").unwrap_or_else(|e| panic!("{e}"));
     let mut text = String::new();
@@ -67,13 +97,38 @@ fn no_secret_reaches_a_serialised_event() {
 fn a_secret_cannot_be_passed_as_text() {
     // A card number is refused wherever text is accepted.
     assert!(Label::new("4111111111111111").is_err());
-    let e = SecurityEvent::new(EventClass::Lookup, Severity::Low, 0, Actor::Anonymous, None, label("x"), Outcome::Success);
-    assert!(e.clone().with_text(AttrKey::Reason, "card 4111111111111111").is_err());
+    let e = SecurityEvent::new(
+        EventClass::Lookup,
+        Severity::Low,
+        0,
+        Actor::Anonymous,
+        None,
+        label("x"),
+        Outcome::Success,
+    );
+    assert!(
+        e.clone()
+            .with_text(AttrKey::Reason, "card 4111111111111111")
+            .is_err()
+    );
     // There is no attribute key to put a password or code under.
-    for name in ["password", "code", "verification_code", "token", "secret", "card_number", "pan"] {
+    for name in [
+        "password",
+        "code",
+        "verification_code",
+        "token",
+        "secret",
+        "card_number",
+        "pan",
+    ] {
         assert!(AttrKey::parse(name).is_err(), "{name}");
-        let json = format!(r#"{{"class":"lookup","severity":"low","time_ms":0,"actor":{{"kind":"anonymous"}},"src":null,"target":"x","outcome":"success","attrs":{{"{name}":"v"}}}}"#);
-        assert!(serde_json::from_str::<SecurityEvent>(&json).is_err(), "{name} accepted on decode");
+        let json = format!(
+            r#"{{"class":"lookup","severity":"low","time_ms":0,"actor":{{"kind":"anonymous"}},"src":null,"target":"x","outcome":"success","attrs":{{"{name}":"v"}}}}"#
+        );
+        assert!(
+            serde_json::from_str::<SecurityEvent>(&json).is_err(),
+            "{name} accepted on decode"
+        );
     }
     // Decoding refuses a card number in any text field (the same event with
     // a harmless target and attribute decodes: the refusals above are real).

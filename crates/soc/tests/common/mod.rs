@@ -22,12 +22,13 @@ pub fn sample(i: u64) -> SecurityEvent {
         3 => Actor::App(label("APP-1")),
         _ => Actor::Anonymous,
     };
-    let src = if i % 7 == 0 {
+    let src = if i.is_multiple_of(7) {
         None
     } else {
         Some(ip(&format!("203.0.113.{}", i % 200)))
     };
-    let outcome = [Outcome::Success, Outcome::Failure, Outcome::Refused][usize::try_from(i % 3).unwrap_or(0)];
+    let outcome =
+        [Outcome::Success, Outcome::Failure, Outcome::Refused][usize::try_from(i % 3).unwrap_or(0)];
     SecurityEvent::new(
         class,
         Severity::from_id(u8::try_from(i % 7).unwrap_or(0)).unwrap_or(Severity::Low),
