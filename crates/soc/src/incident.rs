@@ -505,6 +505,83 @@ impl ResponseAction {
     }
 }
 
+/// The incidents of a site: every alert opens an incident, or joins the
+/// unresolved one of the same rule and key (so a long attack is one
+/// incident, however many windows it spans).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IncidentBook {
+    incidents: Vec<Incident>,
+}
+
+impl IncidentBook {
+    /// An empty book.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// File an alert; the id of the incident it opened or joined.
+    pub fn file(&mut self, alert: Alert) -> u64 {
+        if let Some(i) = self.incidents.iter_mut().find(|i| {
+            i.state != IncidentState::Resolved
+                && i.alerts
+                    .first()
+                    .is_some_and(|a| a.rule == alert.rule && a.key == alert.key)
+        }) {
+            i.add_alert(alert);
+            return i.id;
+        }
+        let id = self.incidents.last().map_or(1, |i| i.id + 1);
+        self.incidents.push(Incident::open(id, alert));
+        id
+    }
+
+    /// An incident by id.
+    pub fn get(&self, id: u64) -> Option<&Incident> {
+        self.incidents.iter().find(|i| i.id == id)
+    }
+
+    /// An incident by id, to work it.
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut Incident> {
+        self.incidents.iter_mut().find(|i| i.id == id)
+    }
+
+    /// Every incident, oldest first.
+    pub fn all(&self) -> &[Incident] {
+        &self.incidents
+    }
+}
+
+/// One line of `einvoice soc alerts --json`: the alert and its incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertLine {
+    /// The rule id.
+    pub rule: String,
+    /// The rule's severity.
+    pub severity: crate::event::Severity,
+    /// What the rule counted by.
+    pub key: String,
+    /// When it fired (unix ms).
+    pub opened_at: u64,
+    /// The incident it opened or joined.
+    pub incident: u64,
+    /// Events in the window when it fired.
+    pub events: usize,
+}
+
+impl AlertLine {
+    /// The line for an alert filed as `incident`.
+    pub fn new(alert: &Alert, incident: u64) -> Self {
+        Self {
+            rule: alert.rule.clone(),
+            severity: alert.severity,
+            key: alert.key.clone(),
+            opened_at: alert.opened_at,
+            incident,
+            events: alert.events,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -615,6 +692,44 @@ mod tests {
             let back: ResponseAction =
                 serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(back, a);
+        }
+    }
+
+    #[test]
+    fn alerts_of_one_rule_and_key_share_an_incident_until_it_is_resolved() {
+        let mut book = IncidentBook::new();
+        let a = alert();
+        let id = book.file(a.clone());
+        assert_eq!(
+            book.file(Alert {
+                opened_at: 99,
+                ..a.clone()
+            }),
+            id
+        );
+        let other = book.file(Alert {
+            key: "k2".into(),
+            ..a.clone()
+        });
+        assert_ne!(other, id);
+        assert_eq!(book.get(id).map(|i| i.alerts.len()), Some(2));
+        let i = book.get_mut(id).unwrap_or_else(|| panic!("filed"));
+        assert!(i.assign(l("alice"), 100).is_ok());
+        assert!(
+            i.transition(IncidentState::Resolved, 101, l("alice"))
+                .is_ok()
+        );
+        let again = book.file(Alert {
+            opened_at: 200,
+            ..a.clone()
+        });
+        assert!(
+            again != id && again != other,
+            "a resolved incident is not reused"
+        );
+        let line = serde_json::to_value(AlertLine::new(&a, id)).unwrap_or_default();
+        for k in ["rule", "severity", "key", "opened_at", "incident"] {
+            assert!(line.get(k).is_some(), "{k} in {line}");
         }
     }
 

@@ -436,3 +436,84 @@ impl EventLog for SqliteLog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::*;
+
+    fn base() -> SecurityEvent {
+        SecurityEvent::new(
+            EventClass::Lookup,
+            Severity::Low,
+            1,
+            Actor::App(Label::new("A").unwrap_or_else(|e| panic!("{e}"))),
+            Some("192.0.2.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+            Label::new("t").unwrap_or_else(|e| panic!("{e}")),
+            Outcome::Success,
+        )
+    }
+
+    #[test]
+    fn every_field_is_committed_to() {
+        let l = |s: &str| Label::new(s).unwrap_or_else(|e| panic!("{e}"));
+        let h = |e: &SecurityEvent| hash_record(&GENESIS, 1, e);
+        let b = base();
+        let variants: Vec<SecurityEvent> = vec![
+            SecurityEvent {
+                class: EventClass::Replay,
+                ..b.clone()
+            },
+            SecurityEvent {
+                severity: Severity::High,
+                ..b.clone()
+            },
+            SecurityEvent {
+                time_ms: 2,
+                ..b.clone()
+            },
+            SecurityEvent {
+                actor: Actor::ApiKey(l("A")),
+                ..b.clone()
+            },
+            SecurityEvent {
+                actor: Actor::App(l("B")),
+                ..b.clone()
+            },
+            SecurityEvent {
+                src: None,
+                ..b.clone()
+            },
+            SecurityEvent {
+                target: l("u"),
+                ..b.clone()
+            },
+            SecurityEvent {
+                outcome: Outcome::Failure,
+                ..b.clone()
+            },
+            b.clone().with_int(AttrKey::Count, 1),
+            b.clone()
+                .with_text(AttrKey::Count, "1")
+                .unwrap_or_else(|e| panic!("{e}")),
+            b.clone()
+                .with_text(AttrKey::Reason, "1")
+                .unwrap_or_else(|e| panic!("{e}")),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        seen.insert(h(&b));
+        for v in &variants {
+            assert!(seen.insert(h(v)), "{v:?} hashes like another event");
+        }
+        assert_ne!(
+            hash_record(&GENESIS, 2, &b),
+            h(&b),
+            "the seq is committed to"
+        );
+        assert_ne!(
+            hash_record(&[1; 32], 1, &b),
+            h(&b),
+            "the previous hash is committed to"
+        );
+    }
+}
