@@ -374,6 +374,9 @@ pub struct Alert {
 struct KeyState {
     /// Times (and, for `distinct`, values) of the window's events.
     events: VecDeque<(u64, Option<String>)>,
+    /// `distinct`: how many of the window's events hold each value.
+    #[serde(default)]
+    counts: BTreeMap<String, u32>,
     /// When the last alert for this key opened.
     last_alert: Option<u64>,
 }
@@ -385,10 +388,14 @@ pub struct DetectorState {
     /// The detector's clock: the newest event time seen.
     pub now_ms: u64,
     fed: u64,
+    /// Sweep when `fed` reaches this (amortised: the gap is at least the
+    /// number of keys left after the last sweep).
+    #[serde(default)]
+    sweep_at: u64,
     keys: BTreeMap<String, BTreeMap<String, KeyState>>,
 }
 
-/// How often (in events fed) keys whose windows have emptied are dropped.
+/// The least number of events fed between two sweeps of emptied keys.
 const SWEEP_EVERY: u64 = 64;
 
 /// The streaming detector.
@@ -457,11 +464,14 @@ impl Detector {
                 },
                 _ => None,
             };
-            let keys = self
-                .state
-                .keys
-                .entry(rule.id.as_str().to_owned())
-                .or_default();
+            if !self.state.keys.contains_key(rule.id.as_str()) {
+                self.state
+                    .keys
+                    .insert(rule.id.as_str().to_owned(), BTreeMap::new());
+            }
+            let Some(keys) = self.state.keys.get_mut(rule.id.as_str()) else {
+                continue;
+            };
             let ks = keys.entry(key.clone()).or_default();
             evict(ks, t, rule.window_ms);
             let (triggered, count, first_seen) = match &rule.kind {
@@ -478,11 +488,12 @@ impl Detector {
                     summary
                 }
                 RuleKind::Distinct { .. } => {
+                    if let Some(v) = &value {
+                        *ks.counts.entry(v.clone()).or_default() += 1;
+                    }
                     ks.events.push_back((t, value));
-                    let distinct: BTreeSet<&str> =
-                        ks.events.iter().filter_map(|x| x.1.as_deref()).collect();
                     (
-                        rule.enough(distinct.len()),
+                        rule.enough(ks.counts.len()),
                         ks.events.len(),
                         ks.events.front().map_or(t, |x| x.0),
                     )
@@ -512,8 +523,10 @@ impl Detector {
                 });
             }
         }
-        if self.state.fed.is_multiple_of(SWEEP_EVERY) {
+        if self.state.fed >= self.state.sweep_at {
             self.sweep();
+            let left = u64::try_from(self.tracked_keys()).unwrap_or(u64::MAX);
+            self.state.sweep_at = self.state.fed.saturating_add(left.max(SWEEP_EVERY));
         }
         out
     }
@@ -550,7 +563,14 @@ fn evict(ks: &mut KeyState, t: u64, window_ms: u64) {
         .front()
         .is_some_and(|x| x.0.saturating_add(window_ms) <= t)
     {
-        ks.events.pop_front();
+        if let Some((_, Some(v))) = ks.events.pop_front()
+            && let Some(c) = ks.counts.get_mut(&v)
+        {
+            *c -= 1;
+            if *c == 0 {
+                ks.counts.remove(&v);
+            }
+        }
     }
 }
 

@@ -525,3 +525,33 @@ fn a_restored_state_must_match_the_rules() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(Detector::with_state(other, state).is_err());
 }
+
+/// A throughput figure (run with `--ignored --nocapture`): the built-in
+/// rules over a mixed stream of 200 000 events from 5 000 clients.
+#[test]
+#[ignore]
+fn throughput() {
+    let mut d = detector();
+    let events: Vec<_> = (0..200_000u64)
+        .map(|i| {
+            let from = format!("10.{}.{}.{}", i % 5, (i / 5) % 100, i % 10);
+            match i % 4 {
+                0 => guess(T0 + i * 5, &from, &format!("/C{:06}", i % 20_000)),
+                1 => lookup(T0 + i * 5, &from, &format!("AB{:08}", i), "public_lookup"),
+                2 => issue(T0 + i * 5, "12345675", None),
+                _ => op(T0 + i * 5, "alice", &from, "seller.create"),
+            }
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let alerts = d.feed_all(&events);
+    let el = start.elapsed();
+    println!(
+        "{} events in {:?}: {:.0} events/s, {} alerts, {} keys tracked",
+        events.len(),
+        el,
+        events.len() as f64 / el.as_secs_f64(),
+        alerts.len(),
+        d.tracked_keys()
+    );
+}
