@@ -202,6 +202,11 @@ pub fn verify_records<'a>(
 pub trait EventLog: Send + Sync {
     /// Append one event at the head.
     fn append(&self, event: SecurityEvent) -> Result<EventRecord, LogError>;
+    /// Append several events in order, atomically where the backend can
+    /// (SQLite: one transaction, so a busy site pays one commit per batch).
+    fn append_all(&self, events: Vec<SecurityEvent>) -> Result<Vec<EventRecord>, LogError> {
+        events.into_iter().map(|e| self.append(e)).collect()
+    }
     /// Records with `seq >= from`, at most `limit`, in order.
     fn read(&self, from: u64, limit: usize) -> Result<Vec<EventRecord>, LogError>;
     /// The head: `(last seq, its hash)`, `(0, GENESIS)` when empty.
@@ -345,8 +350,8 @@ impl SqliteLog {
     }
 }
 
-impl EventLog for SqliteLog {
-    fn append(&self, event: SecurityEvent) -> Result<EventRecord, LogError> {
+impl SqliteLog {
+    fn append_tx(&self, events: Vec<SecurityEvent>) -> Result<Vec<EventRecord>, LogError> {
         let mut conn = self.conn.lock().map_err(|_| LogError::Poisoned)?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let head: Option<(i64, Vec<u8>)> = tx
@@ -356,7 +361,7 @@ impl EventLog for SqliteLog {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let (seq, prev) = match head {
+        let (mut seq, mut prev) = match head {
             None => (0, GENESIS),
             Some((s, h)) => {
                 let s = u64::try_from(s).unwrap_or(0);
@@ -367,22 +372,40 @@ impl EventLog for SqliteLog {
                 (s, h)
             }
         };
-        let r = EventRecord::new(seq + 1, prev, event);
-        let json = serde_json::to_string(&r.event).map_err(|e| LogError::Decode {
-            seq: r.seq,
-            message: e.to_string(),
-        })?;
-        tx.execute(
-            "INSERT INTO soc_events (seq, prev_hash, hash, event) VALUES (?1, ?2, ?3, ?4)",
-            rusqlite::params![
-                i64::try_from(r.seq).unwrap_or(i64::MAX),
-                &r.prev_hash[..],
-                &r.hash[..],
-                json
-            ],
-        )?;
+        let mut out = Vec::with_capacity(events.len());
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO soc_events (seq, prev_hash, hash, event) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for event in events {
+                let r = EventRecord::new(seq + 1, prev, event);
+                let json = serde_json::to_string(&r.event).map_err(|e| LogError::Decode {
+                    seq: r.seq,
+                    message: e.to_string(),
+                })?;
+                st.execute(rusqlite::params![
+                    i64::try_from(r.seq).unwrap_or(i64::MAX),
+                    &r.prev_hash[..],
+                    &r.hash[..],
+                    json
+                ])?;
+                seq = r.seq;
+                prev = r.hash;
+                out.push(r);
+            }
+        }
         tx.commit()?;
-        Ok(r)
+        Ok(out)
+    }
+}
+
+impl EventLog for SqliteLog {
+    fn append(&self, event: SecurityEvent) -> Result<EventRecord, LogError> {
+        self.append_tx(vec![event])?.pop().ok_or(LogError::Poisoned)
+    }
+
+    fn append_all(&self, events: Vec<SecurityEvent>) -> Result<Vec<EventRecord>, LogError> {
+        self.append_tx(events)
     }
 
     fn read(&self, from: u64, limit: usize) -> Result<Vec<EventRecord>, LogError> {

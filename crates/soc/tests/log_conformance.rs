@@ -210,6 +210,26 @@ fn json_lines_reverify<B: Backend>(b: &B) {
     );
 }
 
+fn batches_continue_the_chain<B: Backend>(b: &B) {
+    let log = b.make();
+    fill(&log, 3);
+    let batch = log
+        .append_all((4..=10).map(sample).collect())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        batch.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (4..=10).collect::<Vec<_>>()
+    );
+    assert!(
+        log.append_all(Vec::new())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty()
+    );
+    let r = log.append(sample(11)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.prev_hash, batch[6].hash);
+    assert_eq!(log.verify().ok(), Some(r.hash));
+}
+
 macro_rules! conformance {
     ($modname:ident, $make:expr) => {
         mod $modname {
@@ -229,6 +249,10 @@ macro_rules! conformance {
             #[test]
             fn tampering() {
                 tampering_names_the_first_broken_link(&$make);
+            }
+            #[test]
+            fn batches() {
+                batches_continue_the_chain(&$make);
             }
             #[test]
             fn json_lines() {
@@ -267,4 +291,31 @@ fn sqlite_survives_reopening_and_uses_wal() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(mode, "wal");
+}
+
+/// Append throughput of the SQLite log (run with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn sqlite_throughput() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let log = SqliteLog::open(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let start = std::time::Instant::now();
+    for i in 0..2_000 {
+        log.append(sample(i)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let one = start.elapsed();
+    let start = std::time::Instant::now();
+    for b in 0..100 {
+        log.append_all((0..200).map(|i| sample(b * 200 + i)).collect())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let batched = start.elapsed();
+    let start = std::time::Instant::now();
+    assert!(log.verify().is_ok());
+    let verify = start.elapsed();
+    println!(
+        "single appends: {:.0}/s; batches of 200: {:.0}/s; verify 22000 records: {verify:?}",
+        2_000.0 / one.as_secs_f64(),
+        20_000.0 / batched.as_secs_f64()
+    );
 }
