@@ -178,6 +178,22 @@ pub fn octet_frame(msg: &str) -> Vec<u8> {
     out
 }
 
+/// Write records as octet-counted syslog frames to any stream (a TCP
+/// stream here; a TLS stream, RFC 5425, from the caller); returns how many.
+pub fn write_syslog_frames<'a, W: Write>(
+    out: &mut W,
+    format: &SyslogFormat,
+    records: impl IntoIterator<Item = &'a EventRecord>,
+) -> Result<usize, ExportError> {
+    let mut n = 0;
+    for r in records {
+        out.write_all(&octet_frame(&format.format(r)?))?;
+        n += 1;
+    }
+    out.flush()?;
+    Ok(n)
+}
+
 /// Send records to a syslog collector over TCP, octet-counted; returns how many.
 pub fn send_syslog_tcp<'a>(
     addr: impl ToSocketAddrs,
@@ -205,13 +221,7 @@ pub fn send_syslog_tcp<'a>(
         }
     };
     stream.set_write_timeout(Some(timeout))?;
-    let mut n = 0;
-    for r in records {
-        stream.write_all(&octet_frame(&format.format(r)?))?;
-        n += 1;
-    }
-    stream.flush()?;
-    Ok(n)
+    write_syslog_frames(&mut stream, format, records)
 }
 
 /// The webhook signature header's name.

@@ -11,6 +11,8 @@
 //! - [`incident`]: incidents, their state machine, and reversible response actions.
 //! - [`export`]: JSON lines, RFC 5424 syslog over TCP (RFC 6587), a signed webhook.
 
+#![deny(missing_docs)]
+
 pub mod event;
 pub mod export;
 pub mod incident;

@@ -150,6 +150,9 @@ pub enum BrokenReason {
     HashMismatch,
     /// The stored event does not decode.
     Undecodable,
+    /// The record does not match a head anchored elsewhere (missing, or
+    /// another hash): the tail was cut or rewritten.
+    Anchor,
 }
 
 impl std::fmt::Display for BrokenReason {
@@ -159,6 +162,7 @@ impl std::fmt::Display for BrokenReason {
             BrokenReason::PrevMismatch => "previous hash does not match",
             BrokenReason::HashMismatch => "hash does not match the content",
             BrokenReason::Undecodable => "event does not decode",
+            BrokenReason::Anchor => "does not match the anchored head",
         })
     }
 }
@@ -213,6 +217,28 @@ pub trait EventLog: Send + Sync {
     fn head(&self) -> Result<(u64, [u8; 32]), LogError>;
     /// Re-hash every record from 1: the first broken link, or the head hash.
     fn verify(&self) -> Result<[u8; 32], LogError>;
+}
+
+/// Verify the chain and that it still holds an anchored head `(seq, hash)`
+/// (one recorded elsewhere earlier, e.g. in the ledger or a receipt): the
+/// chain alone cannot show that its tail was cut or its last records
+/// rewritten. Returns the current head hash.
+pub fn verify_anchored<L: EventLog + ?Sized>(
+    log: &L,
+    anchor_seq: u64,
+    anchor_hash: &[u8; 32],
+) -> Result<[u8; 32], LogError> {
+    let head = log.verify()?;
+    if anchor_seq == 0 {
+        return Ok(head);
+    }
+    match log.read(anchor_seq, 1)?.first() {
+        Some(r) if r.seq == anchor_seq && r.hash == *anchor_hash => Ok(head),
+        _ => Err(LogError::Broken {
+            seq: anchor_seq,
+            reason: BrokenReason::Anchor,
+        }),
+    }
 }
 
 /// The in-memory log (tests, and a site without a data directory).

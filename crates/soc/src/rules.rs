@@ -578,6 +578,14 @@ fn evict(ks: &mut KeyState, t: u64, window_ms: u64) {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Arbitrary text never panics the parser.
+        #[test]
+        fn parsing_arbitrary_text_never_panics(s in "\\PC{0,400}") {
+            let _ = parse_rules(&s);
+        }
+    }
+
     #[test]
     fn builtin_rules_parse() {
         let rules = builtin_rules().map_err(|e| e.to_string());
@@ -620,6 +628,32 @@ mod tests {
             parse_rules(&format!("{dup}{dup}")),
             Err(RuleError::Duplicate(_))
         ));
+    }
+
+    #[test]
+    fn the_clock_never_steps_back() {
+        let rules = parse_rules(
+            "[[rule]]\nid='a'\ntitle='t'\nseverity='low'\nkind='threshold'\nwindow_s=10\ncount=2\nkey=['target']\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut d = Detector::new(rules);
+        let ev = |t: u64| {
+            SecurityEvent::new(
+                EventClass::Lookup,
+                Severity::Low,
+                t,
+                crate::event::Actor::Anonymous,
+                None,
+                Label::new("x").unwrap_or_else(|e| panic!("{e}")),
+                Outcome::Success,
+            )
+        };
+        assert!(d.feed(&ev(100_000)).is_empty());
+        // An event stamped 50 s earlier is taken at 100 s: in the window.
+        let a = d.feed(&ev(50_000));
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].opened_at, a[0].first_seen), (100_000, 100_000));
+        assert_eq!(d.state().now_ms, 100_000);
     }
 
     #[test]

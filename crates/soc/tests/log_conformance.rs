@@ -5,7 +5,9 @@ mod common;
 
 use common::{label, sample};
 use einvoice_soc::export::write_json_lines;
-use einvoice_soc::log::{BrokenReason, EventLog, EventRecord, GENESIS, LogError, hash_record};
+use einvoice_soc::log::{
+    BrokenReason, EventLog, EventRecord, GENESIS, LogError, hash_record, verify_anchored,
+};
 use einvoice_soc::{MemoryLog, SqliteLog};
 use std::sync::Arc;
 
@@ -318,4 +320,37 @@ fn sqlite_throughput() {
         2_000.0 / one.as_secs_f64(),
         20_000.0 / batched.as_secs_f64()
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any single damaged record of any chain is found, at that record.
+    #[test]
+    fn any_single_tamper_is_found_where_it_is(n in 1u64..40, at in 0u64..40, kind in 0u8..3) {
+        let k = at % n + 1;
+        let log = Memory.make();
+        fill(&log, n);
+        let anchor = log.head().map(|h| h.1).unwrap_or(GENESIS);
+        proptest::prop_assert_eq!(verify_anchored(&log, n, &anchor).ok(), Some(anchor));
+        let t = [Tamper::EditEvent(k), Tamper::EditAndRehash(k), Tamper::Delete(k)][usize::from(kind)];
+        let log = Memory.tamper(log, t);
+        let got = log.verify();
+        match t {
+            Tamper::EditEvent(_) => proptest::prop_assert_eq!(broken(got), (k, BrokenReason::HashMismatch)),
+            // Re-hashing the last record, or deleting it, leaves a valid
+            // shorter or different chain: only an anchored head (the
+            // receipt's hash kept elsewhere) shows that.
+            Tamper::EditAndRehash(_) if k == n => {
+                proptest::prop_assert!(got.is_ok());
+                proptest::prop_assert_eq!(broken(verify_anchored(&log, n, &anchor)), (n, BrokenReason::Anchor));
+            }
+            Tamper::EditAndRehash(_) => proptest::prop_assert_eq!(broken(got), (k + 1, BrokenReason::PrevMismatch)),
+            Tamper::Delete(_) if k == n => {
+                proptest::prop_assert!(got.is_ok());
+                proptest::prop_assert_eq!(broken(verify_anchored(&log, n, &anchor)), (n, BrokenReason::Anchor));
+            }
+            Tamper::Delete(_) => proptest::prop_assert_eq!(broken(got), (k, BrokenReason::Gap)),
+        }
+    }
 }
