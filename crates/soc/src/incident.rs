@@ -582,6 +582,66 @@ impl AlertLine {
     }
 }
 
+/// The edge's view of the block actions in force: apply each
+/// `BlockClient`/`UnblockClient` as it is taken, ask per request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockList {
+    entries: Vec<(Cidr, u64)>,
+}
+
+impl BlockList {
+    /// No blocks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Apply an action (others are ignored): a block adds or extends the
+    /// range's entry, an unblock removes it.
+    pub fn apply(&mut self, action: &ResponseAction) {
+        match action {
+            ResponseAction::BlockClient { range, until_ms } => {
+                match self.entries.iter_mut().find(|(r, _)| r == range) {
+                    Some(e) => e.1 = e.1.max(*until_ms),
+                    None => self.entries.push((*range, *until_ms)),
+                }
+            }
+            ResponseAction::UnblockClient { range, .. } => {
+                self.entries.retain(|(r, _)| r != range);
+            }
+            _ => {}
+        }
+    }
+
+    /// The range blocking `ip` at `now_ms`, if any.
+    pub fn blocked(&self, ip: IpAddr, now_ms: u64) -> Option<Cidr> {
+        self.entries
+            .iter()
+            .find(|(r, until)| now_ms < *until && r.contains(ip))
+            .map(|(r, _)| *r)
+    }
+
+    /// Drop lapsed blocks.
+    pub fn prune(&mut self, now_ms: u64) {
+        self.entries.retain(|(_, until)| now_ms < *until);
+    }
+
+    /// Blocks in force (lapsed ones until pruned).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// No blocks.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The JSON body of an incident notification (for [`crate::export::post_webhook`]):
+/// `{"type":"incident","incident":{..}}`.
+pub fn notification_body(incident: &Incident) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&serde_json::json!({ "type": "incident", "incident": incident }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -731,6 +791,49 @@ mod tests {
         for k in ["rule", "severity", "key", "opened_at", "incident"] {
             assert!(line.get(k).is_some(), "{k} in {line}");
         }
+    }
+
+    #[test]
+    fn the_block_list_blocks_a_range_until_it_lapses_or_is_lifted() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap_or_else(|e| panic!("{e}")) };
+        let range = Cidr::parse("203.0.113.0/24").unwrap_or_else(|e| panic!("{e}"));
+        let block = ResponseAction::BlockClient {
+            range,
+            until_ms: 1_000,
+        };
+        let mut bl = BlockList::new();
+        bl.apply(&block);
+        assert_eq!(bl.blocked(ip("203.0.113.9"), 10), Some(range));
+        assert_eq!(
+            bl.blocked(ip("198.51.100.9"), 10),
+            None,
+            "others are served"
+        );
+        assert_eq!(bl.blocked(ip("203.0.113.9"), 1_000), None, "lapsed");
+        bl.apply(&ResponseAction::BlockClient {
+            range,
+            until_ms: 500,
+        });
+        assert_eq!(
+            bl.blocked(ip("203.0.113.9"), 900),
+            Some(range),
+            "a shorter block does not shorten"
+        );
+        bl.apply(&block.inverse());
+        assert_eq!(bl.blocked(ip("203.0.113.9"), 10), None, "lifted");
+        bl.apply(&block);
+        bl.prune(2_000);
+        assert!(bl.is_empty());
+        let mut i = Incident::open(3, alert());
+        i.note(
+            11,
+            l("alice"),
+            Note::new("x").unwrap_or_else(|e| panic!("{e}")),
+        );
+        let body = notification_body(&i).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(v["type"], "incident");
+        assert_eq!(v["incident"]["id"], 3);
     }
 
     #[test]

@@ -23,7 +23,9 @@ pub use event::{
     Actor, AttrKey, AttrValue, EventClass, Field, Label, Outcome, Redacted, SecurityEvent,
     Severity, Ubn,
 };
-pub use incident::{AlertLine, Cidr, Incident, IncidentBook, IncidentState, ResponseAction};
+pub use incident::{
+    AlertLine, BlockList, Cidr, Incident, IncidentBook, IncidentState, ResponseAction,
+};
 pub use log::{EventLog, EventRecord, MemoryLog, SqliteLog};
 pub use rules::{Alert, Detector, Rule, builtin_rules, parse_rules};
 
