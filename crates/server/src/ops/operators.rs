@@ -361,8 +361,22 @@ pub(super) async fn enrol<S: Store>(
 #[serde(deny_unknown_fields)]
 /// An optional body `{reason}` of a disable or enable.
 pub(super) struct ReasonBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "reason_text")]
     reason: Option<String>,
+}
+
+/// Most characters of a recorded reason (the document's `maxLength`).
+const MAX_REASON_CHARS: usize = 1000;
+
+/// A reason of at most [`MAX_REASON_CHARS`] characters, or `null`.
+fn reason_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let r = <Option<String> as serde::Deserialize>::deserialize(d)?;
+    match r {
+        Some(text) if text.chars().count() > MAX_REASON_CHARS => Err(serde::de::Error::custom(
+            format!("reason: at most {MAX_REASON_CHARS} characters"),
+        )),
+        r => Ok(r),
+    }
 }
 
 /// Parse an optional JSON body: empty is the default.
@@ -546,5 +560,24 @@ mod tests {
         assert!(!valid_name("Alice"));
         assert!(!valid_name(""));
         assert!(!valid_name("a b"));
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_longer_than_the_documented_limit_is_refused() {
+        let body = |n: usize| format!(r#"{{"reason":"{}"}}"#, "理".repeat(n));
+        let ok: ReasonBody = optional_body(body(1000).as_bytes()).expect("1000 characters");
+        assert_eq!(ok.reason().map(|r| r.chars().count()), Some(1000));
+        assert!(optional_body::<ReasonBody>(body(1001).as_bytes()).is_err());
+        assert!(
+            optional_body::<ReasonBody>(b"")
+                .expect("empty")
+                .reason()
+                .is_none()
+        );
     }
 }
