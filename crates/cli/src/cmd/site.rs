@@ -150,8 +150,12 @@ async fn run_site<S: Store>(
             require_signature: cfg.app_api.require_signature,
             ..Default::default()
         },
+        uploads: cfg.upload_options(),
         ..SiteOptions::default()
     };
+    if let Some(c) = &cfg.scanner.clamd {
+        eprintln!("einvoice: uploads scanned by clamd at {c}");
+    }
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(c), Some(k)) => Some(einvoice_server::tls::server_config(c, k)?),
         _ => None,
