@@ -118,11 +118,8 @@ pub enum UploadError {
         name: String,
     },
     /// Two entries with the same name.
-    #[error("{name}: the name appears twice in the archive")]
-    DuplicateName {
-        /// The entry's name.
-        name: String,
-    },
+    #[error("a file name appears twice in the archive")]
+    DuplicateName,
     /// An encrypted entry (it could not be scanned).
     #[error("{name}: encrypted entries are not accepted")]
     Encrypted {
@@ -161,7 +158,7 @@ impl UploadError {
             UploadError::Directory { .. } => "UPLOAD_DIRECTORY",
             UploadError::NotFile { .. } => "UPLOAD_NOT_FILE",
             UploadError::NotXml { .. } => "UPLOAD_NOT_XML",
-            UploadError::DuplicateName { .. } => "UPLOAD_DUPLICATE_NAME",
+            UploadError::DuplicateName => "UPLOAD_DUPLICATE_NAME",
             UploadError::Encrypted { .. } => "UPLOAD_ENCRYPTED",
             UploadError::Compression { .. } => "UPLOAD_COMPRESSION",
             UploadError::Corrupt { .. } => "UPLOAD_CORRUPT",
@@ -233,8 +230,10 @@ pub fn read_archive(bytes: &[u8], limits: &ArchiveLimits) -> Result<Vec<ArchiveF
             max: limits.max_entries,
         });
     }
+    if zip.has_duplicate_names() {
+        return Err(UploadError::DuplicateName);
+    }
     // First pass, headers only: refuse what is plainly wrong before inflating anything.
-    let mut names = std::collections::HashSet::with_capacity(count);
     let mut declared_total: u64 = 0;
     for i in 0..count {
         let entry = zip
@@ -267,9 +266,6 @@ pub fn read_archive(bytes: &[u8], limits: &ArchiveLimits) -> Result<Vec<ArchiveF
             return Err(UploadError::TooLarge {
                 max: limits.max_total_bytes,
             });
-        }
-        if !names.insert(name.clone()) {
-            return Err(UploadError::DuplicateName { name });
         }
     }
     // Second pass: inflate each file through the caps, whatever its header said.
@@ -317,4 +313,158 @@ pub fn read_archive(bytes: &[u8], limits: &ArchiveLimits) -> Result<Vec<ArchiveF
         files.push(ArchiveFile { name, bytes: out });
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+
+    /// A deflated archive of `(name, content)` files.
+    pub(crate) fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+        for (name, content) in files {
+            w.start_file(*name, opts).expect("start");
+            w.write_all(content).expect("write");
+        }
+        w.finish().expect("finish").into_inner()
+    }
+
+    fn code(bytes: &[u8], limits: &ArchiveLimits) -> &'static str {
+        match read_archive(bytes, limits) {
+            Ok(_) => "OK",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn reads_flat_xml_files_in_order() {
+        let z = zip_of(&[("a.xml", b"<a/>"), ("B.XML", b"<b/>")]);
+        let files = read_archive(&z, &ArchiveLimits::default()).expect("read");
+        assert_eq!(
+            files,
+            vec![
+                ArchiveFile {
+                    name: "a.xml".into(),
+                    bytes: b"<a/>".to_vec()
+                },
+                ArchiveFile {
+                    name: "B.XML".into(),
+                    bytes: b"<b/>".to_vec()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_names_folders_and_types() {
+        let l = ArchiveLimits::default();
+        for (name, want) in [
+            ("../evil.xml", "UPLOAD_UNSAFE_NAME"),
+            ("a/../../evil.xml", "UPLOAD_UNSAFE_NAME"),
+            ("/etc/evil.xml", "UPLOAD_UNSAFE_NAME"),
+            ("..\\evil.xml", "UPLOAD_UNSAFE_NAME"),
+            ("C:evil.xml", "UPLOAD_UNSAFE_NAME"),
+            ("a\u{7}.xml", "UPLOAD_UNSAFE_NAME"),
+            ("sub/a.xml", "UPLOAD_DIRECTORY"),
+            ("a.txt", "UPLOAD_NOT_XML"),
+            (".xml", "UPLOAD_NOT_XML"),
+            ("a.xml.exe", "UPLOAD_NOT_XML"),
+        ] {
+            assert_eq!(code(&zip_of(&[(name, b"<a/>")]), &l), want, "{name}");
+        }
+        // The writer refuses a second "a.xml": rename "b.xml" in the bytes.
+        let mut dup = zip_of(&[("a.xml", b"1"), ("b.xml", b"2")]);
+        for i in 0..dup.len() - 5 {
+            if &dup[i..i + 5] == b"b.xml" {
+                dup[i] = b'a';
+            }
+        }
+        assert_eq!(code(&dup, &l), "UPLOAD_DUPLICATE_NAME");
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.add_directory("d/", SimpleFileOptions::default())
+            .expect("dir");
+        assert_eq!(
+            code(&w.finish().expect("finish").into_inner(), &l),
+            "UPLOAD_DIRECTORY"
+        );
+        assert_eq!(code(&zip_of(&[]), &l), "UPLOAD_EMPTY");
+        assert_eq!(code(b"not a zip at all", &l), "UPLOAD_NOT_ZIP");
+    }
+
+    #[test]
+    fn counts_and_sizes() {
+        let l = ArchiveLimits {
+            max_entries: 2,
+            max_entry_bytes: 1000,
+            max_total_bytes: 1500,
+            max_ratio: 200,
+        };
+        let x = [b'x'; 800];
+        assert_eq!(
+            code(
+                &zip_of(&[("a.xml", b"1"), ("b.xml", b"2"), ("c.xml", b"3")]),
+                &l
+            ),
+            "UPLOAD_TOO_MANY_ENTRIES"
+        );
+        assert_eq!(
+            code(&zip_of(&[("a.xml", &[b'x'; 1001])]), &l),
+            "UPLOAD_ENTRY_TOO_LARGE"
+        );
+        assert_eq!(
+            code(&zip_of(&[("a.xml", &x), ("b.xml", &x)]), &l),
+            "UPLOAD_TOO_LARGE"
+        );
+        assert_eq!(
+            code(&zip_of(&[("a.xml", &x), ("b.xml", &x[..700])]), &l),
+            "OK"
+        );
+    }
+
+    /// Patch every copy of `from` (the declared uncompressed size, little
+    /// endian) in the local and central headers to `to`.
+    fn lie_about_size(z: &mut [u8], from: u32, to: u32) -> usize {
+        let (f, t) = (from.to_le_bytes(), to.to_le_bytes());
+        let mut n = 0;
+        for i in 0..z.len().saturating_sub(4) {
+            if z[i..i + 4] == f {
+                z[i..i + 4].copy_from_slice(&t);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn a_zip_bomb_is_stopped_while_inflating_whatever_its_header_says() {
+        let l = ArchiveLimits::default();
+        let big = vec![b' '; 4 * 1024 * 1024];
+        let honest = zip_of(&[("bomb.xml", &big)]);
+        assert!(honest.len() < 10 * 1024, "{} bytes", honest.len());
+        assert_eq!(code(&honest, &l), "UPLOAD_ZIP_BOMB");
+        // The same bomb declaring 100 bytes: the first pass believes it, the
+        // inflating cap does not.
+        let mut liar = honest.clone();
+        assert_eq!(lie_about_size(&mut liar, big.len() as u32, 100), 2);
+        // The zip reader also holds an entry to its declared size: a liar
+        // is refused as corrupt as soon as it passes it.
+        let e = read_archive(&liar, &l).expect_err("refused");
+        assert_eq!(e.code(), "UPLOAD_CORRUPT");
+        assert!(e.to_string().contains("declared"), "{e}");
+        // Declared past the per-file limit: refused from the header alone.
+        let l2 = ArchiveLimits {
+            max_entry_bytes: 100 * 1024,
+            max_ratio: 100_000,
+            ..l
+        };
+        assert_eq!(
+            code(&zip_of(&[("a.xml", &big[..200 * 1024])]), &l2),
+            "UPLOAD_ENTRY_TOO_LARGE"
+        );
+        // A small, very regular file is within the grace.
+        assert_eq!(code(&zip_of(&[("a.xml", &big[..60 * 1024])]), &l), "OK");
+    }
 }
