@@ -427,6 +427,46 @@ async fn archive_limits_refuse_bombs_counts_and_unsafe_names() {
     assert_eq!((a.status, a.code()), (415, "CONTENT_TYPE"));
 }
 
+/// `n` bytes that do not compress (an LCG's high bytes).
+fn incompressible(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..n)
+        .map(|_| {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (x >> 56) as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_have_their_own_body_limit_above_the_sites() {
+    let Some(clamd) = start_clamd("upload size", false).await else {
+        return;
+    };
+    let limits = UploadLimits {
+        max_upload_bytes: 6 * 1024 * 1024,
+        ..UploadLimits::default()
+    };
+    let s = site(Some(&clamd.addr), limits).await;
+    // 5 MiB: above the site's max_body_bytes (4 MiB), within the upload limit.
+    let five = zip_of(&[
+        ("one.xml", &invoice_xml(1, 100)),
+        ("noise.xml", &incompressible(5 * 1024 * 1024)),
+    ]);
+    assert!(five.len() > 5 * 1024 * 1024);
+    let a = upload(&s, five).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        (a.body["accepted"].as_u64(), a.body["rejected"].as_u64()),
+        (Some(1), Some(1)),
+        "{}",
+        a.body
+    );
+    let seven = zip_of(&[("noise.xml", &incompressible(7 * 1024 * 1024))]);
+    let a = upload(&s, seven).await;
+    assert_eq!((a.status, a.code()), (413, "BODY_TOO_LARGE"), "{}", a.body);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_running_scanner_nothing_is_accepted() {
     let zip = zip_of(&[("one.xml", &invoice_xml(1, 100))]);
