@@ -12,6 +12,7 @@ OpenAPI document, read from a demo site's `demo-credentials.json`.
 import base64
 import hashlib
 import hmac
+import io
 import json
 import os
 import secrets
@@ -19,6 +20,7 @@ import struct
 import time
 import urllib.parse
 import urllib.request
+import zipfile
 
 import requests
 import schemathesis
@@ -88,6 +90,34 @@ def operator_session():
             "/v1/ops/login", {"name": o["name"], "password": o["password"], "totp": _totp(o["totp_secret"], time.time())}
         )["token"]
     return _TOKENS["operator"]
+
+
+def _zip(files):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+# POST /v1/uploads bodies: real ZIP archives of small files (names from safe ones
+# to traversal and folders, contents from bytes to MIG-looking XML), and now and
+# then bytes that are no ZIP at all.
+_names = st.one_of(
+    st.from_regex(r"\A[a-z0-9_-]{1,12}\.xml\Z"),
+    st.sampled_from(["../x.xml", "a/b.xml", "/abs.xml", "x.txt", "dir/", "..\\x.xml"]),
+)
+_contents = st.one_of(
+    st.binary(max_size=2048),
+    st.just(b'<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:GEINV:eInvoiceMessage:F0401:4.1"/>'),
+)
+schemathesis.openapi.media_type(
+    "application/zip",
+    st.one_of(
+        st.lists(st.tuples(_names, _contents), max_size=6, unique_by=lambda f: f[0]).map(_zip),
+        st.binary(max_size=512),
+    ),
+)
 
 
 class SignedRequest(requests.auth.AuthBase):

@@ -132,6 +132,37 @@ async fn start_clamd(test: &str, tcp: bool) -> Option<ClamdProcess> {
     Some(p)
 }
 
+/// Every tracing event of this test process, as text lines (installed once).
+fn security_log() -> &'static std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOG: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || LogWriter(sink.clone()))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buf
+    })
+}
+
+struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn secret(key: &str) -> String {
     format!("secret-of-{key}")
 }
@@ -322,6 +353,7 @@ async fn an_infected_upload_is_refused_whole_and_names_the_signature() {
     let Some(clamd) = start_clamd("infected upload", true).await else {
         return;
     };
+    let log = security_log();
     let s = site(Some(&clamd.addr), UploadLimits::default()).await;
     let before = ledger_len(&s).await;
     let zip = zip_of(&[("one.xml", &invoice_xml(1, 100)), ("readme.xml", EICAR)]);
@@ -345,6 +377,25 @@ async fn an_infected_upload_is_refused_whole_and_names_the_signature() {
         ledger_len(&s).await,
         before,
         "nothing of an infected upload is stored"
+    );
+    // The security log: a warning with the actor and the verdict, never the content.
+    let text =
+        String::from_utf8_lossy(&log.lock().map(|v| v.clone()).unwrap_or_default()).to_string();
+    let line = text
+        .lines()
+        .find(|l| l.contains("verdict=\"infected\""))
+        .unwrap_or_else(|| panic!("no security line in {text:?}"));
+    assert!(
+        line.contains("WARN") && line.contains("einvoice::security"),
+        "{line}"
+    );
+    assert!(
+        line.contains("actor=key:KA") && line.contains(SIGNATURE),
+        "{line}"
+    );
+    assert!(
+        !text.contains("EICAR-STANDARD"),
+        "the content never reaches the log"
     );
     let inv = signed(
         &s,
