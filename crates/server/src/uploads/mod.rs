@@ -211,22 +211,29 @@ async fn upload<S: Store>(
             return Err(scan_problem(e));
         }
     }
+    // Inflating and decoding are CPU work: off the reactor, in one blocking task.
     let limits = st.opts.uploads.limits.archive();
-    let files = tokio::task::spawn_blocking(move || read_archive(&body, &limits))
-        .await
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
-                format!("archive reader: {e}"),
-            )
-        })?
-        .map_err(|e| archive_problem(&e))?;
-    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-    let prepared = files
-        .iter()
-        .map(|f| prepare(&st, &f.bytes, Format::Xml))
-        .collect();
+    let site = st.clone();
+    let (names, prepared) = tokio::task::spawn_blocking(move || {
+        read_archive(&body, &limits).map(|files| {
+            files
+                .into_iter()
+                .map(|f| {
+                    let p = prepare(&site, &f.bytes, Format::Xml);
+                    (f.name, p)
+                })
+                .unzip::<_, _, Vec<String>, Vec<_>>()
+        })
+    })
+    .await
+    .map_err(|e| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            format!("archive reader: {e}"),
+        )
+    })?
+    .map_err(|e| archive_problem(&e))?;
     let results = settle(&st, &caller, prepared).await?;
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();
     let (accepted, duplicates, rejected) =
