@@ -36,6 +36,19 @@
 //! tls_handshake_timeout_ms = 10000
 //! max_connections = 10000        # open connections; beyond: closed at accept
 //! max_connections_per_client = 64 # per client address (IPv6: per /64)
+//!
+//! [scanner]                      # the virus scanner of POST /v1/uploads
+//! clamd = "tcp://127.0.0.1:3310" # EINVOICE_CLAMD; or "unix:/run/clamav/clamd.ctl";
+//!                                # absent: uploads answer 503 (never unscanned)
+//! connect_timeout_ms = 5000
+//! scan_timeout_ms = 20000        # no verdict in time: 503 SCANNER_UNAVAILABLE
+//!
+//! [uploads]                      # crate::uploads::UploadLimits
+//! max_upload_bytes = 16777216    # below clamd's StreamMaxLength (25 MB by default)
+//! max_entries = 1000
+//! max_entry_bytes = 8388608
+//! max_total_bytes = 67108864
+//! max_ratio = 200
 //! ```
 
 use serde::Deserialize;
@@ -129,6 +142,32 @@ pub struct FileConfig {
     pub sync: einvoice_sync::SyncConfig,
     /// `[app_api]`: the MOF App API's settings.
     pub app_api: AppApiFile,
+    /// `[scanner]`: the clamd that scans uploads.
+    pub scanner: ScannerFile,
+    /// `[uploads]`: upload and archive limits.
+    pub uploads: crate::uploads::UploadLimits,
+}
+
+/// `[scanner]` of the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScannerFile {
+    /// Where clamd listens (`tcp://host:port`, `unix:/path`); none: uploads are refused.
+    pub clamd: Option<crate::uploads::clamd::ClamdAddr>,
+    /// Time allowed to connect to clamd, milliseconds.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for a whole scan, milliseconds.
+    pub scan_timeout_ms: u64,
+}
+
+impl Default for ScannerFile {
+    fn default() -> Self {
+        Self {
+            clamd: None,
+            connect_timeout_ms: 5_000,
+            scan_timeout_ms: 20_000,
+        }
+    }
 }
 
 /// `[app_api]` of the configuration file.
@@ -161,6 +200,8 @@ impl Default for FileConfig {
             webhook_allow_plain_http: false,
             sync: einvoice_sync::SyncConfig::default(),
             app_api: AppApiFile::default(),
+            scanner: ScannerFile::default(),
+            uploads: crate::uploads::UploadLimits::default(),
         }
     }
 }
@@ -238,6 +279,14 @@ impl FileConfig {
         if let Some(v) = get("EINVOICE_WEBHOOK_CA_FILE") {
             self.webhook_ca_file = Some(v.into());
         }
+        if let Some(v) = get("EINVOICE_CLAMD") {
+            self.scanner.clamd = Some(crate::uploads::clamd::ClamdAddr::parse(&v).map_err(
+                |message| ConfigError::Env {
+                    name: "EINVOICE_CLAMD",
+                    message,
+                },
+            )?);
+        }
         if let Some(v) = get("EINVOICE_SANDBOX") {
             self.sandbox = match v.as_str() {
                 "1" | "true" => true,
@@ -276,6 +325,21 @@ impl FileConfig {
             role: self.role,
             site: self.site.clone(),
             main_url: self.main_url.clone(),
+        }
+    }
+
+    /// The upload route's settings: the scanner (when `[scanner] clamd` is
+    /// set) and the limits.
+    pub fn upload_options(&self) -> crate::uploads::UploadOptions {
+        crate::uploads::UploadOptions {
+            scanner: self.scanner.clamd.clone().map(|addr| {
+                let mut c = crate::uploads::clamd::Clamd::new(addr);
+                c.connect_timeout =
+                    std::time::Duration::from_millis(self.scanner.connect_timeout_ms);
+                c.scan_timeout = std::time::Duration::from_millis(self.scanner.scan_timeout_ms);
+                c
+            }),
+            limits: self.uploads,
         }
     }
 
@@ -369,6 +433,40 @@ mod tests {
             Some(std::path::Path::new("/nonexistent/ca.pem"))
         );
         assert!(matches!(c.webhook(secret), Err(WebhookError::CaFile(_))));
+    }
+
+    #[test]
+    fn scanner_section_and_env() {
+        use crate::uploads::clamd::ClamdAddr;
+        assert_eq!(FileConfig::default().upload_options().scanner, None);
+        let c = FileConfig::from_toml(
+            "[scanner]\nclamd = \"unix:/run/clamav/clamd.ctl\"\n[uploads]\nmax_entries = 5\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            c.upload_options().scanner.map(|s| s.addr),
+            Some(ClamdAddr::Unix("/run/clamav/clamd.ctl".into()))
+        );
+        assert_eq!(c.upload_options().limits.archive().max_entries, 5);
+        let e = FileConfig::from_toml("[scanner]\nclamd = \"127.0.0.1:3310\"\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(e.is_some_and(|m| m.contains("tcp://host:port")));
+        let mut c = FileConfig::default();
+        c.apply_env(|k| (k == "EINVOICE_CLAMD").then(|| "tcp://127.0.0.1:3310".into()))
+            .expect("env");
+        assert_eq!(
+            c.scanner.clamd,
+            Some(ClamdAddr::Tcp("127.0.0.1:3310".into()))
+        );
+        let bad = c.apply_env(|k| (k == "EINVOICE_CLAMD").then(|| "clamd".into()));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Env {
+                name: "EINVOICE_CLAMD",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod site;
 mod state;
 pub mod sync_routes;
 pub mod tls;
+pub mod uploads;
 pub mod webhook;
 pub mod winnings;
 

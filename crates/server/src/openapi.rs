@@ -122,6 +122,19 @@ pub const ROUTES: &[RouteDoc] = &[
         ),
     },
     RouteDoc {
+        method: "post",
+        path: "/v1/uploads",
+        tag: "sellers",
+        summary: "Upload a ZIP of MIG 4.1 XML files: virus-scanned (ClamAV) before decoding, then the batch path; one result per file",
+        auth: Auth::Signed,
+        query: &[],
+        body: &["application/zip"],
+        ok: (
+            200,
+            "{scan: clean, accepted, duplicates, rejected, files: [{file, index, status, receipt | problem}]}",
+        ),
+    },
+    RouteDoc {
         method: "get",
         path: "/v1/whoami",
         tag: "sellers",
@@ -803,6 +816,41 @@ Each gets its own result (accepted, duplicate or rejected with a problem); the b
             problems: vec![
                 p(400, &["BATCH_INVALID", "BATCH_TOO_LARGE", "REQUEST_INVALID"], "the body is not {messages: [...]} or holds more than max_batch messages"),
                 p(415, &["CONTENT_TYPE"], "the content type is not application/json"),
+            ],
+            ..Detail::default()
+        },
+        ("post", "/v1/uploads") => Detail {
+            description: Some("A ZIP archive of MIG 4.1 XML files (the way turnkey systems send files), at most `[uploads] max_upload_bytes` (16 MiB by default). \
+The whole upload is scanned by the site's ClamAV daemon before any file in it is decoded: a signature found refuses it whole (422 `UPLOAD_INFECTED`, naming the signature); \
+no scanner configured or the scanner unreachable refuses it whole (503): nothing is ever accepted unscanned. \
+A clean archive must be flat (no folders), hold only `.xml` files with safe names, at most `max_entries` (1000) of them, each at most `max_entry_bytes` (8 MiB) and all together at most `max_total_bytes` (64 MiB) uncompressed, \
+none inflating more than `max_ratio` (200) times its compressed size; otherwise it is refused whole with the code of the first rule broken. \
+Each file then takes the batch path (as `POST /v1/batches`): its own result, accepted, duplicate or rejected with a problem, listed in archive order with its file name. Sending the same archive again is safe: what was accepted answers as a duplicate.".into()),
+            body: vec![("application/zip", json!({"type": "string", "format": "binary", "contentMediaType": "application/zip", "description": "a ZIP archive (stored or deflate) of MIG 4.1 XML files"}))],
+            ok: Some(("application/json", json!({
+                "type": "object", "required": ["scan", "accepted", "duplicates", "rejected", "files"],
+                "properties": {
+                    "scan": {"const": "clean"},
+                    "accepted": {"type": "integer", "minimum": 0},
+                    "duplicates": {"type": "integer", "minimum": 0},
+                    "rejected": {"type": "integer", "minimum": 0},
+                    "files": {"type": "array", "items": {
+                        "type": "object", "required": ["file", "index", "status"],
+                        "properties": {
+                            "file": {"type": "string", "description": "the file's name in the archive"},
+                            "index": {"type": "integer", "minimum": 0},
+                            "status": {"enum": ["accepted", "duplicate", "rejected"]},
+                            "receipt": sref("Receipt"),
+                            "problem": sref("Problem")
+                        }
+                    }}
+                }
+            }))),
+            problems: vec![
+                p(400, &["UPLOAD_NOT_ZIP", "UPLOAD_CORRUPT", "REQUEST_INVALID"], "the body is not a readable ZIP archive, or a file in it cannot be inflated"),
+                p(413, &["UPLOAD_TOO_MANY_ENTRIES", "UPLOAD_ENTRY_TOO_LARGE", "UPLOAD_TOO_LARGE", "UPLOAD_ZIP_BOMB"], "the archive breaks a size limit (entries, a file's or the total uncompressed size, the compression ratio): nothing was accepted"),
+                p(422, &["UPLOAD_INFECTED", "UPLOAD_UNSAFE_NAME", "UPLOAD_DIRECTORY", "UPLOAD_NOT_FILE", "UPLOAD_NOT_XML", "UPLOAD_DUPLICATE_NAME", "UPLOAD_ENCRYPTED", "UPLOAD_COMPRESSION", "UPLOAD_EMPTY"], "the virus scanner found a signature (named in detail and errors[0].message), or the archive holds something other than flat .xml files: nothing was accepted"),
+                p(503, &["SCANNER_NOT_CONFIGURED", "SCANNER_UNAVAILABLE"], "no virus scanner is configured, or it could not be reached or gave no verdict in time (Retry-After): nothing was accepted"),
             ],
             ..Detail::default()
         },

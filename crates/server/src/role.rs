@@ -116,6 +116,7 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     // Issuance and the seller's number ranges: the system of record.
     ("post", "/v1/messages", RouteClass::MainOnly),
     ("post", "/v1/batches", RouteClass::MainOnly),
+    ("post", "/v1/uploads", RouteClass::MainOnly),
     ("get", "/v1/sellers/{ubn}/tracks", RouteClass::MainOnly),
     ("get", "/v1/sellers/{ubn}/blanks", RouteClass::MainOnly),
     // Sellers reading their own invoices.

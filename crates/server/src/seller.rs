@@ -118,7 +118,11 @@ fn item_count(v: &Validated) -> usize {
 }
 
 /// Decode, validate and check the message against the seller-side limits.
-fn prepare<S>(st: &SiteState<S>, bytes: &[u8], format: Format) -> Result<Validated, Problem> {
+pub(crate) fn prepare<S>(
+    st: &SiteState<S>,
+    bytes: &[u8],
+    format: Format,
+) -> Result<Validated, Problem> {
     let msg = einvoice_mig::decode(bytes, format).map_err(decode_problem)?;
     if matches!(msg.kind(), MessageKind::E0401 | MessageKind::E0501) {
         return Err(Problem::new(
@@ -242,13 +246,17 @@ struct BatchBody<'a> {
 
 /// One message's result in a batch answer.
 #[derive(Serialize)]
-struct BatchResult {
-    index: usize,
-    status: &'static str,
+pub(crate) struct BatchResult {
+    /// Its position in the batch.
+    pub(crate) index: usize,
+    /// `accepted`, `duplicate` or `rejected`.
+    pub(crate) status: &'static str,
+    /// The receipt, unless rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
-    receipt: Option<einvoice_store::Receipt>,
+    pub(crate) receipt: Option<einvoice_store::Receipt>,
+    /// The problem document, when rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
-    problem: Option<Value>,
+    pub(crate) problem: Option<Value>,
 }
 
 async fn batch<S: Store>(
@@ -281,22 +289,50 @@ async fn batch<S: Store>(
             ),
         ));
     }
-    let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(b.messages.len());
-    let mut accepted: Vec<(usize, Validated)> = Vec::new();
-    for (index, raw) in b.messages.iter().enumerate() {
-        let text = raw.get();
-        let prepared = if text.starts_with('"') {
-            match serde_json::from_str::<String>(text) {
-                Ok(xml) => prepare(&st, xml.as_bytes(), Format::Xml),
-                Err(e) => Err(Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "BATCH_INVALID",
-                    e.to_string(),
-                )),
+    let prepared = b
+        .messages
+        .iter()
+        .map(|raw| {
+            let text = raw.get();
+            if text.starts_with('"') {
+                match serde_json::from_str::<String>(text) {
+                    Ok(xml) => prepare(&st, xml.as_bytes(), Format::Xml),
+                    Err(e) => Err(Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "BATCH_INVALID",
+                        e.to_string(),
+                    )),
+                }
+            } else {
+                prepare(&st, text.as_bytes(), Format::Json)
             }
-        } else {
-            prepare(&st, text.as_bytes(), Format::Json)
-        };
+        })
+        .collect();
+    let results = settle(&st, &caller, prepared).await?;
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    let answer = json!({
+        "accepted": count("accepted"),
+        "duplicates": count("duplicate"),
+        "rejected": count("rejected"),
+        "results": results,
+    });
+    Ok(json_response(
+        StatusCode::OK,
+        serde_json::to_vec(&answer).unwrap_or_default(),
+    ))
+}
+
+/// The batch path: check each prepared message's seller against the key,
+/// append the valid ones in one store call (idempotent: what was accepted
+/// before answers as a duplicate), and answer one result per message, in order.
+pub(crate) async fn settle<S: Store>(
+    st: &SiteState<S>,
+    caller: &Caller,
+    prepared: Vec<Result<Validated, Problem>>,
+) -> Result<Vec<BatchResult>, Problem> {
+    let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(prepared.len());
+    let mut accepted: Vec<(usize, Validated)> = Vec::new();
+    for (index, prepared) in prepared.into_iter().enumerate() {
         match prepared.and_then(|v| caller.require(&v.seller()).map(|()| v)) {
             Ok(v) => {
                 results.push(None);
@@ -340,18 +376,7 @@ async fn batch<S: Store>(
             },
         });
     }
-    let results: Vec<BatchResult> = results.into_iter().flatten().collect();
-    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
-    let answer = json!({
-        "accepted": count("accepted"),
-        "duplicates": count("duplicate"),
-        "rejected": count("rejected"),
-        "results": results,
-    });
-    Ok(json_response(
-        StatusCode::OK,
-        serde_json::to_vec(&answer).unwrap_or_default(),
-    ))
+    Ok(results.into_iter().flatten().collect())
 }
 
 async fn whoami(Signed { caller: c, .. }: Signed) -> Result<Response, Problem> {

@@ -59,6 +59,7 @@ pub fn router<S: Store>(store: S, sealer: Sealer, opts: SiteOptions) -> Router {
         .merge(probes)
         .merge(crate::docs::routes())
         .merge(seller::routes(st.clone()))
+        .merge(crate::uploads::routes(st.clone()))
         .merge(citizen::routes(st.clone()))
         .merge(crate::carrier_life::routes(st.clone()))
         .merge(crate::winnings::routes(st))

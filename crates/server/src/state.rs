@@ -36,6 +36,8 @@ pub struct SiteOptions {
     pub clock: crate::clock::Clock,
     /// This site's role: what the role layer ([`crate::role::guard`]) refuses.
     pub role: std::sync::Arc<crate::role::SiteRole>,
+    /// `POST /v1/uploads`: the virus scanner and the archive limits.
+    pub uploads: crate::uploads::UploadOptions,
 }
 
 impl Default for SiteOptions {
@@ -48,6 +50,7 @@ impl Default for SiteOptions {
             noop_route: false,
             clock: crate::clock::Clock::default(),
             role: std::sync::Arc::default(),
+            uploads: crate::uploads::UploadOptions::default(),
         }
     }
 }

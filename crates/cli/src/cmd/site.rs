@@ -150,8 +150,12 @@ async fn run_site<S: Store>(
             require_signature: cfg.app_api.require_signature,
             ..Default::default()
         },
+        uploads: cfg.upload_options(),
         ..SiteOptions::default()
     };
+    if let Some(c) = &cfg.scanner.clamd {
+        eprintln!("einvoice: uploads scanned by clamd at {c}");
+    }
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(c), Some(k)) => Some(einvoice_server::tls::server_config(c, k)?),
         _ => None,
@@ -355,6 +359,7 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
                     require_signature: true,
                     ..Default::default()
                 },
+                uploads: demo_upload_options()?,
                 ..SiteOptions::default()
             },
         ),
@@ -362,6 +367,19 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
     )
     .await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's uploads: scanned by the clamd named in `EINVOICE_CLAMD`, if
+/// any (otherwise `POST /v1/uploads` answers 503, as on any site without a
+/// scanner).
+fn demo_upload_options() -> anyhow::Result<einvoice_server::uploads::UploadOptions> {
+    let mut cfg = FileConfig::default();
+    cfg.apply_env(|k| {
+        (k == "EINVOICE_CLAMD")
+            .then(|| std::env::var(k).ok())
+            .flatten()
+    })?;
+    Ok(cfg.upload_options())
 }
 
 fn print_welcome(c: &DemoCredentials, path: &Path) {
