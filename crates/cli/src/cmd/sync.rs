@@ -105,7 +105,8 @@ pub fn sync(c: SyncCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn fetch_status(url: &str) -> anyhow::Result<SyncStatus> {
+/// A running site's `GET /v1/sync/status`.
+pub(crate) async fn fetch_status(url: &str) -> anyhow::Result<SyncStatus> {
     let u = format!("{}/v1/sync/status", url.trim_end_matches('/'));
     let r = reqwest::get(&u).await.with_context(|| format!("GET {u}"))?;
     if !r.status().is_success() {
