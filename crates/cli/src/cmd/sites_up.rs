@@ -68,11 +68,25 @@ pub struct SitePlan {
 impl SitePlan {
     /// The site's base URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.listen)
+        format!("http://{}", reachable(self.listen))
     }
     /// The peer listener's base URL.
     pub fn peer_url(&self) -> String {
-        format!("https://{}", self.peer)
+        format!("https://{}", reachable(self.peer))
+    }
+}
+
+/// Where a listener is reached from this machine: an unspecified address
+/// (`0.0.0.0`, `::`) through loopback.
+fn reachable(a: SocketAddr) -> SocketAddr {
+    match a.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, a.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+        }
+        _ => a,
     }
 }
 
@@ -205,7 +219,11 @@ pub fn up_sites(a: UpArgs) -> anyhow::Result<ExitCode> {
     if !einvoice_sync::ca::ca_files(&ca).1.exists() {
         einvoice_sync::ca::init_ca(&ca, "einvoice up")?;
     }
-    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let mut hosts = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     let ip = plans[0].listen.ip();
     if !ip.is_unspecified() && !hosts.contains(&ip.to_string()) {
         hosts.push(ip.to_string());
@@ -371,6 +389,10 @@ impl Sites {
         for v in OVERRIDES {
             cmd.env_remove(v);
         }
+        // Its own process group: Ctrl-C reaches `up` alone, which then stops
+        // the sites in order (instead of the sites racing `up` to exit).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start site {}", p.name))?;
