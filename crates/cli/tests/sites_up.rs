@@ -219,6 +219,17 @@ async fn three_sites_on_one_machine() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(last, None, "sync verify never passed");
+    let out = sync_verify(&urls);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("3 sites agree") && said.contains("resolved invoice states of 1 period"),
+        "{said}"
+    );
+    // The roots it compared: one period, the demo's invoices and ours.
+    let (s, roots) = get_json(&http, &format!("{cloud_b}/v1/sync/roots"), None).await;
+    assert_eq!(s, 200, "{roots}");
+    assert_eq!(roots["periods"][0]["period"], period.as_str(), "{roots}");
+    assert_eq!(roots["periods"][0]["invoices"], 61, "{roots}");
 
     eprintln!("three sites: {:.1} s", started.elapsed().as_secs_f64());
     check_layout(&data);
