@@ -267,6 +267,66 @@ mod tests {
         assert_ne!(merkle_root(&[l[1], l[0]]), merkle_root(&[l[0], l[1]]));
     }
 
+    /// A v2 chain of `main` holding `msgs` as the append path writes them.
+    fn entries(msgs: &[einvoice_core::Validated]) -> Vec<LedgerEntry> {
+        let mut prev = EntryHash::GENESIS;
+        msgs.iter()
+            .zip(1u64..)
+            .map(|(v, seq)| {
+                let e = LedgerEntry::new_v2(
+                    "main",
+                    seq,
+                    einvoice_store::Hlc(seq),
+                    v.kind().as_str(),
+                    &v.key().to_key_string(),
+                    "test",
+                    einvoice_mig::canonical(&v.message),
+                    prev,
+                );
+                prev = e.hash;
+                e
+            })
+            .collect()
+    }
+
+    fn roots_of<'a>(es: impl IntoIterator<Item = &'a LedgerEntry>) -> SiteRoots {
+        let mut b = RootBuilder::default();
+        for e in es {
+            b.push(e).expect("a valid entry");
+        }
+        b.finish("s")
+    }
+
+    #[test]
+    fn roots_follow_the_resolved_states_not_the_order() {
+        use einvoice_store::conformance::{SELLER_A, allocation, cancel, invoice};
+        let issued = entries(&[
+            allocation(SELLER_A),
+            invoice(SELLER_A, "AB00000001", "1234", 10),
+            invoice(SELLER_A, "AB00000002", "1234", 20),
+        ]);
+        let with_cancel = entries(&[
+            allocation(SELLER_A),
+            invoice(SELLER_A, "AB00000001", "1234", 10),
+            invoice(SELLER_A, "AB00000002", "1234", 20),
+            cancel(SELLER_A, "AB00000001", "wrong"),
+        ]);
+        let a = roots_of(&issued);
+        assert_eq!(a.periods.len(), 1);
+        assert_eq!(a.periods[0].invoices, 2);
+        // The same set in another order: the same root.
+        assert_eq!(roots_of(issued.iter().rev()), a);
+        // A cancel changes one invoice's state, and so the root.
+        let c = roots_of(&with_cancel);
+        assert_eq!(c.periods[0].invoices, 2);
+        assert_ne!(c.periods[0].root, a.periods[0].root);
+        assert!(first_root_disagreement(&[("x".into(), a.clone()), ("y".into(), c)]).is_some());
+        // A withheld body is not resolved here: one invoice fewer.
+        let mut partial = issued.clone();
+        partial[2] = partial[2].withheld_copy().expect("v2");
+        assert_eq!(roots_of(&partial).periods[0].invoices, 1);
+    }
+
     #[test]
     fn disagreement_names_the_period() {
         let roots = |root: u8| SiteRoots {
