@@ -103,7 +103,7 @@ async fn a_cloud_site_pulls_main_verifies_and_answers_lookups() {
     ))
     .await;
     let r = reqwest::get(format!(
-        "{cloud_plain}/v1/public/invoices/AB00000003?random=1234"
+        "{cloud_plain}/v1/public/invoices/AB00000003?random=1234&date=20250115"
     ))
     .await
     .expect("lookup");
