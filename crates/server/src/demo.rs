@@ -418,6 +418,10 @@ pub struct DemoCredentials {
     /// The first operator (created by `up` on an empty site).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<OperatorCredentials>,
+    /// Every site of a several-site deployment (`einvoice up --sites N`):
+    /// site name to its base URL; absent for a single site.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sites: std::collections::BTreeMap<String, String>,
 }
 
 /// An operator's one-time secrets.
@@ -561,8 +565,76 @@ pub async fn provision<S: Store>(
         app: AppCredentials { app_id, api_key },
         period: plan.period.to_string(),
         operator: None,
+        sites: std::collections::BTreeMap::new(),
     };
     Ok((list, creds))
+}
+
+/// Give a site that is not main (a cloud or standby site of the same
+/// deployment) the records its citizen and app services check and that the
+/// ledger does not carry: the plan's seller records, the demo API key, the
+/// first `carriers` carriers and the demo app — with the **same** secrets as
+/// `creds` (what [`provision`] made at main), each sealed or hashed anew
+/// under this site's own `sealer` (its own master key, never main's) — and
+/// the demo NPO directory. The invoices and track allocations reach the
+/// site through sync; nothing here is a message.
+pub async fn provision_replica<S: Store>(
+    store: &S,
+    sealer: &Sealer,
+    plan: &Plan,
+    creds: &DemoCredentials,
+    carriers: u64,
+) -> Result<(), DemoError> {
+    let list = sellers(plan)?;
+    for s in &list {
+        store
+            .put_seller(SellerRecord {
+                ubn: s.ubn,
+                name: s.name.clone(),
+                qr_key_sealed: None,
+            })
+            .await?;
+    }
+    let first = Ubn::parse(&creds.seller.ubn).map_err(|v| DemoError::Plan(v.to_string()))?;
+    store
+        .put_api_key(ApiKeyRecord {
+            key_id: creds.seller.key_id.clone(),
+            secret_sealed: sealer
+                .seal(purpose::API_KEY, creds.seller.secret.as_bytes())
+                .map_err(|e| DemoError::Secret(e.to_string()))?,
+            sellers: vec![first],
+            disabled: false,
+            created_unix: crate::clock::now_unix(),
+        })
+        .await?;
+    let hash = hash_verification_code(&creds.carrier.verification_code)
+        .map_err(|e| DemoError::Secret(e.to_string()))?;
+    for n in 0..carriers.max(1) {
+        store
+            .put_carrier(CarrierRecord {
+                carrier: demo_carrier(n),
+                verification_hash: hash.clone(),
+                failures: 0,
+                locked_until: 0,
+            })
+            .await?;
+    }
+    seed_npos(store).await?;
+    let sealed = AppKey {
+        alg: SignatureAlg::HmacSha256,
+        key: creds.app.api_key.clone(),
+    }
+    .seal(sealer)
+    .map_err(|e| DemoError::Secret(e.to_string()))?;
+    store
+        .put_app(AppRecord {
+            app_id: creds.app.app_id.clone(),
+            api_key_sealed: sealed,
+            name: "demo app".into(),
+            disabled: false,
+        })
+        .await?;
+    Ok(())
 }
 
 /// Append the plan's invoices (and their follow-ups) straight to the store in

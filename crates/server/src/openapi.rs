@@ -519,6 +519,16 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "get",
+        path: "/v1/sync/roots",
+        tag: "sync",
+        summary: "Per period: the number of invoices and a Merkle root of their resolved states, recomputed from every message entry this site holds (what `einvoice sync verify` compares; a walk of the whole ledger)",
+        auth: Auth::Public,
+        query: &[],
+        body: &[],
+        ok: (200, "{site, periods: [{period, invoices, root}]}"),
+    },
+    RouteDoc {
+        method: "get",
         path: "/v1/sync/{origin}",
         tag: "sync",
         summary: "Peer listener only (mutual TLS): a feed page of the origin's entries after `after`, gzip over JSON lines (403 SYNC_ORIGIN_FORBIDDEN for an origin the peer may not read)",
@@ -1143,6 +1153,12 @@ Each file then takes the batch path (as `POST /v1/batches`): its own result, acc
                         "behind": {"type": "object", "required": ["entries", "seconds"], "properties": {"entries": {"type": "integer"}, "seconds": {"type": "number"}}},
                         "checked_unix": {"type": "integer"}, "error": {"oneOf": [sref("SyncHalt"), {"type": "null"}]}}}},
                     "last_error": {"oneOf": [sref("SyncHalt"), {"type": "null"}]}}}}}}))),
+            ..Detail::default()
+        },
+        ("get", "/v1/sync/roots") => Detail {
+            ok: Some(("application/json", json!({"type": "object", "required": ["site", "periods"], "properties": {"site": {"type": "string"}, "periods": {"type": "array", "items": {
+                "type": "object", "required": ["period", "invoices", "root"], "properties": {
+                    "period": {"type": "string"}, "invoices": {"type": "integer", "minimum": 0}, "root": {"type": "string"}}}}}}))),
             ..Detail::default()
         },
         ("get", "/v1/sync/{origin}") => Detail {

@@ -6,6 +6,7 @@
 //! | `GET /v1/sync/heads` | peers (peer listener only) | every origin the peer may read, with its head |
 //! | `GET /v1/sync/{origin}?after=SEQ&limit=N` | peers (peer listener only) | a feed page ([`einvoice_sync::feed`]): gzip over JSON lines |
 //! | `GET /v1/sync/status` | operators, peers, monitoring | [`einvoice_sync::status::SyncStatus`] (the figures `/metrics` shows too) |
+//! | `GET /v1/sync/roots` | operators, `einvoice sync verify` | [`einvoice_sync::roots::SiteRoots`]: per period, a Merkle root of the resolved invoice states (a walk of the whole ledger: for verification, not for polling) |
 //!
 //! The routes are part of the site's one router; [`serve_peer`] serves that
 //! router on the peer listener, where a client must present a certificate
@@ -60,6 +61,7 @@ pub fn routes<S: Store>(store: S) -> Router {
     Router::new()
         .route("/v1/sync/heads", get(heads::<S>))
         .route("/v1/sync/status", get(status::<S>))
+        .route("/v1/sync/roots", get(roots::<S>))
         .route("/v1/sync/{origin}", get(feed::<S>))
         .with_state(store)
 }
@@ -95,6 +97,28 @@ async fn heads<S: Store>(
 async fn status<S: Store>(State(store): State<S>) -> Result<Response, Problem> {
     let state = store.sync_state().await.map_err(store_problem)?;
     Ok(axum::Json(SyncStatus::of(store.site(), state)).into_response())
+}
+
+/// Entries read per page while computing the roots.
+const ROOTS_PAGE: u32 = 10_000;
+
+async fn roots<S: Store>(State(store): State<S>) -> Result<Response, Problem> {
+    let mut b = einvoice_sync::roots::RootBuilder::default();
+    for origin in store.origins().await.map_err(store_problem)? {
+        let mut after = 0;
+        loop {
+            let page = store
+                .entries(&origin, after, ROOTS_PAGE)
+                .await
+                .map_err(store_problem)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in &page {
+                b.push(e).map_err(store_problem)?;
+            }
+        }
+    }
+    Ok(axum::Json(b.finish(store.site())).into_response())
 }
 
 /// Query of a feed page.

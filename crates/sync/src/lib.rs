@@ -12,12 +12,14 @@
 //!   [`einvoice_store::ChainCheck`] from the stored head, pages applied with
 //!   [`einvoice_store::Store::apply_sync_page`] (entries, cursor and the
 //!   upstream's state in one transaction), a broken link halts the origin;
-//! - [`status`]: per origin, entries and seconds behind each upstream.
+//! - [`status`]: per origin, entries and seconds behind each upstream;
+//! - [`roots`]: per period, a Merkle root of the resolved invoice states.
 
 pub mod ca;
 mod error;
 pub mod feed;
 pub mod pull;
+pub mod roots;
 pub mod status;
 
 pub use error::SyncError;

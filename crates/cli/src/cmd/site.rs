@@ -35,6 +35,11 @@ pub struct ServeArgs {
     // they have no defaults of their own. The value obeys the same rule.
     #[arg(long, value_name = "URL")]
     pub database: Option<DatabaseUrl>,
+    /// Stop when standard input reaches its end: `einvoice up --sites N`
+    /// starts its sites with this and holds their standard input, so a site
+    /// never outlives the `up` that started it (even one killed with -9).
+    #[arg(long, hide = true)]
+    pub exit_on_stdin_eof: bool,
 }
 
 /// `einvoice up [--data DIR] [--database URL] [--listen ADDR]`
@@ -54,6 +59,13 @@ pub struct UpArgs {
     /// Serve plain HTTP on a non-loopback address.
     #[arg(long)]
     pub allow_plain_http: bool,
+    /// Sites to start: 1 is one main site (as always); N > 1 starts `main`
+    /// and N - 1 cloud sites (`cloud-a`, `cloud-b`, …), each its own process,
+    /// data directory (`DIR/SITE`) and port (`--listen`'s port + i; the peer
+    /// listeners at + 100 + i; port 0 picks free ports), synced over mutual
+    /// TLS under a deployment CA in `DIR/ca`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=27))]
+    pub sites: u8,
 }
 
 /// `einvoice demo …`
@@ -107,8 +119,28 @@ fn load_config(a: &ServeArgs) -> anyhow::Result<FileConfig> {
     Ok(cfg)
 }
 
+/// Resolves on Ctrl-C or SIGTERM, or (with `watch_stdin`) when standard
+/// input reaches its end.
+async fn shutdown_on(watch_stdin: bool) {
+    if !watch_stdin {
+        return shutdown_signal().await;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+        let _ = tx.send(());
+    });
+    tokio::select! {
+        () = shutdown_signal() => {},
+        _ = rx => eprintln!("einvoice: standard input closed (the `up` that started this site is gone): shutting down"),
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -137,6 +169,7 @@ async fn run_site<S: Store>(
     cfg: FileConfig,
     key: [u8; 32],
     backend: String,
+    watch_stdin: bool,
 ) -> anyhow::Result<ExitCode> {
     let opts = SiteOptions {
         rules: if cfg.sandbox {
@@ -192,10 +225,18 @@ async fn run_site<S: Store>(
     crate::cmd::sync::start(&cfg.sync, store, app.clone()).await?;
     match tls {
         Some(t) => {
-            einvoice_server::tls::serve_tls_with(listener, app, t, cfg.edge, shutdown_signal())
-                .await?
+            einvoice_server::tls::serve_tls_with(
+                listener,
+                app,
+                t,
+                cfg.edge,
+                shutdown_on(watch_stdin),
+            )
+            .await?
         }
-        None => einvoice_server::serve_with(listener, app, cfg.edge, shutdown_signal()).await?,
+        None => {
+            einvoice_server::serve_with(listener, app, cfg.edge, shutdown_on(watch_stdin)).await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -207,15 +248,16 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&a)?;
     let database: Option<DatabaseUrl> = cfg.database.as_deref().map(str::parse).transpose()?;
     let key = store_args::master_key(&cfg.data)?;
+    let watch_stdin = a.exit_on_stdin_eof;
     runtime()?.block_on(async move {
         let store = store_args::open(&cfg.data, database.as_ref(), &cfg.site, Open::Create).await?;
         let backend = store.describe(&cfg.data);
-        with_store!(store, s => run_site(s, cfg, key, backend).await)
+        with_store!(store, s => run_site(s, cfg, key, backend, watch_stdin).await)
     })
 }
 
 /// The period of today's date in Taiwan (UTC+8).
-fn current_period() -> anyhow::Result<(Period, einvoice_core::time::Date)> {
+pub(crate) fn current_period() -> anyhow::Result<(Period, einvoice_core::time::Date)> {
     let offset = einvoice_core::time::UtcOffset::from_hms(8, 0, 0).map_err(|e| anyhow!("{e}"))?;
     let today = OffsetDateTime::now_utc().to_offset(offset).date();
     let p = Period::of_date(today).ok_or_else(|| anyhow!("today has no period"))?;
@@ -237,7 +279,7 @@ fn progress(n: u64, what: &str) -> ProgressBar {
 /// (created 0600 by tempfile), synced, then renamed over `path` — an old
 /// file's wider mode never survives and a crash leaves the old or the new
 /// file whole.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -259,7 +301,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed<S: Store>(
+pub(crate) async fn seed<S: Store>(
     store: &S,
     plan: Plan,
     sellers: Vec<demo::DemoSeller>,
@@ -278,6 +320,9 @@ async fn seed<S: Store>(
 
 /// Run `up`.
 pub fn up(a: UpArgs) -> anyhow::Result<ExitCode> {
+    if a.sites > 1 {
+        return super::sites_up::up_sites(a);
+    }
     if !a.allow_plain_http && !is_loopback(&a.listen) {
         bail!(
             "PLAIN_HTTP_REFUSED: {} is not a loopback address; use --allow-plain-http behind a TLS proxy",
@@ -382,7 +427,7 @@ fn demo_upload_options() -> anyhow::Result<einvoice_server::uploads::UploadOptio
     Ok(cfg.upload_options())
 }
 
-fn print_welcome(c: &DemoCredentials, path: &Path) {
+pub(crate) fn print_welcome(c: &DemoCredentials, path: &Path) {
     let p = path.display();
     println!("einvoice is running at {}  (Ctrl-C to stop)\n", c.base_url);
     println!(

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use einvoice_store::Store;
 use einvoice_sync::SyncConfig;
 use einvoice_sync::feed::Heads;
+use einvoice_sync::roots::{SiteRoots, first_root_disagreement};
 use einvoice_sync::status::{SyncStatus, first_disagreement};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,7 +32,8 @@ pub enum SyncCommand {
         json: bool,
     },
     /// Exit 0 only if every site agrees on every origin's (sequence, head)
-    /// it holds; name the first disagreement otherwise.
+    /// it holds and on every period's root of resolved invoice states
+    /// (`GET /v1/sync/roots`); name the first disagreement otherwise.
     Verify {
         /// A site's base URL (repeat for each site; at least two).
         #[arg(long = "url", required = true, num_args = 1)]
@@ -88,24 +90,43 @@ pub fn sync(c: SyncCommand) -> anyhow::Result<ExitCode> {
                     .collect();
                 sites.push((format!("{} ({u})", st.site), Heads { site: st.site, heads }));
             }
-            Ok(match first_disagreement(&sites) {
-                None => {
-                    println!(
-                        "{} sites agree on every origin they hold (the per-period resolved-state root is not compared yet)",
-                        sites.len()
-                    );
-                    ExitCode::SUCCESS
-                }
-                Some(d) => {
-                    eprintln!("SYNC_DISAGREE: {d}");
-                    ExitCode::from(1)
-                }
-            })
+            if let Some(d) = first_disagreement(&sites) {
+                eprintln!("SYNC_DISAGREE: {d}");
+                return Ok(ExitCode::from(1));
+            }
+            let mut roots = Vec::new();
+            for u in &urls {
+                let r = fetch_roots(u).await?;
+                roots.push((format!("{} ({u})", r.site), r));
+            }
+            if let Some(d) = first_root_disagreement(&roots) {
+                eprintln!("SYNC_STATE_DISAGREE: {d}");
+                return Ok(ExitCode::from(1));
+            }
+            let periods = roots.first().map_or(0, |(_, r)| r.periods.len());
+            println!(
+                "{} sites agree on every origin they hold and on the resolved invoice states of {periods} period(s)",
+                sites.len()
+            );
+            Ok(ExitCode::SUCCESS)
         }),
     }
 }
 
-async fn fetch_status(url: &str) -> anyhow::Result<SyncStatus> {
+/// A running site's `GET /v1/sync/roots`.
+async fn fetch_roots(url: &str) -> anyhow::Result<SiteRoots> {
+    let u = format!("{}/v1/sync/roots", url.trim_end_matches('/'));
+    let r = reqwest::get(&u).await.with_context(|| format!("GET {u}"))?;
+    if !r.status().is_success() {
+        return Err(anyhow!("GET {u}: HTTP {}", r.status()));
+    }
+    r.json()
+        .await
+        .with_context(|| format!("GET {u}: not period roots"))
+}
+
+/// A running site's `GET /v1/sync/status`.
+pub(crate) async fn fetch_status(url: &str) -> anyhow::Result<SyncStatus> {
     let u = format!("{}/v1/sync/status", url.trim_end_matches('/'));
     let r = reqwest::get(&u).await.with_context(|| format!("GET {u}"))?;
     if !r.status().is_success() {
