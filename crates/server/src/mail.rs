@@ -42,8 +42,10 @@ pub struct MailSender {
     from: lettre::message::Mailbox,
     /// Unique name of this delivering loop (outbox leases).
     pub worker: String,
-    /// Seconds an idle loop waits before it looks again.
+    /// How long an idle loop waits before it looks again.
     pub idle: Duration,
+    /// Where the loop reads the time (the site's clock, which queued the mail).
+    pub clock: crate::clock::Clock,
 }
 
 impl std::fmt::Debug for MailSender {
@@ -78,6 +80,7 @@ impl MailSender {
             from,
             worker: format!("mail-{}-{tag}", std::process::id()),
             idle: Duration::from_secs(2),
+            clock: crate::clock::Clock::default(),
         })
     }
 
@@ -151,7 +154,7 @@ fn tracing_log(s: &str) {
 pub async fn run<S: Store>(store: S, sender: MailSender, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
-        let now = crate::clock::Clock::default().now_unix();
+        let now = sender.clock.now_unix();
         let n = deliver_once(&store, &sender, now).await;
         if n > 0 {
             continue;

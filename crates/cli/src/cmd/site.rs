@@ -138,6 +138,18 @@ async fn run_site<S: Store>(
     key: [u8; 32],
     backend: String,
 ) -> anyhow::Result<ExitCode> {
+    // Mail (registration codes, notices) leaves through `[smtp]`; without it
+    // the routes that need mail answer MAIL_NOT_CONFIGURED.
+    let mail = match &cfg.smtp.url {
+        Some(url) => Some(einvoice_server::mail::MailSender::new(
+            url,
+            cfg.smtp
+                .from
+                .as_deref()
+                .unwrap_or(einvoice_server::mail::DEFAULT_FROM),
+        )?),
+        None => None,
+    };
     let opts = SiteOptions {
         rules: if cfg.sandbox {
             Rules::sandbox()
@@ -148,6 +160,7 @@ async fn run_site<S: Store>(
         role: std::sync::Arc::new(cfg.site_role()),
         app_api: einvoice_server::app_api::AppApiConfig {
             require_signature: cfg.app_api.require_signature,
+            mail_from: mail.as_ref().map(|m| m.from_address()),
             ..Default::default()
         },
         ..SiteOptions::default()
@@ -183,6 +196,14 @@ async fn run_site<S: Store>(
                 std::future::pending::<()>(),
             ));
         }
+    }
+    if let Some(m) = mail {
+        eprintln!("einvoice: sending mail through SMTP (worker {})", m.worker);
+        tokio::spawn(einvoice_server::mail::run(
+            store.clone(),
+            m,
+            std::future::pending::<()>(),
+        ));
     }
     let app = router(store.clone(), Sealer::new(&key), opts);
     crate::cmd::sync::start(&cfg.sync, store, app.clone()).await?;
