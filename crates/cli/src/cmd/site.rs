@@ -365,6 +365,22 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
     creds.base_url = base_url;
     write_private(&creds_path, &serde_json::to_vec_pretty(&creds)?)?;
     print_welcome(&creds, &creds_path);
+    // The demo's mail (registration codes, notices) goes to a local SMTP
+    // catcher (`python3 -m aiosmtpd -n -l 127.0.0.1:2525`, or
+    // EINVOICE_SMTP_URL); while none listens, it waits in the outbox.
+    let smtp_url =
+        std::env::var("EINVOICE_SMTP_URL").unwrap_or_else(|_| "smtp://127.0.0.1:2525".into());
+    let mail = einvoice_server::mail::MailSender::new(
+        &smtp_url,
+        "einvoice demo <noreply@einvoice.localhost>",
+    )?;
+    println!("  mail      {smtp_url} (registration codes; run a local SMTP catcher to read them)");
+    let mail_from = Some(mail.from_address());
+    tokio::spawn(einvoice_server::mail::run(
+        store.clone(),
+        mail,
+        std::future::pending::<()>(),
+    ));
     serve_site(
         listener,
         router(
@@ -374,6 +390,7 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
             SiteOptions {
                 app_api: einvoice_server::app_api::AppApiConfig {
                     require_signature: true,
+                    mail_from,
                     ..Default::default()
                 },
                 ..SiteOptions::default()
