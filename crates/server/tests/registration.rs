@@ -29,6 +29,8 @@ struct Smtp {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// Messages already returned by [`Smtp::wait_for`].
+    seen: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 impl Drop for Smtp {
@@ -79,7 +81,12 @@ async fn start_smtp() -> Result<Smtp, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("aiosmtpd did not start: {e}"))?;
-    let smtp = Smtp { child, port, dir };
+    let smtp = Smtp {
+        child,
+        port,
+        dir,
+        seen: std::sync::Mutex::new(Vec::new()),
+    };
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -97,25 +104,48 @@ impl Smtp {
         self.dir.path().join("mail").join("new")
     }
 
-    /// Every received message so far (raw), oldest first by name.
-    fn messages(&self) -> Vec<String> {
+    /// Every received message file so far, oldest first (Maildir names:
+    /// `SECONDS.M<microseconds>P…`, compared as numbers).
+    fn files(&self) -> Vec<PathBuf> {
         let Ok(rd) = std::fs::read_dir(self.maildir()) else {
             return Vec::new();
         };
         let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        files.sort();
+        let key = |p: &PathBuf| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let (secs, rest) = name.split_once('.').unwrap_or((name, ""));
+            let micros: String = rest
+                .trim_start_matches('M')
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            (
+                secs.parse::<u64>().unwrap_or(0),
+                micros.parse::<u64>().unwrap_or(0),
+            )
+        };
+        files.sort_by_key(key);
         files
-            .iter()
-            .filter_map(|f| std::fs::read_to_string(f).ok())
-            .collect()
     }
 
-    /// Wait for the `n`th message (1-based) and return its decoded text.
+    /// How many messages arrived.
+    fn count(&self) -> usize {
+        self.files().len()
+    }
+
+    /// Wait for the `n`th message (1-based) and return the decoded text of
+    /// the oldest one not returned before.
     async fn wait_for(&self, n: usize) -> String {
         for _ in 0..300 {
-            let m = self.messages();
-            if m.len() >= n {
-                return decode(&m[n - 1]);
+            let files = self.files();
+            if files.len() >= n {
+                let mut seen = self.seen.lock().expect("seen");
+                let next = files
+                    .into_iter()
+                    .find(|f| !seen.contains(f))
+                    .expect("an unread message");
+                seen.push(next.clone());
+                return decode(&std::fs::read_to_string(&next).expect("read mail"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -141,14 +171,13 @@ fn decode(raw: &str) -> String {
         let b = joined.as_bytes();
         let mut i = 0;
         while i < b.len() {
-            if b[i] == b'=' && i + 2 < b.len() + 1 {
-                if let Some(h) = joined.get(i + 1..i + 3)
-                    && let Ok(x) = u8::from_str_radix(h, 16)
-                {
-                    out.push(x);
-                    i += 3;
-                    continue;
-                }
+            if b[i] == b'='
+                && let Some(h) = joined.get(i + 1..i + 3)
+                && let Ok(x) = u8::from_str_radix(h, 16)
+            {
+                out.push(x);
+                i += 3;
+                continue;
             }
             out.push(b[i]);
             i += 1;
@@ -370,7 +399,7 @@ async fn register_by_email_confirm_and_log_in() {
         "the mail names the registration:\n{mail}"
     );
     // Nothing but the registration's mail was sent; nothing is in the ledger yet.
-    assert_eq!(smtp.messages().len(), 1);
+    assert_eq!(smtp.count(), 1);
     assert_eq!(s.entries().await.len(), before);
     let code = code_after(&mail, "confirmation code is ");
     let confirm = format!("/v1/carrier/registrations/{id}/confirm");
@@ -507,7 +536,7 @@ async fn register_by_email_confirm_and_log_in() {
     assert_eq!(st, 202, "{v}");
     let rid = v["id"].as_str().expect("id").to_string();
     let mail4 = smtp.wait_for(4).await;
-    assert_eq!(smtp.messages().len(), 4, "no mail for the mismatched reset");
+    assert_eq!(smtp.count(), 4, "no mail for the mismatched reset");
     let reset_code = {
         let from = mail4.find("reset code for ").expect("reset text");
         let rest = &mail4[from..];
