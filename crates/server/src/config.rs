@@ -17,6 +17,10 @@
 //! webhook_ca_file = "ca.pem"     # EINVOICE_WEBHOOK_CA_FILE: also trust this CA (PEM) for https
 //! webhook_allow_plain_http = false # http:// webhooks to a non-loopback host (a trusted relay)
 //!
+//! [smtp]                        # registration and notice mail (crate::mail)
+//! url = "smtp://127.0.0.1:2525"  # EINVOICE_SMTP_URL; none: registration answers 503
+//! from = "einvoice <noreply@example.com>" # EINVOICE_SMTP_FROM
+//!
 //! [limits]
 //! max_body_bytes = 4194304       # 413 above this
 //! request_timeout_ms = 30000     # 408 after this
@@ -142,6 +146,8 @@ pub struct FileConfig {
     pub sync: einvoice_sync::SyncConfig,
     /// `[app_api]`: the MOF App API's settings.
     pub app_api: AppApiFile,
+    /// `[smtp]`: where registration and notice mail leaves ([`crate::mail`]).
+    pub smtp: crate::mail::SmtpFile,
     /// `[scanner]`: the clamd that scans uploads.
     pub scanner: ScannerFile,
     /// `[uploads]`: upload and archive limits.
@@ -200,6 +206,7 @@ impl Default for FileConfig {
             webhook_allow_plain_http: false,
             sync: einvoice_sync::SyncConfig::default(),
             app_api: AppApiFile::default(),
+            smtp: crate::mail::SmtpFile::default(),
             scanner: ScannerFile::default(),
             uploads: crate::uploads::UploadLimits::default(),
         }
@@ -275,6 +282,12 @@ impl FileConfig {
         }
         if let Some(v) = get("EINVOICE_WEBHOOK_URL") {
             self.webhook_url = Some(v);
+        }
+        if let Some(v) = get("EINVOICE_SMTP_URL") {
+            self.smtp.url = Some(v);
+        }
+        if let Some(v) = get("EINVOICE_SMTP_FROM") {
+            self.smtp.from = Some(v);
         }
         if let Some(v) = get("EINVOICE_WEBHOOK_CA_FILE") {
             self.webhook_ca_file = Some(v.into());

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod docs;
 pub mod edge;
 pub mod lockout;
+pub mod mail;
 pub mod openapi;
 pub mod ops;
 pub mod password;

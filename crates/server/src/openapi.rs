@@ -673,6 +673,182 @@ pub const ROUTES: &[RouteDoc] = &[
         ok: (200, "MOF JSON {v, code: 902, msg}"),
     },
     RouteDoc {
+        method: "post",
+        path: "/v1/carrier/registrations",
+        tag: "citizens",
+        summary: "Register a mobile barcode by email and phone: {email, phone, verification_code?}; a single-use confirmation code (30 minutes) is emailed; nothing is issued yet (MOF generalCarrierReg / pubCarVerReg); 503 MAIL_NOT_CONFIGURED without SMTP",
+        auth: Auth::Public,
+        query: &[],
+        body: JSON,
+        ok: (202, "{id, expires_unix}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/carrier/registrations/{id}/confirm",
+        tag: "citizens",
+        summary: "Confirm a registration with the emailed code: {code, verification_code?}; issues the barcode (/ + 7 of 0-9A-Z.+-) as a CARRIER_REGISTERED ledger entry",
+        auth: Auth::Public,
+        query: &[],
+        body: JSON,
+        ok: (201, "{carrier_type, carrier_id}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/carrier/verification-code",
+        tag: "citizens",
+        summary: "Change a carrier's verification code with the old one: {carrier_id, old_verification_code, new_verification_code} (MOF changeVer); counted like a login; a notice is emailed",
+        auth: Auth::Public,
+        query: &[],
+        body: JSON,
+        ok: (200, "{carrier_type, carrier_id}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/carrier/verification-code/reset",
+        tag: "citizens",
+        summary: "Forgotten verification code: {email, phone}; a reset code is emailed when both match a carrier, the same answer otherwise (MOF forgetVer)",
+        auth: Auth::Public,
+        query: &[],
+        body: JSON,
+        ok: (202, "{id, expires_unix}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/carrier/verification-code/reset/{id}/confirm",
+        tag: "citizens",
+        summary: "Set a new verification code with the emailed reset code: {code, verification_code}",
+        auth: Auth::Public,
+        query: &[],
+        body: JSON,
+        ok: (200, "{carrier_type, carrier_id}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/PB2CAPIVAN/appCarreg/AppCarReg",
+        tag: "mof-app-api",
+        summary: "MOF App API: generalCarrierReg, register a mobile barcode by email + phone, signed; the code is emailed (also GET with the parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: FORM,
+        ok: (200, "MOF JSON {v, code, msg, regId, expTimeStamp}"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/PB2CAPIVAN/appCarreg/AppCarReg",
+        tag: "mof-app-api",
+        summary: "MOF App API: generalCarrierReg, register a mobile barcode by email + phone, signed; the code is emailed (parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: &[],
+        ok: (200, "MOF JSON {v, code, msg, regId, expTimeStamp}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/PB2CAPIVAN/MobBarCar/PubCarVerReg",
+        tag: "mof-app-api",
+        summary: "MOF App API: pubCarVerReg, register a mobile barcode with its verification code, signed; the code is emailed (also GET with the parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: FORM,
+        ok: (200, "MOF JSON {v, code, msg, regId, expTimeStamp}"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/PB2CAPIVAN/MobBarCar/PubCarVerReg",
+        tag: "mof-app-api",
+        summary: "MOF App API: pubCarVerReg, register a mobile barcode with its verification code, signed; the code is emailed (parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: &[],
+        ok: (200, "MOF JSON {v, code, msg, regId, expTimeStamp}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/PB2CAPIVAN/MobBarCar/ChangeVer",
+        tag: "mof-app-api",
+        summary: "MOF App API: changeVer, change the verification code with the old one, signed (also GET with the parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: FORM,
+        ok: (200, "MOF JSON {v, code, msg, cardNo}"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/PB2CAPIVAN/MobBarCar/ChangeVer",
+        tag: "mof-app-api",
+        summary: "MOF App API: changeVer, change the verification code with the old one, signed (parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: &[],
+        ok: (200, "MOF JSON {v, code, msg, cardNo}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/PB2CAPIVAN/MobBarCar/ForgetVer",
+        tag: "mof-app-api",
+        summary: "MOF App API: forgetVer, forgotten verification code: a reset code by email, signed (also GET with the parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: FORM,
+        ok: (200, "MOF JSON {v, code, msg, regId, expTimeStamp}"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/PB2CAPIVAN/MobBarCar/ForgetVer",
+        tag: "mof-app-api",
+        summary: "MOF App API: forgetVer, forgotten verification code: a reset code by email, signed (parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: &[],
+        ok: (200, "MOF JSON {v, code, msg, regId, expTimeStamp}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/PB2CAPIVAN/Carrier/AppGetBarcode",
+        tag: "mof-app-api",
+        summary: "MOF App API: getBarcode, the mobile barcode of a phone number and its verification code (also GET with the parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: FORM,
+        ok: (200, "MOF JSON {v, code, msg, cardNo}"),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/PB2CAPIVAN/Carrier/AppGetBarcode",
+        tag: "mof-app-api",
+        summary: "MOF App API: getBarcode, the mobile barcode of a phone number and its verification code (parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: &[],
+        ok: (200, "MOF JSON {v, code, msg, cardNo}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/PB2CAPIVAN/PublicCarrier/AppBankInfo",
+        tag: "mof-app-api",
+        summary: "MOF App API: generalCarrierBank, the prize bank account of a carrier (read or change, with the verification code), signed; a change is a ledger entry and emails a notice (also GET with the parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: FORM,
+        ok: (
+            200,
+            "MOF JSON {v, code, msg, bankNo, accountNo (masked), enableRemit}",
+        ),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/PB2CAPIVAN/PublicCarrier/AppBankInfo",
+        tag: "mof-app-api",
+        summary: "MOF App API: generalCarrierBank, the prize bank account of a carrier (read or change, with the verification code), signed; a change is a ledger entry and emails a notice (parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: &[],
+        ok: (
+            200,
+            "MOF JSON {v, code, msg, bankNo, accountNo (masked), enableRemit}",
+        ),
+    },
+    RouteDoc {
         method: "get",
         path: "/docs",
         tag: "probes",
@@ -1182,6 +1358,75 @@ Each file then takes the batch path (as `POST /v1/batches`): its own result, acc
             problems: vec![p(400, &["LOVE_CODE_QUERY"], "q is missing, empty, longer than 30 characters, has control characters, or another parameter is given")],
             ..Detail::default()
         },
+        ("post", "/v1/carrier/registrations") => Detail {
+            description: Some(format!("{LANG_NOTE} One barcode per phone number and per address. The confirmation code is stored only as its SHA-256, single use, 30 minutes, 5 attempts. Without `[smtp]` configured: 503 MAIL_NOT_CONFIGURED and nothing stored.")),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["email", "phone"], "properties": {
+                "email": {"type": "string", "maxLength": 254, "pattern": "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$", "example": "citizen@example.com"}, "phone": {"type": "string", "pattern": "^09[0-9]{8}$", "example": "0912345678"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": "^[!-~]*([A-Za-z][!-~]*[0-9]|[0-9][!-~]*[A-Za-z])[!-~]*$", "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
+                "example": {"email": "citizen@example.com", "phone": "0912345678", "verification_code": "Code1234"}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["id", "expires_unix"], "properties": {"id": {"type": "string"}, "expires_unix": {"type": "integer"}}}))),
+            problems: vec![
+                p(400, &["BODY_INVALID", "EMAIL_FORMAT", "PHONE_FORMAT", "VERIFICATION_CODE_WEAK"], "the body is not the documented object, or a field breaks its rule"),
+                p(409, &["CONTACT_REGISTERED"], "the phone number or address holds a barcode already"),
+                p(503, &["MAIL_NOT_CONFIGURED"], "this site has no SMTP configured (Retry-After)"),
+            ],
+            ..Detail::default()
+        },
+        ("post", "/v1/carrier/registrations/{id}/confirm") => Detail {
+            description: Some(format!("{LANG_NOTE} Every attempt is counted before the code is compared (constant time); the barcode is random and unique.")),
+            params: vec![("id", json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}))],
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["code"], "properties": {
+                "code": {"type": "string", "pattern": "^[0-9]{8}$", "description": "the 8-digit code from the mail"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": "^[!-~]*([A-Za-z][!-~]*[0-9]|[0-9][!-~]*[A-Za-z])[!-~]*$", "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
+                "example": {"code": "12345678"}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["carrier_type", "carrier_id"], "properties": {"carrier_type": {"type": "string"}, "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}}}))),
+            problems: vec![
+                p(400, &["BODY_INVALID", "VERIFICATION_CODE_WEAK", "VERIFICATION_CODE_REQUIRED"], "the body is not the documented object; no verification code chosen at registration nor given now"),
+                p(401, &["CONFIRMATION_INVALID"], "unknown id or wrong code (one answer)"),
+                p(409, &["CONFIRMATION_USED", "CONTACT_REGISTERED"], "the code was used already; the phone or address was registered meanwhile"),
+                p(410, &["CONFIRMATION_EXPIRED", "CONFIRMATION_EXHAUSTED"], "the code expired, or too many attempts: register again"),
+            ],
+            ..Detail::default()
+        },
+        ("post", "/v1/carrier/verification-code") => Detail {
+            description: Some(format!("{LANG_NOTE} The old code is checked like a login (attempt budgets); a wrong carrier and a wrong code are one answer.")),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["carrier_id", "old_verification_code", "new_verification_code"], "properties": {
+                "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}, "old_verification_code": {"type": "string", "minLength": 1, "maxLength": 64}, "new_verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": "^[!-~]*([A-Za-z][!-~]*[0-9]|[0-9][!-~]*[A-Za-z])[!-~]*$", "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
+                "example": {"carrier_id": "/ABC+123", "old_verification_code": "Code1234", "new_verification_code": "Newer123"}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["carrier_type", "carrier_id"], "properties": {"carrier_type": {"type": "string"}, "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}}}))),
+            problems: vec![
+                p(400, &["BODY_INVALID", "VERIFICATION_CODE_WEAK"], "the body is not the documented object, or the new code breaks the rule"),
+                p(401, &["CARRIER_AUTH"], "the carrier or its verification code is wrong"),
+                p(429, &["CARRIER_LOCKED"], "too many failed codes on this carrier (Retry-After)"),
+                p(503, &["BUSY"], "busy: retry shortly"),
+            ],
+            ..Detail::default()
+        },
+        ("post", "/v1/carrier/verification-code/reset") => Detail {
+            description: Some(format!("{LANG_NOTE} The same answer whether or not the phone and address match a carrier.")),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["email", "phone"], "properties": {
+                "email": {"type": "string", "maxLength": 254, "pattern": "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$", "example": "citizen@example.com"}, "phone": {"type": "string", "pattern": "^09[0-9]{8}$", "example": "0912345678"}},
+                "example": {"email": "citizen@example.com", "phone": "0912345678"}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["id", "expires_unix"], "properties": {"id": {"type": "string"}, "expires_unix": {"type": "integer"}}}))),
+            problems: vec![
+                p(400, &["BODY_INVALID", "EMAIL_FORMAT", "PHONE_FORMAT"], "the body is not the documented object, or a field breaks its rule"),
+                p(503, &["MAIL_NOT_CONFIGURED"], "this site has no SMTP configured (Retry-After)"),
+            ],
+            ..Detail::default()
+        },
+        ("post", "/v1/carrier/verification-code/reset/{id}/confirm") => Detail {
+            description: Some(format!("{LANG_NOTE} Single use, 30 minutes, 5 attempts.")),
+            params: vec![("id", json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}))],
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["code", "verification_code"], "properties": {
+                "code": {"type": "string", "pattern": "^[0-9]{8}$", "description": "the 8-digit code from the mail"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": "^[!-~]*([A-Za-z][!-~]*[0-9]|[0-9][!-~]*[A-Za-z])[!-~]*$", "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
+                "example": {"code": "12345678", "verification_code": "Reset2024"}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["carrier_type", "carrier_id"], "properties": {"carrier_type": {"type": "string"}, "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}}}))),
+            problems: vec![
+                p(400, &["BODY_INVALID", "VERIFICATION_CODE_WEAK"], "the body is not the documented object, or the new code breaks the rule"),
+                p(401, &["CONFIRMATION_INVALID"], "unknown id or wrong code (one answer)"),
+                p(409, &["CONFIRMATION_USED"], "the code was used already"),
+                p(410, &["CONFIRMATION_EXPIRED", "CONFIRMATION_EXHAUSTED"], "the code expired, or too many attempts"),
+            ],
+            ..Detail::default()
+        },
         ("post", "/v1/carrier/donations") => Detail {
             description: Some(format!("{LANG_NOTE} Donates one invoice on the carrier (number and date) to an NPO before the period's draw date (Taipei); a donation cannot be changed or undone.")),
             body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["invoice_number", "invoice_date", "love_code"], "properties": {
@@ -1235,6 +1480,7 @@ fn ops_role() -> (u16, String) {
 /// The MOF App API: one operation per path and method, the action enum and
 /// the union of the actions' parameters; MOF answers HTTP 200 with its own code.
 fn app_api_detail(r: &RouteDoc) -> Detail {
+    const REG_VERSIONS: [&str; 8] = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "1.0", "1.1"];
     const INV_APP: &[&str] = &[
         "invTerm",
         "type",
@@ -1315,6 +1561,57 @@ Wrong carrier or code answers 919 (one answer for both); a spent attempt budget 
 - `preserveCodeCheck`: `pCode` (a love code, 3 to 7 digits), `TxID` → `isExist`, `TxID`.\n\
 - `cardBin`, `creditCardBan`, `qryRecvRout`, `qryBanUnitTp`: not offered yet (902).\n\
 `TxID` (1 to 64 visible characters) is required and echoed; a malformed `barCode` or `pCode` is 901, not `isExist: N`.",
+        ),
+        "/PB2CAPIVAN/appCarreg/AppCarReg" => (
+            &["generalCarrierReg"],
+            &REG_VERSIONS,
+            &["email", "phoneNo", "isVerification"],
+            "`generalCarrierReg` (signed; `timeStamp`, `serial` required): `email`, `phoneNo` (09 and 8 digits), optional `isVerification` (Y/N) → `regId`, `expTimeStamp`. \
+A confirmation code is emailed; the citizen confirms with POST /v1/carrier/registrations/{regId}/confirm and chooses the verification code there. \
+901 names the parameter, 956 the phone or address holds a barcode already, 998 this site has no SMTP configured.",
+        ),
+        "/PB2CAPIVAN/MobBarCar/PubCarVerReg" => (
+            &["pubCarVerReg"],
+            &REG_VERSIONS,
+            &["email", "phoneNo", "verify", "isVerification"],
+            "`pubCarVerReg` (signed): as generalCarrierReg with `verify`, the verification code chosen now (8 to 16 characters with a letter and a digit; 901 otherwise).",
+        ),
+        "/PB2CAPIVAN/MobBarCar/ChangeVer" => (
+            &["changeVer"],
+            &REG_VERSIONS,
+            &["cardNo", "oldVerify", "newVerify"],
+            "`changeVer` (signed): `cardNo` (a mobile barcode), `oldVerify`, `newVerify` → `cardNo`. 919 carrier or old code wrong (one answer), 920 attempt budget spent, 901 for a `newVerify` breaking the rule. A notice is emailed.",
+        ),
+        "/PB2CAPIVAN/MobBarCar/ForgetVer" => (
+            &["forgetVer"],
+            &REG_VERSIONS,
+            &["email", "phoneNo"],
+            "`forgetVer` (signed): `email`, `phoneNo` → `regId`, `expTimeStamp`, the same answer whether or not they match a carrier; when they do, a reset code is emailed (confirm with POST /v1/carrier/verification-code/reset/{regId}/confirm).",
+        ),
+        "/PB2CAPIVAN/Carrier/AppGetBarcode" => (
+            &["getBarcode"],
+            &REG_VERSIONS,
+            &["phoneNo", "verificationCode"],
+            "`getBarcode` (not signed): `phoneNo`, `verificationCode` → `cardNo`. An unknown phone and a wrong code are one answer (919).",
+        ),
+        "/PB2CAPIVAN/PublicCarrier/AppBankInfo" => (
+            &["generalCarrierBank"],
+            &REG_VERSIONS,
+            &[
+                "cardType",
+                "cardNo",
+                "cardEncrypt",
+                "updateAcc",
+                "enableRemit",
+                "userIdType",
+                "rocID",
+                "winnerName",
+                "winnerPhone",
+                "bankNo",
+                "accountNo",
+            ],
+            "`generalCarrierBank` (signed): the carrier and its verification code, `updateAcc` (Y: change, N: read), `enableRemit` (Y/N), `userIdType` (1/2); with `updateAcc=Y` also `rocID`, `winnerName`, `winnerPhone`, `bankNo` (3 digits), `accountNo` (1 to 16 digits) → \
+`bankNo`, `accountNo` (masked), `enableRemit`. A change is a CARRIER_BANK_ACCOUNT ledger entry and emails a notice; 951 nothing registered (`updateAcc=N`); `rocID` and `winnerPhone` are checked, not kept.",
         ),
         _ => (
             &["qryCarrierAgg"],
@@ -1451,6 +1748,81 @@ Wrong carrier or code answers 919 (one answer for both); a spent attempt budget 
             "pCode",
             sref("LoveCode"),
             "preserveCodeCheck: the love code",
+        ),
+        (
+            "email",
+            json!({"type": "string", "maxLength": 254}),
+            "generalCarrierReg, pubCarVerReg, forgetVer: the citizen's address",
+        ),
+        (
+            "phoneNo",
+            json!({"type": "string", "maxLength": 16}),
+            "generalCarrierReg, pubCarVerReg, forgetVer, getBarcode: 09 and 8 digits",
+        ),
+        (
+            "isVerification",
+            json!({"enum": ["Y", "N"]}),
+            "generalCarrierReg, pubCarVerReg",
+        ),
+        (
+            "verify",
+            json!({"type": "string", "maxLength": 64}),
+            "pubCarVerReg: the verification code (8 to 16, a letter and a digit)",
+        ),
+        (
+            "oldVerify",
+            json!({"type": "string", "maxLength": 64}),
+            "changeVer: the current verification code",
+        ),
+        (
+            "newVerify",
+            json!({"type": "string", "maxLength": 64}),
+            "changeVer: the new verification code",
+        ),
+        (
+            "verificationCode",
+            json!({"type": "string", "maxLength": 64}),
+            "getBarcode: the verification code",
+        ),
+        (
+            "updateAcc",
+            json!({"enum": ["Y", "N"]}),
+            "generalCarrierBank: Y change, N read",
+        ),
+        (
+            "enableRemit",
+            json!({"enum": ["Y", "N"]}),
+            "generalCarrierBank",
+        ),
+        (
+            "userIdType",
+            json!({"enum": ["1", "2"]}),
+            "generalCarrierBank",
+        ),
+        (
+            "rocID",
+            json!({"type": "string", "maxLength": 16}),
+            "generalCarrierBank: the winner's ID (checked, not kept)",
+        ),
+        (
+            "winnerName",
+            json!({"type": "string", "maxLength": 64}),
+            "generalCarrierBank: the account holder",
+        ),
+        (
+            "winnerPhone",
+            json!({"type": "string", "maxLength": 16}),
+            "generalCarrierBank (checked, not kept)",
+        ),
+        (
+            "bankNo",
+            json!({"type": "string", "maxLength": 8}),
+            "generalCarrierBank: bank code, 3 digits",
+        ),
+        (
+            "accountNo",
+            json!({"type": "string", "maxLength": 32}),
+            "generalCarrierBank: account number, 1 to 16 digits",
         ),
     ];
     let common = [

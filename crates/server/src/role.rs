@@ -141,6 +141,31 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     ("get", "/v1/public/invoices/{number}", RouteClass::Read),
     ("get", "/v1/carrier/love-codes", RouteClass::Read),
     ("post", "/v1/carrier/donations", RouteClass::CitizenWrite),
+    (
+        "post",
+        "/v1/carrier/registrations",
+        RouteClass::CitizenWrite,
+    ),
+    (
+        "post",
+        "/v1/carrier/registrations/{id}/confirm",
+        RouteClass::CitizenWrite,
+    ),
+    (
+        "post",
+        "/v1/carrier/verification-code",
+        RouteClass::CitizenWrite,
+    ),
+    (
+        "post",
+        "/v1/carrier/verification-code/reset",
+        RouteClass::CitizenWrite,
+    ),
+    (
+        "post",
+        "/v1/carrier/verification-code/reset/{id}/confirm",
+        RouteClass::CitizenWrite,
+    ),
     // The MOF business API (POS barcode checks): reads.
     ("*", "/BIZAPIVAN/*", RouteClass::Read),
     // The MOF App API (some actions write: carrier registration, logins).

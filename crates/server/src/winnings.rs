@@ -6,6 +6,10 @@
 //! | `PUT /v1/carrier/bank-account` (Bearer token) `{bank_code, account_number, holder_name, verification_code}` | register the account prizes are deposited to — the token and the carrier's verification code again, counted like a login; recorded in the ledger as [`BANK_ACCOUNT_EVENT`] (masked account, hash of the sealed record); answers the masked form |
 //! | `GET /v1/carrier/bank-account` (Bearer token) | the masked form (`***1234`) |
 //!
+//! A change also queues a mail to the carrier's address (masked account
+//! only) when the carrier registered one and SMTP is configured; MOF's
+//! `generalCarrierBank` (`app_api/registration.rs`) does the same.
+//!
 //! A bank account is sealed with the site's master key (AES-256-GCM, purpose
 //! [`einvoice_secrets::purpose::BANK_ACCOUNT`], bound to its carrier) before it reaches the store; the
 //! store keeps only that and the masked form. Nothing but the masked form is
@@ -136,21 +140,66 @@ async fn put_account<S: Store>(
         }
     };
     crate::citizen::check_code(&st, &carrier, &code, &client_key(Some(addr))).await?;
-    // The ledger first: a change that is not recorded never happens.
-    st.store
-        .append_event(NewEntry {
-            kind: BANK_ACCOUNT_EVENT.into(),
-            key: format!("carrier/{}", carrier_key(&carrier)),
-            actor: format!("carrier:{}", carrier_key(&carrier)),
-            body: canonical_json(&bank_event_body(&rec)),
-        })
+    let cx = crate::carrier_life::registration::RegContext {
+        store: &st.store,
+        mail_from: st.opts.app_api.mail_from.as_deref(),
+        now,
+    };
+    let mail = bank_notice(&cx, &carrier, &rec)
         .await
-        .map_err(store_problem)?;
-    st.store
-        .put_bank_account(rec.clone())
+        .map_err(|e| e.problem(crate::carrier_life::i18n::Lang::En))?;
+    record_bank_account(&st.store, &carrier, &rec, mail, now)
         .await
         .map_err(store_problem)?;
     Ok(no_store(axum::Json(account_json(&rec)).into_response()))
+}
+
+/// The mail telling a carrier's address that its prize account changed
+/// (masked account only); none without a contact or without SMTP.
+pub(crate) async fn bank_notice<S: Store>(
+    cx: &crate::carrier_life::registration::RegContext<'_, S>,
+    carrier: &einvoice_core::Carrier,
+    rec: &BankAccountRecord,
+) -> Result<Option<einvoice_store::MailMessage>, crate::carrier_life::registration::RegError> {
+    let text = format!(
+        "The bank account your prizes are paid into was changed to bank {} account {}.\n\
+         您的中獎獎金匯款帳戶已變更為銀行代碼 {} 帳號 {}。\n\
+         If you did not do this, change your verification code now. 若非您本人操作，請立即變更驗證碼。\n",
+        rec.bank_code, rec.masked, rec.bank_code, rec.masked
+    );
+    crate::carrier_life::registration::notice(
+        cx,
+        carrier,
+        "bank",
+        "Prize bank account changed / 中獎獎金匯款帳戶已變更",
+        &text,
+    )
+    .await
+}
+
+/// Record a bank account change: the [`BANK_ACCOUNT_EVENT`] ledger entry
+/// first (a change that is not recorded never happens), then the sealed
+/// account, then the notice mail, if any.
+pub(crate) async fn record_bank_account<S: Store>(
+    store: &S,
+    carrier: &einvoice_core::Carrier,
+    rec: &BankAccountRecord,
+    mail: Option<einvoice_store::MailMessage>,
+    now: i64,
+) -> Result<(), einvoice_store::StoreError> {
+    store
+        .append_event(NewEntry {
+            kind: BANK_ACCOUNT_EVENT.into(),
+            key: format!("carrier/{}", carrier_key(carrier)),
+            actor: format!("carrier:{}", carrier_key(carrier)),
+            body: canonical_json(&bank_event_body(rec)),
+        })
+        .await?;
+    store.put_bank_account(rec.clone()).await?;
+    if let Some(m) = mail {
+        store.queue_mail(m, now).await?;
+    }
+    Ok(())
 }
 
 /// The ledger body of a bank account change: the bank code, the masked

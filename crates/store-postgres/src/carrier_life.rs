@@ -171,6 +171,10 @@ pub(crate) async fn apply_replays(
                 )
                 .await?
             }
+            CarrierLifeReplay::Carrier(c) => {
+                crate::carrier_reg::put_credential(t, c).await?;
+                1
+            }
         };
     }
     Ok(())

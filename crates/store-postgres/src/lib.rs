@@ -43,6 +43,7 @@
 mod append;
 mod attempts;
 mod carrier_life;
+mod carrier_reg;
 pub mod ceiling;
 mod draw;
 mod error;
@@ -72,7 +73,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const MAX_BATCH: usize = 256;
 
 /// The schema version this binary writes (see `src/migrations/`).
-pub const SCHEMA_VERSION: i32 = 10;
+pub const SCHEMA_VERSION: i32 = 11;
 
 /// Embedded migrations: (version, SQL); every version not yet recorded in
 /// `schema_migrations` is applied, in order (branches number their
@@ -86,6 +87,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (8, include_str!("migrations/0008_ledger_v2.sql")),
     (9, include_str!("migrations/0009_sync.sql")),
     (10, include_str!("migrations/0010_carrier_life.sql")),
+    (11, include_str!("migrations/0011_carrier_reg.sql")),
 ];
 
 /// The migrations a database kept at `counter` by the single

@@ -181,6 +181,10 @@ pub(crate) fn apply_replays(
                     period.key()
                 ])
                 .map_err(backend)?,
+            CarrierLifeReplay::Carrier(c) => {
+                crate::carrier_reg::put_credential(t, c)?;
+                1
+            }
         };
     }
     Ok(())

@@ -17,6 +17,7 @@ mod append;
 mod attempts;
 mod carrier_life;
 mod carrier_read;
+mod carrier_reg;
 pub mod ceiling;
 mod draw;
 pub mod footprint;

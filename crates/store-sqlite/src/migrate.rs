@@ -13,7 +13,7 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// The migrations: (version, SQL), in order.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_ledger_v2.sql")),
     (8, include_str!("migrations/0008_sync.sql")),
     (9, include_str!("migrations/0009_carrier_life.sql")),
+    (10, include_str!("migrations/0010_carrier_reg.sql")),
 ];
 
 /// Every SQL statement of the runner.

@@ -230,6 +230,9 @@ pub enum CarrierLifeReplay {
         /// The love code.
         love_code: LoveCode,
     },
+    /// A [`crate::CARRIER_REGISTERED`] or [`crate::CARRIER_VERIFICATION`]
+    /// entry: the carrier's record (and, on registration, its contact).
+    Carrier(crate::CarrierCredential),
 }
 
 /// Decode an [`NPO`] or [`DONATION`] entry (`None` for any other kind); a
@@ -237,16 +240,43 @@ pub enum CarrierLifeReplay {
 /// every entry of an import, so a donation finds its invoice whatever the
 /// order of the origins.
 pub fn replay_carrier_life(e: &LedgerEntry) -> Result<Option<CarrierLifeReplay>, StoreError> {
-    if e.kind != NPO && e.kind != DONATION {
+    let credential = e.kind == crate::CARRIER_REGISTERED || e.kind == crate::CARRIER_VERIFICATION;
+    if e.kind != NPO && e.kind != DONATION && !credential {
         return Ok(None);
     }
     let bad = |what: &str| StoreError::Corrupt(format!("{} entry {}: {what}", e.kind, e.seq));
+    if credential && e.withheld {
+        // Only a digest travelled: nothing to project (the body stays at its origin).
+        return Ok(None);
+    }
     let body: serde_json::Value = serde_json::from_slice(&e.body).map_err(|_| bad("not JSON"))?;
     let field = |k: &str| {
         body.get(k)
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| bad(k))
     };
+    if credential {
+        let kind = einvoice_core::CarrierType::parse(
+            field("carrier_type")?,
+            &einvoice_core::ids::CarrierTypes::default(),
+        )
+        .map_err(|_| bad("carrier_type"))?;
+        let carrier = Carrier::parse(kind, field("carrier_id")?).map_err(|_| bad("carrier_id"))?;
+        let contact = if e.kind == crate::CARRIER_REGISTERED {
+            Some(crate::CarrierContact {
+                carrier: carrier.clone(),
+                email: field("email")?.to_string(),
+                phone: field("phone")?.to_string(),
+            })
+        } else {
+            None
+        };
+        return Ok(Some(CarrierLifeReplay::Carrier(crate::CarrierCredential {
+            carrier,
+            verification_hash: field("verification_hash")?.to_string(),
+            contact,
+        })));
+    }
     let love_code = LoveCode::parse(field("love_code")?).map_err(|_| bad("love_code"))?;
     if e.kind == NPO {
         return Ok(Some(CarrierLifeReplay::Npo(NpoRecord {

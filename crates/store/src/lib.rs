@@ -21,6 +21,7 @@ mod attempts;
 mod blanks;
 mod canonical;
 mod carrier_life;
+mod carrier_reg;
 mod chain;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -39,6 +40,7 @@ mod winning;
 pub use attempts::{AttemptKey, Reservation};
 pub use canonical::canonical_json;
 pub use carrier_life::*;
+pub use carrier_reg::*;
 pub use chain::{BODY_DIGEST_MISMATCH, ChainCheck, HASH_MISMATCH, PREV_HASH_MISMATCH, SEQ_GAP};
 pub use draw::*;
 pub use entry::{
@@ -70,7 +72,7 @@ pub type AppendOutcome = Result<Receipt, Rejection>;
 /// Errors of the backend itself (unreachable database, timeout) are
 /// [`StoreError`]; the server maps [`StoreError::Unavailable`] to 503 with
 /// `Retry-After`.
-pub trait Store: Clone + Send + Sync + 'static + CarrierLifeStore {
+pub trait Store: Clone + Send + Sync + 'static + CarrierLifeStore + CarrierRegStore {
     // ---- the ledger -------------------------------------------------------
 
     /// This site's id (the `origin` of entries it appends).

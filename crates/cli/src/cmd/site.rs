@@ -171,6 +171,18 @@ async fn run_site<S: Store>(
     backend: String,
     watch_stdin: bool,
 ) -> anyhow::Result<ExitCode> {
+    // Mail (registration codes, notices) leaves through `[smtp]`; without it
+    // the routes that need mail answer MAIL_NOT_CONFIGURED.
+    let mail = match &cfg.smtp.url {
+        Some(url) => Some(einvoice_server::mail::MailSender::new(
+            url,
+            cfg.smtp
+                .from
+                .as_deref()
+                .unwrap_or(einvoice_server::mail::DEFAULT_FROM),
+        )?),
+        None => None,
+    };
     let opts = SiteOptions {
         rules: if cfg.sandbox {
             Rules::sandbox()
@@ -181,6 +193,7 @@ async fn run_site<S: Store>(
         role: std::sync::Arc::new(cfg.site_role()),
         app_api: einvoice_server::app_api::AppApiConfig {
             require_signature: cfg.app_api.require_signature,
+            mail_from: mail.as_ref().map(|m| m.from_address()),
             ..Default::default()
         },
         uploads: cfg.upload_options(),
@@ -220,6 +233,14 @@ async fn run_site<S: Store>(
                 std::future::pending::<()>(),
             ));
         }
+    }
+    if let Some(m) = mail {
+        eprintln!("einvoice: sending mail through SMTP (worker {})", m.worker);
+        tokio::spawn(einvoice_server::mail::run(
+            store.clone(),
+            m,
+            std::future::pending::<()>(),
+        ));
     }
     let app = router(store.clone(), Sealer::new(&key), opts);
     crate::cmd::sync::start(&cfg.sync, store, app.clone()).await?;
@@ -393,6 +414,22 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
     creds.base_url = base_url;
     write_private(&creds_path, &serde_json::to_vec_pretty(&creds)?)?;
     print_welcome(&creds, &creds_path);
+    // The demo's mail (registration codes, notices) goes to a local SMTP
+    // catcher (`python3 -m aiosmtpd -n -l 127.0.0.1:2525`, or
+    // EINVOICE_SMTP_URL); while none listens, it waits in the outbox.
+    let smtp_url =
+        std::env::var("EINVOICE_SMTP_URL").unwrap_or_else(|_| "smtp://127.0.0.1:2525".into());
+    let mail = einvoice_server::mail::MailSender::new(
+        &smtp_url,
+        "einvoice demo <noreply@einvoice.localhost>",
+    )?;
+    println!("  mail      {smtp_url} (registration codes; run a local SMTP catcher to read them)");
+    let mail_from = Some(mail.from_address());
+    tokio::spawn(einvoice_server::mail::run(
+        store.clone(),
+        mail,
+        std::future::pending::<()>(),
+    ));
     serve_site(
         listener,
         router(
@@ -402,6 +439,7 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
             SiteOptions {
                 app_api: einvoice_server::app_api::AppApiConfig {
                     require_signature: true,
+                    mail_from,
                     ..Default::default()
                 },
                 uploads: demo_upload_options()?,

@@ -199,7 +199,7 @@ async fn qry_love_code<S: Store>(st: &AppState<S>, p: &Params) -> Result<Map<Str
 }
 
 /// `timeStamp` within the window, `expTimeStamp` (if sent) not passed.
-fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
+pub(super) fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
     let now = st.cfg.clock.now_unix();
     let unix = |k: &str, s: &str| {
         s.trim()
@@ -222,7 +222,11 @@ fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
 }
 
 /// The carrier of `cardType` + `cardNo`, authenticated by `cardEncrypt`.
-async fn carrier_of<S: Store>(st: &AppState<S>, p: &Params, client: &str) -> Result<Carrier, Fail> {
+pub(super) async fn carrier_of<S: Store>(
+    st: &AppState<S>,
+    p: &Params,
+    client: &str,
+) -> Result<Carrier, Fail> {
     let kind = CarrierType::parse(p.req("cardType")?, &CarrierTypes::default())
         .map_err(|_| fail(code::PARAM, "cardType is not an accepted carrier type"))?;
     let carrier = Carrier::parse(kind, p.req("cardNo")?)

@@ -9,6 +9,7 @@
 //! | [`INV_SERV_PATH`] `/PB2CAPIVAN/invServ/InvServ` | `carrierInvChk`, `carrierInvDetail` |
 //! | [`DONATE_PATH`], [`LOVE_CODE_PATH`], [`BIZ_PATH`] | `carrierInvDnt`, `qryLoveCode`, `bcv`, `preserveCodeCheck` (`lifecycle.rs`, `biz.rs`) |
 //! | [`AGGREGATE_PATH`] | `qryCarrierAgg`: answered `902` (not offered yet) |
+//! | [`CARRIER_REG_PATH`], [`PUB_CAR_VER_REG_PATH`], [`CHANGE_VER_PATH`], [`FORGET_VER_PATH`], [`GET_BARCODE_PATH`], [`CARRIER_BANK_PATH`] | `generalCarrierReg`, `pubCarVerReg`, `changeVer`, `forgetVer`, `getBarcode`, `generalCarrierBank` (`registration.rs`) |
 //!
 //! Parameters are form-encoded (POST body) or in the query string (GET); both
 //! are read, a name given twice is refused. Every answer is HTTP 200 with a JSON
@@ -35,6 +36,7 @@
 //! | 919 | carrier id or verification code wrong (one answer for both: no enumeration) |
 //! | 920 | carrier soft-locked after repeated failures; `msg` says when to retry |
 //! | 951 | not found (no such invoice, or winning numbers not published) |
+//! | 956 | the phone number or email address holds a mobile barcode already (`registration.rs`) |
 //! | 998 | temporarily unavailable (the store failed); retry later |
 //!
 //! # Signatures
@@ -97,6 +99,7 @@ mod carrier;
 mod invoice;
 mod lifecycle;
 mod parameters;
+mod registration;
 mod router;
 mod signature;
 mod state;
@@ -106,6 +109,10 @@ pub use crate::carrier_auth::hash_verification_code;
 pub use crate::password::HashError;
 pub use biz::BIZ_PATH;
 pub use lifecycle::LOVE_CODE_PATH;
+pub use registration::{
+    CARRIER_BANK_PATH, CARRIER_REG_PATH, CHANGE_VER_PATH, FORGET_VER_PATH, GET_BARCODE_PATH,
+    PUB_CAR_VER_REG_PATH,
+};
 pub use router::{
     ACCEPTED_VERSIONS, AGGREGATE_PATH, DONATE_PATH, INV_APP_PATH, INV_SERV_PATH, router,
     router_with,

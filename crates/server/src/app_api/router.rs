@@ -40,6 +40,7 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: AppApiConfig) -> Rou
         .route(INV_APP_PATH, get(inv_app::<S>).post(inv_app::<S>))
         .route(INV_SERV_PATH, get(inv_serv::<S>).post(inv_serv::<S>))
         .merge(super::lifecycle::routes::<S>())
+        .merge(super::registration::routes::<S>())
         .route(AGGREGATE_PATH, get(not_offered).post(not_offered))
         .with_state(st)
 }

@@ -28,6 +28,10 @@ pub struct AppApiConfig {
     pub app_per_minute: u32,
     /// Requests one appID may send at once.
     pub app_burst: u32,
+    /// The sender address of the site's mail, when SMTP is configured
+    /// (`[smtp]`); without it, registrations and resets answer
+    /// `MAIL_NOT_CONFIGURED` (shared with the citizen REST routes).
+    pub mail_from: Option<String>,
 }
 
 impl Default for AppApiConfig {
@@ -41,6 +45,7 @@ impl Default for AppApiConfig {
             client_burst: 120,
             app_per_minute: 60_000,
             app_burst: 6_000,
+            mail_from: None,
         }
     }
 }

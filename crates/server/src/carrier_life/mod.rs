@@ -7,6 +7,9 @@
 //! | `GET /v1/carrier/love-codes?q=` | NPOs of the directory (愛心碼) whose love code starts with `q` or whose name contains it (MOF `qryLoveCode`); per-client limit |
 //! | `POST /v1/carrier/donations` (Bearer token) `{invoice_number, invoice_date, love_code}` | donate one invoice of the carrier (MOF `carrierInvDnt`): a `DONATION` ledger entry; `201` with its receipt |
 //!
+//! Registration by email and the verification code's change and reset:
+//! [`registration`].
+//!
 //! Refusals: `400 LOVE_CODE_QUERY`, `400 BODY_INVALID`, `400
 //! INVOICE_NUMBER_FORMAT` / `NPOBAN_FORMAT` / `DATE_FORMAT`, `404
 //! DONATION_INVOICE_NOT_FOUND`, `409 DONATION_ALREADY_DONATED` /
@@ -17,6 +20,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod i18n;
+pub mod registration;
 
 use crate::carrier_token::CarrierToken;
 use crate::clock::Clock;
@@ -52,7 +56,8 @@ pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
     Router::new()
         .route("/v1/carrier/love-codes", get(love_codes::<S>))
         .route("/v1/carrier/donations", post(donate::<S>))
-        .with_state(st)
+        .with_state(st.clone())
+        .merge(registration::routes(st))
 }
 
 /// Today in Taipei (UTC+8), by `clock`.

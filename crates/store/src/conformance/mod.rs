@@ -10,6 +10,7 @@ mod append;
 mod attempts;
 mod carrier_life;
 mod carrier_read;
+mod carrier_reg;
 mod draw;
 mod fixtures;
 mod io;
@@ -24,6 +25,7 @@ pub use append::*;
 pub use attempts::*;
 pub use carrier_life::*;
 pub use carrier_read::*;
+pub use carrier_reg::*;
 pub use draw::*;
 pub use fixtures::*;
 pub use io::*;
@@ -48,7 +50,8 @@ macro_rules! store_conformance {
             draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
             draw_freeze_ledger, draw_winners_ledger, carrier_read_path, new_entries_are_v2,
-            v1_chains_keep_verifying, sync_pages, npo_directory, donations);
+            v1_chains_keep_verifying, sync_pages, npo_directory, donations,
+            carrier_registration, mail_outbox);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
