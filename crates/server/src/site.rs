@@ -88,6 +88,10 @@ pub fn router<S: Store>(store: S, sealer: Sealer, mut opts: SiteOptions) -> Rout
             Duration::from_millis(opts.limits.request_timeout_ms),
             timeout,
         ))
+        .layer(middleware::from_fn_with_state(
+            opts.soc.clone(),
+            crate::soc::refuse_blocked,
+        ))
         .layer(middleware::from_fn(record_metrics))
 }
 

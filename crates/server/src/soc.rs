@@ -12,13 +12,15 @@
 
 use einvoice_soc::log::LogError;
 use einvoice_soc::{
-    Actor, AlertLine, AttrKey, Detector, EventClass, EventLog, Incident, IncidentBook, Label,
-    MemoryLog, Outcome, Redacted, SecurityEvent, Severity, SqliteLog, builtin_rules,
+    Actor, AlertLine, AttrKey, BlockList, Cidr, Detector, EventClass, EventLog, Incident,
+    IncidentBook, Label, MemoryLog, Outcome, Redacted, ResponseAction, SecurityEvent, Severity,
+    SqliteLog, builtin_rules,
 };
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Events waiting for the worker at most; more are dropped and counted.
 pub const QUEUE: usize = 16_384;
@@ -33,6 +35,8 @@ struct View {
     book: IncidentBook,
     /// Events the log refused to store (the worker goes on detecting).
     log_errors: u64,
+    /// Events the worker has handled (stored or not, fed to the detector).
+    handled: u64,
 }
 
 struct Inner {
@@ -41,6 +45,10 @@ struct Inner {
     /// The log, until the worker takes it.
     log: Mutex<Option<Box<dyn EventLog>>>,
     view: Arc<Mutex<View>>,
+    /// Client blocks in force at the edge ([`refuse_blocked`]).
+    blocks: RwLock<BlockList>,
+    /// Whether `blocks` may hold an entry (the edge skips the lock when not).
+    any_blocks: AtomicBool,
 }
 
 /// The handle request handlers report security events to: cheap to clone,
@@ -89,6 +97,8 @@ impl SecurityEvents {
                 tx: OnceLock::new(),
                 log: Mutex::new(Some(log)),
                 view: Arc::default(),
+                blocks: RwLock::default(),
+                any_blocks: AtomicBool::new(false),
             }),
         }
     }
@@ -220,6 +230,24 @@ impl SecurityEvents {
         });
     }
 
+    /// Apply a response action at the edge (`block_client`, `unblock_client`;
+    /// others are not the edge's).
+    pub fn apply(&self, action: &ResponseAction) {
+        if let Ok(mut b) = self.inner.blocks.write() {
+            b.apply(action);
+            b.prune(now_ms());
+            self.inner.any_blocks.store(!b.is_empty(), Ordering::Release);
+        }
+    }
+
+    /// The block in force for client address `ip` now, if any.
+    pub fn blocked(&self, ip: IpAddr) -> Option<Cidr> {
+        if !self.inner.any_blocks.load(Ordering::Acquire) {
+            return None;
+        }
+        self.inner.blocks.read().ok()?.blocked(ip, now_ms())
+    }
+
     /// The alerts raised so far, oldest first.
     pub fn alerts(&self) -> Vec<AlertLine> {
         self.inner
@@ -238,7 +266,12 @@ impl SecurityEvents {
             .unwrap_or_default()
     }
 
-    /// Events the log failed to store.
+    /// Events the worker has handled so far (fed to the detector).
+    pub fn handled(&self) -> u64 {
+        self.inner.view.lock().map(|v| v.handled).unwrap_or(0)
+    }
+
+    /// Batches the log failed to store.
     pub fn log_errors(&self) -> u64 {
         self.inner.view.lock().map(|v| v.log_errors).unwrap_or(0)
     }
@@ -265,8 +298,10 @@ fn worker(rx: Receiver<SecurityEvent>, log: Box<dyn EventLog>, view: Arc<Mutex<V
         for e in &batch {
             raised.extend(detector.feed(e));
         }
+        let n = batch.len() as u64;
         let stored = log.append_all(batch);
         let Ok(mut v) = view.lock() else { return };
+        v.handled += n;
         if let Err(e) = stored {
             v.log_errors += 1;
             eprintln!("einvoice: soc: event log: {e}");
@@ -342,4 +377,29 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The edge layer: a request from a blocked client address is answered
+/// `403 CLIENT_BLOCKED` before any route runs (a block is a response action
+/// of the SOC, `POST /v1/soc/blocks`).
+pub async fn refuse_blocked(
+    axum::extract::State(events): axum::extract::State<SecurityEvents>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(range) = ip.and_then(|ip| events.blocked(ip)) {
+        return crate::problem::Problem::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "CLIENT_BLOCKED",
+            format!("this client address is blocked ({range}) by the security operations center"),
+        )
+        .public_detail()
+        .into_response();
+    }
+    next.run(req).await
 }

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod proof;
 pub mod site;
 pub mod site_role;
+pub mod soc;
 pub mod store_args;
 pub mod sync;
 

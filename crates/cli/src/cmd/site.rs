@@ -150,6 +150,8 @@ async fn run_site<S: Store>(
             require_signature: cfg.app_api.require_signature,
             ..Default::default()
         },
+        soc: einvoice_server::soc::SecurityEvents::open(Some(&cfg.data))
+            .with_context(|| format!("cannot open the SOC event log in {}", cfg.data.display()))?,
         ..SiteOptions::default()
     };
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
@@ -355,6 +357,7 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
                     require_signature: true,
                     ..Default::default()
                 },
+                soc: einvoice_server::soc::SecurityEvents::open(Some(&a.store.data))?,
                 ..SiteOptions::default()
             },
         ),
