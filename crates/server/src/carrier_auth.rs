@@ -65,7 +65,9 @@ pub async fn authenticate<S: Store>(
         .await
         .map_err(|e| match e {
             password::Counted::Locked(secs) => {
-                lockout.events.carrier_code_failed(&carrier_key(carrier), client, "locked");
+                lockout
+                    .events
+                    .carrier_code_failed(&carrier_key(carrier), client, "locked");
                 CarrierAuthError::Locked(secs)
             }
             password::Counted::Busy(b) => CarrierAuthError::Busy(b),
@@ -77,7 +79,9 @@ pub async fn authenticate<S: Store>(
             Ok(())
         }
         Err(spent) => {
-            lockout.events.carrier_code_failed(&carrier_key(carrier), client, "wrong_code");
+            lockout
+                .events
+                .carrier_code_failed(&carrier_key(carrier), client, "wrong_code");
             tokio::time::sleep(lockout.delay(spent)).await;
             Err(CarrierAuthError::Wrong)
         }

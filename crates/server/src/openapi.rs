@@ -419,7 +419,10 @@ pub const ROUTES: &[RouteDoc] = &[
         auth: Auth::OperatorSession,
         query: &[],
         body: &[],
-        ok: (200, "{alerts: [{rule, severity, key, opened_at, incident, events}]}"),
+        ok: (
+            200,
+            "{alerts: [{rule, severity, key, opened_at, incident, events}]}",
+        ),
     },
     RouteDoc {
         method: "get",

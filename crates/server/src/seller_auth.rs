@@ -64,7 +64,10 @@ impl<S: Store> FromRequest<Arc<SiteState<S>>> for Signed {
         let method = req.method().clone();
         let uri = req.uri().clone();
         let headers = req.headers().clone();
-        let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        let client = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
         let body = Bytes::from_request(req, st)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -73,7 +76,9 @@ impl<S: Store> FromRequest<Arc<SiteState<S>>> for Signed {
             .map_err(|p| {
                 if p.code == "AUTH_SIGNATURE" {
                     let key_id = headers.get(sign::KEY_HEADER).and_then(|v| v.to_str().ok());
-                    st.opts.soc.signature_failed(key_id, &client_key(client), &p.code);
+                    st.opts
+                        .soc
+                        .signature_failed(key_id, &client_key(client), &p.code);
                 }
                 p.into_response()
             })?;

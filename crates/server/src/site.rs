@@ -50,8 +50,7 @@ pub fn router<S: Store>(store: S, sealer: Sealer, mut opts: SiteOptions) -> Rout
     let st = Arc::new(SiteState {
         seller_limit: Limiter::new(l.seller_per_second, l.seller_burst).reporting("seller", ev),
         public_limit: Limiter::new(l.public_per_second, l.public_burst).reporting("public", ev),
-        carrier_limit: Limiter::new(l.carrier_per_second, l.carrier_burst)
-            .reporting("carrier", ev),
+        carrier_limit: Limiter::new(l.carrier_per_second, l.carrier_burst).reporting("carrier", ev),
         store: store.clone(),
         sealer: sealer.clone(),
         opts: opts.clone(),

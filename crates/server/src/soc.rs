@@ -18,8 +18,8 @@ use einvoice_soc::{
 };
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 /// Events waiting for the worker at most; more are dropped and counted.
@@ -236,7 +236,9 @@ impl SecurityEvents {
         if let Ok(mut b) = self.inner.blocks.write() {
             b.apply(action);
             b.prune(now_ms());
-            self.inner.any_blocks.store(!b.is_empty(), Ordering::Release);
+            self.inner
+                .any_blocks
+                .store(!b.is_empty(), Ordering::Release);
         }
     }
 

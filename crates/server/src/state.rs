@@ -76,7 +76,11 @@ impl Limiter {
     }
 
     /// Report each refusal to `events` as a `rate_limited` event of `name`.
-    pub(crate) fn reporting(mut self, name: &'static str, events: &crate::soc::SecurityEvents) -> Self {
+    pub(crate) fn reporting(
+        mut self,
+        name: &'static str,
+        events: &crate::soc::SecurityEvents,
+    ) -> Self {
         self.report = Some((name, events.clone()));
         self
     }

@@ -83,7 +83,10 @@ async fn wait_for_alert(url: &str, token: &str, rule: &str) -> Value {
         {
             return a.clone();
         }
-        assert!(Instant::now() < deadline, "no {rule} alert within 60 s: {v}");
+        assert!(
+            Instant::now() < deadline,
+            "no {rule} alert within 60 s: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -131,15 +134,25 @@ async fn guessing_and_enumeration_raise_alerts_and_incidents_honest_traffic_none
     // Only the soc role reads the console; an operator without it is refused.
     let op_token = login("nora", &nora).await;
     let (st, v) = soc_get(&url, &op_token, "alerts").await;
-    assert_eq!((st, v["code"].as_str()), (403, Some("ROLE_FORBIDDEN")), "{v}");
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (403, Some("ROLE_FORBIDDEN")),
+        "{v}"
+    );
     let (st, _) = soc_get(&url, "not-a-session", "alerts").await;
     assert_eq!(st, 401);
 
     // Honest traffic from another client: a typo, then the right code; a
     // couple of lookups of invoices the citizen mistyped.
     let honest = client(HONEST);
-    assert_eq!(carrier_login(&honest, &url, "/HON+EST", "Z9Y8X0").await, 401);
-    assert_eq!(carrier_login(&honest, &url, "/HON+EST", "Z9Y8X7").await, 200);
+    assert_eq!(
+        carrier_login(&honest, &url, "/HON+EST", "Z9Y8X0").await,
+        401
+    );
+    assert_eq!(
+        carrier_login(&honest, &url, "/HON+EST", "Z9Y8X7").await,
+        200
+    );
     for n in ["AB12345678", "AB12345679"] {
         assert_eq!(lookup(&honest, &url, n).await, 404);
     }
@@ -152,7 +165,10 @@ async fn guessing_and_enumeration_raise_alerts_and_incidents_honest_traffic_none
     for i in 0..12 {
         answers.push(carrier_login(&attacker, &url, "/ABC+123", &format!("GUES{i:02}")).await);
     }
-    assert!(answers.iter().all(|s| *s == 401 || *s == 429), "{answers:?}");
+    assert!(
+        answers.iter().all(|s| *s == 401 || *s == 429),
+        "{answers:?}"
+    );
     assert!(answers.contains(&429), "the lockout answered: {answers:?}");
     let alert = wait_for_alert(&url, &token, "carrier-code-guessing").await;
     let took = started.elapsed();
@@ -163,7 +179,10 @@ async fn guessing_and_enumeration_raise_alerts_and_incidents_honest_traffic_none
     assert!(took < Duration::from_secs(60));
     assert_eq!(alert["key"], "3J0002:/ABC+123", "{alert}");
     assert_eq!(alert["severity"], "high");
-    assert!(alert["incident"].as_u64().is_some_and(|i| i >= 1), "{alert}");
+    assert!(
+        alert["incident"].as_u64().is_some_and(|i| i >= 1),
+        "{alert}"
+    );
     assert!(alert["opened_at"].as_u64().is_some(), "{alert}");
 
     // The enumeration run: many distinct invoice numbers from one client.
@@ -194,10 +213,17 @@ async fn guessing_and_enumeration_raise_alerts_and_incidents_honest_traffic_none
     let mut rules: Vec<&str> = alerts.iter().filter_map(|a| a["rule"].as_str()).collect();
     rules.sort_unstable();
     rules.dedup();
-    assert_eq!(rules, ["carrier-code-guessing", "invoice-enumeration"], "{v}");
+    assert_eq!(
+        rules,
+        ["carrier-code-guessing", "invoice-enumeration"],
+        "{v}"
+    );
     for a in alerts {
         let key = a["key"].as_str().unwrap_or_default();
-        assert!(!key.contains("HON+EST") && key != HONEST, "honest traffic alerted: {a}");
+        assert!(
+            !key.contains("HON+EST") && key != HONEST,
+            "honest traffic alerted: {a}"
+        );
     }
 
     // Nothing secret reached the stored events, and the stored log replays
@@ -263,13 +289,24 @@ async fn a_block_stops_the_attacker_and_serves_others() {
                 .send()
                 .await
                 .expect("block");
-            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     let (st, v) = block(json!({"range": "0.0.0.0/0", "minutes": 10})).await;
-    assert_eq!((st, v["code"].as_str()), (422, Some("BLOCK_INVALID")), "{v}");
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (422, Some("BLOCK_INVALID")),
+        "{v}"
+    );
     let (st, v) = block(json!({"range": ATTACKER, "minutes": 0})).await;
-    assert_eq!((st, v["code"].as_str()), (422, Some("BLOCK_INVALID")), "{v}");
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (422, Some("BLOCK_INVALID")),
+        "{v}"
+    );
     let (st, v) = block(json!({"range": ATTACKER, "minutes": 10})).await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["range"], format!("{ATTACKER}/32"));

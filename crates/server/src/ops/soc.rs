@@ -67,5 +67,7 @@ pub(super) async fn block<S: Store>(
     )
     .await?;
     st.cfg.soc.apply(&action);
-    Ok(Json(json!({"range": range.to_string(), "until_ms": until_ms})))
+    Ok(Json(
+        json!({"range": range.to_string(), "until_ms": until_ms}),
+    ))
 }
