@@ -328,3 +328,62 @@ async fn a_block_stops_the_attacker_and_serves_others() {
     assert_eq!(lookup(&other, &url, "AB12345678").await, 404);
     assert_eq!(carrier_login(&other, &url, "/ABC+123", "GUESS1").await, 401);
 }
+
+/// The same guessing attack through the MOF App API (`carrierInvChk`)
+/// reaches the same detector: the attempt budget in `carrier_auth` is the
+/// one place both APIs report from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_through_the_app_api_raises_the_guessing_alert() {
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(1);
+    common::put_carrier(&store, "/APP+123", "A1B2C3").await;
+    common::put_test_app(&store, &sealer, "0123456789abcdef0123456789abcdef").await;
+    let mut opts: SiteOptions = common::fast_site_options();
+    let events = SecurityEvents::default();
+    opts.soc = events.clone();
+    let site = common::serve_site(store, dir, sealer, opts).await;
+    let url = format!("{}{}", site.url, einvoice_server::app_api::INV_SERV_PATH);
+    let started = Instant::now();
+    let mut codes = Vec::new();
+    for i in 0..12 {
+        let ts = common::now().to_string();
+        let guess = format!("GUES{i:02}");
+        let (status, v) = common::post_form(
+            &url,
+            &[
+                ("version", "0.5"),
+                ("action", "carrierInvChk"),
+                ("cardType", "3J0002"),
+                ("cardNo", "/APP+123"),
+                ("cardEncrypt", &guess),
+                ("startDate", "2025/01/01"),
+                ("endDate", "2025/01/31"),
+                ("onlyWinningInv", "N"),
+                ("timeStamp", &ts),
+                ("appID", common::TEST_APP),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        codes.push(v["code"].as_u64().unwrap_or(0));
+    }
+    assert!(codes.iter().all(|c| *c != 200), "{codes:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alert = loop {
+        if let Some(a) = events
+            .alerts()
+            .into_iter()
+            .find(|a| a.rule == "carrier-code-guessing")
+        {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "no alert within 60 s: {codes:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "carrierInvChk guessing: attack start to alert: {} ms (answers {codes:?})",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(alert.key, "3J0002:/APP+123");
+    assert_eq!(events.incidents().len(), 1);
+}
