@@ -60,6 +60,9 @@ enum Command {
     /// Site-to-site sync: status and agreement between sites.
     #[command(subcommand)]
     Sync(cmd::sync::SyncCommand),
+    /// The security operations center: alerts from a site's security events.
+    #[command(subcommand)]
+    Soc(cmd::soc::SocCommand),
     /// Benchmarks (print medians and ratios to baselines measured in the same run).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Ledger(c) => cmd::ledger::ledger(c),
         Command::Ca(c) => cmd::ca::ca(c),
         Command::Sync(c) => cmd::sync::sync(c),
+        Command::Soc(c) => cmd::soc::soc(c),
         Command::Migrate(a) => cmd::migrate::migrate(a),
         Command::Export(a) => cmd::export_import::export(a),
         Command::Import(a) => cmd::export_import::import(a),

@@ -9,7 +9,9 @@
 //! parallel guesses cannot outrun the count (the count lives in the store:
 //! it holds across every API node of a PostgreSQL site), and an attempt the
 //! client abandons stays counted. An unknown carrier is counted and costs
-//! the same Argon2 work as a known one, and gets the same answer.
+//! the same Argon2 work as a known one, and gets the same answer. Wrong codes
+//! and lockout refusals are reported to the site's SOC
+//! ([`Lockout::events`]), without the code.
 
 use crate::clock::Clock;
 use crate::lockout::Lockout;
@@ -62,7 +64,12 @@ pub async fn authenticate<S: Store>(
     let ok = password::check_counted(store, keys.clone(), clock.now_unix(), code, phc)
         .await
         .map_err(|e| match e {
-            password::Counted::Locked(secs) => CarrierAuthError::Locked(secs),
+            password::Counted::Locked(secs) => {
+                lockout
+                    .events
+                    .carrier_code_failed(&carrier_key(carrier), client, "locked");
+                CarrierAuthError::Locked(secs)
+            }
             password::Counted::Busy(b) => CarrierAuthError::Busy(b),
             password::Counted::Store(e) => CarrierAuthError::Store(e),
         })?;
@@ -72,6 +79,9 @@ pub async fn authenticate<S: Store>(
             Ok(())
         }
         Err(spent) => {
+            lockout
+                .events
+                .carrier_code_failed(&carrier_key(carrier), client, "wrong_code");
             tokio::time::sleep(lockout.delay(spent)).await;
             Err(CarrierAuthError::Wrong)
         }

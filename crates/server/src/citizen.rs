@@ -240,7 +240,9 @@ async fn public_lookup<S: Store>(
     if d.len() != 8 || !d.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("DATE_FORMAT", "date must be YYYYMMDD"));
     }
+    let num = number.to_string();
     let not_found = || {
+        (st.opts.soc).lookup_miss("public_lookup", &num, &client_key(Some(addr)));
         Problem::new(
             StatusCode::NOT_FOUND,
             "INVOICE_NOT_FOUND",

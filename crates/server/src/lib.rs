@@ -28,6 +28,7 @@ pub mod seller;
 mod seller_auth;
 pub mod sign;
 pub mod site;
+pub mod soc;
 mod state;
 pub mod sync_routes;
 pub mod tls;

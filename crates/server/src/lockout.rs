@@ -38,6 +38,9 @@ pub struct Lockout {
     pub base_delay: Duration,
     /// Longest delay of a wrong answer.
     pub max_delay: Duration,
+    /// Where wrong secrets and lockout refusals are reported (the site's
+    /// SOC; [`crate::site::router`] sets it from `SiteOptions::soc`).
+    pub events: crate::soc::SecurityEvents,
 }
 
 impl Default for Lockout {
@@ -49,6 +52,7 @@ impl Default for Lockout {
             client_interval_secs: 1800,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(4),
+            events: crate::soc::SecurityEvents::default(),
         }
     }
 }

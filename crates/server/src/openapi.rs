@@ -425,6 +425,39 @@ pub const ROUTES: &[RouteDoc] = &[
         ok: (200, "the published version"),
     },
     RouteDoc {
+        method: "get",
+        path: "/v1/soc/alerts",
+        tag: "operators",
+        summary: "SOC: the alerts this node's detector raised, oldest first (role soc)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: &[],
+        ok: (
+            200,
+            "{alerts: [{rule, severity, key, opened_at, incident, events}]}",
+        ),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/v1/soc/incidents",
+        tag: "operators",
+        summary: "SOC: the incidents the alerts opened, oldest first (role soc)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: &[],
+        ok: (200, "{incidents: [{id, state, alerts, timeline, ...}]}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/soc/blocks",
+        tag: "operators",
+        summary: "SOC response: refuse a client address or range at this node's edge for a time (role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{range, until_ms}"),
+    },
+    RouteDoc {
         method: "post",
         path: "/v1/ops/enrol",
         tag: "operators",
@@ -1230,6 +1263,34 @@ Each file then takes the batch path (as `POST /v1/batches`): its own result, acc
             params: vec![period],
             ok: Some(("application/json", sref("WinningNumbers"))),
             problems: vec![ops_role(), p(404, &["WINNING_NUMBERS_UNKNOWN"], "no version for this period"), p(422, &["PERIOD_FORMAT"], "the period is malformed")],
+            ..Detail::default()
+        },
+        ("get", "/v1/soc/alerts") => Detail {
+            description: Some("Built-in detection rules (crates/soc/rules/builtin.toml) over the security events this node reported: \
+carrier verification-code failures and lockout refusals, public lookup misses, seller signature failures, 429 refusals. \
+`key` is what the rule counted by (a carrier, a client address); `opened_at` is unix ms.".into()),
+            ok: Some(("application/json", json!({"type": "object", "required": ["alerts"], "properties": {"alerts": {"type": "array", "items": {"type": "object",
+                "required": ["rule", "severity", "key", "opened_at", "incident", "events"], "properties": {
+                "rule": {"type": "string"}, "severity": {"type": "string", "enum": ["unknown", "informational", "low", "medium", "high", "critical", "fatal"]},
+                "key": {"type": "string"}, "opened_at": {"type": "integer"}, "incident": {"type": "integer"}, "events": {"type": "integer"}}}}}}))),
+            problems: vec![ops_role()],
+            ..Detail::default()
+        },
+        ("post", "/v1/soc/blocks") => Detail {
+            description: Some("Until `until_ms` every request from the range is answered `403 CLIENT_BLOCKED` before any route runs. \
+Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor). The block lives in this node's memory: tell each node.".into()),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["range", "minutes"], "properties": {
+                "range": {"type": "string", "examples": ["192.0.2.7", "192.0.2.0/24", "2001:db8::/32"], "description": "an address or CIDR range, host bits zero, at least /8 (IPv4) or /16 (IPv6)"},
+                "minutes": {"type": "integer", "minimum": 1, "maximum": 43200}}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["range", "until_ms"], "properties": {"range": {"type": "string"}, "until_ms": {"type": "integer"}}}))),
+            problems: vec![body_invalid(&[]), ops_role(), p(422, &["BLOCK_INVALID"], "the range is not an address or a wide enough range, or the duration is out of bounds")],
+            ..Detail::default()
+        },
+        ("get", "/v1/soc/incidents") => Detail {
+            ok: Some(("application/json", json!({"type": "object", "required": ["incidents"], "properties": {"incidents": {"type": "array", "items": {"type": "object",
+                "required": ["id", "state", "alerts"], "properties": {"id": {"type": "integer"}, "state": {"type": "string", "enum": ["open", "acknowledged", "contained", "resolved"]},
+                "alerts": {"type": "array", "items": {"type": "object"}}}}}}}))),
+            problems: vec![ops_role()],
             ..Detail::default()
         },
         ("post", "/v1/ops/winning/{period}/approve") => Detail {

@@ -172,6 +172,11 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     ("*", "/PB2CAPIVAN/*", RouteClass::CitizenWrite),
     // Operators, apps and keys, tracks, winning numbers, the draw.
     ("*", "/v1/ops/*", RouteClass::MainOnly),
+    // The SOC console (role `soc`): each node's own detector, read anywhere.
+    ("get", "/v1/soc/alerts", RouteClass::Read),
+    ("get", "/v1/soc/incidents", RouteClass::Read),
+    // A block is this node's edge (each node is told on its own).
+    ("post", "/v1/soc/blocks", RouteClass::Anywhere),
 ];
 
 /// Whether `path` matches the template `pattern` (see [`ROUTE_CLASSES`]).

@@ -7,14 +7,15 @@
 
 use crate::problem::{Problem, store_problem};
 use crate::sign;
-use crate::state::SiteState;
+use crate::state::{SiteState, client_key};
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use einvoice_core::Ubn;
 use einvoice_secrets::purpose;
 use einvoice_store::{Scope, Store};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// An authenticated caller.
@@ -63,12 +64,24 @@ impl<S: Store> FromRequest<Arc<SiteState<S>>> for Signed {
         let method = req.method().clone();
         let uri = req.uri().clone();
         let headers = req.headers().clone();
+        let client = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
         let body = Bytes::from_request(req, st)
             .await
             .map_err(IntoResponse::into_response)?;
         let caller = authenticate(st, &method, &uri, &headers, &body)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|p| {
+                if p.code == "AUTH_SIGNATURE" {
+                    let key_id = headers.get(sign::KEY_HEADER).and_then(|v| v.to_str().ok());
+                    st.opts
+                        .soc
+                        .signature_failed(key_id, &client_key(client), &p.code);
+                }
+                p.into_response()
+            })?;
         Ok(Self { caller, body })
     }
 }

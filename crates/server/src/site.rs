@@ -39,12 +39,18 @@ pub use crate::state::SiteOptions;
 use crate::state::{Limiter, SiteState};
 
 /// The whole API of a site.
-pub fn router<S: Store>(store: S, sealer: Sealer, opts: SiteOptions) -> Router {
+pub fn router<S: Store>(store: S, sealer: Sealer, mut opts: SiteOptions) -> Router {
+    // One SOC for the whole site: the carrier budgets and the operator
+    // routes report to (and read) the site's handle.
+    opts.app_api.lockout.events = opts.soc.clone();
+    opts.ops.lockout.events = opts.soc.clone();
+    opts.ops.soc = opts.soc.clone();
     let l = &opts.limits;
+    let ev = &opts.soc;
     let st = Arc::new(SiteState {
-        seller_limit: Limiter::new(l.seller_per_second, l.seller_burst),
-        public_limit: Limiter::new(l.public_per_second, l.public_burst),
-        carrier_limit: Limiter::new(l.carrier_per_second, l.carrier_burst),
+        seller_limit: Limiter::new(l.seller_per_second, l.seller_burst).reporting("seller", ev),
+        public_limit: Limiter::new(l.public_per_second, l.public_burst).reporting("public", ev),
+        carrier_limit: Limiter::new(l.carrier_per_second, l.carrier_burst).reporting("carrier", ev),
         store: store.clone(),
         sealer: sealer.clone(),
         opts: opts.clone(),
@@ -81,6 +87,10 @@ pub fn router<S: Store>(store: S, sealer: Sealer, opts: SiteOptions) -> Router {
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(opts.limits.request_timeout_ms),
             timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            opts.soc.clone(),
+            crate::soc::refuse_blocked,
         ))
         .layer(middleware::from_fn(record_metrics))
 }

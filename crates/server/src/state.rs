@@ -38,6 +38,9 @@ pub struct SiteOptions {
     pub role: std::sync::Arc<crate::role::SiteRole>,
     /// `POST /v1/uploads`: the virus scanner and the archive limits.
     pub uploads: crate::uploads::UploadOptions,
+    /// The site's SOC: where handlers report security events
+    /// ([`crate::soc`]); in memory unless opened on the data directory.
+    pub soc: crate::soc::SecurityEvents,
 }
 
 impl Default for SiteOptions {
@@ -51,6 +54,7 @@ impl Default for SiteOptions {
             clock: crate::clock::Clock::default(),
             role: std::sync::Arc::default(),
             uploads: crate::uploads::UploadOptions::default(),
+            soc: crate::soc::SecurityEvents::default(),
         }
     }
 }
@@ -59,6 +63,8 @@ impl Default for SiteOptions {
 pub(crate) struct Limiter {
     inner: DefaultKeyedRateLimiter<String>,
     calls: AtomicU64,
+    /// Where refusals are reported: the limiter's name and the site's SOC.
+    report: Option<(&'static str, crate::soc::SecurityEvents)>,
 }
 
 impl Limiter {
@@ -68,7 +74,18 @@ impl Limiter {
         Self {
             inner: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             calls: AtomicU64::new(0),
+            report: None,
         }
+    }
+
+    /// Report each refusal to `events` as a `rate_limited` event of `name`.
+    pub(crate) fn reporting(
+        mut self,
+        name: &'static str,
+        events: &crate::soc::SecurityEvents,
+    ) -> Self {
+        self.report = Some((name, events.clone()));
+        self
     }
 
     /// `Err(problem)` with 429 and `Retry-After` when `key` is over its rate.
@@ -81,6 +98,9 @@ impl Limiter {
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                if let Some((name, events)) = &self.report {
+                    events.rate_limited(name, key);
+                }
                 Err(Problem::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "RATE_LIMITED",

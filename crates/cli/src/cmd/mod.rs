@@ -19,6 +19,7 @@ pub mod proof;
 pub mod site;
 pub mod site_role;
 pub mod sites_up;
+pub mod soc;
 pub mod store_args;
 pub mod sync;
 

@@ -197,6 +197,8 @@ async fn run_site<S: Store>(
             ..Default::default()
         },
         uploads: cfg.upload_options(),
+        soc: einvoice_server::soc::SecurityEvents::open(Some(&cfg.data))
+            .with_context(|| format!("cannot open the SOC event log in {}", cfg.data.display()))?,
         ..SiteOptions::default()
     };
     if let Some(c) = &cfg.scanner.clamd {
@@ -443,6 +445,7 @@ async fn up_on<S: Store>(store: S, sealer: Sealer, a: &UpArgs) -> anyhow::Result
                     ..Default::default()
                 },
                 uploads: demo_upload_options()?,
+                soc: einvoice_server::soc::SecurityEvents::open(Some(&a.store.data))?,
                 ..SiteOptions::default()
             },
         ),

@@ -93,6 +93,7 @@ mod operators;
 mod router;
 mod sellers;
 mod session;
+mod soc;
 mod state;
 mod totp;
 mod tracks;

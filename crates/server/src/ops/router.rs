@@ -1,7 +1,7 @@
 //! The operator routes (the table in [`super`]) and their shared state.
 
 use super::state::{OpsConfig, OpsState};
-use super::{apps, keys, npos, operators, sellers, session, tracks, winning_numbers};
+use super::{apps, keys, npos, operators, sellers, session, soc, tracks, winning_numbers};
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -58,6 +58,9 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
             "/v1/ops/winning/{period}/approve",
             post(winning_numbers::approve_winning::<S>),
         )
+        .route("/v1/soc/alerts", get(soc::alerts::<S>))
+        .route("/v1/soc/incidents", get(soc::incidents::<S>))
+        .route("/v1/soc/blocks", post(soc::block::<S>))
         .with_state(st)
         .layer(axum::middleware::map_response(no_store))
 }

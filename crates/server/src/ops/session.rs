@@ -32,12 +32,17 @@ pub(super) struct AnyRole;
 pub(super) struct RoleOperator;
 /// The `operator` or the `auditor` role: may read.
 pub(super) struct RoleOperatorOrAuditor;
+/// The `soc` role: the security operations console.
+pub(super) struct RoleSoc;
 
 impl Roles for AnyRole {
     const ANY_OF: &'static [Role] = &[];
 }
 impl Roles for RoleOperator {
     const ANY_OF: &'static [Role] = &[Role::Operator];
+}
+impl Roles for RoleSoc {
+    const ANY_OF: &'static [Role] = &[Role::Soc];
 }
 impl Roles for RoleOperatorOrAuditor {
     const ANY_OF: &'static [Role] = &[Role::Operator, Role::Auditor];

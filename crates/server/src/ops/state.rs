@@ -21,6 +21,9 @@ pub struct OpsConfig {
     /// An enrolment token of a new operator is refused this many seconds
     /// after the account was created.
     pub enrolment_secs: i64,
+    /// The site's SOC (`/v1/soc/…` reads it; [`crate::site::router`] sets
+    /// it from `SiteOptions::soc`).
+    pub soc: crate::soc::SecurityEvents,
 }
 
 impl Default for OpsConfig {
@@ -31,6 +34,7 @@ impl Default for OpsConfig {
             lockout: Lockout::default(),
             clock: Clock::default(),
             enrolment_secs: 72 * 3600,
+            soc: crate::soc::SecurityEvents::default(),
         }
     }
 }

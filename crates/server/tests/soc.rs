@@ -1,0 +1,389 @@
+//! The SOC wired into a running site (issue 16, part 2): a verification-code
+//! guessing attack on one carrier through the REST carrier login and an
+//! enumeration run against public lookup each raise their built-in alert
+//! and open an incident, visible at `GET /v1/soc/alerts` to a `soc` session
+//! within 60 s; honest traffic from another client raises none. The events
+//! are in the data directory's `soc.sqlite`, and replaying it (what `einvoice
+//! soc alerts` does on a stopped site) gives the same alerts.
+
+mod common;
+
+use einvoice_server::SiteOptions;
+use einvoice_server::ops::{NewOperatorSecrets, add_local_operator};
+use einvoice_server::soc::{SecurityEvents, replay_alerts};
+use einvoice_soc::SqliteLog;
+use einvoice_store::Role;
+use serde_json::{Value, json};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+const ATTACKER: &str = "127.0.0.2";
+const HONEST: &str = "127.0.0.3";
+const ENUMERATOR: &str = "127.0.0.4";
+
+fn client(from: &str) -> reqwest::Client {
+    let ip: IpAddr = from.parse().expect("ip");
+    reqwest::Client::builder()
+        .local_address(ip)
+        .build()
+        .expect("client")
+}
+
+fn totp(secrets: &NewOperatorSecrets) -> String {
+    let secret = totp_rs::Secret::try_from_base32(&secrets.totp_secret_base32).expect("base32");
+    let totp = totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .expect("totp");
+    totp.generate(u64::try_from(common::now()).unwrap_or(0))
+        .to_string()
+}
+
+async fn carrier_login(c: &reqwest::Client, url: &str, id: &str, code: &str) -> u16 {
+    c.post(format!("{url}/v1/carrier/login"))
+        .json(&json!({"carrier_type": "3J0002", "carrier_id": id, "verification_code": code}))
+        .send()
+        .await
+        .expect("login")
+        .status()
+        .as_u16()
+}
+
+async fn lookup(c: &reqwest::Client, url: &str, number: &str) -> u16 {
+    c.get(format!(
+        "{url}/v1/public/invoices/{number}?random=1234&date=20260105"
+    ))
+    .send()
+    .await
+    .expect("lookup")
+    .status()
+    .as_u16()
+}
+
+async fn soc_get(url: &str, token: &str, what: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .get(format!("{url}/v1/soc/{what}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("soc");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Poll `GET /v1/soc/alerts` until an alert of `rule` shows (at most 60 s).
+async fn wait_for_alert(url: &str, token: &str, rule: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (st, v) = soc_get(url, token, "alerts").await;
+        assert_eq!(st, 200, "{v}");
+        if let Some(a) = v["alerts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["rule"] == rule))
+        {
+            return a.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {rule} alert within 60 s: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_and_enumeration_raise_alerts_and_incidents_honest_traffic_none() {
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(1);
+    common::put_carrier(&store, "/ABC+123", "A1B2C3").await;
+    common::put_carrier(&store, "/HON+EST", "Z9Y8X7").await;
+    let sam = add_local_operator(&store, &sealer, "sam", vec![Role::Soc], "test")
+        .await
+        .expect("soc operator");
+    let nora = add_local_operator(&store, &sealer, "nora", vec![Role::Operator], "test")
+        .await
+        .expect("operator");
+    let data = dir.path().to_path_buf();
+    let events = SecurityEvents::open(Some(&data)).expect("soc log");
+    let mut opts: SiteOptions = common::fast_site_options();
+    opts.limits.public_per_second = 1000;
+    opts.limits.public_burst = 1000;
+    opts.limits.carrier_per_second = 1000;
+    opts.limits.carrier_burst = 1000;
+    opts.soc = events.clone();
+    let site = common::serve_site(store, dir, sealer, opts).await;
+    let url = site.url.clone();
+
+    let login = |name: &str, secrets: &NewOperatorSecrets| {
+        let body = json!({"name": name, "password": secrets.password, "totp": totp(secrets)});
+        let url = url.clone();
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{url}/v1/ops/login"))
+                .json(&body)
+                .send()
+                .await
+                .expect("ops login");
+            assert_eq!(r.status().as_u16(), 200);
+            let v: Value = r.json().await.expect("json");
+            v["token"].as_str().expect("token").to_string()
+        }
+    };
+    let token = login("sam", &sam).await;
+
+    // Only the soc role reads the console; an operator without it is refused.
+    let op_token = login("nora", &nora).await;
+    let (st, v) = soc_get(&url, &op_token, "alerts").await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (403, Some("ROLE_FORBIDDEN")),
+        "{v}"
+    );
+    let (st, _) = soc_get(&url, "not-a-session", "alerts").await;
+    assert_eq!(st, 401);
+
+    // Honest traffic from another client: a typo, then the right code; a
+    // couple of lookups of invoices the citizen mistyped.
+    let honest = client(HONEST);
+    assert_eq!(
+        carrier_login(&honest, &url, "/HON+EST", "Z9Y8X0").await,
+        401
+    );
+    assert_eq!(
+        carrier_login(&honest, &url, "/HON+EST", "Z9Y8X7").await,
+        200
+    );
+    for n in ["AB12345678", "AB12345679"] {
+        assert_eq!(lookup(&honest, &url, n).await, 404);
+    }
+
+    // The guessing attack: wrong codes at one carrier from one client. The
+    // lockout stops checking after 3; every refusal is reported too.
+    let attacker = client(ATTACKER);
+    let started = Instant::now();
+    let mut answers = Vec::new();
+    for i in 0..12 {
+        answers.push(carrier_login(&attacker, &url, "/ABC+123", &format!("GUES{i:02}")).await);
+    }
+    assert!(
+        answers.iter().all(|s| *s == 401 || *s == 429),
+        "{answers:?}"
+    );
+    assert!(answers.contains(&429), "the lockout answered: {answers:?}");
+    let alert = wait_for_alert(&url, &token, "carrier-code-guessing").await;
+    let took = started.elapsed();
+    println!(
+        "carrier-code-guessing: attack start to alert at GET /v1/soc/alerts: {} ms",
+        took.as_millis()
+    );
+    assert!(took < Duration::from_secs(60));
+    assert_eq!(alert["key"], "3J0002:/ABC+123", "{alert}");
+    assert_eq!(alert["severity"], "high");
+    assert!(
+        alert["incident"].as_u64().is_some_and(|i| i >= 1),
+        "{alert}"
+    );
+    assert!(alert["opened_at"].as_u64().is_some(), "{alert}");
+
+    // The enumeration run: many distinct invoice numbers from one client.
+    let enumerator = client(ENUMERATOR);
+    let started = Instant::now();
+    for i in 0..40 {
+        assert_eq!(
+            lookup(&enumerator, &url, &format!("QZ{:08}", 10_000_000 + i)).await,
+            404
+        );
+    }
+    let alert = wait_for_alert(&url, &token, "invoice-enumeration").await;
+    println!(
+        "invoice-enumeration: run start to alert at GET /v1/soc/alerts: {} ms",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(alert["key"], ENUMERATOR, "{alert}");
+
+    // Each alert opened its own incident; nothing keyed on the honest
+    // client or carrier.
+    let (st, v) = soc_get(&url, &token, "incidents").await;
+    assert_eq!(st, 200, "{v}");
+    let incidents = v["incidents"].as_array().expect("incidents");
+    assert_eq!(incidents.len(), 2, "{v}");
+    assert!(incidents.iter().all(|i| i["state"] == "open"), "{v}");
+    let (_, v) = soc_get(&url, &token, "alerts").await;
+    let alerts = v["alerts"].as_array().expect("alerts");
+    let mut rules: Vec<&str> = alerts.iter().filter_map(|a| a["rule"].as_str()).collect();
+    rules.sort_unstable();
+    rules.dedup();
+    assert_eq!(
+        rules,
+        ["carrier-code-guessing", "invoice-enumeration"],
+        "{v}"
+    );
+    for a in alerts {
+        let key = a["key"].as_str().unwrap_or_default();
+        assert!(
+            !key.contains("HON+EST") && key != HONEST,
+            "honest traffic alerted: {a}"
+        );
+    }
+
+    // Nothing secret reached the stored events, and the stored log replays
+    // to the same alerts (what `einvoice soc alerts --data` prints).
+    let expected = 1 + 2 + 12 + 40;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while events.handled() < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(events.handled(), expected);
+    assert_eq!(events.log_errors(), 0);
+    let log = SqliteLog::open(&data).expect("soc.sqlite");
+    let replayed = replay_alerts(&log).expect("replay");
+    let mut replayed_rules: Vec<&str> = replayed.iter().map(|a| a.rule.as_str()).collect();
+    replayed_rules.dedup();
+    assert_eq!(
+        replayed_rules,
+        ["carrier-code-guessing", "invoice-enumeration"]
+    );
+    let mut stored = std::fs::read(data.join("soc.sqlite")).expect("read soc.sqlite");
+    stored.extend(std::fs::read(data.join("soc.sqlite-wal")).unwrap_or_default());
+    let text = String::from_utf8_lossy(&stored);
+    for secret in ["GUES0", "A1B2C3", "Z9Y8X7", "Z9Y8X0", sam.password.as_str()] {
+        assert!(!text.contains(secret), "{secret} reached soc.sqlite");
+    }
+}
+
+/// The `block client` response action: after `POST /v1/soc/blocks` the
+/// attacking address is refused at the edge (`403 CLIENT_BLOCKED`) on every
+/// route while another client is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_stops_the_attacker_and_serves_others() {
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(1);
+    let sam = add_local_operator(&store, &sealer, "sam", vec![Role::Soc], "test")
+        .await
+        .expect("soc operator");
+    let site = common::serve_site(store, dir, sealer, common::fast_site_options()).await;
+    let url = site.url.clone();
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/ops/login"))
+        .json(&json!({"name": "sam", "password": sam.password, "totp": totp(&sam)}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 200);
+    let token = r.json::<Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+
+    let attacker = client(ATTACKER);
+    let other = client(HONEST);
+    assert_eq!(lookup(&attacker, &url, "AB12345678").await, 404);
+
+    let block = |body: Value| {
+        let (url, token) = (url.clone(), token.clone());
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{url}/v1/soc/blocks"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("block");
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (st, v) = block(json!({"range": "0.0.0.0/0", "minutes": 10})).await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (422, Some("BLOCK_INVALID")),
+        "{v}"
+    );
+    let (st, v) = block(json!({"range": ATTACKER, "minutes": 0})).await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (422, Some("BLOCK_INVALID")),
+        "{v}"
+    );
+    let (st, v) = block(json!({"range": ATTACKER, "minutes": 10})).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["range"], format!("{ATTACKER}/32"));
+
+    let r = attacker
+        .get(format!(
+            "{url}/v1/public/invoices/AB12345678?random=1234&date=20260105"
+        ))
+        .send()
+        .await
+        .expect("blocked lookup");
+    assert_eq!(r.status().as_u16(), 403);
+    let v: Value = r.json().await.expect("problem");
+    assert_eq!(v["code"], "CLIENT_BLOCKED", "{v}");
+    assert_eq!(
+        carrier_login(&attacker, &url, "/ABC+123", "GUESS1").await,
+        403
+    );
+    assert_eq!(lookup(&other, &url, "AB12345678").await, 404);
+    assert_eq!(carrier_login(&other, &url, "/ABC+123", "GUESS1").await, 401);
+}
+
+/// The same guessing attack through the MOF App API (`carrierInvChk`)
+/// reaches the same detector: the attempt budget in `carrier_auth` is the
+/// one place both APIs report from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_through_the_app_api_raises_the_guessing_alert() {
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(1);
+    common::put_carrier(&store, "/APP+123", "A1B2C3").await;
+    common::put_test_app(&store, &sealer, "0123456789abcdef0123456789abcdef").await;
+    let mut opts: SiteOptions = common::fast_site_options();
+    let events = SecurityEvents::default();
+    opts.soc = events.clone();
+    let site = common::serve_site(store, dir, sealer, opts).await;
+    let url = format!("{}{}", site.url, einvoice_server::app_api::INV_SERV_PATH);
+    let started = Instant::now();
+    let mut codes = Vec::new();
+    for i in 0..12 {
+        let ts = common::now().to_string();
+        let guess = format!("GUES{i:02}");
+        let (status, v) = common::post_form(
+            &url,
+            &[
+                ("version", "0.5"),
+                ("action", "carrierInvChk"),
+                ("cardType", "3J0002"),
+                ("cardNo", "/APP+123"),
+                ("cardEncrypt", &guess),
+                ("startDate", "2025/01/01"),
+                ("endDate", "2025/01/31"),
+                ("onlyWinningInv", "N"),
+                ("timeStamp", &ts),
+                ("appID", common::TEST_APP),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{v}");
+        codes.push(v["code"].as_u64().unwrap_or(0));
+    }
+    assert!(codes.iter().all(|c| *c != 200), "{codes:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alert = loop {
+        if let Some(a) = events
+            .alerts()
+            .into_iter()
+            .find(|a| a.rule == "carrier-code-guessing")
+        {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "no alert within 60 s: {codes:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "carrierInvChk guessing: attack start to alert: {} ms (answers {codes:?})",
+        started.elapsed().as_millis()
+    );
+    assert_eq!(alert.key, "3J0002:/APP+123");
+    assert_eq!(events.incidents().len(), 1);
+}
