@@ -106,6 +106,7 @@ pub use crate::carrier_auth::hash_verification_code;
 pub use crate::password::HashError;
 pub use biz::BIZ_PATH;
 pub use lifecycle::LOVE_CODE_PATH;
+pub use parameters::{ParamError, parse_date, parse_params};
 pub use router::{
     ACCEPTED_VERSIONS, AGGREGATE_PATH, DONATE_PATH, INV_APP_PATH, INV_SERV_PATH, router,
     router_with,
