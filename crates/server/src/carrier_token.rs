@@ -18,7 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use einvoice_core::ids::CarrierTypes;
 use einvoice_core::{Carrier, CarrierType};
-use einvoice_secrets::purpose;
+use einvoice_secrets::{SealError, Sealer, purpose};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,46 +40,87 @@ pub(crate) fn parse_carrier(kind: &str, id: &str) -> Result<Carrier, Problem> {
 /// A new token for `carrier` and its expiry (Unix seconds), [`TOKEN_SECS`] from now.
 pub(crate) fn issue<S>(st: &SiteState<S>, carrier: &Carrier) -> Result<(String, i64), Problem> {
     let expires = st.opts.clock.now_unix() + TOKEN_SECS;
-    let plain = json!({"t": carrier.kind.code(), "i": carrier.id, "e": expires});
-    let sealed = st
-        .sealer
-        .seal(purpose::CARRIER_TOKEN, plain.to_string().as_bytes())
+    let token = seal_token(&st.sealer, carrier, expires)
         .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e.to_string()))?;
-    Ok((URL_SAFE_NO_PAD.encode(sealed), expires))
+    Ok((token, expires))
+}
+
+/// The token of `carrier` until `expires` (Unix seconds): the carrier and the
+/// expiry as JSON, sealed for [`purpose::CARRIER_TOKEN`], base64url without padding.
+pub fn seal_token(sealer: &Sealer, carrier: &Carrier, expires: i64) -> Result<String, SealError> {
+    let plain = json!({"t": carrier.kind.code(), "i": carrier.id, "e": expires});
+    let sealed = sealer.seal(purpose::CARRIER_TOKEN, plain.to_string().as_bytes())?;
+    Ok(URL_SAFE_NO_PAD.encode(sealed))
+}
+
+/// Why a bearer token was refused (every one a `401`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// No `Authorization: Bearer` header (`AUTH_MISSING`).
+    #[error("send Authorization: Bearer <token> from POST /v1/carrier/login")]
+    Missing,
+    /// Not a token this site sealed, or not a carrier inside (`TOKEN_INVALID`).
+    #[error("the token is not valid: log in again")]
+    Invalid,
+    /// A genuine token past its expiry (`TOKEN_EXPIRED`).
+    #[error("the token has expired: log in again")]
+    Expired,
+}
+
+impl TokenError {
+    /// The stable error code the API answers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "AUTH_MISSING",
+            Self::Invalid => "TOKEN_INVALID",
+            Self::Expired => "TOKEN_EXPIRED",
+        }
+    }
+}
+
+/// The carrier of an `Authorization` header value (`Bearer <token>`), if the
+/// token is genuine (sealed under `sealer` for [`purpose::CARRIER_TOKEN`])
+/// and not expired at `now` (Unix seconds).
+pub fn open_bearer(
+    sealer: &Sealer,
+    authorization: Option<&str>,
+    now: i64,
+) -> Result<Carrier, TokenError> {
+    let token = authorization
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(TokenError::Missing)?;
+    let sealed = URL_SAFE_NO_PAD
+        .decode(token.trim())
+        .map_err(|_| TokenError::Invalid)?;
+    let plain = sealer
+        .open(purpose::CARRIER_TOKEN, &sealed)
+        .map_err(|_| TokenError::Invalid)?;
+    let v: Value = serde_json::from_slice(&plain).map_err(|_| TokenError::Invalid)?;
+    let exp = v
+        .get("e")
+        .and_then(Value::as_i64)
+        .ok_or(TokenError::Invalid)?;
+    if exp < now {
+        return Err(TokenError::Expired);
+    }
+    let kind = v
+        .get("t")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::Invalid)?;
+    let id = v
+        .get("i")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::Invalid)?;
+    parse_carrier(kind, id).map_err(|_| TokenError::Invalid)
 }
 
 /// The carrier a bearer token stands for, if it is genuine and unexpired.
 fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result<Carrier, Problem> {
-    let unauth = |code: &str, d: &str| Problem::new(StatusCode::UNAUTHORIZED, code, d.to_string());
-    let token = headers
+    let authorization = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            unauth(
-                "AUTH_MISSING",
-                "send Authorization: Bearer <token> from POST /v1/carrier/login",
-            )
-        })?;
-    let invalid = || unauth("TOKEN_INVALID", "the token is not valid: log in again");
-    let sealed = URL_SAFE_NO_PAD
-        .decode(token.trim())
-        .map_err(|_| invalid())?;
-    let plain = st
-        .sealer
-        .open(purpose::CARRIER_TOKEN, &sealed)
-        .map_err(|_| invalid())?;
-    let v: Value = serde_json::from_slice(&plain).map_err(|_| invalid())?;
-    let exp = v.get("e").and_then(Value::as_i64).ok_or_else(invalid)?;
-    if exp < st.opts.clock.now_unix() {
-        return Err(unauth(
-            "TOKEN_EXPIRED",
-            "the token has expired: log in again",
-        ));
-    }
-    let kind = v.get("t").and_then(Value::as_str).ok_or_else(invalid)?;
-    let id = v.get("i").and_then(Value::as_str).ok_or_else(invalid)?;
-    parse_carrier(kind, id).map_err(|_| invalid())
+        .and_then(|v| v.to_str().ok());
+    open_bearer(&st.sealer, authorization, st.opts.clock.now_unix())
+        .map_err(|e| Problem::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))
 }
 
 /// The carrier of a genuine, unexpired bearer token, after the per-client
@@ -102,5 +143,42 @@ impl<S: Send + Sync> FromRequestParts<Arc<SiteState<S>>> for CarrierToken {
             .check(&client_key(Some(addr)))
             .map_err(IntoResponse::into_response)?;
         Ok(Self(carrier))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn carrier() -> Carrier {
+        parse_carrier("3J0002", "/ABC1234").expect("a mobile barcode")
+    }
+
+    #[test]
+    fn a_sealed_token_opens_until_it_expires() {
+        let sealer = Sealer::new(&[1; 32]);
+        let token = seal_token(&sealer, &carrier(), 1_000).expect("seal");
+        let bearer = format!("Bearer {token}");
+        assert_eq!(open_bearer(&sealer, Some(&bearer), 1_000), Ok(carrier()));
+        assert_eq!(
+            open_bearer(&sealer, Some(&bearer), 1_001),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            open_bearer(&Sealer::new(&[2; 32]), Some(&bearer), 0),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            open_bearer(&sealer, Some(&token), 0),
+            Err(TokenError::Missing)
+        );
+        assert_eq!(
+            open_bearer(&sealer, None, 0).map_err(|e| e.code()),
+            Err("AUTH_MISSING")
+        );
+        assert_eq!(
+            open_bearer(&sealer, Some("Bearer !!"), 0),
+            Err(TokenError::Invalid)
+        );
     }
 }

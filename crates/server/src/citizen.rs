@@ -39,6 +39,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use crate::carrier_token::TOKEN_SECS;
+pub use crate::carrier_token::{TokenError, open_bearer, seal_token};
 
 pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
     Router::new()

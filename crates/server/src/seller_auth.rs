@@ -90,18 +90,6 @@ fn unauthorized(code: &str, detail: impl Into<String>) -> Problem {
     Problem::new(StatusCode::UNAUTHORIZED, code, detail)
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Result<&'a str, Problem> {
-    h.get(name)
-        .ok_or_else(|| {
-            unauthorized(
-                "AUTH_MISSING",
-                format!("header {name} is required: sign the request (see /openapi.json)"),
-            )
-        })?
-        .to_str()
-        .map_err(|_| unauthorized("AUTH_MALFORMED", format!("header {name} is not ASCII")))
-}
-
 /// Check a signed request: headers, clock window, key, MAC, rate, nonce.
 async fn authenticate<S: Store>(
     st: &SiteState<S>,
@@ -110,16 +98,12 @@ async fn authenticate<S: Store>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Caller, Problem> {
-    let key_id = header_str(headers, sign::KEY_HEADER)?;
-    let ts_text = header_str(headers, sign::TIMESTAMP_HEADER)?;
-    let nonce = header_str(headers, sign::NONCE_HEADER)?;
-    let signature = header_str(headers, sign::SIGNATURE_HEADER)?;
-    let ts: i64 = ts_text.parse().map_err(|_| {
-        unauthorized(
-            "AUTH_TIMESTAMP",
-            "X-Einvoice-Timestamp must be Unix seconds",
-        )
-    })?;
+    let sign::SignedHeaders {
+        key_id,
+        timestamp: ts,
+        nonce,
+        signature,
+    } = sign::parse_headers(headers).map_err(|e| unauthorized(e.code(), e.to_string()))?;
     let now = st.opts.clock.now_unix();
     if (ts - now).abs() > sign::MAX_SKEW_SECS {
         return Err(unauthorized(

@@ -25,6 +25,7 @@
 //! remembers each (key, nonce) until the timestamp window has passed, so a
 //! captured request cannot be replayed.
 
+use axum::http;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
@@ -105,6 +106,68 @@ pub fn verify(secret: &str, text: &str, signature_hex: &str) -> bool {
     let mut m = mac(secret);
     m.update(text.as_bytes());
     m.verify_slice(&given).is_ok()
+}
+
+/// The four headers of a signed request as received, the timestamp read as a
+/// number. Only their presence and syntax are checked here; the clock window,
+/// the nonce's shape ([`nonce_ok`]), the key and the MAC ([`verify`]) after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHeaders<'a> {
+    /// [`KEY_HEADER`].
+    pub key_id: &'a str,
+    /// [`TIMESTAMP_HEADER`], Unix seconds.
+    pub timestamp: i64,
+    /// [`NONCE_HEADER`].
+    pub nonce: &'a str,
+    /// [`SIGNATURE_HEADER`].
+    pub signature: &'a str,
+}
+
+/// Why the signature headers could not be read (every one a `401`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// A header is absent (`AUTH_MISSING`).
+    #[error("header {0} is required: sign the request (see /openapi.json)")]
+    Missing(&'static str),
+    /// A header holds bytes outside visible ASCII (`AUTH_MALFORMED`).
+    #[error("header {0} is not ASCII")]
+    NotAscii(&'static str),
+    /// The timestamp is not a number of seconds (`AUTH_TIMESTAMP`).
+    #[error("X-Einvoice-Timestamp must be Unix seconds")]
+    Timestamp,
+}
+
+impl HeaderError {
+    /// The stable error code the API answers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing(_) => "AUTH_MISSING",
+            Self::NotAscii(_) => "AUTH_MALFORMED",
+            Self::Timestamp => "AUTH_TIMESTAMP",
+        }
+    }
+}
+
+/// Read the four signature headers (in the order key, timestamp, nonce,
+/// signature; the first missing or malformed one is reported).
+pub fn parse_headers(h: &http::HeaderMap) -> Result<SignedHeaders<'_>, HeaderError> {
+    let get = |name: &'static str| {
+        h.get(name)
+            .ok_or(HeaderError::Missing(name))?
+            .to_str()
+            .map_err(|_| HeaderError::NotAscii(name))
+    };
+    let key_id = get(KEY_HEADER)?;
+    let ts_text = get(TIMESTAMP_HEADER)?;
+    let nonce = get(NONCE_HEADER)?;
+    let signature = get(SIGNATURE_HEADER)?;
+    let timestamp = ts_text.parse().map_err(|_| HeaderError::Timestamp)?;
+    Ok(SignedHeaders {
+        key_id,
+        timestamp,
+        nonce,
+        signature,
+    })
 }
 
 /// Whether a nonce has the accepted shape.
@@ -192,5 +255,35 @@ mod tests {
         assert!(!nonce_ok("short"));
         assert!(!nonce_ok("has space in it........"));
         assert!(!nonce_ok(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn headers_parse_in_order_with_stable_codes() {
+        let mut h = http::HeaderMap::new();
+        let e = parse_headers(&h).expect_err("none");
+        assert_eq!(
+            (e.code(), e),
+            ("AUTH_MISSING", HeaderError::Missing(KEY_HEADER))
+        );
+        h.insert(KEY_HEADER, http::HeaderValue::from_static("k1"));
+        h.insert(
+            TIMESTAMP_HEADER,
+            http::HeaderValue::from_bytes(b"17\xe7").expect("obs-text is a header value"),
+        );
+        h.insert(NONCE_HEADER, http::HeaderValue::from_static("n"));
+        h.insert(SIGNATURE_HEADER, http::HeaderValue::from_static("ab"));
+        let e = parse_headers(&h).expect_err("not ascii");
+        assert_eq!(
+            (e.code(), e),
+            ("AUTH_MALFORMED", HeaderError::NotAscii(TIMESTAMP_HEADER))
+        );
+        h.insert(TIMESTAMP_HEADER, http::HeaderValue::from_static("1e9"));
+        assert_eq!(parse_headers(&h).expect_err("ts").code(), "AUTH_TIMESTAMP");
+        h.insert(TIMESTAMP_HEADER, http::HeaderValue::from_static("-5"));
+        let p = parse_headers(&h).expect("parsed");
+        assert_eq!(
+            (p.key_id, p.timestamp, p.nonce, p.signature),
+            ("k1", -5, "n", "ab")
+        );
     }
 }

@@ -109,6 +109,7 @@ pub use crate::carrier_auth::hash_verification_code;
 pub use crate::password::HashError;
 pub use biz::BIZ_PATH;
 pub use lifecycle::LOVE_CODE_PATH;
+pub use parameters::{ParamError, parse_date, parse_params};
 pub use registration::{
     CARRIER_BANK_PATH, CARRIER_REG_PATH, CHANGE_VER_PATH, FORGET_VER_PATH, GET_BARCODE_PATH,
     PUB_CAR_VER_REG_PATH,

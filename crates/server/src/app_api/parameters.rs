@@ -16,35 +16,68 @@ const MAX_VALUE_LEN: usize = 1024;
 /// Decoded request parameters.
 pub(super) struct Params(pub(super) BTreeMap<String, String>);
 
+/// Why request parameters were refused (the App API answers code `PARAM`
+/// with this text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// The query string is not `application/x-www-form-urlencoded`.
+    #[error("the query string is not form-encoded")]
+    Query,
+    /// The body is not `application/x-www-form-urlencoded`.
+    #[error("the body is not form-encoded")]
+    Body,
+    /// More than 64 parameters.
+    #[error("too many parameters")]
+    TooMany,
+    /// A name longer than 64 bytes or a value longer than 1024.
+    #[error("a parameter is too long")]
+    TooLong,
+    /// The same name twice (in the query, the body, or across both).
+    #[error("parameter {0} is given twice")]
+    Twice(String),
+}
+
+/// The parameters of an App API request: the query string and the form body
+/// decoded into one map. Refused: a part that is not form-encoded, more than
+/// 64 parameters, a name over 64 bytes or a value over 1024, a name given twice.
+pub fn parse_params(
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<BTreeMap<String, String>, ParamError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    if let Some(q) = query {
+        pairs.extend(
+            serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                .map_err(|_| ParamError::Query)?,
+        );
+    }
+    if !body.is_empty() {
+        pairs.extend(
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                .map_err(|_| ParamError::Body)?,
+        );
+    }
+    if pairs.len() > MAX_PARAMS {
+        return Err(ParamError::TooMany);
+    }
+    let mut map = BTreeMap::new();
+    for (k, v) in pairs {
+        if v.len() > MAX_VALUE_LEN || k.len() > 64 {
+            return Err(ParamError::TooLong);
+        }
+        if map.contains_key(&k) {
+            return Err(ParamError::Twice(k));
+        }
+        map.insert(k, v);
+    }
+    Ok(map)
+}
+
 impl Params {
     pub(super) fn parse(uri: &Uri, body: &[u8]) -> Result<Self, Fail> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        if let Some(q) = uri.query() {
-            pairs.extend(
-                serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-                    .map_err(|_| fail(code::PARAM, "the query string is not form-encoded"))?,
-            );
-        }
-        if !body.is_empty() {
-            pairs.extend(
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-                    .map_err(|_| fail(code::PARAM, "the body is not form-encoded"))?,
-            );
-        }
-        if pairs.len() > MAX_PARAMS {
-            return Err(fail(code::PARAM, "too many parameters"));
-        }
-        let mut map = BTreeMap::new();
-        for (k, v) in pairs {
-            if v.len() > MAX_VALUE_LEN || k.len() > 64 {
-                return Err(fail(code::PARAM, "a parameter is too long"));
-            }
-            if map.contains_key(&k) {
-                return Err(fail(code::PARAM, format!("parameter {k} is given twice")));
-            }
-            map.insert(k, v);
-        }
-        Ok(Self(map))
+        parse_params(uri.query(), body)
+            .map(Self)
+            .map_err(|e| fail(code::PARAM, e.to_string()))
     }
 
     pub(super) fn get(&self, k: &str) -> Option<&str> {
@@ -68,7 +101,10 @@ pub(super) fn date_param(p: &Params, k: &str) -> Result<Date, Fail> {
     parse_date(s).ok_or_else(|| fail(code::PARAM, format!("{k} must be a date yyyy/MM/dd")))
 }
 
-fn parse_date(s: &str) -> Option<Date> {
+/// A date parameter: `yyyy/MM/dd`, `yyyyMMdd` or `yyyy-MM-dd` (the
+/// separators are dropped, eight digits must remain), `None` if it is not a
+/// calendar date.
+pub fn parse_date(s: &str) -> Option<Date> {
     let digits: String = s.chars().filter(|c| *c != '/' && *c != '-').collect();
     if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -108,4 +144,40 @@ pub(super) fn timestamp_param(p: &Params, now: i64, window_secs: i64) -> Result<
         ));
     }
     Ok(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_body_make_one_map_and_a_repeat_is_refused() {
+        let m = parse_params(Some("a=1&b=%E7%99%BC"), b"c=3").expect("parsed");
+        assert_eq!(m.get("b").map(String::as_str), Some("發"));
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            parse_params(Some("a=1"), b"a=2"),
+            Err(ParamError::Twice("a".into()))
+        );
+        let long = format!("v={}", "x".repeat(1025));
+        assert_eq!(
+            parse_params(None, long.as_bytes()),
+            Err(ParamError::TooLong)
+        );
+        let many: Vec<String> = (0..65).map(|i| format!("p{i}=1")).collect();
+        assert_eq!(
+            parse_params(Some(&many.join("&")), b""),
+            Err(ParamError::TooMany)
+        );
+    }
+
+    #[test]
+    fn dates_take_three_spellings() {
+        let d = parse_date("2025/03/04");
+        assert!(d.is_some());
+        assert_eq!(parse_date("20250304"), d);
+        assert_eq!(parse_date("2025-03-04"), d);
+        assert_eq!(parse_date("2025/02/30"), None);
+        assert_eq!(parse_date("２０２５0304"), None);
+    }
 }
