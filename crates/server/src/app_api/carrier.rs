@@ -34,7 +34,7 @@ fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
 }
 
 /// Authenticate the carrier with its verification code.
-async fn auth_carrier<S: Store>(
+pub(super) async fn auth_carrier<S: Store>(
     st: &AppState<S>,
     p: &Params,
     client: &str,

@@ -28,7 +28,6 @@ use super::parameters::{Params, date_param, inv_num_param};
 use super::router::rate_limited;
 use super::signature::check_app;
 use super::state::AppState;
-use crate::carrier_auth::{CarrierAuthError, authenticate};
 use crate::carrier_life::{MAX_LOVE_CODES, donation_closed, love_code_query};
 use crate::rate_limit::ClientAddr;
 use axum::Router;
@@ -37,8 +36,7 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
-use einvoice_core::ids::CarrierTypes;
-use einvoice_core::{Carrier, CarrierType, LoveCode};
+use einvoice_core::{Carrier, LoveCode};
 use einvoice_store::{DonationOutcome, DonationRefusal, InvoiceDonation, NpoRecord, Store};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -221,39 +219,14 @@ pub(super) fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
     Ok(())
 }
 
-/// The carrier of `cardType` + `cardNo`, authenticated by `cardEncrypt`.
+/// The carrier of `cardType` + `cardNo`, authenticated by `cardEncrypt`
+/// (the one check of the carrier actions, in `carrier.rs`).
 pub(super) async fn carrier_of<S: Store>(
     st: &AppState<S>,
     p: &Params,
     client: &str,
 ) -> Result<Carrier, Fail> {
-    let kind = CarrierType::parse(p.req("cardType")?, &CarrierTypes::default())
-        .map_err(|_| fail(code::PARAM, "cardType is not an accepted carrier type"))?;
-    let carrier = Carrier::parse(kind, p.req("cardNo")?)
-        .map_err(|_| fail(code::PARAM, "cardNo does not match the carrier type"))?;
-    let given = p.req("cardEncrypt")?;
-    match authenticate(
-        &st.store,
-        &st.cfg.lockout,
-        &st.cfg.clock,
-        &carrier,
-        given,
-        client,
-    )
-    .await
-    {
-        Ok(()) => Ok(carrier),
-        Err(CarrierAuthError::Locked(secs)) => Err(fail(
-            code::CARRIER_LOCKED,
-            format!("too many failed attempts: retry after {secs} seconds"),
-        )),
-        Err(CarrierAuthError::Wrong) => Err(fail(
-            code::CARRIER_AUTH,
-            "the carrier or its verification code is wrong",
-        )),
-        Err(CarrierAuthError::Busy(b)) => Err(fail(code::UNAVAILABLE, b.to_string())),
-        Err(CarrierAuthError::Store(e)) => Err(e.into()),
-    }
+    super::carrier::auth_carrier(st, p, client).await
 }
 
 /// `carrierInvDnt`: donate one invoice of the carrier to the NPO of `npoBan`.
