@@ -314,20 +314,7 @@ impl CarrierRegStore for PgStore {
         worker: &str,
         outcome: OutboxOutcome,
     ) -> Result<bool, StoreError> {
-        let outcome = &outcome;
-        self.run(|c| async move {
-            let n = match outcome {
-                OutboxOutcome::Delivered { at_unix } => {
-                    c.execute(sql::MARK_DELIVERED, &[&id, &worker, at_unix])
-                        .await?
-                }
-                OutboxOutcome::Failed { next_unix, error } => {
-                    c.execute(sql::MARK_FAILED, &[&id, &worker, next_unix, error])
-                        .await?
-                }
-            };
-            Ok(n == 1)
-        })
-        .await
+        self.mark_leased((sql::MARK_DELIVERED, sql::MARK_FAILED), id, worker, outcome)
+            .await
     }
 }

@@ -74,16 +74,29 @@ impl PgStore {
         worker: &str,
         outcome: OutboxOutcome,
     ) -> Result<bool, StoreError> {
+        self.mark_leased((sql::MARK_DELIVERED, sql::MARK_FAILED), id, worker, outcome)
+            .await
+    }
+
+    /// The lease-holder's outcome of `id` in a leased queue (the outbox,
+    /// the mail outbox), through that queue's (delivered, failed)
+    /// statements, which take (id, worker, at) and (id, worker, next,
+    /// error); `false` when `worker` no longer holds the lease.
+    pub(crate) async fn mark_leased(
+        &self,
+        (delivered, failed): (&'static str, &'static str),
+        id: &str,
+        worker: &str,
+        outcome: OutboxOutcome,
+    ) -> Result<bool, StoreError> {
         let outcome = &outcome;
         self.run(|c| async move {
             let n = match outcome {
                 OutboxOutcome::Delivered { at_unix } => {
-                    c.execute(sql::MARK_DELIVERED, &[&id, &worker, at_unix])
-                        .await?
+                    c.execute(delivered, &[&id, &worker, at_unix]).await?
                 }
                 OutboxOutcome::Failed { next_unix, error } => {
-                    c.execute(sql::MARK_FAILED, &[&id, &worker, next_unix, error])
-                        .await?
+                    c.execute(failed, &[&id, &worker, next_unix, error]).await?
                 }
             };
             Ok(n == 1)

@@ -343,21 +343,13 @@ impl CarrierRegStore for SqliteStore {
         worker: &str,
         outcome: OutboxOutcome,
     ) -> Result<bool, StoreError> {
-        let (id, worker) = (id.to_string(), worker.to_string());
-        self.write(move |t, _| {
-            let n = match outcome {
-                OutboxOutcome::Delivered { at_unix } => t
-                    .prepare_cached(sql::MARK_DELIVERED)
-                    .map_err(backend)?
-                    .execute(params![id, worker, at_unix]),
-                OutboxOutcome::Failed { next_unix, error } => t
-                    .prepare_cached(sql::MARK_FAILED)
-                    .map_err(backend)?
-                    .execute(params![id, worker, next_unix, error]),
-            }
-            .map_err(backend)?;
-            Ok(n == 1)
-        })
+        crate::outbox::mark_leased(
+            self,
+            (sql::MARK_DELIVERED, sql::MARK_FAILED),
+            id,
+            worker,
+            outcome,
+        )
         .await
     }
 }

@@ -62,15 +62,36 @@ pub(crate) async fn outbox_mark(
     worker: &str,
     outcome: OutboxOutcome,
 ) -> Result<bool, StoreError> {
+    mark_leased(
+        s,
+        (sql::MARK_DELIVERED, sql::MARK_FAILED),
+        id,
+        worker,
+        outcome,
+    )
+    .await
+}
+
+/// The lease-holder's outcome of `id` in a leased queue (the outbox, the
+/// mail outbox), through that queue's (delivered, failed) statements, which
+/// take (id, worker, at) and (id, worker, next, error); `false` when
+/// `worker` no longer holds the lease.
+pub(crate) async fn mark_leased(
+    s: &SqliteStore,
+    (delivered, failed): (&'static str, &'static str),
+    id: &str,
+    worker: &str,
+    outcome: OutboxOutcome,
+) -> Result<bool, StoreError> {
     let (id, worker) = (id.to_string(), worker.to_string());
     s.write(move |t, _| {
         let n = match outcome {
             OutboxOutcome::Delivered { at_unix } => t
-                .prepare_cached(sql::MARK_DELIVERED)
+                .prepare_cached(delivered)
                 .map_err(backend)?
                 .execute(params![id, worker, at_unix]),
             OutboxOutcome::Failed { next_unix, error } => t
-                .prepare_cached(sql::MARK_FAILED)
+                .prepare_cached(failed)
                 .map_err(backend)?
                 .execute(params![id, worker, next_unix, error]),
         }
