@@ -589,15 +589,28 @@ fn cx<S: Store>(st: &SiteState<S>) -> RegContext<'_, S> {
     }
 }
 
+/// Parses a citizen body. An optional field is left out, never sent as
+/// `null`: the document declares no field nullable, so `null` is refused
+/// like any other wrong type rather than read as "absent".
 fn body<T: serde::de::DeserializeOwned>(lang: Lang, b: &[u8], fields: &str) -> Result<T, Response> {
-    serde_json::from_slice(b).map_err(|_| {
-        let en = format!("the body must be JSON {{{fields}}}, each once, as strings");
-        let zh = format!("內容須為 JSON {{{fields}}}，每個欄位一次，皆為字串");
+    let refuse = || {
+        let en = format!(
+            "the body must be JSON {{{fields}}}, each once, as strings (leave an optional field out rather than send null)"
+        );
+        let zh = format!(
+            "內容須為 JSON {{{fields}}}，每個欄位一次，皆為字串（選填欄位請省略，勿傳 null）"
+        );
         fail(
             lang,
             problem(lang, StatusCode::BAD_REQUEST, "BODY_INVALID", &en, &zh),
         )
-    })
+    };
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(b).map_err(|_| refuse())?;
+    if map.values().any(serde_json::Value::is_null) {
+        return Err(refuse());
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|_| refuse())
 }
 
 fn limited<S: Store>(st: &SiteState<S>, addr: SocketAddr, lang: Lang) -> Result<(), Response> {
