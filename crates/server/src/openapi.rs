@@ -9,6 +9,9 @@
 //! A new route: one [`RouteDoc`] line in [`ROUTES`] (enough for a first
 //! document), then its arm in `detail` with the exact schemas and problems.
 
+use crate::carrier_life::registration::{
+    EMAIL_MAX, EMAIL_PATTERN, PHONE_PATTERN, VERIFICATION_CODE_PATTERN,
+};
 use crate::ops::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
@@ -1422,7 +1425,7 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
         ("post", "/v1/carrier/registrations") => Detail {
             description: Some(format!("{LANG_NOTE} One barcode per phone number and per address. The confirmation code is stored only as its SHA-256, single use, 30 minutes, 5 attempts. Without `[smtp]` configured: 503 MAIL_NOT_CONFIGURED and nothing stored.")),
             body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["email", "phone"], "properties": {
-                "email": {"type": "string", "maxLength": 254, "pattern": "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$", "example": "citizen@example.com"}, "phone": {"type": "string", "pattern": "^09[0-9]{8}$", "example": "0912345678"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": "^[!-~]*([A-Za-z][!-~]*[0-9]|[0-9][!-~]*[A-Za-z])[!-~]*$", "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
+                "email": {"type": "string", "maxLength": EMAIL_MAX, "pattern": EMAIL_PATTERN, "example": "citizen@example.com"}, "phone": {"type": "string", "pattern": PHONE_PATTERN, "example": "0912345678"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": VERIFICATION_CODE_PATTERN, "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
                 "example": {"email": "citizen@example.com", "phone": "0912345678", "verification_code": "Code1234"}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["id", "expires_unix"], "properties": {"id": {"type": "string"}, "expires_unix": {"type": "integer"}}}))),
             problems: vec![
@@ -1436,7 +1439,7 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
             description: Some(format!("{LANG_NOTE} Every attempt is counted before the code is compared (constant time); the barcode is random and unique.")),
             params: vec![("id", json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}))],
             body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["code"], "properties": {
-                "code": {"type": "string", "pattern": "^[0-9]{8}$", "description": "the 8-digit code from the mail"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": "^[!-~]*([A-Za-z][!-~]*[0-9]|[0-9][!-~]*[A-Za-z])[!-~]*$", "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
+                "code": {"type": "string", "pattern": "^[0-9]{8}$", "description": "the 8-digit code from the mail"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": VERIFICATION_CODE_PATTERN, "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
                 "example": {"code": "12345678"}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["carrier_type", "carrier_id"], "properties": {"carrier_type": {"type": "string"}, "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}}}))),
             problems: vec![
@@ -1450,7 +1453,7 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
         ("post", "/v1/carrier/verification-code") => Detail {
             description: Some(format!("{LANG_NOTE} The old code is checked like a login (attempt budgets); a wrong carrier and a wrong code are one answer.")),
             body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["carrier_id", "old_verification_code", "new_verification_code"], "properties": {
-                "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}, "old_verification_code": {"type": "string", "minLength": 1, "maxLength": 64}, "new_verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": "^[!-~]*([A-Za-z][!-~]*[0-9]|[0-9][!-~]*[A-Za-z])[!-~]*$", "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
+                "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}, "old_verification_code": {"type": "string", "minLength": 1, "maxLength": 64}, "new_verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": VERIFICATION_CODE_PATTERN, "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
                 "example": {"carrier_id": "/ABC+123", "old_verification_code": "Code1234", "new_verification_code": "Newer123"}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["carrier_type", "carrier_id"], "properties": {"carrier_type": {"type": "string"}, "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}}}))),
             problems: vec![
@@ -1464,7 +1467,7 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
         ("post", "/v1/carrier/verification-code/reset") => Detail {
             description: Some(format!("{LANG_NOTE} The same answer whether or not the phone and address match a carrier.")),
             body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["email", "phone"], "properties": {
-                "email": {"type": "string", "maxLength": 254, "pattern": "^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$", "example": "citizen@example.com"}, "phone": {"type": "string", "pattern": "^09[0-9]{8}$", "example": "0912345678"}},
+                "email": {"type": "string", "maxLength": EMAIL_MAX, "pattern": EMAIL_PATTERN, "example": "citizen@example.com"}, "phone": {"type": "string", "pattern": PHONE_PATTERN, "example": "0912345678"}},
                 "example": {"email": "citizen@example.com", "phone": "0912345678"}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["id", "expires_unix"], "properties": {"id": {"type": "string"}, "expires_unix": {"type": "integer"}}}))),
             problems: vec![
@@ -1477,7 +1480,7 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
             description: Some(format!("{LANG_NOTE} Single use, 30 minutes, 5 attempts.")),
             params: vec![("id", json!({"type": "string", "pattern": "^[0-9a-f]{32}$"}))],
             body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["code", "verification_code"], "properties": {
-                "code": {"type": "string", "pattern": "^[0-9]{8}$", "description": "the 8-digit code from the mail"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": "^[!-~]*([A-Za-z][!-~]*[0-9]|[0-9][!-~]*[A-Za-z])[!-~]*$", "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
+                "code": {"type": "string", "pattern": "^[0-9]{8}$", "description": "the 8-digit code from the mail"}, "verification_code": {"type": "string", "minLength": 8, "maxLength": 16, "pattern": VERIFICATION_CODE_PATTERN, "description": "8 to 16 visible ASCII characters with a letter and a digit", "example": "Code1234"}},
                 "example": {"code": "12345678", "verification_code": "Reset2024"}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["carrier_type", "carrier_id"], "properties": {"carrier_type": {"type": "string"}, "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}}}))),
             problems: vec![
