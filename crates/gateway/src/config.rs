@@ -26,6 +26,7 @@
 //! upstream_timeout_ms = 30000        # a site's whole answer
 //! per_client_per_minute = 6000       # per client address (IPv6: /64)
 //! per_client_burst = 300
+//! max_sessions = 200000              # carrier tokens → the site that issued them
 //!
 //! [admission]                        # peak mode (see crate::admission)
 //! max_in_flight = 256
@@ -140,12 +141,18 @@ pub struct Limits {
     pub upstream_timeout_ms: u64,
     /// Time to connect to a site, ms.
     pub connect_timeout_ms: u64,
+    /// An idle pooled connection to a site is closed after this, ms (keep it
+    /// under the sites' `[edge] header_read_timeout_ms`).
+    pub upstream_idle_ms: u64,
     /// Time for a client's whole request body, ms (408 `REQUEST_TIMEOUT`).
     pub body_timeout_ms: u64,
     /// Requests a minute from one client address.
     pub per_client_per_minute: u32,
     /// Requests at once from one client address before the rate applies.
     pub per_client_burst: u32,
+    /// Carrier sessions remembered (which site issued a token, see
+    /// [`crate::affinity`]).
+    pub max_sessions: usize,
 }
 
 impl Default for Limits {
@@ -154,9 +161,11 @@ impl Default for Limits {
             max_body_bytes: 4 * 1024 * 1024,
             upstream_timeout_ms: 30_000,
             connect_timeout_ms: 1_000,
+            upstream_idle_ms: 4_000,
             body_timeout_ms: 10_000,
             per_client_per_minute: 6_000,
             per_client_burst: 300,
+            max_sessions: 200_000,
         }
     }
 }

@@ -12,13 +12,15 @@
 //! 4. the cache ([`cache`]) for the public winning list;
 //! 5. admission by priority ([`admission`]): class 3 is shed first, with
 //!    503 `OVERLOADED` and `Retry-After`;
-//! 6. a site picked by health and load ([`sites`]), and another one if the
-//!    first cannot answer and the request is safe to repeat.
+//! 6. a site picked by health and load ([`sites`]; a carrier session's
+//!    own site first, [`affinity`]), and another one if the first cannot
+//!    answer and the request is safe to repeat.
 //!
 //! The gateway answers `/healthz`, `/readyz` and `/metrics` itself
 //! ([`stats`]); every other path goes to a site.
 
 pub mod admission;
+pub mod affinity;
 pub mod cache;
 pub mod classes;
 pub mod config;
@@ -76,6 +78,8 @@ pub struct Gateway {
     pub stats: Stats,
     /// Per-client rate.
     pub per_client: KeyedLimit,
+    /// Carrier sessions and the sites that issued them.
+    pub affinity: affinity::Affinity,
     /// The client to the sites.
     pub client: reqwest::Client,
     /// The process's Prometheus handle (the edge's connection counters),
@@ -90,7 +94,10 @@ pub fn site_client(cfg: &GatewayConfig) -> Result<reqwest::Client, GatewayError>
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_millis(cfg.limits.connect_timeout_ms.max(1)))
-        .pool_idle_timeout(Duration::from_secs(30))
+        // Below the sites' own header-read timeout (10 s by default), which
+        // also ends their idle keep-alive connections: a pooled connection
+        // is let go before a site would close it under a request.
+        .pool_idle_timeout(Duration::from_millis(cfg.limits.upstream_idle_ms.max(1)))
         .pool_max_idle_per_host(256)
         .tcp_nodelay(true);
     if let Some(t) = &cfg.upstream_tls {
@@ -123,6 +130,7 @@ impl Gateway {
             ),
             stats: Stats::new(sites.all.len()),
             per_client: KeyedLimit::per_minute(l.per_client_per_minute, l.per_client_burst),
+            affinity: affinity::Affinity::new(l.max_sessions),
             client: site_client(&config)?,
             sites,
             prometheus,

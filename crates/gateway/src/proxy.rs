@@ -223,7 +223,12 @@ async fn run(
         safe: matches!(method, Method::GET | Method::HEAD | Method::OPTIONS)
             || parts.headers.contains_key("idempotency-key"),
     };
-    let (resp, outcome) = forward(gw, to, out).await;
+    let session = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| gw.affinity.site_of(v));
+    let (resp, outcome) = forward(gw, to, out, session).await;
     let resp = match resp {
         Answer::Site {
             status,
@@ -231,6 +236,13 @@ async fn run(
             body,
             site,
         } => {
+            if method == Method::POST
+                && path == "/v1/carrier/login"
+                && status == StatusCode::OK
+                && let Some((token, ttl)) = crate::affinity::Affinity::login_answer(&body)
+            {
+                gw.affinity.remember(&token, site, ttl);
+            }
             if publishes(&method, &path, status) {
                 gw.cache.purge();
                 gw.stats.purged();
@@ -298,12 +310,17 @@ enum Failure {
     Timeout,
 }
 
-async fn forward(gw: &Arc<Gateway>, mut to: Target, out: Outgoing<'_>) -> (Answer, Outcome) {
+async fn forward(
+    gw: &Arc<Gateway>,
+    mut to: Target,
+    out: Outgoing<'_>,
+    session: Option<usize>,
+) -> (Answer, Outcome) {
     let mut tried: Vec<usize> = Vec::new();
     let mut last: Option<Answer> = None;
     let timeout = Duration::from_millis(gw.config.limits.upstream_timeout_ms.max(1));
     while tried.len() < gw.sites.all.len() {
-        let Some(i) = gw.sites.pick(to, &tried) else {
+        let Some(i) = gw.sites.pick_preferring(to, &tried, session) else {
             break;
         };
         tried.push(i);

@@ -115,6 +115,28 @@ impl Sites {
         best.map(|(_, i)| i)
     }
 
+    /// [`Sites::pick`], but `prefer` first when it is healthy, untried and
+    /// may answer `target` (a carrier session's own site).
+    pub fn pick_preferring(
+        &self,
+        target: Target,
+        tried: &[usize],
+        prefer: Option<usize>,
+    ) -> Option<usize> {
+        let fits = |i: usize| {
+            let s = &self.all[i];
+            let role_ok = match target {
+                Target::Main => s.config.role == Role::Main,
+                Target::CloudRead => true,
+                Target::CloudWrite => s.config.role != Role::Standby,
+            };
+            role_ok && s.healthy() && !tried.contains(&i)
+        };
+        prefer
+            .filter(|i| *i < self.all.len() && fits(*i))
+            .or_else(|| self.pick(target, tried))
+    }
+
     /// The site (index) to send a request of `target` to, not one of
     /// `tried`; `None` when no site is left.
     pub fn pick(&self, target: Target, tried: &[usize]) -> Option<usize> {
@@ -218,5 +240,14 @@ mod tests {
         assert_eq!(s.pick(Target::CloudWrite, &[0]), None);
         assert_eq!(s.pick(Target::Main, &[]), Some(0));
         assert_eq!(s.pick(Target::Main, &[0]), None);
+        s.all[2].set_healthy(true);
+        assert_eq!(s.pick_preferring(Target::CloudRead, &[], Some(2)), Some(2));
+        assert_eq!(s.pick_preferring(Target::CloudRead, &[2], Some(2)), Some(0));
+        assert_eq!(
+            s.pick_preferring(Target::CloudWrite, &[], Some(3)),
+            Some(2),
+            "no standby"
+        );
+        assert_eq!(s.pick_preferring(Target::Main, &[], Some(2)), Some(0));
     }
 }

@@ -89,6 +89,62 @@ async fn each_route_class_goes_to_its_sites() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_session_stays_on_the_site_that_issued_its_token() {
+    let (main, a, b) = three_sites().await;
+    let (gw, _) = start_gateway(gateway_config(vec![main.config(), a.config(), b.config()])).await;
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let r = http
+            .post(format!("{gw}/v1/carrier/login"))
+            .json(&serde_json::json!({
+                "carrier_type": "3J0002", "carrier_id": CARRIER, "verification_code": CARRIER_CODE,
+            }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), StatusCode::OK);
+        let issued_by = served_by(&r);
+        assert!(issued_by.starts_with("cloud-"), "{issued_by}");
+        let token = r.json::<serde_json::Value>().await.expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        // Every request with the token goes back to its site (a token of
+        // one site is refused at another: each seals with its own key).
+        for _ in 0..5 {
+            let r = http
+                .get(format!("{gw}/v1/carrier/invoices?period=11404"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("invoices");
+            assert_eq!(served_by(&r), issued_by);
+            assert_eq!(r.status(), StatusCode::OK, "the token is good there");
+        }
+    }
+    // A token of cloud-a really is refused at cloud-b (why affinity is needed).
+    let login = http
+        .post(format!("{}/v1/carrier/login", a.url))
+        .json(&serde_json::json!({
+            "carrier_type": "3J0002", "carrier_id": CARRIER, "verification_code": CARRIER_CODE,
+        }))
+        .send()
+        .await
+        .expect("login");
+    let token = login.json::<serde_json::Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let r = http
+        .get(format!("{}/v1/carrier/invoices?period=11404", b.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("invoices");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_fall_back_to_main_when_no_cloud_site_is_up() {
     let main = start_site("main", Role::Main).await;
     let mut a = start_site("cloud-a", Role::Cloud).await;
@@ -473,7 +529,12 @@ async fn malformed_oversized_and_greedy_requests_stop_at_the_gateway() {
         "closed by the gateway, not by the test's own wait: {:?}",
         t.elapsed()
     );
-    // Per-client rate: the burst, then 429 with Retry-After.
+    // Per-client rate: the burst, then 429 with Retry-After (fresh
+    // connections: the gateway closes idle ones after the short header timeout).
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client");
     let mut limited = None;
     for _ in 0..30 {
         let r = http

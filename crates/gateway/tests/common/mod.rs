@@ -9,7 +9,7 @@ use einvoice_secrets::Sealer;
 use einvoice_server::app_api::{AppKey, SignatureAlg};
 use einvoice_server::role::{Role, SiteRole};
 use einvoice_server::{Limits, SiteOptions};
-use einvoice_store::{AppRecord, Store, WinningBody, WinningNumbersRecord};
+use einvoice_store::{AppRecord, CarrierRecord, Store, WinningBody, WinningNumbersRecord};
 use einvoice_store_sqlite::SqliteStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +18,11 @@ use tokio::net::TcpListener;
 
 /// The App API app every test site knows.
 pub const APP: &str = "EINVGATEWAY1";
+/// The carrier every test site knows (verification code [`CARRIER_CODE`]),
+/// each site sealing its own tokens (its own master key).
+pub const CARRIER: &str = "/ABC+123";
+/// Its verification code.
+pub const CARRIER_CODE: &str = "Passw0rd!";
 /// The period whose winning numbers every test site has published.
 pub const TERM: &str = "10802";
 
@@ -72,7 +77,24 @@ pub fn generous_limits() -> Limits {
 pub async fn site_router(name: &str, role: Role) -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("site.db"), name).expect("store");
-    let sealer = Sealer::new(&[9u8; 32]);
+    // Each site its own master key, as in a deployment.
+    let seed = name
+        .bytes()
+        .fold(7u8, |a, b| a.wrapping_mul(31).wrapping_add(b));
+    let sealer = Sealer::new(&[seed; 32]);
+    store
+        .put_carrier(CarrierRecord {
+            carrier: einvoice_core::Carrier {
+                kind: einvoice_core::CarrierType::MobileBarcode,
+                id: CARRIER.into(),
+            },
+            verification_hash: einvoice_server::app_api::hash_verification_code(CARRIER_CODE)
+                .expect("hash"),
+            failures: 0,
+            locked_until: 0,
+        })
+        .await
+        .expect("carrier");
     let key = AppKey {
         alg: SignatureAlg::HmacSha256,
         key: "app-key".into(),
