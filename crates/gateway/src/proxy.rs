@@ -48,8 +48,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
 }
 
 /// Headers that belong to one connection, never forwarded (RFC 9110 7.6.1),
-/// plus `host` (set for the site) and `content-length` (set from the body).
-const HOP_BY_HOP: [&str; 10] = [
+/// plus `host` (set for the site), `expect` (the body is already read) and
+/// `content-length` (set from the body).
+const HOP_BY_HOP: [&str; 11] = [
+    "expect",
     "connection",
     "keep-alive",
     "proxy-connection",

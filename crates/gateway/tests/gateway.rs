@@ -202,6 +202,7 @@ async fn a_stopped_cloud_site_is_out_of_rotation_within_two_seconds_and_reads_ke
         .await
         .expect("cloud-a out of rotation within 2 s");
     assert!(took < Duration::from_secs(2), "{took:?}");
+    eprintln!("cloud-a out of rotation {took:?} after it stopped");
     let answers = reader.await.expect("reader");
     assert!(answers.len() > 20, "{}", answers.len());
     for (at, status, site) in &answers {
