@@ -42,6 +42,9 @@ struct ClassStats {
     timed: AtomicU64,
 }
 
+/// One counter of [`SiteStats`].
+type SiteField = fn(&SiteStats) -> &AtomicU64;
+
 #[derive(Debug, Default)]
 struct SiteStats {
     requests: AtomicU64,
@@ -162,7 +165,7 @@ impl Stats {
                 ci + 1
             );
         }
-        let per_site: [(&str, &str, fn(&SiteStats) -> &AtomicU64); 3] = [
+        let per_site: [(&str, &str, SiteField); 3] = [
             ("einvoice_gateway_site_requests_total", "counter", |s| {
                 &s.requests
             }),
