@@ -60,6 +60,8 @@ enum Command {
     /// Site-to-site sync: status and agreement between sites.
     #[command(subcommand)]
     Sync(cmd::sync::SyncCommand),
+    /// The cross-site gateway in front of the sites (routing, failover, cache, peak mode).
+    Gateway(cmd::gateway::GatewayArgs),
     /// The security operations center: alerts from a site's security events.
     #[command(subcommand)]
     Soc(cmd::soc::SocCommand),
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Ca(c) => cmd::ca::ca(c),
         Command::Sync(c) => cmd::sync::sync(c),
         Command::Soc(c) => cmd::soc::soc(c),
+        Command::Gateway(a) => cmd::gateway::gateway(a),
         Command::Migrate(a) => cmd::migrate::migrate(a),
         Command::Export(a) => cmd::export_import::export(a),
         Command::Import(a) => cmd::export_import::import(a),

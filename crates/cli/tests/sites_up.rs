@@ -125,7 +125,12 @@ async fn three_sites_on_one_machine() {
     };
     let (main, cloud_a, cloud_b) = (url("main"), url("cloud-a"), url("cloud-b"));
     assert_eq!(creds["base_url"], main.as_str());
-    for d in ["ca/ca.pem", "main/einvoice.toml", "cloud-a/einvoice.db"] {
+    for d in [
+        "ca/ca.pem",
+        "main/einvoice.toml",
+        "cloud-a/einvoice.db",
+        "gateway/gateway.toml",
+    ] {
         assert!(data.join(d).exists(), "{d}");
     }
     let http = reqwest::Client::new();
@@ -167,6 +172,43 @@ async fn three_sites_on_one_machine() {
             .iter()
             .any(|i| i["number"] == "AA00000049"),
         "{list}"
+    );
+
+    // Through the gateway `up` started: a carrier session (login and list)
+    // at a cloud site, issuance routed to main (unsigned: main's 401, not a
+    // cloud's 421).
+    let gateway = creds["gateway"]
+        .as_str()
+        .unwrap_or_else(|| panic!("demo-credentials.json names the gateway: {creds}"))
+        .to_string();
+    let token = carrier_login(&http, &gateway, &carrier).await;
+    let r = http
+        .get(format!("{gateway}/v1/carrier/invoices?period={period}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("list through the gateway");
+    assert_eq!(r.status(), 200);
+    let site = r
+        .headers()
+        .get("x-einvoice-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(site.starts_with("cloud-"), "{site}");
+    let r = http
+        .post(format!("{gateway}/v1/messages"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&msg).expect("json"))
+        .send()
+        .await
+        .expect("post through the gateway");
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()
+            .get("x-einvoice-site")
+            .and_then(|v| v.to_str().ok()),
+        Some("main")
     );
 
     // A citizen write at cloud-b (the prize bank account) is appended to

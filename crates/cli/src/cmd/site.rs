@@ -121,7 +121,7 @@ fn load_config(a: &ServeArgs) -> anyhow::Result<FileConfig> {
 
 /// Resolves on Ctrl-C or SIGTERM, or (with `watch_stdin`) when standard
 /// input reaches its end.
-async fn shutdown_on(watch_stdin: bool) {
+pub(crate) async fn shutdown_on(watch_stdin: bool) {
     if !watch_stdin {
         return shutdown_signal().await;
     }

@@ -249,10 +249,28 @@ pub fn up_sites(a: UpArgs) -> anyhow::Result<ExitCode> {
     for p in &plans {
         sites.start(p, &data.join(&p.name))?;
     }
+    // The gateway in front of them all (crate einvoice-gateway).
+    let gw_listen = super::sites_gateway::gateway_listen(&a.listen)?;
+    let gw_dir = data.join("gateway");
+    std::fs::create_dir_all(&gw_dir)?;
+    let gw_toml = gw_dir.join("gateway.toml");
+    std::fs::write(
+        &gw_toml,
+        super::sites_gateway::gateway_toml(gw_listen, &plans),
+    )?;
+    sites.spawn(
+        "gateway",
+        &["gateway".as_ref(), "--config".as_ref(), gw_toml.as_os_str()],
+        &gw_dir.join("gateway.log"),
+    )?;
+    let gw_url = format!("http://{}", reachable(gw_listen));
     rt.block_on(async {
         for p in &plans {
             sites.wait_ready(p).await?;
         }
+        sites
+            .wait_url("gateway", &format!("{gw_url}/readyz"))
+            .await?;
         for p in &plans[1..] {
             sites.wait_synced(p, "main", main_seq).await?;
         }
@@ -260,8 +278,11 @@ pub fn up_sites(a: UpArgs) -> anyhow::Result<ExitCode> {
     })?;
     creds.base_url = plans[0].url();
     creds.sites = plans.iter().map(|p| (p.name.clone(), p.url())).collect();
-    write_private(&creds_path, &serde_json::to_vec_pretty(&creds)?)?;
+    let json = super::sites_gateway::with_gateway(serde_json::to_value(&creds)?, &gw_url);
+    write_private(&creds_path, &serde_json::to_vec_pretty(&json)?)?;
     print_banner(&creds, &plans, &data, &creds_path);
+    println!("Through the gateway ({gw_url}; {}):", gw_toml.display());
+    println!("  curl -s {gw_url}/readyz; curl -s {gw_url}/metrics | grep einvoice_gateway_");
     let code = rt.block_on(sites.run())?;
     Ok(code)
 }
@@ -340,8 +361,8 @@ async fn seed_main<S: Store>(
     Ok(creds)
 }
 
-/// The environment variables `serve` reads that would override a site's
-/// configuration file; a child site gets none of them.
+/// The environment variables `serve` (and `gateway`) read that would
+/// override a child's configuration file; a child gets none of them.
 const OVERRIDES: &[&str] = &[
     "EINVOICE_CONFIG",
     "EINVOICE_LISTEN",
@@ -355,6 +376,10 @@ const OVERRIDES: &[&str] = &[
     "EINVOICE_WEBHOOK_URL",
     "EINVOICE_WEBHOOK_CA_FILE",
     "EINVOICE_SANDBOX",
+    "EINVOICE_GATEWAY_CONFIG",
+    "EINVOICE_GATEWAY_LISTEN",
+    "EINVOICE_GATEWAY_TLS_CERT",
+    "EINVOICE_GATEWAY_TLS_KEY",
 ];
 
 /// A running site: its process and where its output goes.
@@ -371,7 +396,14 @@ struct Sites(Vec<Running>);
 
 impl Sites {
     fn start(&mut self, p: &SitePlan, dir: &Path) -> anyhow::Result<()> {
-        let log = dir.join("site.log");
+        let config = dir.join("einvoice.toml");
+        let args = ["serve".as_ref(), "--config".as_ref(), config.as_os_str()];
+        self.spawn(&p.name, &args, &dir.join("site.log"))
+    }
+
+    /// Start `einvoice ARGS --exit-on-stdin-eof` as `name`, its output in `log`.
+    fn spawn(&mut self, name: &str, args: &[&std::ffi::OsStr], log: &Path) -> anyhow::Result<()> {
+        let log = log.to_path_buf();
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -379,9 +411,7 @@ impl Sites {
             .with_context(|| format!("cannot write {}", log.display()))?;
         let exe = std::env::current_exe().context("cannot find the einvoice binary")?;
         let mut cmd = std::process::Command::new(exe);
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(dir.join("einvoice.toml"))
+        cmd.args(args)
             .arg("--exit-on-stdin-eof")
             .stdin(Stdio::piped())
             .stdout(out.try_clone()?)
@@ -395,9 +425,9 @@ impl Sites {
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd
             .spawn()
-            .with_context(|| format!("cannot start site {}", p.name))?;
+            .with_context(|| format!("cannot start {name}"))?;
         self.0.push(Running {
-            name: p.name.clone(),
+            name: name.to_string(),
             child,
             log,
         });
@@ -420,19 +450,22 @@ impl Sites {
     }
 
     async fn wait_ready(&mut self, p: &SitePlan) -> anyhow::Result<()> {
-        let url = format!("{}/readyz", p.url());
+        self.wait_url(&p.name, &format!("{}/readyz", p.url())).await
+    }
+
+    /// Wait until `url` (the `/readyz` of `name`) answers 2xx.
+    async fn wait_url(&mut self, name: &str, url: &str) -> anyhow::Result<()> {
         let started = Instant::now();
         loop {
             self.exited()?;
-            if let Ok(r) = reqwest::get(&url).await
+            if let Ok(r) = reqwest::get(url).await
                 && r.status().is_success()
             {
                 return Ok(());
             }
             if started.elapsed() > READY_TIMEOUT {
                 bail!(
-                    "SITE_NOT_READY: site {} did not answer {url} within {} s",
-                    p.name,
+                    "SITE_NOT_READY: {name} did not answer {url} within {} s",
                     READY_TIMEOUT.as_secs()
                 );
             }
