@@ -68,7 +68,7 @@ async fn login<S: Store>(
     body: Bytes,
 ) -> Result<Response, Problem> {
     st.carrier_limit.check(&client_key(Some(addr)))?;
-    let b: LoginBody = serde_json::from_slice(&body).map_err(|e| {
+    let b: LoginBody = crate::json_body::object(&body).map_err(|e| {
         bad(
             "BODY_INVALID",
             format!("expected {{carrier_type, carrier_id, verification_code}}: {e}"),

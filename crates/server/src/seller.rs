@@ -271,7 +271,7 @@ async fn batch<S: Store>(
             "a batch is JSON: {\"messages\": [...]} (XML documents go in as strings)",
         ));
     }
-    let b: BatchBody = serde_json::from_slice(&body).map_err(|e| {
+    let b: BatchBody = crate::json_body::object(&body).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
             "BATCH_INVALID",

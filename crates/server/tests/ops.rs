@@ -1164,6 +1164,18 @@ async fn api_keys_are_revoked_and_rotated_and_apps_disabled() {
     };
     let before = app_code().await;
     assert_ne!(before.as_deref(), Some("903"));
+    // A body that is not an object is refused and changes nothing (found by
+    // the API fuzzer: `[]` passed for a reason-less object).
+    let (st, v) = call(
+        &s,
+        "POST",
+        &format!("/v1/ops/apps/{app_id}/disable"),
+        Some(&alice),
+        Some(json!([])),
+    )
+    .await;
+    assert_eq!((st, v["code"].as_str()), (400, Some("BODY_INVALID")), "{v}");
+    assert_eq!(app_code().await, before);
     let (st, v) = call(
         &s,
         "POST",

@@ -185,7 +185,7 @@ async fn donate<S: Store>(
     let bad = |code: &str, en: &str, zh: &str| {
         fail(lang, problem(lang, StatusCode::BAD_REQUEST, code, en, zh))
     };
-    let b: DonationBody = match serde_json::from_slice(&body) {
+    let b: DonationBody = match crate::json_body::object(&body) {
         Ok(b) => b,
         Err(e) => {
             let en = format!(

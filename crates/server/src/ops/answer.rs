@@ -57,7 +57,7 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for JsonBody
 
 /// Parse a JSON body ourselves so every refusal is a problem document.
 pub(super) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(bytes).map_err(bad_body)
+    crate::json_body::object(bytes).map_err(bad_body)
 }
 
 pub(super) async fn record<S: Store>(
