@@ -36,6 +36,11 @@ pub struct OriginPull {
     pub halt: Option<SyncHalt>,
 }
 
+/// Told of each **new** halt of an origin at a broken link (not again while
+/// the same link stays broken): the upstream's site name, the origin and
+/// the halt. The server raises a SOC event with it (`sync-tamper`).
+pub type HaltHook = Box<dyn Fn(&str, &str, &SyncHalt) + Send + Sync>;
+
 /// Pulls from a site's upstreams into its store.
 pub struct Puller<S: Store> {
     store: S,
@@ -46,6 +51,10 @@ pub struct Puller<S: Store> {
     /// stored chain, then carried along page by page).
     checks: Mutex<HashMap<String, ChainCheck>>,
     now_unix: fn() -> i64,
+    on_halt: Option<HaltHook>,
+    /// The broken link each (upstream, origin) is halted at, so that the
+    /// hook hears of a halt once.
+    halted: Mutex<HashMap<(String, String), (String, Option<u64>)>>,
 }
 
 fn system_now() -> i64 {
@@ -70,7 +79,15 @@ impl<S: Store> Puller<S> {
             page: page.clamp(1, crate::feed::MAX_PAGE),
             checks: Mutex::new(HashMap::new()),
             now_unix: system_now,
+            on_halt: None,
+            halted: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Call `hook` on each new halt at a broken link (an alert).
+    pub fn on_halt(mut self, hook: HaltHook) -> Self {
+        self.on_halt = Some(hook);
+        self
     }
 
     /// Pull from every upstream until each is caught up (or halted, or
@@ -85,7 +102,9 @@ impl<S: Store> Puller<S> {
                         if head.origin == self.store.site() {
                             continue;
                         }
-                        out.push(self.pull_origin(upstream, head).await?);
+                        let pulled = self.pull_origin(upstream, head).await?;
+                        self.note_halt(&heads.site, upstream, &pulled).await;
+                        out.push(pulled);
                     }
                 }
                 Err(e) => self.record_unreachable(upstream, &e).await?,
@@ -268,6 +287,26 @@ impl<S: Store> Puller<S> {
                     upstream_head: seen.head,
                     halt,
                 });
+            }
+        }
+    }
+
+    /// Tell the hook of a new halt at a broken link; forget a cleared one.
+    async fn note_halt(&self, site: &str, upstream: &str, p: &OriginPull) {
+        let key = (upstream.to_string(), p.origin.clone());
+        let mut halted = self.halted.lock().await;
+        match p.halt.as_ref().filter(|h| h.seq.is_some()) {
+            Some(h) => {
+                let now = (h.code.clone(), h.seq);
+                if halted.get(&key) != Some(&now) {
+                    halted.insert(key, now);
+                    if let Some(hook) = &self.on_halt {
+                        hook(site, &p.origin, h);
+                    }
+                }
+            }
+            None => {
+                halted.remove(&key);
             }
         }
     }
