@@ -527,3 +527,89 @@ async fn a_body_or_hash_changed_in_mains_database_halts_the_origin_and_alerts_on
     assert_eq!(all_entries(&cloud, "main").await, good);
     assert_eq!(heard_now().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_offering_mains_own_origin_with_a_forged_head_is_refused_and_reported() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = dir.path().join("ca");
+    init_ca(&ca, "test").expect("ca");
+    let main = store(dir.path(), "main");
+    issue_invoices(&main, 3).await;
+    let chain = all_entries(&main, "main").await;
+    let (main_peer, _) = serve_both(&main, &issue(&ca, "main"), SyncConfig::default()).await;
+
+    // An honest cloud re-serves main's origin as main wrote it.
+    let honest = store(dir.path(), "cloud-a");
+    Puller::new(
+        honest.clone(),
+        peer_client(&issue(&ca, "cloud-a")).expect("client"),
+        vec![main_peer],
+        100,
+    )
+    .pull_once()
+    .await
+    .expect("pull");
+    let (honest_peer, _) = serve_both(&honest, &issue(&ca, "cloud-a"), SyncConfig::default()).await;
+    // A cloud holding main's chain plus an entry main never wrote.
+    let mut forged = chain.clone();
+    let last = chain.last().expect("entries");
+    let body = br#"{"action":"operator.create","name":"mallory"}"#.to_vec();
+    forged.push(LedgerEntry {
+        seq: last.seq + 1,
+        prev_hash: last.hash,
+        hash: einvoice_store::hash_entry(
+            &last.hash,
+            "main",
+            last.seq + 1,
+            last.hlc,
+            "ADMIN",
+            "operator/mallory",
+            "operator:mallory",
+            &body,
+        ),
+        kind: "ADMIN".into(),
+        key: "operator/mallory".into(),
+        actor: "operator:mallory".into(),
+        body,
+        body_digest: None,
+        withheld: false,
+        ..last.clone()
+    });
+    let rogue = store(dir.path(), "cloud-b");
+    rogue
+        .import_site(SiteRecords::default(), forged)
+        .await
+        .expect("import");
+    let (rogue_peer, _) = serve_both(&rogue, &issue(&ca, "cloud-b"), SyncConfig::default()).await;
+
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let puller = {
+        let heard = heard.clone();
+        Puller::new(
+            main.clone(),
+            peer_client(&issue(&ca, "main")).expect("client"),
+            vec![honest_peer, rogue_peer],
+            100,
+        )
+        .on_halt(Box::new(move |site, origin, h| {
+            if let Ok(mut v) = heard.lock() {
+                v.push((site.to_string(), origin.to_string(), h.code.clone(), h.seq));
+            }
+        }))
+    };
+    for _ in 0..2 {
+        let pulled = puller.pull_once().await.expect("pull");
+        assert!(pulled.iter().all(|p| p.origin != "main"), "{pulled:?}");
+        assert_eq!(all_entries(&main, "main").await, chain, "main's origin changed");
+    }
+    // Reported once, naming the rogue peer; the honest copy is not a finding.
+    assert_eq!(
+        heard.lock().expect("lock").clone(),
+        vec![(
+            "cloud-b".to_string(),
+            "main".to_string(),
+            einvoice_sync::pull::SYNC_OWN_ORIGIN_FORGED.to_string(),
+            Some(5)
+        )]
+    );
+}

@@ -16,6 +16,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// Code of an upstream offering this site's own origin with a head it never
+/// wrote (logged and told to the halt hook; nothing is taken).
+pub const SYNC_OWN_ORIGIN_FORGED: &str = "SYNC_OWN_ORIGIN_FORGED";
+
 /// Code stored as a link's last error when its upstream cannot be reached.
 pub const SYNC_UNREACHABLE: &str = "SYNC_UNREACHABLE";
 
@@ -100,6 +104,7 @@ impl<S: Store> Puller<S> {
                 Ok(heads) => {
                     for head in heads.heads {
                         if head.origin == self.store.site() {
+                            self.check_own_origin(&heads.site, upstream, &head).await?;
                             continue;
                         }
                         let pulled = self.pull_origin(upstream, head).await?;
@@ -289,6 +294,46 @@ impl<S: Store> Puller<S> {
                 });
             }
         }
+    }
+
+    /// An upstream offering this site's own origin: normal when it is a copy
+    /// of what this site wrote (a peer re-serving it); a head this site never
+    /// wrote is a peer trying to write its origin: nothing is taken (this
+    /// site never pulls its own origin, and the store refuses it,
+    /// `SYNC_OWN_ORIGIN`), the attempt is logged and told to the hook once.
+    async fn check_own_origin(
+        &self,
+        site: &str,
+        upstream: &str,
+        head: &OriginHead,
+    ) -> Result<(), SyncError> {
+        if head.seq == 0 {
+            return Ok(());
+        }
+        let ours = self.store.entries(&head.origin, head.seq - 1, 1).await?;
+        let forged = ours.first().is_none_or(|e| e.hash != head.hash);
+        let p = OriginPull {
+            upstream: upstream.to_string(),
+            origin: head.origin.clone(),
+            applied: 0,
+            head: head.clone(),
+            upstream_head: head.clone(),
+            halt: forged.then(|| SyncHalt {
+                code: SYNC_OWN_ORIGIN_FORGED.into(),
+                message: format!(
+                    "{upstream} (site {site:?}) offers this site's own origin {:?} up to entry {} with a head this site never wrote; a site's origin is written by that site only: refused",
+                    head.origin, head.seq
+                ),
+                seq: Some(head.seq),
+            }),
+        };
+        if let Some(h) = &p.halt {
+            eprintln!("einvoice: sync: {}: {}", h.code, h.message);
+            metrics::counter!("einvoice_sync_refused_total", "peer" => site.to_string())
+                .increment(1);
+        }
+        self.note_halt(site, upstream, &p).await;
+        Ok(())
     }
 
     /// Tell the hook of a new halt at a broken link; forget a cleared one.
