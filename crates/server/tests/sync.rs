@@ -536,20 +536,22 @@ async fn a_peer_offering_mains_own_origin_with_a_forged_head_is_refused_and_repo
     let main = store(dir.path(), "main");
     issue_invoices(&main, 3).await;
     let chain = all_entries(&main, "main").await;
-    let (main_peer, _) = serve_both(&main, &issue(&ca, "main"), SyncConfig::default()).await;
+    let main_tls = issue(&ca, "main");
+    let (main_peer, _) = serve_both(&main, &main_tls, SyncConfig::default()).await;
 
     // An honest cloud re-serves main's origin as main wrote it.
     let honest = store(dir.path(), "cloud-a");
+    let honest_tls = issue(&ca, "cloud-a");
     Puller::new(
         honest.clone(),
-        peer_client(&issue(&ca, "cloud-a")).expect("client"),
+        peer_client(&honest_tls).expect("client"),
         vec![main_peer],
         100,
     )
     .pull_once()
     .await
     .expect("pull");
-    let (honest_peer, _) = serve_both(&honest, &issue(&ca, "cloud-a"), SyncConfig::default()).await;
+    let (honest_peer, _) = serve_both(&honest, &honest_tls, SyncConfig::default()).await;
     // A cloud holding main's chain plus an entry main never wrote.
     let mut forged = chain.clone();
     let last = chain.last().expect("entries");
@@ -587,7 +589,7 @@ async fn a_peer_offering_mains_own_origin_with_a_forged_head_is_refused_and_repo
         let heard = heard.clone();
         Puller::new(
             main.clone(),
-            peer_client(&issue(&ca, "main")).expect("client"),
+            peer_client(&main_tls).expect("client"),
             vec![honest_peer, rogue_peer],
             100,
         )
