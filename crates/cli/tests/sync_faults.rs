@@ -207,7 +207,10 @@ async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_n
     };
     let cloud = Site {
         config: data.join("cloud-a/einvoice.toml"),
-        url: creds["sites"]["cloud-a"].as_str().expect("cloud").to_string(),
+        url: creds["sites"]["cloud-a"]
+            .as_str()
+            .expect("cloud")
+            .to_string(),
         log: data.join("cloud-a/faults.log"),
     };
     // Stop `up` (its sites stop when their standard input closes).
@@ -275,8 +278,11 @@ async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_n
         for k in 0..PER_CYCLE {
             let n = format!("AA{:08}", first_free + (cycle * PER_CYCLE + k) as u64);
             let f = dir.path().join(format!("{n}.json"));
-            std::fs::write(&f, serde_json::to_vec(&invoice(&ubn, &period, &n)).expect("json"))
-                .expect("write");
+            std::fs::write(
+                &f,
+                serde_json::to_vec(&invoice(&ubn, &period, &n)).expect("json"),
+            )
+            .expect("write");
             submitted.insert(n);
             files.push(f);
         }
@@ -317,8 +323,7 @@ async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_n
 
     // The checker, on the stopped sites' stores.
     let (at_main, main_ok) = chain_of(&data.join("main/einvoice.db"), "main", "main").await;
-    let (at_cloud, cloud_ok) =
-        chain_of(&data.join("cloud-a/einvoice.db"), "cloud-a", "main").await;
+    let (at_cloud, cloud_ok) = chain_of(&data.join("cloud-a/einvoice.db"), "cloud-a", "main").await;
     assert!(main_ok && cloud_ok, "a chain does not verify");
     let by_key: BTreeMap<(String, String), Vec<(u64, EntryHash)>> =
         at_main.iter().fold(BTreeMap::new(), |mut m, e| {
@@ -340,8 +345,7 @@ async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_n
     let ours = |e: &&LedgerEntry| {
         e.kind == "F0401"
             && e.key.rsplit('/').next().is_some_and(|n| {
-                n.starts_with("AA")
-                    && n[2..].parse::<u64>().is_ok_and(|x| x >= first_free)
+                n.starts_with("AA") && n[2..].parse::<u64>().is_ok_and(|x| x >= first_free)
             })
     };
     let unexpected: Vec<&String> = at_main

@@ -569,7 +569,11 @@ pub const ROUTES: &[RouteDoc] = &[
         query: &[
             ("after", false, "sequence the page starts after (default 0)"),
             ("limit", false, "entries, 1 to 10000 (default 1000)"),
-            ("bodies", false, "role (default): the bodies the peer's role receives ([sync.roles]); all: every body (403 SYNC_BODIES_FORBIDDEN to a cloud peer)"),
+            (
+                "bodies",
+                false,
+                "role (default): the bodies the peer's role receives ([sync.roles]); all: every body (403 SYNC_BODIES_FORBIDDEN to a cloud peer)",
+            ),
         ],
         body: &[],
         ok: (

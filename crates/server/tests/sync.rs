@@ -385,7 +385,10 @@ async fn a_cloud_peer_gets_digests_for_operator_entries_and_its_copy_verifies() 
     assert_eq!((v.entries, v.broken, v.withheld), (6, None, 2));
     let copy = all_entries(&cloud, "main").await;
     for (f, c) in full.iter().zip(&copy) {
-        assert_eq!((c.seq, c.hash, c.body_digest), (f.seq, f.hash, f.body_digest));
+        assert_eq!(
+            (c.seq, c.hash, c.body_digest),
+            (f.seq, f.hash, f.body_digest)
+        );
         if f.kind == "ADMIN" {
             assert!(c.withheld && c.body.is_empty(), "{c:?}");
         } else {
@@ -487,10 +490,22 @@ async fn a_body_or_hash_changed_in_mains_database_halts_the_origin_and_alerts_on
     // Again: nothing beyond the last good entry, and no second alert.
     assert_eq!(puller.pull_once().await.expect("pull")[0].applied, 0);
     assert_eq!(all_entries(&cloud, "main").await, good[..3].to_vec());
-    let main_said = |code: &str| ("main".to_string(), "main".to_string(), code.to_string(), Some(4));
+    let main_said = |code: &str| {
+        (
+            "main".to_string(),
+            "main".to_string(),
+            code.to_string(),
+            Some(4),
+        )
+    };
     assert_eq!(heard_now(), vec![main_said("BODY_DIGEST_MISMATCH")]);
-    let st = einvoice_sync::status::SyncStatus::of("cloud-a", cloud.sync_state().await.expect("state"));
-    let o = st.origins.iter().find(|o| o.origin == "main").expect("main");
+    let st =
+        einvoice_sync::status::SyncStatus::of("cloud-a", cloud.sync_state().await.expect("state"));
+    let o = st
+        .origins
+        .iter()
+        .find(|o| o.origin == "main")
+        .expect("main");
     assert_eq!(
         (o.seq, o.last_error.as_ref().map(|e| e.code.as_str())),
         (3, Some("BODY_DIGEST_MISMATCH"))
@@ -504,15 +519,29 @@ async fn a_body_or_hash_changed_in_mains_database_halts_the_origin_and_alerts_on
     );
     let pulled = puller.pull_once().await.expect("pull");
     let h = pulled[0].halt.clone().expect("halted");
-    assert_eq!((h.code.as_str(), h.seq, pulled[0].applied), ("HASH_MISMATCH", Some(4), 0));
+    assert_eq!(
+        (h.code.as_str(), h.seq, pulled[0].applied),
+        ("HASH_MISMATCH", Some(4), 0)
+    );
     assert_eq!(
         heard_now(),
-        vec![main_said("BODY_DIGEST_MISMATCH"), main_said("HASH_MISMATCH")]
+        vec![
+            main_said("BODY_DIGEST_MISMATCH"),
+            main_said("HASH_MISMATCH")
+        ]
     );
     // The SOC raised its sync-tamper alert on the peer.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !soc.alerts().iter().any(|a| a.rule == "sync-tamper" && a.key == "main") {
-        assert!(std::time::Instant::now() < deadline, "no sync-tamper alert: {:?}", soc.alerts());
+    while !soc
+        .alerts()
+        .iter()
+        .any(|a| a.rule == "sync-tamper" && a.key == "main")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sync-tamper alert: {:?}",
+            soc.alerts()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
@@ -602,7 +631,11 @@ async fn a_peer_offering_mains_own_origin_with_a_forged_head_is_refused_and_repo
     for _ in 0..2 {
         let pulled = puller.pull_once().await.expect("pull");
         assert!(pulled.iter().all(|p| p.origin != "main"), "{pulled:?}");
-        assert_eq!(all_entries(&main, "main").await, chain, "main's origin changed");
+        assert_eq!(
+            all_entries(&main, "main").await,
+            chain,
+            "main's origin changed"
+        );
     }
     // Reported once, naming the rogue peer; the honest copy is not a finding.
     assert_eq!(

@@ -82,7 +82,11 @@ mod tests {
     #[test]
     fn a_cloud_copy_lacks_the_operator_bodies_and_still_verifies() {
         let full = chain_v2("main", 4);
-        let cloud: Vec<LedgerEntry> = full.iter().cloned().map(|e| PeerRole::Cloud.copy_for(e)).collect();
+        let cloud: Vec<LedgerEntry> = full
+            .iter()
+            .cloned()
+            .map(|e| PeerRole::Cloud.copy_for(e))
+            .collect();
         assert_eq!(verified(&cloud).withheld(), 4);
         for (f, c) in full.iter().zip(&cloud) {
             assert!(c.withheld && c.body.is_empty(), "{c:?}");
@@ -102,7 +106,11 @@ mod tests {
     #[test]
     fn a_v1_entry_travels_whole_since_its_hash_covers_the_body() {
         let v1 = chain("main", 2);
-        let cloud: Vec<LedgerEntry> = v1.iter().cloned().map(|e| PeerRole::Cloud.copy_for(e)).collect();
+        let cloud: Vec<LedgerEntry> = v1
+            .iter()
+            .cloned()
+            .map(|e| PeerRole::Cloud.copy_for(e))
+            .collect();
         assert_eq!(cloud, v1);
         assert_eq!(verified(&cloud).withheld(), 0);
     }

@@ -87,10 +87,7 @@ struct Report {
 }
 
 /// Five-item invoices `range` of the plan, validated (untimed).
-fn invoices(
-    generator: &InvoiceGen,
-    range: std::ops::Range<u64>,
-) -> anyhow::Result<Vec<Validated>> {
+fn invoices(generator: &InvoiceGen, range: std::ops::Range<u64>) -> anyhow::Result<Vec<Validated>> {
     let rules = Rules::production();
     range
         .map(|i| {
@@ -215,7 +212,14 @@ async fn run<S: Store>(main: S, cloud: S, dir: &Path, a: &BenchSyncArgs) -> anyh
     if let Some(h) = pulled.iter().find_map(|p| p.halt.clone()) {
         bail!("the cloud halted main's origin: {}: {}", h.code, h.message);
     }
-    check_copy(&cloud, main.site(), main_head.entries, main_head.head, applied).await?;
+    check_copy(
+        &cloud,
+        main.site(),
+        main_head.entries,
+        main_head.head,
+        applied,
+    )
+    .await?;
 
     // 3. lag while main ingests at a steady rate.
     let (mut acks, mut seen, mut ingest_s) = (Vec::new(), Vec::new(), 0.0);
@@ -309,7 +313,11 @@ async fn check_copy<S: Store>(
     }
     let v = cloud.verify_ledger(origin).await?;
     if let Some(b) = v.broken {
-        bail!("the cloud's copy of {origin} is broken at entry {}: {}", b.seq, b.code);
+        bail!(
+            "the cloud's copy of {origin} is broken at entry {}: {}",
+            b.seq,
+            b.code
+        );
     }
     if v.entries != entries || v.head != head || applied != entries {
         bail!(
@@ -336,13 +344,18 @@ async fn run_postgres(url: &str, dir: &Path, a: &BenchSyncArgs) -> anyhow::Resul
     ];
     for s in &schemas {
         admin
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}"))
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {s} CASCADE; CREATE SCHEMA {s}"
+            ))
             .await?;
     }
     let result = async {
-        let main = PgStore::connect(&super::bench_winners::with_search_path(url, &schemas[0])?, "main")
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
+        let main = PgStore::connect(
+            &super::bench_winners::with_search_path(url, &schemas[0])?,
+            "main",
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
         let cloud = PgStore::connect(
             &super::bench_winners::with_search_path(url, &schemas[1])?,
             "cloud-a",
