@@ -231,7 +231,7 @@ async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_n
         }
     }
     let cfg = std::fs::read_to_string(&cloud.config).expect("cloud config");
-    let cfg = cfg.replace("[sync]\n", "[sync]\npage = 5\n");
+    let cfg = cfg.replace("[sync]\n", "[sync]\npage = 1\n");
     let cfg = cfg.replace("interval_ms = 200", "interval_ms = 20");
     std::fs::write(&cloud.config, cfg).expect("write cloud config");
 
@@ -243,7 +243,7 @@ async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_n
     let mut mid_apply = 0;
     for _ in 0..CYCLES {
         let c = cloud.start(&http).await;
-        tokio::time::sleep(Duration::from_millis(rng.below(150))).await;
+        tokio::time::sleep(Duration::from_millis(rng.below(60))).await;
         let before = head_of(&http, &cloud.url, "main").await;
         kill9(c);
         if before.is_some_and(|h| h.0 < main_head.0) {
@@ -254,15 +254,17 @@ async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_n
         "cloud: {CYCLES} kill -9 cycles, {mid_apply} of them before it had caught up ({:.1} s)",
         started.elapsed().as_secs_f64()
     );
+    // (How far each life gets depends on the machine's load; at least half
+    // of the kills must land while the cloud is still applying.)
     assert!(
-        mid_apply >= CYCLES * 4 / 5,
+        mid_apply >= CYCLES / 2,
         "the cloud caught up too early: only {mid_apply} of {CYCLES} kills hit it while applying"
     );
 
     // 2. kill -9 of main while it ingests (the cloud keeps pulling, now in
     // pages of the default size).
     let cfg = std::fs::read_to_string(&cloud.config).expect("cloud config");
-    std::fs::write(&cloud.config, cfg.replace("page = 5\n", "")).expect("write cloud config");
+    std::fs::write(&cloud.config, cfg.replace("page = 1\n", "")).expect("write cloud config");
     let cloud_proc = cloud.start(&http).await;
     let (ubn, period) = (
         creds["seller"]["ubn"].as_str().expect("ubn").to_string(),
