@@ -45,6 +45,9 @@ pub struct OriginPull {
 /// the halt. The server raises a SOC event with it (`sync-tamper`).
 pub type HaltHook = Box<dyn Fn(&str, &str, &SyncHalt) + Send + Sync>;
 
+/// The broken link an (upstream, origin) is halted at: its code and entry.
+type HaltedAt = (String, Option<u64>);
+
 /// Pulls from a site's upstreams into its store.
 pub struct Puller<S: Store> {
     store: S,
@@ -58,7 +61,7 @@ pub struct Puller<S: Store> {
     on_halt: Option<HaltHook>,
     /// The broken link each (upstream, origin) is halted at, so that the
     /// hook hears of a halt once.
-    halted: Mutex<HashMap<(String, String), (String, Option<u64>)>>,
+    halted: Mutex<HashMap<(String, String), HaltedAt>>,
 }
 
 fn system_now() -> i64 {
