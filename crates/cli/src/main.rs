@@ -82,6 +82,9 @@ enum BenchCommand {
     Draw(cmd::draw::BenchDrawArgs),
     /// A national-size winners load (`put_winners`) into a fresh store.
     Winners(cmd::bench_winners::BenchWinnersArgs),
+    /// A cloud site applying main's ledger over the sync feed (entries/s next
+    /// to append/s), and its lag while main ingests at a steady rate.
+    Sync(cmd::bench_sync::BenchSyncArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Query(a)) => cmd::bench_site::bench_query(a),
         Command::Bench(BenchCommand::Draw(a)) => cmd::draw::bench_draw(a),
         Command::Bench(BenchCommand::Winners(a)) => cmd::bench_winners::bench_winners(a),
+        Command::Bench(BenchCommand::Sync(a)) => cmd::bench_sync::bench_sync(a),
     };
     match result {
         Ok(code) => code,

@@ -572,6 +572,11 @@ pub const ROUTES: &[RouteDoc] = &[
         query: &[
             ("after", false, "sequence the page starts after (default 0)"),
             ("limit", false, "entries, 1 to 10000 (default 1000)"),
+            (
+                "bodies",
+                false,
+                "role (default): the bodies the peer's role receives ([sync.roles]); all: every body (403 SYNC_BODIES_FORBIDDEN to a cloud peer)",
+            ),
         ],
         body: &[],
         ok: (
@@ -1407,11 +1412,12 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
                 ("origin", json!({"type": "string", "minLength": 1, "maxLength": 64, "description": "the origin (site name) whose entries are read"})),
                 ("after", json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 0})),
                 ("limit", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000})),
+                ("bodies", json!({"type": "string", "enum": ["role", "all"], "default": "role", "description": "role: the bodies the peer's role receives ([sync.roles]; a cloud peer gets digests for operator entries); all: every body, refused to a cloud peer"})),
             ],
             ok: Some(("application/x-ndjson", json!({"type": "string", "description": "gzip (Content-Encoding) over JSON lines: a header {format: einvoice-sync-1, origin, after, head, count}, then one LedgerEntry per line"}))),
             problems: vec![
-                p(400, &["SYNC_PAGE_TOO_LARGE", "REQUEST_INVALID"], "limit is outside 1..10000, or after/limit is not a number"),
-                p(403, &["SYNC_PEER_ONLY", "SYNC_ORIGIN_FORBIDDEN"], "not on the peer listener, or the peer may not read this origin ([sync.peers])"),
+                p(400, &["SYNC_PAGE_TOO_LARGE", "REQUEST_INVALID"], "limit is outside 1..10000, after/limit is not a number, or bodies is neither role nor all"),
+                p(403, &["SYNC_PEER_ONLY", "SYNC_ORIGIN_FORBIDDEN", "SYNC_BODIES_FORBIDDEN"], "not on the peer listener, the peer may not read this origin ([sync.peers]), or it asked for bodies its role does not receive ([sync.roles])"),
             ],
             ..Detail::default()
         },

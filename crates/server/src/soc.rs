@@ -230,6 +230,31 @@ impl SecurityEvents {
         });
     }
 
+    /// A sync upstream (`site`) served a link of `origin` that does not
+    /// verify (`code`, at entry `seq`): the origin is halted at the last
+    /// good entry. Critical: the built-in `sync-tamper` rule alerts on it.
+    pub fn sync_chain_break(&self, site: &str, origin: &str, seq: Option<u64>, code: &str) {
+        let peer = label(site);
+        self.emit_with(|| {
+            let e = SecurityEvent::new(
+                EventClass::SyncChainBreak,
+                Severity::Critical,
+                now_ms(),
+                Actor::Site(peer.clone()),
+                None,
+                peer.clone(),
+                Outcome::Failure,
+            )
+            .with_text(AttrKey::Peer, peer.as_str())?
+            .with_text(AttrKey::Subject, label(origin).as_str())?
+            .with_text(AttrKey::Reason, code)?;
+            Ok::<_, einvoice_soc::event::EventError>(match seq {
+                Some(s) => e.with_int(AttrKey::Seq, i64::try_from(s).unwrap_or(i64::MAX)),
+                None => e,
+            })
+        });
+    }
+
     /// Apply a response action at the edge (`block_client`, `unblock_client`;
     /// others are not the edge's).
     pub fn apply(&self, action: &ResponseAction) {

@@ -14,6 +14,9 @@
 //! request carries the peer's site name ([`PeerSite`]) read from it. On the
 //! plain listener the feed answers `403 SYNC_PEER_ONLY`; an origin the peer
 //! may not read (`[sync.peers]`) is `403 SYNC_ORIGIN_FORBIDDEN`, logged.
+//! What bodies a page carries follows the peer's role (`[sync.roles]`,
+//! [`einvoice_sync::bodies`]); `bodies=all` from a peer whose role gets
+//! digests for some is `403 SYNC_BODIES_FORBIDDEN`, logged.
 
 // A `Problem` is built at most once per request and goes straight to the client.
 #![allow(clippy::result_large_err)]
@@ -37,6 +40,7 @@ use std::sync::Arc;
 pub const SYNC_PEER_ONLY: &str = "SYNC_PEER_ONLY";
 /// Code: a peer asked for an origin `[sync.peers]` does not let it read.
 pub const SYNC_ORIGIN_FORBIDDEN: &str = "SYNC_ORIGIN_FORBIDDEN";
+pub use einvoice_sync::bodies::SYNC_BODIES_FORBIDDEN;
 /// Code: a feed page larger than [`MAX_PAGE`].
 pub const SYNC_PAGE_TOO_LARGE: &str = "SYNC_PAGE_TOO_LARGE";
 
@@ -127,6 +131,18 @@ struct FeedQuery {
     #[serde(default)]
     after: u64,
     limit: Option<u32>,
+    #[serde(default)]
+    bodies: BodiesAsked,
+}
+
+/// What bodies a peer asks for: what its role receives (the default), or
+/// every body (refused to a role that does not receive them).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum BodiesAsked {
+    #[default]
+    Role,
+    All,
 }
 
 async fn feed<S: Store>(
@@ -153,6 +169,22 @@ async fn feed<S: Store>(
             ),
         ));
     }
+    let role = peer.policy.role_of(&peer.site);
+    if q.bodies == BodiesAsked::All && !role.sees_every_body() {
+        eprintln!(
+            "einvoice: sync: refused peer {:?}: it asked for every body of origin {origin:?}, its role ({role:?}, [sync.roles]) receives digests for some",
+            peer.site
+        );
+        metrics::counter!("einvoice_sync_refused_total", "peer" => peer.site.clone()).increment(1);
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            SYNC_BODIES_FORBIDDEN,
+            format!(
+                "site {:?} is a {role:?} peer: it receives the bodies its services need and digests for the rest (ask without bodies=all)",
+                peer.site
+            ),
+        ));
+    }
     let limit = q.limit.unwrap_or(1000);
     if limit == 0 || limit > MAX_PAGE {
         return Err(Problem::new(
@@ -169,10 +201,13 @@ async fn feed<S: Store>(
         .map(|o| o.head)
         .find(|h| h.origin == origin)
         .unwrap_or_else(|| OriginHead::empty(origin.clone()));
-    let entries = store
+    let entries: Vec<_> = store
         .entries(&origin, q.after, limit)
         .await
-        .map_err(store_problem)?;
+        .map_err(store_problem)?
+        .into_iter()
+        .map(|e| role.copy_for(e))
+        .collect();
     let header = FeedHeader {
         format: FEED_FORMAT.into(),
         origin,

@@ -340,3 +340,311 @@ async fn unknown_certificates_and_forbidden_origins_are_refused() {
         .expect("json");
     assert_eq!(heads["heads"], serde_json::json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_peer_gets_digests_for_operator_entries_and_its_copy_verifies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = dir.path().join("ca");
+    init_ca(&ca, "test").expect("ca");
+    let main = store(dir.path(), "main");
+    issue_invoices(&main, 2).await;
+    for name in ["alice", "bob"] {
+        main.append_event(einvoice_store::NewEntry {
+            kind: "ADMIN".into(),
+            key: format!("operator/{name}"),
+            actor: "local:test".into(),
+            body: format!(r#"{{"action":"operator.create","name":"{name}"}}"#).into_bytes(),
+        })
+        .await
+        .expect("admin entry");
+    }
+    issue_invoices_from(&main, 3, 1).await;
+    let policy = SyncConfig {
+        roles: [(
+            "cloud-a".to_string(),
+            einvoice_sync::bodies::PeerRole::Cloud,
+        )]
+        .into(),
+        ..SyncConfig::default()
+    };
+    let (main_peer, _) = serve_both(&main, &issue(&ca, "main"), policy).await;
+    let full = all_entries(&main, "main").await;
+
+    // The cloud's copy: every entry, the operator entries' bodies withheld.
+    let cloud = store(dir.path(), "cloud-a");
+    let cloud_tls = issue(&ca, "cloud-a");
+    let puller = Puller::new(
+        cloud.clone(),
+        peer_client(&cloud_tls).expect("client"),
+        vec![main_peer.clone()],
+        100,
+    );
+    let pulled = puller.pull_once().await.expect("pull");
+    assert_eq!((pulled[0].applied, pulled[0].halt.clone()), (6, None));
+    let v = cloud.verify_ledger("main").await.expect("verify");
+    assert_eq!((v.entries, v.broken, v.withheld), (6, None, 2));
+    let copy = all_entries(&cloud, "main").await;
+    for (f, c) in full.iter().zip(&copy) {
+        assert_eq!(
+            (c.seq, c.hash, c.body_digest),
+            (f.seq, f.hash, f.body_digest)
+        );
+        if f.kind == "ADMIN" {
+            assert!(c.withheld && c.body.is_empty(), "{c:?}");
+        } else {
+            assert_eq!(c, f, "an invoice entry travels whole");
+        }
+    }
+    // The cloud's services still read the invoices.
+    assert!(
+        cloud
+            .lookup_invoice(number("AB00000003"), random("1234"))
+            .await
+            .expect("lookup")
+            .is_some()
+    );
+
+    // Asking for every body is refused to the cloud peer, and logged.
+    let client = peer_client(&cloud_tls).expect("client");
+    let r = client
+        .get(format!("{main_peer}/v1/sync/main?after=0&bodies=all"))
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(r.status(), 403);
+    let p: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(p["code"], "SYNC_BODIES_FORBIDDEN");
+    // A peer [sync.roles] does not name (a standby) gets every body.
+    let standby = store(dir.path(), "standby");
+    Puller::new(
+        standby.clone(),
+        peer_client(&issue(&ca, "standby")).expect("client"),
+        vec![main_peer],
+        100,
+    )
+    .pull_once()
+    .await
+    .expect("pull");
+    assert_eq!(all_entries(&standby, "main").await, full);
+}
+
+/// Invoices AB0000000{from}.. (`n` of them) for seller A, whose track exists.
+async fn issue_invoices_from(s: &SqliteStore, from: u32, n: u32) {
+    let msgs = (from..from + n)
+        .map(|i| invoice(SELLER_A, &format!("AB{i:08}"), "1234", 100 + i))
+        .collect();
+    for o in s.append(&Scope::All, "test", msgs).await.expect("append") {
+        o.expect("accepted");
+    }
+}
+
+/// Run `sql` (with `params`) on the SQLite database at `db`, behind its store's back.
+fn tamper(db: &Path, sql: &str, params: impl rusqlite::Params) {
+    let c = rusqlite::Connection::open(db).expect("open main's database");
+    assert_eq!(c.execute(sql, params).expect("tamper"), 1, "{sql}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_or_hash_changed_in_mains_database_halts_the_origin_and_alerts_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = dir.path().join("ca");
+    init_ca(&ca, "test").expect("ca");
+    let main = store(dir.path(), "main");
+    issue_invoices(&main, 5).await;
+    let good = all_entries(&main, "main").await;
+    let (main_peer, _) = serve_both(&main, &issue(&ca, "main"), SyncConfig::default()).await;
+    let db = dir.path().join("main.db");
+    let mut body = good[3].body.clone();
+    body.push(b' ');
+    tamper(
+        &db,
+        "UPDATE ledger SET body = ?1 WHERE origin = 'main' AND seq = 4",
+        [body],
+    );
+
+    let cloud = store(dir.path(), "cloud-a");
+    let soc = einvoice_server::soc::SecurityEvents::open(None).expect("soc");
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let puller = {
+        let (soc, heard) = (soc.clone(), heard.clone());
+        Puller::new(
+            cloud.clone(),
+            peer_client(&issue(&ca, "cloud-a")).expect("client"),
+            vec![main_peer],
+            100,
+        )
+        .on_halt(Box::new(move |site, origin, h| {
+            soc.sync_chain_break(site, origin, h.seq, &h.code);
+            if let Ok(mut v) = heard.lock() {
+                v.push((site.to_string(), origin.to_string(), h.code.clone(), h.seq));
+            }
+        }))
+    };
+    let heard_now = || heard.lock().expect("lock").clone();
+    let pulled = puller.pull_once().await.expect("pull");
+    let h = pulled[0].halt.clone().expect("halted");
+    assert_eq!(
+        (h.code.as_str(), h.seq, pulled[0].applied),
+        ("BODY_DIGEST_MISMATCH", Some(4), 3)
+    );
+    // Again: nothing beyond the last good entry, and no second alert.
+    assert_eq!(puller.pull_once().await.expect("pull")[0].applied, 0);
+    assert_eq!(all_entries(&cloud, "main").await, good[..3].to_vec());
+    let main_said = |code: &str| {
+        (
+            "main".to_string(),
+            "main".to_string(),
+            code.to_string(),
+            Some(4),
+        )
+    };
+    assert_eq!(heard_now(), vec![main_said("BODY_DIGEST_MISMATCH")]);
+    let st =
+        einvoice_sync::status::SyncStatus::of("cloud-a", cloud.sync_state().await.expect("state"));
+    let o = st
+        .origins
+        .iter()
+        .find(|o| o.origin == "main")
+        .expect("main");
+    assert_eq!(
+        (o.seq, o.last_error.as_ref().map(|e| e.code.as_str())),
+        (3, Some("BODY_DIGEST_MISMATCH"))
+    );
+
+    // The body back, entry 4's hash changed instead: halted again, at the same entry.
+    tamper(
+        &db,
+        "UPDATE ledger SET body = ?1, hash = ?2 WHERE origin = 'main' AND seq = 4",
+        (good[3].body.clone(), vec![7u8; 32]),
+    );
+    let pulled = puller.pull_once().await.expect("pull");
+    let h = pulled[0].halt.clone().expect("halted");
+    assert_eq!(
+        (h.code.as_str(), h.seq, pulled[0].applied),
+        ("HASH_MISMATCH", Some(4), 0)
+    );
+    assert_eq!(
+        heard_now(),
+        vec![
+            main_said("BODY_DIGEST_MISMATCH"),
+            main_said("HASH_MISMATCH")
+        ]
+    );
+    // The SOC raised its sync-tamper alert on the peer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !soc
+        .alerts()
+        .iter()
+        .any(|a| a.rule == "sync-tamper" && a.key == "main")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sync-tamper alert: {:?}",
+            soc.alerts()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Repaired at main: the origin resumes and the copy is main's chain.
+    tamper(
+        &db,
+        "UPDATE ledger SET hash = ?1 WHERE origin = 'main' AND seq = 4",
+        [good[3].hash.0.to_vec()],
+    );
+    let pulled = puller.pull_once().await.expect("pull");
+    assert_eq!((pulled[0].applied, pulled[0].halt.clone()), (3, None));
+    assert_eq!(all_entries(&cloud, "main").await, good);
+    assert_eq!(heard_now().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_offering_mains_own_origin_with_a_forged_head_is_refused_and_reported() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ca = dir.path().join("ca");
+    init_ca(&ca, "test").expect("ca");
+    let main = store(dir.path(), "main");
+    issue_invoices(&main, 3).await;
+    let chain = all_entries(&main, "main").await;
+    let main_tls = issue(&ca, "main");
+    let (main_peer, _) = serve_both(&main, &main_tls, SyncConfig::default()).await;
+
+    // An honest cloud re-serves main's origin as main wrote it.
+    let honest = store(dir.path(), "cloud-a");
+    let honest_tls = issue(&ca, "cloud-a");
+    Puller::new(
+        honest.clone(),
+        peer_client(&honest_tls).expect("client"),
+        vec![main_peer],
+        100,
+    )
+    .pull_once()
+    .await
+    .expect("pull");
+    let (honest_peer, _) = serve_both(&honest, &honest_tls, SyncConfig::default()).await;
+    // A cloud holding main's chain plus an entry main never wrote.
+    let mut forged = chain.clone();
+    let last = chain.last().expect("entries");
+    let body = br#"{"action":"operator.create","name":"mallory"}"#.to_vec();
+    forged.push(LedgerEntry {
+        seq: last.seq + 1,
+        prev_hash: last.hash,
+        hash: einvoice_store::hash_entry(
+            &last.hash,
+            "main",
+            last.seq + 1,
+            last.hlc,
+            "ADMIN",
+            "operator/mallory",
+            "operator:mallory",
+            &body,
+        ),
+        kind: "ADMIN".into(),
+        key: "operator/mallory".into(),
+        actor: "operator:mallory".into(),
+        body,
+        body_digest: None,
+        withheld: false,
+        ..last.clone()
+    });
+    let rogue = store(dir.path(), "cloud-b");
+    rogue
+        .import_site(SiteRecords::default(), forged)
+        .await
+        .expect("import");
+    let (rogue_peer, _) = serve_both(&rogue, &issue(&ca, "cloud-b"), SyncConfig::default()).await;
+
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let puller = {
+        let heard = heard.clone();
+        Puller::new(
+            main.clone(),
+            peer_client(&main_tls).expect("client"),
+            vec![honest_peer, rogue_peer],
+            100,
+        )
+        .on_halt(Box::new(move |site, origin, h| {
+            if let Ok(mut v) = heard.lock() {
+                v.push((site.to_string(), origin.to_string(), h.code.clone(), h.seq));
+            }
+        }))
+    };
+    for _ in 0..2 {
+        let pulled = puller.pull_once().await.expect("pull");
+        assert!(pulled.iter().all(|p| p.origin != "main"), "{pulled:?}");
+        assert_eq!(
+            all_entries(&main, "main").await,
+            chain,
+            "main's origin changed"
+        );
+    }
+    // Reported once, naming the rogue peer; the honest copy is not a finding.
+    assert_eq!(
+        heard.lock().expect("lock").clone(),
+        vec![(
+            "cloud-b".to_string(),
+            "main".to_string(),
+            einvoice_sync::pull::SYNC_OWN_ORIGIN_FORGED.to_string(),
+            Some(5)
+        )]
+    );
+}

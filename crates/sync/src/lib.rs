@@ -13,8 +13,10 @@
 //!   [`einvoice_store::Store::apply_sync_page`] (entries, cursor and the
 //!   upstream's state in one transaction), a broken link halts the origin;
 //! - [`status`]: per origin, entries and seconds behind each upstream;
-//! - [`roots`]: per period, a Merkle root of the resolved invoice states.
+//! - [`roots`]: per period, a Merkle root of the resolved invoice states;
+//! - [`bodies`]: which bodies a peer receives, by its role (`[sync.roles]`).
 
+pub mod bodies;
 pub mod ca;
 mod error;
 pub mod feed;
@@ -43,6 +45,9 @@ use std::path::PathBuf;
 /// [sync.peers]                         # which origins each peer may read;
 /// cloud-a = ["main", "cloud-b"]        # absent table: every origin to every
 /// standby = ["*"]                      # certified peer
+///
+/// [sync.roles]                         # each peer's role: what bodies it gets
+/// cloud-a = "cloud"                    # (`bodies`); absent: every body
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,6 +68,9 @@ pub struct SyncConfig {
     pub page: u32,
     /// Origins each peer (by site name) may read; `"*"` is every origin.
     pub peers: BTreeMap<String, Vec<String>>,
+    /// Each peer's role (by site name), which decides the bodies it receives
+    /// ([`bodies`]); a peer not named receives every body.
+    pub roles: BTreeMap<String, bodies::PeerRole>,
 }
 
 impl Default for SyncConfig {
@@ -76,6 +84,7 @@ impl Default for SyncConfig {
             interval_ms: 1000,
             page: 1000,
             peers: BTreeMap::new(),
+            roles: BTreeMap::new(),
         }
     }
 }
@@ -88,6 +97,15 @@ impl SyncConfig {
             cert: self.cert.clone()?,
             key: self.key.clone()?,
         })
+    }
+
+    /// Peer `site`'s role ([`bodies::PeerRole::Standby`], every body, when
+    /// `[sync.roles]` does not name it).
+    pub fn role_of(&self, site: &str) -> bodies::PeerRole {
+        self.roles
+            .get(site)
+            .copied()
+            .unwrap_or(bodies::PeerRole::Standby)
     }
 
     /// Whether peer `site` may read `origin` (an empty `peers` table lets

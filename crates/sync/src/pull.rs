@@ -16,6 +16,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// Code of an upstream offering this site's own origin with a head it never
+/// wrote (logged and told to the halt hook; nothing is taken).
+pub const SYNC_OWN_ORIGIN_FORGED: &str = "SYNC_OWN_ORIGIN_FORGED";
+
 /// Code stored as a link's last error when its upstream cannot be reached.
 pub const SYNC_UNREACHABLE: &str = "SYNC_UNREACHABLE";
 
@@ -36,6 +40,14 @@ pub struct OriginPull {
     pub halt: Option<SyncHalt>,
 }
 
+/// Told of each **new** halt of an origin at a broken link (not again while
+/// the same link stays broken): the upstream's site name, the origin and
+/// the halt. The server raises a SOC event with it (`sync-tamper`).
+pub type HaltHook = Box<dyn Fn(&str, &str, &SyncHalt) + Send + Sync>;
+
+/// The broken link an (upstream, origin) is halted at: its code and entry.
+type HaltedAt = (String, Option<u64>);
+
 /// Pulls from a site's upstreams into its store.
 pub struct Puller<S: Store> {
     store: S,
@@ -46,6 +58,10 @@ pub struct Puller<S: Store> {
     /// stored chain, then carried along page by page).
     checks: Mutex<HashMap<String, ChainCheck>>,
     now_unix: fn() -> i64,
+    on_halt: Option<HaltHook>,
+    /// The broken link each (upstream, origin) is halted at, so that the
+    /// hook hears of a halt once.
+    halted: Mutex<HashMap<(String, String), HaltedAt>>,
 }
 
 fn system_now() -> i64 {
@@ -70,7 +86,15 @@ impl<S: Store> Puller<S> {
             page: page.clamp(1, crate::feed::MAX_PAGE),
             checks: Mutex::new(HashMap::new()),
             now_unix: system_now,
+            on_halt: None,
+            halted: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Call `hook` on each new halt at a broken link (an alert).
+    pub fn on_halt(mut self, hook: HaltHook) -> Self {
+        self.on_halt = Some(hook);
+        self
     }
 
     /// Pull from every upstream until each is caught up (or halted, or
@@ -83,9 +107,12 @@ impl<S: Store> Puller<S> {
                 Ok(heads) => {
                     for head in heads.heads {
                         if head.origin == self.store.site() {
+                            self.check_own_origin(&heads.site, upstream, &head).await?;
                             continue;
                         }
-                        out.push(self.pull_origin(upstream, head).await?);
+                        let pulled = self.pull_origin(upstream, head).await?;
+                        self.note_halt(&heads.site, upstream, &pulled).await;
+                        out.push(pulled);
                     }
                 }
                 Err(e) => self.record_unreachable(upstream, &e).await?,
@@ -268,6 +295,66 @@ impl<S: Store> Puller<S> {
                     upstream_head: seen.head,
                     halt,
                 });
+            }
+        }
+    }
+
+    /// An upstream offering this site's own origin: normal when it is a copy
+    /// of what this site wrote (a peer re-serving it); a head this site never
+    /// wrote is a peer trying to write its origin: nothing is taken (this
+    /// site never pulls its own origin, and the store refuses it,
+    /// `SYNC_OWN_ORIGIN`), the attempt is logged and told to the hook once.
+    async fn check_own_origin(
+        &self,
+        site: &str,
+        upstream: &str,
+        head: &OriginHead,
+    ) -> Result<(), SyncError> {
+        if head.seq == 0 {
+            return Ok(());
+        }
+        let ours = self.store.entries(&head.origin, head.seq - 1, 1).await?;
+        let forged = ours.first().is_none_or(|e| e.hash != head.hash);
+        let p = OriginPull {
+            upstream: upstream.to_string(),
+            origin: head.origin.clone(),
+            applied: 0,
+            head: head.clone(),
+            upstream_head: head.clone(),
+            halt: forged.then(|| SyncHalt {
+                code: SYNC_OWN_ORIGIN_FORGED.into(),
+                message: format!(
+                    "{upstream} (site {site:?}) offers this site's own origin {:?} up to entry {} with a head this site never wrote; a site's origin is written by that site only: refused",
+                    head.origin, head.seq
+                ),
+                seq: Some(head.seq),
+            }),
+        };
+        if let Some(h) = &p.halt {
+            eprintln!("einvoice: sync: {}: {}", h.code, h.message);
+            metrics::counter!("einvoice_sync_refused_total", "peer" => site.to_string())
+                .increment(1);
+        }
+        self.note_halt(site, upstream, &p).await;
+        Ok(())
+    }
+
+    /// Tell the hook of a new halt at a broken link; forget a cleared one.
+    async fn note_halt(&self, site: &str, upstream: &str, p: &OriginPull) {
+        let key = (upstream.to_string(), p.origin.clone());
+        let mut halted = self.halted.lock().await;
+        match p.halt.as_ref().filter(|h| h.seq.is_some()) {
+            Some(h) => {
+                let now = (h.code.clone(), h.seq);
+                if halted.get(&key) != Some(&now) {
+                    halted.insert(key, now);
+                    if let Some(hook) = &self.on_halt {
+                        hook(site, &p.origin, h);
+                    }
+                }
+            }
+            None => {
+                halted.remove(&key);
             }
         }
     }

@@ -70,7 +70,7 @@ async fn timed_load<S: Store>(s: &S, load: WinnersLoad) -> anyhow::Result<Durati
 }
 
 /// `url` with its sessions' `search_path` set to `schema`.
-fn with_search_path(url: &str, schema: &str) -> anyhow::Result<String> {
+pub(crate) fn with_search_path(url: &str, schema: &str) -> anyhow::Result<String> {
     if url.contains("options") {
         bail!("--database must not set options: the bench sets search_path");
     }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod bench_site;
+pub mod bench_sync;
 pub mod bench_winners;
 pub mod ca;
 pub mod client;

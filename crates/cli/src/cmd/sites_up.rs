@@ -194,6 +194,14 @@ pub fn site_config(
         key = toml_path(&tls.key),
         up = upstreams.join(", "),
     ));
+    if site.role == "main" {
+        // What bodies each peer receives: the clouds get digests for
+        // operator entries (einvoice_sync::bodies).
+        out.push_str("\n[sync.roles]\n");
+        for s in &all[1..] {
+            out.push_str(&format!("{} = {}\n", toml_str(&s.name), toml_str(s.role)));
+        }
+    }
     out
 }
 
