@@ -90,10 +90,7 @@ pub fn resolve_link(carrier: &Carrier, events: &[LinkEvent]) -> LinkResolution {
     for e in set.values() {
         let wins = match current {
             None => true,
-            Some(c) => supersedes(
-                (e.facts.generation, &e.hash),
-                (c.facts.generation, &c.hash),
-            ),
+            Some(c) => supersedes((e.facts.generation, &e.hash), (c.facts.generation, &c.hash)),
         };
         if wins {
             current = Some(e);

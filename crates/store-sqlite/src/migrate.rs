@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_sync.sql")),
     (9, include_str!("migrations/0009_carrier_life.sql")),
     (10, include_str!("migrations/0010_carrier_reg.sql")),
+    (11, include_str!("migrations/0011_carrier_links.sql")),
 ];
 
 /// Every SQL statement of the runner.
