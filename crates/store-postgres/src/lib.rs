@@ -74,7 +74,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const MAX_BATCH: usize = 256;
 
 /// The schema version this binary writes (see `src/migrations/`).
-pub const SCHEMA_VERSION: i32 = 11;
+pub const SCHEMA_VERSION: i32 = 12;
 
 /// Embedded migrations: (version, SQL); every version not yet recorded in
 /// `schema_migrations` is applied, in order (branches number their

@@ -13,7 +13,7 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// The migrations: (version, SQL), in order.
 const MIGRATIONS: &[(i64, &str)] = &[
