@@ -1689,7 +1689,7 @@ fn app_api_detail(r: &RouteDoc) -> Detail {
             INV_APP,
             "Per action:\n\
 - `QryWinningList`: `invTerm` (period YYYMM) → the winning numbers (`superPrizeNo`, `spcPrizeNo`, `firstPrizeNo1`…, `sixthPrizeNo1`…, prize amounts); `code` is a string (\"200\").\n\
-- `qryInvHeader`: `type` (`Barcode` or `QRCode`), `invNum`, `invDate` (yyyy/MM/dd), optional `generation` → the invoice header (`invNum`, `invDate`, `sellerName`, `invStatus`, `invPeriod`, `sellerBan`, `amount`…).\n\
+- `qryInvHeader`: `type` (`Barcode` or `QRCode`), `invNum`, `invDate` (yyyy/MM/dd), optional `generation`, optional `randomNumber` or `sellerID` → the invoice header (`invNum`, `invDate`, `sellerName`, `invStatus`, `invPeriod`, `sellerBan`, `sellerAddress`, `invoiceTime`, `currency`; `buyerBan` only with `randomNumber` or `sellerID`). Number and date alone are answered (as client libraries send them), held by the per-client and per-appID limits (907); 951 when no invoice (or more than one) has the number and date.\n\
 - `qryInvDetail`: as `qryInvHeader` plus `randomNumber` (4 digits), optional `encrypt`, `sellerID`, `invTerm` → the header and `details[]` (`rowNum`, `description`, `quantity`, `unitPrice`, `amount`).",
         ),
         "/PB2CAPIVAN/invServ/InvServ" => (

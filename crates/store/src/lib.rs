@@ -304,6 +304,16 @@ pub trait Store:
         random: RandomNumber,
     ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
 
+    /// Public lookup of one invoice by number and date (MOF `qryInvHeader`
+    /// as clients send it, without the random code): `None` when no invoice
+    /// — or more than one (two sellers with the number in the period) — has
+    /// this number and date.
+    fn lookup_invoice_by_date(
+        &self,
+        number: InvoiceNumber,
+        date: einvoice_core::time::Date,
+    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+
     /// Register or replace a carrier's credential (argon2 hash of its verification code).
     fn put_carrier(
         &self,

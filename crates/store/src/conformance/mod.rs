@@ -16,6 +16,7 @@ mod draw;
 mod fixtures;
 mod io;
 mod ledger;
+mod lookup;
 mod outbox;
 mod reads;
 mod scope;
@@ -32,6 +33,7 @@ pub use draw::*;
 pub use fixtures::*;
 pub use io::*;
 pub use ledger::*;
+pub use lookup::*;
 pub use outbox::*;
 pub use reads::*;
 pub use scope::*;
@@ -53,7 +55,7 @@ macro_rules! store_conformance {
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
             draw_freeze_ledger, draw_winners_ledger, carrier_read_path, new_entries_are_v2,
             v1_chains_keep_verifying, sync_pages, npo_directory, donations,
-            carrier_registration, mail_outbox, carrier_links);
+            carrier_registration, mail_outbox, carrier_links, lookup_by_number_and_date);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
