@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod aggregation;
 pub mod donation;
 pub mod error;
 pub mod ids;

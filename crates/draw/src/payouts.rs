@@ -111,9 +111,34 @@ fn pretty(v: &serde_json::Value) -> Result<Vec<u8>, DrawError> {
     Ok(b)
 }
 
+/// The bank account a prize of carrier `key` (`type:id`) is paid into: the
+/// account of the mobile barcode the carrier is linked to (歸戶) if that
+/// barcode has one, else the carrier's own.
+async fn account_of<S: Store>(
+    store: &S,
+    key: &str,
+) -> Result<Option<einvoice_store::BankAccountRecord>, DrawError> {
+    let linked = match key.split_once(':') {
+        Some((kind, id)) => match einvoice_store::stored_carrier(kind, id) {
+            Ok(c) => store.linked_barcode(&c).await?,
+            Err(_) => None,
+        },
+        None => None,
+    };
+    if let Some(barcode) = linked
+        && let Some(rec) = store
+            .bank_account(&einvoice_store::carrier_key(&barcode))
+            .await?
+    {
+        return Ok(Some(rec));
+    }
+    Ok(store.bank_account(key).await?)
+}
+
 /// Write the payout files of `period` into `out` (created if needed; each
 /// file 0600): every stored winner line with something payable, sorted by
-/// category then line, bank accounts opened with `sealer`. Refused when no
+/// category then line, bank accounts opened with `sealer` (a carrier linked
+/// to a mobile barcode is paid into the barcode's account, see `account_of`). Refused when no
 /// winners are loaded ([`DrawError::WinnersNotLoaded`]) or the lines do not
 /// add up to the load's payable total. The same store gives the same bytes.
 pub async fn payouts<S: Store>(
@@ -138,7 +163,7 @@ pub async fn payouts<S: Store>(
             let account = match (&w.npo, &w.carrier) {
                 (None, Some(c)) => {
                     if !accounts.contains_key(c) {
-                        let rec = store.bank_account(c).await?;
+                        let rec = account_of(store, c).await?;
                         let opened = rec
                             .map(|r| BankAccount::open(sealer, &r))
                             .transpose()

@@ -697,21 +697,89 @@ pub const ROUTES: &[RouteDoc] = &[
         method: "post",
         path: "/PB2CAPIVAN/Carrier/Aggregate",
         tag: "mof-app-api",
-        summary: "MOF App API: qryCarrierAgg (not offered yet: MOF code 902)",
+        summary: "MOF App API: qryCarrierAgg, the carriers linked (歸戶) to a mobile barcode, signed (also GET with the parameters in the query string)",
         auth: Auth::AppId,
         query: &[],
         body: FORM,
-        ok: (200, "MOF JSON {v, code: 902, msg}"),
+        ok: (
+            200,
+            "MOF JSON {v, code, msg, cardNo, details: [{rowNum, cardType, cardNo, carrierName}]}",
+        ),
     },
     RouteDoc {
         method: "get",
         path: "/PB2CAPIVAN/Carrier/Aggregate",
         tag: "mof-app-api",
-        summary: "MOF App API: qryCarrierAgg (parameters in the query string; not offered yet)",
+        summary: "MOF App API: qryCarrierAgg, signed (parameters in the query string)",
         auth: Auth::AppId,
         query: &[],
         body: &[],
-        ok: (200, "MOF JSON {v, code: 902, msg}"),
+        ok: (
+            200,
+            "MOF JSON {v, code, msg, cardNo, details: [{rowNum, cardType, cardNo, carrierName}]}",
+        ),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/PB2CAPIVAN/MobBarCar/CarrierAction",
+        tag: "mof-app-api",
+        summary: "MOF App API: carrierAction, link (歸戶) or unlink another carrier to a mobile barcode, signed (also GET with the parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: FORM,
+        ok: (
+            200,
+            "MOF JSON {v, code, msg, publicCardNo, cardType, cardNo, actionType}",
+        ),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/PB2CAPIVAN/MobBarCar/CarrierAction",
+        tag: "mof-app-api",
+        summary: "MOF App API: carrierAction, signed (parameters in the query string)",
+        auth: Auth::AppId,
+        query: &[],
+        body: &[],
+        ok: (
+            200,
+            "MOF JSON {v, code, msg, publicCardNo, cardType, cardNo, actionType}",
+        ),
+    },
+    RouteDoc {
+        method: "get",
+        path: "/v1/carrier/links",
+        tag: "citizens",
+        summary: "The carriers linked (歸戶) to the mobile barcode of the token (MOF qryCarrierAgg)",
+        auth: Auth::CarrierToken,
+        query: &[],
+        body: &[],
+        ok: (200, "{barcode, links: [{carrier_type, carrier_id, name}]}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/carrier/links",
+        tag: "citizens",
+        summary: "Link (歸戶) another carrier to the mobile barcode of the token, proven by that carrier's own verification code (MOF carrierAction): {carrier_type, carrier_id, verification_code, name?}; a CARRIER_LINK ledger entry",
+        auth: Auth::CarrierToken,
+        query: &[],
+        body: JSON,
+        ok: (
+            201,
+            "{barcode, carrier_type, carrier_id, linked: true, receipt}",
+        ),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/carrier/links/remove",
+        tag: "citizens",
+        summary: "Unlink a carrier from the mobile barcode of the token, proven by that carrier's verification code: {carrier_type, carrier_id, verification_code}; a CARRIER_LINK ledger entry",
+        auth: Auth::CarrierToken,
+        query: &[],
+        body: JSON,
+        ok: (
+            200,
+            "{barcode, carrier_type, carrier_id, linked: false, receipt}",
+        ),
     },
     RouteDoc {
         method: "post",
@@ -1497,6 +1565,48 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
             ],
             ..Detail::default()
         },
+        ("get", "/v1/carrier/links") => Detail {
+            description: Some(format!("{LANG_NOTE} Only a mobile barcode (3J0002) has linked carriers; the barcode's App API carrier queries include their invoices and their prizes are paid into the barcode's bank account.")),
+            ok: Some(("application/json", json!({"type": "object", "required": ["barcode", "links"], "properties": {
+                "barcode": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"},
+                "links": {"type": "array", "maxItems": 50, "items": {"type": "object", "required": ["carrier_type", "carrier_id", "name"], "properties": {"carrier_type": sref("CarrierType"), "carrier_id": sref("CarrierId"), "name": {"type": "string", "maxLength": 40}}}}}}))),
+            problems: vec![p(422, &["LINK_NOT_LINKABLE"], "the token is not a mobile barcode's")],
+            ..Detail::default()
+        },
+        ("post", "/v1/carrier/links") => Detail {
+            description: Some(format!("{LANG_NOTE} EasyCard 1K0001, iPASS 1H0001, icash 2G0001, citizen certificate CQ0001, a bank's credit-card type, …; at most 50 per barcode. A carrier is linked to one barcode at a time.")),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["carrier_type", "carrier_id", "verification_code"], "properties": {
+                "carrier_type": sref("CarrierType"), "carrier_id": sref("CarrierId"), "verification_code": {"type": "string", "maxLength": 64, "description": "the linked carrier's own verification code, counted in its attempt budgets like a login"}, "name": {"type": "string", "maxLength": 40, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$", "description": "your name for the carrier (at most 40 characters)"}},
+                "example": {"carrier_type": "1K0001", "carrier_id": "0123456789", "verification_code": "Easy1234", "name": "悠遊卡"}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["barcode", "carrier_type", "carrier_id", "linked", "receipt"], "properties": {
+                "barcode": {"type": "string"}, "carrier_type": sref("CarrierType"), "carrier_id": sref("CarrierId"), "linked": {"const": true}, "receipt": sref("Receipt")}}))),
+            problems: vec![
+                p(400, &["BODY_INVALID", "CARRIER_TYPE", "CARRIER_ID", "LINK_NAME"], "the body is not the documented object, or a field is malformed"),
+                p(401, &["CARRIER_AUTH"], "the carrier or its verification code is wrong (one answer)"),
+                p(409, &["LINK_ALREADY_LINKED", "LINK_LINKED_ELSEWHERE", "LINK_TOO_MANY"], "linked to this barcode already; linked to another barcode; 50 links already"),
+                p(422, &["LINK_NOT_LINKABLE"], "the token is not a mobile barcode's, or the carrier is a mobile barcode"),
+                p(429, &["CARRIER_LOCKED", "RATE_LIMITED"], "too many failed codes on the carrier (Retry-After), or too many requests from this client"),
+                p(503, &["BUSY"], "busy: retry shortly"),
+            ],
+            ..Detail::default()
+        },
+        ("post", "/v1/carrier/links/remove") => Detail {
+            description: Some(format!("{LANG_NOTE} The carrier's verification code is needed again.")),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["carrier_type", "carrier_id", "verification_code"], "properties": {
+                "carrier_type": sref("CarrierType"), "carrier_id": sref("CarrierId"), "verification_code": {"type": "string", "maxLength": 64, "description": "the linked carrier's own verification code, counted in its attempt budgets like a login"}},
+                "example": {"carrier_type": "1K0001", "carrier_id": "0123456789", "verification_code": "Easy1234"}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["barcode", "carrier_type", "carrier_id", "linked", "receipt"], "properties": {
+                "barcode": {"type": "string"}, "carrier_type": sref("CarrierType"), "carrier_id": sref("CarrierId"), "linked": {"const": false}, "receipt": sref("Receipt")}}))),
+            problems: vec![
+                p(400, &["BODY_INVALID", "CARRIER_TYPE", "CARRIER_ID"], "the body is not the documented object, or a field is malformed"),
+                p(401, &["CARRIER_AUTH"], "the carrier or its verification code is wrong (one answer)"),
+                p(409, &["LINK_NOT_LINKED"], "the carrier is not linked to this barcode"),
+                p(422, &["LINK_NOT_LINKABLE"], "the token is not a mobile barcode's, or the carrier is a mobile barcode"),
+                p(429, &["CARRIER_LOCKED", "RATE_LIMITED"], "too many failed codes on the carrier (Retry-After), or too many requests from this client"),
+                p(503, &["BUSY"], "busy: retry shortly"),
+            ],
+            ..Detail::default()
+        },
         ("post", "/v1/carrier/donations") => Detail {
             description: Some(format!("{LANG_NOTE} Donates one invoice on the carrier (number and date) to an NPO before the period's draw date (Taipei); a donation cannot be changed or undone.")),
             body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["invoice_number", "invoice_date", "love_code"], "properties": {
@@ -1588,7 +1698,7 @@ fn app_api_detail(r: &RouteDoc) -> Detail {
             INV_APP,
             "Per action:\n\
 - `QryWinningList`: `invTerm` (period YYYMM) → the winning numbers (`superPrizeNo`, `spcPrizeNo`, `firstPrizeNo1`…, `sixthPrizeNo1`…, prize amounts); `code` is a string (\"200\").\n\
-- `qryInvHeader`: `type` (`Barcode` or `QRCode`), `invNum`, `invDate` (yyyy/MM/dd), optional `generation` → the invoice header (`invNum`, `invDate`, `sellerName`, `invStatus`, `invPeriod`, `sellerBan`, `amount`…).\n\
+- `qryInvHeader`: `type` (`Barcode` or `QRCode`), `invNum`, `invDate` (yyyy/MM/dd), optional `generation`, optional `randomNumber` or `sellerID` → the invoice header (`invNum`, `invDate`, `sellerName`, `invStatus`, `invPeriod`, `sellerBan`, `sellerAddress`, `invoiceTime`, `currency`; `buyerBan` only with `randomNumber` or `sellerID`). Number and date alone are answered (as client libraries send them), held by the per-client and per-appID limits (907); 951 when no invoice (or more than one) has the number and date.\n\
 - `qryInvDetail`: as `qryInvHeader` plus `randomNumber` (4 digits), optional `encrypt`, `sellerID`, `invTerm` → the header and `details[]` (`rowNum`, `description`, `quantity`, `unitPrice`, `amount`).",
         ),
         "/PB2CAPIVAN/invServ/InvServ" => (
@@ -1596,7 +1706,7 @@ fn app_api_detail(r: &RouteDoc) -> Detail {
             &crate::app_api::ACCEPTED_VERSIONS,
             INV_SERV,
             "Per action (the citizen authenticates with the carrier: `cardType`, `cardNo`, `cardEncrypt` = verification code):\n\
-- `carrierInvChk`: `startDate`, `endDate` (yyyy/MM/dd), optional `onlyWinningInv` → `details[]` of the carrier's invoices.\n\
+- `carrierInvChk`: `startDate`, `endDate` (yyyy/MM/dd), optional `onlyWinningInv` → `details[]` of the carrier's invoices (a mobile barcode's include those of the carriers linked to it, each row with its own `cardType`/`cardNo`).\n\
 - `carrierInvDetail`: `invNum`, `invDate` → the invoice and its `details[]`.\n\
 Wrong carrier or code answers 919 (one answer for both); a spent attempt budget answers 920 (`msg` says when to retry).",
         ),
@@ -1683,11 +1793,29 @@ A confirmation code is emailed; the citizen confirms with POST /v1/carrier/regis
             "`generalCarrierBank` (signed): the carrier and its verification code, `updateAcc` (Y: change, N: read), `enableRemit` (Y/N), `userIdType` (1/2); with `updateAcc=Y` also `rocID`, `winnerName`, `winnerPhone`, `bankNo` (3 digits), `accountNo` (1 to 16 digits) → \
 `bankNo`, `accountNo` (masked), `enableRemit`. A change is a CARRIER_BANK_ACCOUNT ledger entry and emails a notice; 951 nothing registered (`updateAcc=N`); `rocID` and `winnerPhone` are checked, not kept.",
         ),
+        "/PB2CAPIVAN/MobBarCar/CarrierAction" => (
+            &["carrierAction"],
+            &REG_VERSIONS,
+            &[
+                "publicCardType",
+                "publicCardNo",
+                "publicVerifyCode",
+                "cardType",
+                "cardNo",
+                "verifyCode",
+                "carrierName",
+                "email",
+                "actionType",
+            ],
+            "`carrierAction` (signed; `timeStamp`, `serial` required): the mobile barcode `publicCardType` (3J0002), `publicCardNo`, `publicVerifyCode`; the carrier to link `cardType` (not 3J0002), `cardNo`, `verifyCode` (its own verification code); optional `carrierName` (at most 40 characters), `email` (checked, not kept), `actionType` (A link, the default; D unlink) → \
+`publicCardNo`, `cardType`, `cardNo`, `actionType`. A CARRIER_LINK ledger entry; the barcode's carrierInvChk/carrierInvDetail then include the carrier's invoices and its prizes go to the barcode's bank account. \
+901 names the parameter, 919 the barcode, the carrier or a code is wrong (one answer), 920 attempt budget spent, 957 linked to this barcode already, 958 linked to another barcode, 959 not linked (D), 960 the barcode has 50 links.",
+        ),
         _ => (
             &["qryCarrierAgg"],
-            &crate::app_api::ACCEPTED_VERSIONS,
-            &[],
-            "Not offered by this platform yet: every request answers MOF code 902.",
+            &REG_VERSIONS,
+            &["cardType", "cardNo", "cardEncrypt"],
+            "`qryCarrierAgg` (signed; `timeStamp`, `serial` required): the mobile barcode `cardType` (3J0002), `cardNo`, `cardEncrypt` → `cardNo`, `details[]` (`rowNum`, `cardType`, `cardNo`, `carrierName`) of the carriers linked to it. 919 barcode or code wrong, 920 attempt budget spent.",
         ),
     };
     let date = json!({"type": "string", "pattern": "^[0-9]{4}[/-]?[0-9]{2}[/-]?[0-9]{2}$"});
@@ -1767,17 +1895,17 @@ A confirmation code is emailed; the citizen confirms with POST /v1/carrier/regis
         (
             "cardType",
             sref("CarrierType"),
-            "carrierInvChk, carrierInvDetail, carrierInvDnt",
+            "carrierInvChk, carrierInvDetail, carrierInvDnt, qryCarrierAgg (3J0002), carrierAction (the carrier to link)",
         ),
         (
             "cardNo",
             sref("CarrierId"),
-            "carrierInvChk, carrierInvDetail, carrierInvDnt",
+            "carrierInvChk, carrierInvDetail, carrierInvDnt, qryCarrierAgg, carrierAction",
         ),
         (
             "cardEncrypt",
             json!({"type": "string", "maxLength": 64}),
-            "carrierInvChk, carrierInvDetail, carrierInvDnt: the verification code",
+            "carrierInvChk, carrierInvDetail, carrierInvDnt, qryCarrierAgg: the verification code",
         ),
         (
             "startDate",
@@ -1822,7 +1950,7 @@ A confirmation code is emailed; the citizen confirms with POST /v1/carrier/regis
         (
             "email",
             json!({"type": "string", "maxLength": 254}),
-            "generalCarrierReg, pubCarVerReg, forgetVer: the citizen's address",
+            "generalCarrierReg, pubCarVerReg, forgetVer, carrierAction: the citizen's address",
         ),
         (
             "phoneNo",
@@ -1893,6 +2021,36 @@ A confirmation code is emailed; the citizen confirms with POST /v1/carrier/regis
             "accountNo",
             json!({"type": "string", "maxLength": 32}),
             "generalCarrierBank: account number, 1 to 16 digits",
+        ),
+        (
+            "publicCardType",
+            json!({"const": "3J0002"}),
+            "carrierAction: the mobile barcode's type",
+        ),
+        (
+            "publicCardNo",
+            json!({"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}),
+            "carrierAction: the mobile barcode",
+        ),
+        (
+            "publicVerifyCode",
+            json!({"type": "string", "maxLength": 64}),
+            "carrierAction: the mobile barcode's verification code",
+        ),
+        (
+            "verifyCode",
+            json!({"type": "string", "maxLength": 64}),
+            "carrierAction: the linked carrier's own verification code",
+        ),
+        (
+            "carrierName",
+            json!({"type": "string", "maxLength": 40, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}),
+            "carrierAction: the citizen's name for the carrier",
+        ),
+        (
+            "actionType",
+            json!({"enum": ["A", "D"]}),
+            "carrierAction: A link (default), D unlink",
         ),
     ];
     let common = [

@@ -141,6 +141,9 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     ("get", "/v1/public/invoices/{number}", RouteClass::Read),
     ("get", "/v1/carrier/love-codes", RouteClass::Read),
     ("post", "/v1/carrier/donations", RouteClass::CitizenWrite),
+    ("get", "/v1/carrier/links", RouteClass::Read),
+    ("post", "/v1/carrier/links", RouteClass::CitizenWrite),
+    ("post", "/v1/carrier/links/remove", RouteClass::CitizenWrite),
     (
         "post",
         "/v1/carrier/registrations",

@@ -905,3 +905,66 @@ async fn a_distributed_attack_gets_at_most_ten_guesses_an_hour() {
     assert!(evaluated >= 1, "the attack was not measured");
     assert_eq!(evaluated + refused + busy, 1500);
 }
+
+/// `qryInvHeader` as apps built on public client libraries send it: number
+/// and date, no random number. Answered with the header and nothing about
+/// the buyer; the detail still needs the random number.
+#[tokio::test]
+async fn invoice_header_by_number_and_date_alone() {
+    let s = site(fast()).await;
+    seed_invoices(&s.store).await;
+    let header = barcode_query(
+        &s,
+        "qryInvHeader",
+        "AB00000001",
+        &[
+            ("invDate", "2025/01/15"),
+            ("generation", "V2"),
+            ("UUID", "d"),
+        ],
+    )
+    .await;
+    assert_eq!(header["code"], 200, "{header}");
+    assert_eq!(header["invNum"], "AB00000001");
+    assert_eq!(header["invDate"], "20250115");
+    assert_eq!(header["sellerBan"], SELLER_A);
+    assert_eq!(header["sellerName"], "Shop");
+    assert_eq!(header["invStatus"], "已確認");
+    assert_eq!(header["invPeriod"], "11402");
+    let fields: Vec<&str> = header
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for hidden in ["buyerBan", "details", "amount", "randomNumber"] {
+        assert!(!fields.contains(&hidden), "{hidden} in {header}");
+    }
+    let other_day = barcode_query(
+        &s,
+        "qryInvHeader",
+        "AB00000001",
+        &[("invDate", "2025/01/16")],
+    )
+    .await;
+    assert_eq!(other_day["code"], 951, "{other_day}");
+    let unknown = barcode_query(
+        &s,
+        "qryInvHeader",
+        "AB00000002",
+        &[("invDate", "2025/01/15")],
+    )
+    .await;
+    assert_eq!(unknown["code"], 951, "{unknown}");
+    let detail = barcode_query(
+        &s,
+        "qryInvDetail",
+        "AB00000001",
+        &[("invTerm", "11402"), ("invDate", "2025/01/15")],
+    )
+    .await;
+    assert_eq!(
+        detail["code"], 901,
+        "the detail needs randomNumber: {detail}"
+    );
+}

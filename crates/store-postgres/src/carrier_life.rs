@@ -175,6 +175,10 @@ pub(crate) async fn apply_replays(
                 crate::carrier_reg::put_credential(t, c).await?;
                 1
             }
+            CarrierLifeReplay::Link(row) => {
+                crate::carrier_agg::put_row(t, row).await?;
+                1
+            }
         };
     }
     Ok(())

@@ -41,6 +41,11 @@ pub(crate) mod sql {
         invoice_select!(),
         "WHERE i.carrier_type = $1 AND i.carrier_id = $2 AND i.period = $3 ORDER BY i.date, i.time, i.number"
     );
+    /// Public lookup by number + date (in the period's partition).
+    pub(crate) const INVOICE_BY_DATE: &str = concat!(
+        invoice_select!(),
+        "WHERE i.period = $1 AND i.number = $2 AND i.date = $3 LIMIT 2"
+    );
     /// Public lookup by number + random code.
     pub(crate) const INVOICE_BY_RANDOM: &str = concat!(
         invoice_select!(),
@@ -372,6 +377,28 @@ impl PgStore {
             &[&carrier.kind.code(), &carrier.id, &pk],
         )
         .await
+    }
+
+    pub(crate) async fn invoice_by_date(
+        &self,
+        number: InvoiceNumber,
+        date: einvoice_core::time::Date,
+    ) -> Result<Option<InvoiceView>, StoreError> {
+        let Some(period) = Period::of_date(date) else {
+            return Ok(None);
+        };
+        let pk = period_key(period).map_err(DbError::into_store)?;
+        let number = number.to_string();
+        let date = einvoice_core::period::format_mig_date(date);
+        let v = self
+            .views(sql::INVOICE_BY_DATE, &[&pk, &number, &date])
+            .await?;
+        // Two sellers with the number in the period: ambiguous, nothing answered.
+        Ok(if v.len() == 1 {
+            v.into_iter().next()
+        } else {
+            None
+        })
     }
 
     pub(crate) async fn invoice_by_random(

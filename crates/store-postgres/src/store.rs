@@ -102,6 +102,14 @@ impl Store for PgStore {
         self.invoice_by_random(number, random).await
     }
 
+    async fn lookup_invoice_by_date(
+        &self,
+        number: InvoiceNumber,
+        date: einvoice_core::time::Date,
+    ) -> Result<Option<InvoiceView>, StoreError> {
+        self.invoice_by_date(number, date).await
+    }
+
     async fn put_carrier(&self, carrier: CarrierRecord) -> Result<(), StoreError> {
         self.put_record("carrier", &carrier_key(&carrier.carrier), &carrier)
             .await

@@ -185,6 +185,10 @@ pub(crate) fn apply_replays(
                 crate::carrier_reg::put_credential(t, c)?;
                 1
             }
+            CarrierLifeReplay::Link(row) => {
+                crate::carrier_agg::put_row(t, row)?;
+                1
+            }
         };
     }
     Ok(())

@@ -15,6 +15,7 @@
 
 mod append;
 mod attempts;
+mod carrier_agg;
 mod carrier_life;
 mod carrier_read;
 mod carrier_reg;

@@ -13,7 +13,7 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// The migrations: (version, SQL), in order.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("migrations/0008_sync.sql")),
     (9, include_str!("migrations/0009_carrier_life.sql")),
     (10, include_str!("migrations/0010_carrier_reg.sql")),
+    (11, include_str!("migrations/0011_carrier_links.sql")),
 ];
 
 /// Every SQL statement of the runner.

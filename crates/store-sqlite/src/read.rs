@@ -38,6 +38,11 @@ pub(crate) mod sql {
         invoice_select!(),
         "WHERE i.carrier_type = ?1 AND i.carrier_id = ?2 AND i.period = ?3 ORDER BY i.date, i.time, i.number"
     );
+    /// Public lookup by number + date (index `invoices_by_draw`).
+    pub(crate) const INVOICE_BY_DATE: &str = concat!(
+        invoice_select!(),
+        "WHERE i.period = ?1 AND i.number = ?2 AND i.date = ?3 LIMIT 2"
+    );
     /// Public lookup by number + random code.
     pub(crate) const INVOICE_BY_RANDOM: &str = concat!(
         invoice_select!(),
@@ -298,6 +303,31 @@ pub(crate) fn carrier_invoices(
         sql::INVOICES_ON_CARRIER,
         params![carrier.kind.code(), carrier.id, period.key()],
     )
+}
+
+pub(crate) fn lookup_invoice_by_date(
+    c: &Connection,
+    number: InvoiceNumber,
+    date: einvoice_core::time::Date,
+) -> Result<Option<InvoiceView>, StoreError> {
+    let Some(period) = Period::of_date(date) else {
+        return Ok(None);
+    };
+    let v = views(
+        c,
+        sql::INVOICE_BY_DATE,
+        params![
+            period.key(),
+            number.to_string(),
+            einvoice_core::period::format_mig_date(date)
+        ],
+    )?;
+    // Two sellers with the number in the period: ambiguous, nothing answered.
+    Ok(if v.len() == 1 {
+        v.into_iter().next()
+    } else {
+        None
+    })
 }
 
 pub(crate) fn lookup_invoice(

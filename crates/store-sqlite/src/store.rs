@@ -134,6 +134,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn lookup_invoice_by_date(
+        &self,
+        number: InvoiceNumber,
+        date: einvoice_core::time::Date,
+    ) -> Result<Option<InvoiceView>, StoreError> {
+        self.read(move |c| read::lookup_invoice_by_date(c, number, date))
+            .await
+    }
+
     async fn put_carrier(&self, carrier: CarrierRecord) -> Result<(), StoreError> {
         self.put_record("carrier", carrier_key(&carrier.carrier), carrier)
             .await

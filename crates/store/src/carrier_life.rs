@@ -233,13 +233,19 @@ pub enum CarrierLifeReplay {
     /// A [`crate::CARRIER_REGISTERED`] or [`crate::CARRIER_VERIFICATION`]
     /// entry: the carrier's record (and, on registration, its contact).
     Carrier(crate::CarrierCredential),
+    /// A [`crate::CARRIER_LINK`] entry: the row it writes where it
+    /// supersedes the row held ([`crate::LinkRow::supersedes`]).
+    Link(crate::LinkRow),
 }
 
-/// Decode an [`NPO`] or [`DONATION`] entry (`None` for any other kind); a
+/// Decode an [`NPO`], [`DONATION`], carrier or [`crate::CARRIER_LINK`] entry (`None` for any other kind); a
 /// malformed body is `STORE_CORRUPT`. Backends apply the replays after
 /// every entry of an import, so a donation finds its invoice whatever the
 /// order of the origins.
 pub fn replay_carrier_life(e: &LedgerEntry) -> Result<Option<CarrierLifeReplay>, StoreError> {
+    if e.kind == crate::CARRIER_LINK {
+        return Ok(crate::replay_link(e)?.map(CarrierLifeReplay::Link));
+    }
     let credential = e.kind == crate::CARRIER_REGISTERED || e.kind == crate::CARRIER_VERIFICATION;
     if e.kind != NPO && e.kind != DONATION && !credential {
         return Ok(None);

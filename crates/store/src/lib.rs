@@ -20,6 +20,7 @@ pub mod append_rules;
 mod attempts;
 mod blanks;
 mod canonical;
+mod carrier_agg;
 mod carrier_life;
 mod carrier_reg;
 mod chain;
@@ -39,6 +40,7 @@ mod winning;
 
 pub use attempts::{AttemptKey, Reservation};
 pub use canonical::canonical_json;
+pub use carrier_agg::*;
 pub use carrier_life::*;
 pub use carrier_reg::*;
 pub use chain::{BODY_DIGEST_MISMATCH, ChainCheck, HASH_MISMATCH, PREV_HASH_MISMATCH, SEQ_GAP};
@@ -72,7 +74,9 @@ pub type AppendOutcome = Result<Receipt, Rejection>;
 /// Errors of the backend itself (unreachable database, timeout) are
 /// [`StoreError`]; the server maps [`StoreError::Unavailable`] to 503 with
 /// `Retry-After`.
-pub trait Store: Clone + Send + Sync + 'static + CarrierLifeStore + CarrierRegStore {
+pub trait Store:
+    Clone + Send + Sync + 'static + CarrierLifeStore + CarrierRegStore + CarrierAggStore
+{
     // ---- the ledger -------------------------------------------------------
 
     /// This site's id (the `origin` of entries it appends).
@@ -298,6 +302,16 @@ pub trait Store: Clone + Send + Sync + 'static + CarrierLifeStore + CarrierRegSt
         &self,
         number: InvoiceNumber,
         random: RandomNumber,
+    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+
+    /// Public lookup of one invoice by number and date (MOF `qryInvHeader`
+    /// as clients send it, without the random code): `None` when no invoice
+    /// — or more than one (two sellers with the number in the period) — has
+    /// this number and date.
+    fn lookup_invoice_by_date(
+        &self,
+        number: InvoiceNumber,
+        date: einvoice_core::time::Date,
     ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
 
     /// Register or replace a carrier's credential (argon2 hash of its verification code).

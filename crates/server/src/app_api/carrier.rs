@@ -1,4 +1,6 @@
-//! `carrierInvChk` and `carrierInvDetail`: a carrier's (載具) invoices, after
+//! `carrierInvChk` and `carrierInvDetail`: a carrier's (載具) invoices — a
+//! mobile barcode's include those of the carriers linked to it (歸戶), each
+//! row naming its own carrier — after
 //! the carrier and its verification code (驗證碼) are checked
 //! ([`crate::carrier_auth`]) and the request's `timeStamp` is in its window.
 
@@ -151,54 +153,66 @@ pub(super) async fn carrier_chk<S: Store>(
             return Err(fail(code::PARAM, "the date range spans more than a year"));
         }
     }
-    let carrier = auth_carrier(st, p, client).await?;
+    let barcode = auth_carrier(st, p, client).await?;
+    // The carrier's own invoices, then those of the carriers linked to it (歸戶).
+    let carriers = crate::carrier_life::aggregation::with_links(&st.store, &barcode).await?;
     let mut rows = Vec::new();
     for period in periods {
-        // Winners loaded by the draw (regular and cloud prizes) when the
-        // period's winners are in the store; else the regular prizes
-        // computed from the published numbers.
-        let winning = if !only_winning {
-            None
-        } else if st.store.winners_summary(period).await?.is_some() {
-            let won: std::collections::HashSet<(String, String)> = st
-                .store
-                .carrier_winnings(&carrier, period)
-                .await?
-                .into_iter()
-                .map(|w| (w.invoice_number, w.seller))
-                .collect();
-            Some(WinFilter::Stored(won))
-        } else {
+        let stored_winners = only_winning && st.store.winners_summary(period).await?.is_some();
+        let numbers = if only_winning && !stored_winners {
             match published_numbers(st, period).await? {
-                Some(w) => Some(WinFilter::Numbers(w)),
+                Some(w) => Some(w),
                 None => continue,
             }
+        } else {
+            None
         };
-        for view in st.store.carrier_invoice_rows(&carrier, period).await? {
-            let s = &view.summary;
-            let Some(d) = summary_date(&s.date) else {
-                continue;
-            };
-            if d < start || d > end {
-                continue;
-            }
-            match &winning {
-                None => {}
+        for carrier in &carriers {
+            // Winners loaded by the draw (regular and cloud prizes) when the
+            // period's winners are in the store; else the regular prizes
+            // computed from the published numbers.
+            let winning = if !only_winning {
+                None
+            } else if stored_winners {
+                let won: std::collections::HashSet<(String, String)> = st
+                    .store
+                    .carrier_winnings(carrier, period)
+                    .await?
+                    .into_iter()
+                    .map(|w| (w.invoice_number, w.seller))
+                    .collect();
                 Some(WinFilter::Stored(won))
-                    if !won.contains(&(s.number.to_string(), s.seller.as_str().to_string())) =>
-                {
+            } else {
+                numbers.clone().map(WinFilter::Numbers)
+            };
+            for view in st.store.carrier_invoice_rows(carrier, period).await? {
+                let s = &view.summary;
+                let Some(d) = summary_date(&s.date) else {
+                    continue;
+                };
+                if d < start || d > end {
                     continue;
                 }
-                Some(WinFilter::Stored(_)) => {}
-                Some(WinFilter::Numbers(w)) => {
-                    let takes_part = s.status == InvoiceStatus::Issued && !s.buyer.is_business();
-                    if !takes_part || w.prize_of(&s.number).is_none() {
+                match &winning {
+                    None => {}
+                    Some(WinFilter::Stored(won))
+                        if !won
+                            .contains(&(s.number.to_string(), s.seller.as_str().to_string())) =>
+                    {
                         continue;
                     }
+                    Some(WinFilter::Stored(_)) => {}
+                    Some(WinFilter::Numbers(w)) => {
+                        let takes_part =
+                            s.status == InvoiceStatus::Issued && !s.buyer.is_business();
+                        if !takes_part || w.prize_of(&s.number).is_none() {
+                            continue;
+                        }
+                    }
                 }
+                let row = carrier_row(rows.len(), carrier, &view);
+                rows.push(row);
             }
-            let row = carrier_row(rows.len(), &carrier, &view);
-            rows.push(row);
         }
     }
     let mut m = Map::new();
@@ -219,14 +233,23 @@ pub(super) async fn carrier_detail<S: Store>(
     let number = inv_num_param(p)?;
     let date = date_param(p, "invDate")?;
     let period = Period::of_date(date).ok_or_else(|| fail(code::PARAM, "invDate out of range"))?;
-    let carrier = auth_carrier(st, p, client).await?;
-    let view = st
-        .store
-        .carrier_invoices(&carrier, period)
-        .await?
-        .into_iter()
-        .find(|v| v.summary.number == number && same_date(v, date))
-        .ok_or_else(|| fail(code::NOT_FOUND, "no such invoice on this carrier"))?;
+    let barcode = auth_carrier(st, p, client).await?;
+    // On the carrier or on a carrier linked to it (歸戶).
+    let mut found = None;
+    for carrier in crate::carrier_life::aggregation::with_links(&st.store, &barcode).await? {
+        if let Some(v) = st
+            .store
+            .carrier_invoices(&carrier, period)
+            .await?
+            .into_iter()
+            .find(|v| v.summary.number == number && same_date(v, date))
+        {
+            found = Some((carrier, v));
+            break;
+        }
+    }
+    let (carrier, view) =
+        found.ok_or_else(|| fail(code::NOT_FOUND, "no such invoice on this carrier"))?;
     let mut m = detail_fields(&view);
     m.insert("cardType".into(), Value::String(carrier.kind.code().into()));
     m.insert("cardNo".into(), Value::String(carrier.id.clone()));

@@ -1,5 +1,12 @@
 //! `qryInvHeader` and `qryInvDetail`: one invoice found by number and date
 //! with its random number (隨機碼) or seller id, as the printed proof shows it.
+//!
+//! `qryInvHeader` also answers number + date alone, as apps built on public
+//! client libraries send it (MOF-RULES.md): the header MOF gives (seller,
+//! status, period, date and time) without `buyerBan`, nothing that
+//! identifies the buyer; enumeration is held by the per-client and
+//! per-appID limits every action counts against (907), not by a refusal.
+//! `qryInvDetail` (items and amounts) still needs the random number.
 
 use super::answer::{Fail, code, detail_fields, fail, header_fields};
 use super::parameters::{Params, date_param, inv_num_param, period_param, same_date};
@@ -31,12 +38,7 @@ async fn find_public<S: Store>(st: &AppState<S>, p: &Params) -> Result<InvoiceVi
             .invoice(&einvoice_store::Scope::All, seller, number)
             .await?
     } else {
-        // TODO(store): a header by number + date alone needs a store lookup by
-        // number and date; until then the random number or seller id is required.
-        return Err(fail(
-            code::PARAM,
-            "randomNumber (or sellerID) is required on this platform",
-        ));
+        st.store.lookup_invoice_by_date(number, date).await?
     };
     let view = view.filter(|v| same_date(v, date)).ok_or_else(not_found)?;
     if let Some(seller) = p.get("sellerID")
@@ -53,7 +55,13 @@ pub(super) async fn inv_header<S: Store>(
 ) -> Result<Map<String, Value>, Fail> {
     check_type(p)?;
     let view = find_public(st, p).await?;
-    Ok(header_fields(&view))
+    let mut m = header_fields(&view);
+    if p.get("randomNumber").is_none() && p.get("sellerID").is_none() {
+        // Number and date are printed on every proof and guessable: nothing
+        // about the buyer (a business buyer's UBN) without the random code.
+        m.remove("buyerBan");
+    }
+    Ok(m)
 }
 
 pub(super) async fn inv_detail<S: Store>(

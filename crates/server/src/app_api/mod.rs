@@ -8,7 +8,7 @@
 //! | [`INV_APP_PATH`] `/PB2CAPIVAN/invapp/InvApp` | `QryWinningList`, `qryInvHeader`, `qryInvDetail` |
 //! | [`INV_SERV_PATH`] `/PB2CAPIVAN/invServ/InvServ` | `carrierInvChk`, `carrierInvDetail` |
 //! | [`DONATE_PATH`], [`LOVE_CODE_PATH`], [`BIZ_PATH`] | `carrierInvDnt`, `qryLoveCode`, `bcv`, `preserveCodeCheck` (`lifecycle.rs`, `biz.rs`) |
-//! | [`AGGREGATE_PATH`] | `qryCarrierAgg`: answered `902` (not offered yet) |
+//! | [`AGGREGATE_PATH`], [`CARRIER_ACTION_PATH`] | `qryCarrierAgg`, `carrierAction` (歸戶, `aggregation.rs`) |
 //! | [`CARRIER_REG_PATH`], [`PUB_CAR_VER_REG_PATH`], [`CHANGE_VER_PATH`], [`FORGET_VER_PATH`], [`GET_BARCODE_PATH`], [`CARRIER_BANK_PATH`] | `generalCarrierReg`, `pubCarVerReg`, `changeVer`, `forgetVer`, `getBarcode`, `generalCarrierBank` (`registration.rs`) |
 //!
 //! Parameters are form-encoded (POST body) or in the query string (GET); both
@@ -37,6 +37,7 @@
 //! | 920 | carrier soft-locked after repeated failures; `msg` says when to retry |
 //! | 951 | not found (no such invoice, or winning numbers not published) |
 //! | 956 | the phone number or email address holds a mobile barcode already (`registration.rs`) |
+//! | 957–960 | link refusals: linked already, linked to another barcode, not linked, 50 links (`aggregation.rs`) |
 //! | 998 | temporarily unavailable (the store failed); retry later |
 //!
 //! # Signatures
@@ -93,6 +94,7 @@
 //! to `Action` in `router.rs` and to the path that serves it, and its code to
 //! the table above if it answers a new one.
 
+mod aggregation;
 mod answer;
 mod biz;
 mod carrier;
@@ -107,6 +109,7 @@ mod winning_list;
 
 pub use crate::carrier_auth::hash_verification_code;
 pub use crate::password::HashError;
+pub use aggregation::CARRIER_ACTION_PATH;
 pub use biz::BIZ_PATH;
 pub use lifecycle::LOVE_CODE_PATH;
 pub use parameters::{ParamError, parse_date, parse_params};

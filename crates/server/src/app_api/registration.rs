@@ -32,7 +32,7 @@ use super::parameters::Params;
 use super::router::rate_limited;
 use super::signature::check_app;
 use super::state::AppState;
-use crate::carrier_auth::{CarrierAuthError, authenticate};
+use crate::carrier_auth::{CarrierAuthError, authenticate_phone};
 use crate::carrier_life::registration::{
     RegContext, RegError, change_code, parse_phone, start_registration, start_reset,
 };
@@ -255,7 +255,9 @@ fn reg_fail(e: RegError, code_param: &str) -> Fail {
 
 /// `getBarcode`: the mobile barcode of `phoneNo`, authenticated by its
 /// verification code (`verificationCode`); an unknown phone is the same
-/// answer as a wrong code.
+/// answer as a wrong code, and attempts are counted in the phone's own
+/// budgets ([`authenticate_phone`]) so 919/920 follow the same sequence for
+/// a registered and an unregistered phone.
 async fn get_barcode<S: Store>(
     st: &AppState<S>,
     p: &Params,
@@ -265,26 +267,24 @@ async fn get_barcode<S: Store>(
         .map_err(|_| fail(code::PARAM, "phoneNo: 10 digits starting with 09"))?;
     let given = p.req("verificationCode")?;
     let found = st.store.carrier_by_phone(&phone).await?;
-    // Without a carrier, the code is still checked against a stand-in (the
-    // same time, the same budgets of the phone) so the answer says nothing.
-    let carrier = match &found {
-        Some(c) => c.carrier.clone(),
-        None => Carrier::parse(CarrierType::MobileBarcode, "/0000000")
-            .map_err(|_| fail(code::UNAVAILABLE, "stand-in carrier"))?,
-    };
-    match authenticate(
+    // The phone's own budget, charged alike whether or not it is registered
+    // (an unknown phone costs the same Argon2 work and is never right).
+    let carrier = found.map(|c| c.carrier);
+    match authenticate_phone(
         &st.store,
         &st.cfg.lockout,
         &st.cfg.clock,
-        &carrier,
+        &phone,
+        carrier.as_ref(),
         given,
         client,
     )
     .await
     {
-        Ok(()) if found.is_some() => {
+        Ok(()) if carrier.is_some() => {
             let mut m = Map::new();
-            m.insert("cardNo".into(), Value::String(carrier.id));
+            let id = carrier.map(|c| c.id).unwrap_or_default();
+            m.insert("cardNo".into(), Value::String(id));
             Ok(m)
         }
         Ok(()) | Err(CarrierAuthError::Wrong) => Err(fail(

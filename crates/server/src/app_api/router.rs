@@ -23,7 +23,7 @@ pub const INV_APP_PATH: &str = "/PB2CAPIVAN/invapp/InvApp";
 pub const INV_SERV_PATH: &str = "/PB2CAPIVAN/invServ/InvServ";
 /// Path of `carrierInvDnt` (served by `lifecycle.rs`).
 pub const DONATE_PATH: &str = "/PB2CAPIVAN/CarInv/Donate";
-/// Path of `qryCarrierAgg` (not offered yet: answers 902).
+/// Path of `qryCarrierAgg` (served by `aggregation.rs`).
 pub const AGGREGATE_PATH: &str = "/PB2CAPIVAN/Carrier/Aggregate";
 /// The `version` values accepted for every action.
 pub const ACCEPTED_VERSIONS: [&str; 5] = ["0.2", "0.3", "0.4", "0.5", "0.6"];
@@ -41,7 +41,7 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: AppApiConfig) -> Rou
         .route(INV_SERV_PATH, get(inv_serv::<S>).post(inv_serv::<S>))
         .merge(super::lifecycle::routes::<S>())
         .merge(super::registration::routes::<S>())
-        .route(AGGREGATE_PATH, get(not_offered).post(not_offered))
+        .merge(super::aggregation::routes::<S>())
         .with_state(st)
 }
 
@@ -71,21 +71,6 @@ impl Action {
     fn string_code(&self) -> bool {
         matches!(self, Self::WinningList)
     }
-}
-
-async fn not_offered(uri: Uri, body: Bytes) -> Response {
-    let v = Params::parse(&uri, &body)
-        .ok()
-        .and_then(|p| p.get("version").map(str::to_string))
-        .unwrap_or_else(|| "0.5".into());
-    respond(
-        &v,
-        false,
-        Err(fail(
-            code::ACTION,
-            "this action is not offered by this platform yet",
-        )),
-    )
 }
 
 async fn inv_app<S: Store>(

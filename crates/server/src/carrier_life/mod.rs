@@ -8,7 +8,7 @@
 //! | `POST /v1/carrier/donations` (Bearer token) `{invoice_number, invoice_date, love_code}` | donate one invoice of the carrier (MOF `carrierInvDnt`): a `DONATION` ledger entry; `201` with its receipt |
 //!
 //! Registration by email and the verification code's change and reset:
-//! [`registration`].
+//! [`registration`]; carriers linked to a mobile barcode (歸戶): [`aggregation`].
 //!
 //! Refusals: `400 LOVE_CODE_QUERY`, `400 BODY_INVALID`, `400
 //! INVOICE_NUMBER_FORMAT` / `NPOBAN_FORMAT` / `DATE_FORMAT`, `404
@@ -19,6 +19,7 @@
 // A `Problem` is built at most once per request and goes straight to the client.
 #![allow(clippy::result_large_err)]
 
+pub mod aggregation;
 pub mod i18n;
 pub mod registration;
 
@@ -57,6 +58,7 @@ pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
         .route("/v1/carrier/love-codes", get(love_codes::<S>))
         .route("/v1/carrier/donations", post(donate::<S>))
         .with_state(st.clone())
+        .merge(aggregation::routes(st.clone()))
         .merge(registration::routes(st))
 }
 

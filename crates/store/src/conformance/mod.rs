@@ -8,6 +8,7 @@
 
 mod append;
 mod attempts;
+mod carrier_agg;
 mod carrier_life;
 mod carrier_read;
 mod carrier_reg;
@@ -15,6 +16,7 @@ mod draw;
 mod fixtures;
 mod io;
 mod ledger;
+mod lookup;
 mod outbox;
 mod reads;
 mod scope;
@@ -23,6 +25,7 @@ mod withheld;
 
 pub use append::*;
 pub use attempts::*;
+pub use carrier_agg::*;
 pub use carrier_life::*;
 pub use carrier_read::*;
 pub use carrier_reg::*;
@@ -30,6 +33,7 @@ pub use draw::*;
 pub use fixtures::*;
 pub use io::*;
 pub use ledger::*;
+pub use lookup::*;
 pub use outbox::*;
 pub use reads::*;
 pub use scope::*;
@@ -51,7 +55,7 @@ macro_rules! store_conformance {
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
             draw_freeze_ledger, draw_winners_ledger, carrier_read_path, new_entries_are_v2,
             v1_chains_keep_verifying, sync_pages, npo_directory, donations,
-            carrier_registration, mail_outbox);
+            carrier_registration, mail_outbox, carrier_links, lookup_by_number_and_date);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,6 +75,11 @@ macro_rules! store_conformance {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn carrier_life_survives_export_import() {
             $crate::conformance::carrier_life_survives_export_import($make.await, $make.await)
+                .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn carrier_links_survive_export_import() {
+            $crate::conformance::carrier_links_survive_export_import($make.await, $make.await)
                 .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
