@@ -97,9 +97,33 @@ impl<S: Store> Puller<S> {
     /// Pull forever: [`Puller::pull_once`], then wait `interval` (errors are
     /// recorded in the store and written to standard error; the loop goes on).
     pub async fn run(self, interval: Duration) {
+        self.run_reporting(interval, |_| {}).await
+    }
+
+    /// [`Puller::run`], calling `on_halt` with each pull that halted an
+    /// origin at a broken link (a halt with an entry number) — once per new
+    /// halt: the same halt seen again on the next pulls is not reported again.
+    pub async fn run_reporting(self, interval: Duration, on_halt: impl Fn(&OriginPull)) {
+        let mut last: HashMap<(String, String), SyncHalt> = HashMap::new();
         loop {
-            if let Err(e) = self.pull_once().await {
-                eprintln!("einvoice: sync: {e}");
+            match self.pull_once().await {
+                Ok(pulls) => {
+                    for p in pulls {
+                        let key = (p.upstream.clone(), p.origin.clone());
+                        match &p.halt {
+                            Some(h) if h.seq.is_some() => {
+                                if last.get(&key) != Some(h) {
+                                    on_halt(&p);
+                                    last.insert(key, h.clone());
+                                }
+                            }
+                            _ => {
+                                last.remove(&key);
+                            }
+                        }
+                    }
+                }
+                Err(e) => eprintln!("einvoice: sync: {e}"),
             }
             tokio::time::sleep(interval).await;
         }

@@ -244,8 +244,9 @@ async fn run_site<S: Store>(
             std::future::pending::<()>(),
         ));
     }
+    let events = opts.soc.clone();
     let app = router(store.clone(), Sealer::new(&key), opts);
-    crate::cmd::sync::start(&cfg.sync, store, app.clone()).await?;
+    crate::cmd::sync::start(&cfg.sync, store, app.clone(), events).await?;
     match tls {
         Some(t) => {
             einvoice_server::tls::serve_tls_with(

@@ -140,7 +140,14 @@ pub(crate) async fn fetch_status(url: &str) -> anyhow::Result<SyncStatus> {
 /// Start the sync side of a served site: the peer listener (`[sync] listen`,
 /// serving `app` with mutual TLS) and the pull loop (`[sync] upstreams`).
 /// Configuration problems stop `serve` at start.
-pub async fn start<S: Store>(cfg: &SyncConfig, store: S, app: axum::Router) -> anyhow::Result<()> {
+///
+/// A pull halted at a broken link is reported to `events` (`sync_chain_break`).
+pub async fn start<S: Store>(
+    cfg: &SyncConfig,
+    store: S,
+    app: axum::Router,
+    events: einvoice_server::soc::SecurityEvents,
+) -> anyhow::Result<()> {
     if cfg.listen.is_none() && cfg.upstreams.is_empty() {
         return Ok(());
     }
@@ -169,7 +176,12 @@ pub async fn start<S: Store>(cfg: &SyncConfig, store: S, app: axum::Router) -> a
         eprintln!("einvoice: sync: pulling from {}", cfg.upstreams.join(", "));
         let puller =
             einvoice_sync::pull::Puller::new(store, client, cfg.upstreams.clone(), cfg.page);
-        tokio::spawn(puller.run(Duration::from_millis(cfg.interval_ms.max(10))));
+        let interval = Duration::from_millis(cfg.interval_ms.max(10));
+        tokio::spawn(puller.run_reporting(interval, move |p| {
+            if let Some(h) = &p.halt {
+                events.sync_chain_break(&p.upstream, &p.origin, h.seq, &h.code);
+            }
+        }));
     }
     Ok(())
 }

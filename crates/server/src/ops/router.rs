@@ -62,6 +62,9 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         .route("/v1/soc/incidents", get(soc::incidents::<S>))
         .route("/v1/soc/blocks", post(soc::block::<S>))
         .with_state(st)
+        .layer(axum::middleware::from_fn(
+            crate::soc_sources::remember_ops_client,
+        ))
         .layer(axum::middleware::map_response(no_store))
 }
 

@@ -162,6 +162,7 @@ fn archive_problem(e: &UploadError) -> Problem {
 
 async fn upload<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
+    client: crate::rate_limit::ClientAddr,
     headers: HeaderMap,
     Signed { caller, body }: Signed,
 ) -> Result<Response, Problem> {
@@ -182,12 +183,17 @@ async fn upload<S: Store>(
     };
     let actor = caller.actor();
     let verdict = scanner.scan(&body).await;
+    let report = |v: &str, sig: Option<&str>| {
+        (st.opts.soc).scanner_verdict(&caller.key_id, &client.0, v, sig);
+    };
     match &verdict {
         Ok(Verdict::Clean) => {
             tracing::info!(target: "einvoice::security", %actor, verdict = "clean", bytes = body.len(), "upload scanned");
+            report("clean", None);
         }
         Ok(Verdict::Infected(sig)) => {
             tracing::warn!(target: "einvoice::security", %actor, verdict = "infected", signature = %sig, bytes = body.len(), "upload refused");
+            report("infected", Some(sig));
             // The site's log is stderr until a tracing subscriber is installed.
             eprintln!(
                 "einvoice: security: upload refused: actor={actor} verdict=infected signature={sig:?} bytes={}",
@@ -207,6 +213,7 @@ async fn upload<S: Store>(
         }
         Err(e) => {
             tracing::warn!(target: "einvoice::security", %actor, verdict = "none", error = %e, "upload not scanned");
+            report("none", None);
             eprintln!("einvoice: security: upload refused: actor={actor} verdict=none ({e})");
             return Err(scan_problem(e));
         }
