@@ -989,7 +989,10 @@ async fn qr_detail_verifies_the_encrypt_field() {
     common::put_seller(&s.store, "12345676", "No key").await;
     let got = query("12345676", "1234", field(&key, "1234")).await;
     assert_eq!(got["code"], 901, "{got}");
-    assert!(got["msg"].as_str().unwrap_or("").contains("QR key"), "{got}");
+    assert!(
+        got["msg"].as_str().unwrap_or("").contains("QR key"),
+        "{got}"
+    );
     // An unknown seller: not found.
     let got = query("12345675", "1234", field(&key, "1234")).await;
     assert_eq!(got["code"], 951, "{got}");
