@@ -1069,7 +1069,7 @@ Each file then takes the batch path (as `POST /v1/batches`): its own result, acc
                 p(400, &["UPLOAD_NOT_ZIP", "UPLOAD_CORRUPT", "REQUEST_INVALID"], "the body is not a readable ZIP archive, or a file in it cannot be inflated"),
                 p(413, &["UPLOAD_TOO_MANY_ENTRIES", "UPLOAD_ENTRY_TOO_LARGE", "UPLOAD_TOO_LARGE", "UPLOAD_ZIP_BOMB"], "the archive breaks a size limit (entries, a file's or the total uncompressed size, the compression ratio): nothing was accepted"),
                 p(422, &["UPLOAD_INFECTED", "UPLOAD_UNSAFE_NAME", "UPLOAD_DIRECTORY", "UPLOAD_NOT_FILE", "UPLOAD_NOT_XML", "UPLOAD_DUPLICATE_NAME", "UPLOAD_ENCRYPTED", "UPLOAD_COMPRESSION", "UPLOAD_EMPTY"], "the virus scanner found a signature (named in detail and errors[0].message), or the archive holds something other than flat .xml files: nothing was accepted"),
-                p(503, &["SCANNER_NOT_CONFIGURED", "SCANNER_UNAVAILABLE"], "no virus scanner is configured, or it could not be reached or gave no verdict in time (Retry-After): nothing was accepted"),
+                p(503, &["SCANNER_NOT_CONFIGURED", "SCANNER_UNAVAILABLE", "UPLOADS_BUSY"], "no virus scanner is configured, or it could not be reached or gave no verdict in time, or the site is handling `[uploads] max_in_flight` uploads already (Retry-After): nothing was accepted"),
             ],
             ..Detail::default()
         },
@@ -1580,7 +1580,7 @@ fn app_api_detail(r: &RouteDoc) -> Detail {
             "Per action:\n\
 - `QryWinningList`: `invTerm` (period YYYMM) → the winning numbers (`superPrizeNo`, `spcPrizeNo`, `firstPrizeNo1`…, `sixthPrizeNo1`…, prize amounts); `code` is a string (\"200\").\n\
 - `qryInvHeader`: `type` (`Barcode` or `QRCode`), `invNum`, `invDate` (yyyy/MM/dd), optional `generation` → the invoice header (`invNum`, `invDate`, `sellerName`, `invStatus`, `invPeriod`, `sellerBan`, `amount`…).\n\
-- `qryInvDetail`: as `qryInvHeader` plus `randomNumber` (4 digits), optional `encrypt`, `sellerID`, `invTerm` → the header and `details[]` (`rowNum`, `description`, `quantity`, `unitPrice`, `amount`).",
+- `qryInvDetail`: as `qryInvHeader` plus `randomNumber` (4 digits); with `type=QRCode` also `sellerID` and `encrypt` (the QR code's verification field, checked against the seller's QR key: 901 when it does not match or the seller has no QR key here); with `type=Barcode` `invTerm` → the header and `details[]` (`rowNum`, `description`, `quantity`, `unitPrice`, `amount`).",
         ),
         "/PB2CAPIVAN/invServ/InvServ" => (
             &["carrierInvChk", "carrierInvDetail"],
@@ -1752,7 +1752,7 @@ A confirmation code is emailed; the citizen confirms with POST /v1/carrier/regis
         (
             "encrypt",
             json!({"type": "string", "maxLength": 128}),
-            "qryInvDetail: the QR code's encrypted field (not checked)",
+            "qryInvDetail with type=QRCode: the QR code's 24-character verification field, checked against the seller's QR key (901 when it does not match or the seller has no QR key here)",
         ),
         ("sellerID", sref("Ubn"), "qryInvDetail"),
         (
