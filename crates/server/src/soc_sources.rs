@@ -224,3 +224,27 @@ impl SecurityEvents {
         });
     }
 }
+
+/// Run the built-in rules over a stored log from its start (a stopped
+/// site's `soc.sqlite`): the alerts and the incidents they open, as `einvoice
+/// soc alerts|incidents --data` print them.
+pub fn replay_incidents(
+    log: &dyn einvoice_soc::EventLog,
+) -> Result<(Vec<einvoice_soc::AlertLine>, Vec<einvoice_soc::Incident>), crate::soc::ReplayError> {
+    let mut detector = einvoice_soc::Detector::new(einvoice_soc::builtin_rules()?);
+    let mut book = einvoice_soc::IncidentBook::new();
+    let mut alerts = Vec::new();
+    let mut from = 1;
+    loop {
+        let recs = log.read(from, 4096)?;
+        let Some(last) = recs.last() else { break };
+        from = last.seq + 1;
+        for r in &recs {
+            for a in detector.feed(&r.event) {
+                let id = book.file(a.clone());
+                alerts.push(einvoice_soc::AlertLine::new(&a, id));
+            }
+        }
+    }
+    Ok((alerts, book.all().to_vec()))
+}
