@@ -459,6 +459,16 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/v1/soc/unblock",
+        tag: "operators",
+        summary: "SOC response: lift a block of a client address or range early (role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{range}"),
+    },
+    RouteDoc {
+        method: "post",
         path: "/v1/ops/enrol",
         tag: "operators",
         summary: "Redeem an enrolment token once: set your password, receive your TOTP secret (shown once)",
@@ -1284,6 +1294,15 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
                 "minutes": {"type": "integer", "minimum": 1, "maximum": 43200}}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["range", "until_ms"], "properties": {"range": {"type": "string"}, "until_ms": {"type": "integer"}}}))),
             problems: vec![body_invalid(&[]), ops_role(), p(422, &["BLOCK_INVALID"], "the range is not an address or a wide enough range, or the duration is out of bounds")],
+            ..Detail::default()
+        },
+        ("post", "/v1/soc/unblock") => Detail {
+            description: Some("The inverse of `POST /v1/soc/blocks`: a block of exactly this range is lifted at once on this node (ranges covering an address stay). \
+Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as actor), whether or not a block was in force.".into()),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["range"], "properties": {
+                "range": {"type": "string", "examples": ["192.0.2.7", "192.0.2.0/24"], "description": "the range as it was blocked"}}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["range"], "properties": {"range": {"type": "string"}}}))),
+            problems: vec![body_invalid(&[]), ops_role(), p(422, &["BLOCK_INVALID"], "the range is not an address or a wide enough range")],
             ..Detail::default()
         },
         ("get", "/v1/soc/incidents") => Detail {

@@ -12,7 +12,7 @@ use einvoice_server::SiteOptions;
 use einvoice_server::ops::{NewOperatorSecrets, add_local_operator};
 use einvoice_server::soc::{SecurityEvents, replay_alerts};
 use einvoice_soc::SqliteLog;
-use einvoice_store::Role;
+use einvoice_store::{Role, Store};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -329,6 +329,23 @@ async fn a_block_stops_the_attacker_and_serves_others() {
     );
     assert_eq!(lookup(&other, &url, "AB12345678").await, 404);
     assert_eq!(carrier_login(&other, &url, "/ABC+123", "GUESS1").await, 401);
+
+    // The inverse action: lifted at once, recorded with its actor.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/soc/unblock"))
+        .bearer_auth(&token)
+        .json(&json!({"range": ATTACKER}))
+        .send()
+        .await
+        .expect("unblock");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(lookup(&attacker, &url, "AB12345678").await, 404);
+    let entries = site.store.entries("main", 0, 1000).await.expect("ledger");
+    let unblock = entries
+        .iter()
+        .find(|e| e.key == format!("soc/unblock/{ATTACKER}/32"))
+        .expect("the unblock is in the ledger");
+    assert_eq!(unblock.actor, "operator:sam");
 }
 
 /// The same guessing attack through the MOF App API (`carrierInvChk`)
