@@ -12,3 +12,5 @@ pub const TOTP: &str = "totp";
 pub const BANK_ACCOUNT: &str = "bank-account";
 /// Carrier bearer tokens (stateless: every node of a site opens them).
 pub const CARRIER_TOKEN: &str = "carrier-token";
+/// Sellers' QR verification-field keys (the 32 hex digits as text).
+pub const QR_KEY: &str = "qr-key";

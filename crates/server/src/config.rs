@@ -53,6 +53,7 @@
 //! max_entry_bytes = 8388608
 //! max_total_bytes = 67108864
 //! max_ratio = 200
+//! max_in_flight = 4              # uploads at once; more: 503 UPLOADS_BUSY
 //! ```
 
 use serde::Deserialize;

@@ -30,6 +30,7 @@ mod seller_auth;
 pub mod sign;
 pub mod site;
 pub mod soc;
+pub mod soc_sources;
 mod state;
 pub mod sync_routes;
 pub mod tls;

@@ -462,6 +462,16 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/v1/soc/unblock",
+        tag: "operators",
+        summary: "SOC response: lift a block of a client address or range early (role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{range}"),
+    },
+    RouteDoc {
+        method: "post",
         path: "/v1/ops/enrol",
         tag: "operators",
         summary: "Redeem an enrolment token once: set your password, receive your TOTP secret (shown once)",
@@ -1145,7 +1155,7 @@ Each file then takes the batch path (as `POST /v1/batches`): its own result, acc
                 p(400, &["UPLOAD_NOT_ZIP", "UPLOAD_CORRUPT", "REQUEST_INVALID"], "the body is not a readable ZIP archive, or a file in it cannot be inflated"),
                 p(413, &["UPLOAD_TOO_MANY_ENTRIES", "UPLOAD_ENTRY_TOO_LARGE", "UPLOAD_TOO_LARGE", "UPLOAD_ZIP_BOMB"], "the archive breaks a size limit (entries, a file's or the total uncompressed size, the compression ratio): nothing was accepted"),
                 p(422, &["UPLOAD_INFECTED", "UPLOAD_UNSAFE_NAME", "UPLOAD_DIRECTORY", "UPLOAD_NOT_FILE", "UPLOAD_NOT_XML", "UPLOAD_DUPLICATE_NAME", "UPLOAD_ENCRYPTED", "UPLOAD_COMPRESSION", "UPLOAD_EMPTY"], "the virus scanner found a signature (named in detail and errors[0].message), or the archive holds something other than flat .xml files: nothing was accepted"),
-                p(503, &["SCANNER_NOT_CONFIGURED", "SCANNER_UNAVAILABLE"], "no virus scanner is configured, or it could not be reached or gave no verdict in time (Retry-After): nothing was accepted"),
+                p(503, &["SCANNER_NOT_CONFIGURED", "SCANNER_UNAVAILABLE", "UPLOADS_BUSY"], "no virus scanner is configured, or it could not be reached or gave no verdict in time, or the site is handling `[uploads] max_in_flight` uploads already (Retry-After): nothing was accepted"),
             ],
             ..Detail::default()
         },
@@ -1285,9 +1295,9 @@ Each file then takes the batch path (as `POST /v1/batches`): its own result, acc
             ..Detail::default()
         },
         ("post", "/v1/ops/sellers") => Detail {
-            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["ubn", "name"], "properties": {"ubn": sref("Ubn"), "name": {"type": "string", "minLength": 1, "maxLength": 60, "description": "1 to 60 characters after trimming"}}}))],
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["ubn", "name"], "properties": {"ubn": sref("Ubn"), "name": {"type": "string", "minLength": 1, "maxLength": 60, "description": "1 to 60 characters after trimming"}, "qr_key": {"type": "string", "pattern": "^[0-9A-Fa-f]{32}$", "description": "the seller's QR AES-128 key (32 hex digits), kept sealed; App API qryInvDetail by QR code checks `encrypt` with it. Left out: the key held stays.", "example": "FE05F029154F6AA67A78B338ED2F6601"}}}))],
             ok: Some(("application/json", json!({"type": "object"}))),
-            problems: vec![body_invalid(&[]), ops_role(), p(422, &["UBN_FORMAT", "UBN_CHECKSUM", "SELLER_NAME"], "the UBN fails its checksum or the name is empty or too long")],
+            problems: vec![body_invalid(&[]), ops_role(), p(422, &["UBN_FORMAT", "UBN_CHECKSUM", "SELLER_NAME", "QR_KEY_FORMAT"], "the UBN fails its checksum, the name is empty or too long, or the QR key is not 32 hex digits")],
             ..Detail::default()
         },
         ("post", "/v1/ops/keys") => Detail {
@@ -1360,6 +1370,15 @@ Recorded in the ledger (`ADMIN`, key `soc/block/<range>`, the operator as actor)
                 "minutes": {"type": "integer", "minimum": 1, "maximum": 43200}}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["range", "until_ms"], "properties": {"range": {"type": "string"}, "until_ms": {"type": "integer"}}}))),
             problems: vec![body_invalid(&[]), ops_role(), p(422, &["BLOCK_INVALID"], "the range is not an address or a wide enough range, or the duration is out of bounds")],
+            ..Detail::default()
+        },
+        ("post", "/v1/soc/unblock") => Detail {
+            description: Some("The inverse of `POST /v1/soc/blocks`: a block of exactly this range is lifted at once on this node (ranges covering an address stay). \
+Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as actor), whether or not a block was in force.".into()),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["range"], "properties": {
+                "range": {"type": "string", "examples": ["192.0.2.7", "192.0.2.0/24"], "description": "the range as it was blocked"}}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["range"], "properties": {"range": {"type": "string"}}}))),
+            problems: vec![body_invalid(&[]), ops_role(), p(422, &["BLOCK_INVALID"], "the range is not an address or a wide enough range")],
             ..Detail::default()
         },
         ("get", "/v1/soc/incidents") => Detail {
@@ -1699,7 +1718,7 @@ fn app_api_detail(r: &RouteDoc) -> Detail {
             "Per action:\n\
 - `QryWinningList`: `invTerm` (period YYYMM) → the winning numbers (`superPrizeNo`, `spcPrizeNo`, `firstPrizeNo1`…, `sixthPrizeNo1`…, prize amounts); `code` is a string (\"200\").\n\
 - `qryInvHeader`: `type` (`Barcode` or `QRCode`), `invNum`, `invDate` (yyyy/MM/dd), optional `generation`, optional `randomNumber` or `sellerID` → the invoice header (`invNum`, `invDate`, `sellerName`, `invStatus`, `invPeriod`, `sellerBan`, `sellerAddress`, `invoiceTime`, `currency`; `buyerBan` only with `randomNumber` or `sellerID`). Number and date alone are answered (as client libraries send them), held by the per-client and per-appID limits (907); 951 when no invoice (or more than one) has the number and date.\n\
-- `qryInvDetail`: as `qryInvHeader` plus `randomNumber` (4 digits), optional `encrypt`, `sellerID`, `invTerm` → the header and `details[]` (`rowNum`, `description`, `quantity`, `unitPrice`, `amount`).",
+- `qryInvDetail`: as `qryInvHeader` plus `randomNumber` (4 digits); with `type=QRCode` also `sellerID` and `encrypt` (the QR code's verification field, checked against the seller's QR key: 901 when it does not match or the seller has no QR key here); with `type=Barcode` `invTerm` → the header and `details[]` (`rowNum`, `description`, `quantity`, `unitPrice`, `amount`).",
         ),
         "/PB2CAPIVAN/invServ/InvServ" => (
             &["carrierInvChk", "carrierInvDetail"],
@@ -1889,7 +1908,7 @@ A confirmation code is emailed; the citizen confirms with POST /v1/carrier/regis
         (
             "encrypt",
             json!({"type": "string", "maxLength": 128}),
-            "qryInvDetail: the QR code's encrypted field (not checked)",
+            "qryInvDetail with type=QRCode: the QR code's 24-character verification field, checked against the seller's QR key (901 when it does not match or the seller has no QR key here)",
         ),
         ("sellerID", sref("Ubn"), "qryInvDetail"),
         (

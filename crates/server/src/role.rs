@@ -180,6 +180,7 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     ("get", "/v1/soc/incidents", RouteClass::Read),
     // A block is this node's edge (each node is told on its own).
     ("post", "/v1/soc/blocks", RouteClass::Anywhere),
+    ("post", "/v1/soc/unblock", RouteClass::Anywhere), // and its lifting
 ];
 
 /// Whether `path` matches the template `pattern` (see [`ROUTE_CLASSES`]).

@@ -26,6 +26,8 @@ pub(crate) struct Caller {
     pub(crate) sellers: Vec<Ubn>,
     /// The same, as the store's scope.
     pub(crate) scope: Scope,
+    /// Where scope denials are reported, and the client address.
+    pub(crate) soc: Option<(crate::soc::SecurityEvents, Option<std::net::IpAddr>)>,
 }
 
 impl Caller {
@@ -34,11 +36,21 @@ impl Caller {
         format!("key:{}", self.key_id)
     }
 
-    /// `403 TENANT_SCOPE` unless the key may act for `seller`.
+    /// `403 TENANT_SCOPE` unless the key may act for `seller` (a refusal
+    /// is reported to the SOC as a scope denial).
     pub(crate) fn require(&self, seller: &Ubn) -> Result<(), Problem> {
         if self.scope.allows(seller) {
             Ok(())
         } else {
+            if let Some((events, client)) = &self.soc {
+                events.scope_denied(
+                    "seller_api",
+                    einvoice_soc::Actor::ApiKey(crate::soc::label(&self.key_id)),
+                    *client,
+                    seller.as_str(),
+                    "TENANT_SCOPE",
+                );
+            }
             Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "TENANT_SCOPE",
@@ -71,17 +83,27 @@ impl<S: Store> FromRequest<Arc<SiteState<S>>> for Signed {
         let body = Bytes::from_request(req, st)
             .await
             .map_err(IntoResponse::into_response)?;
-        let caller = authenticate(st, &method, &uri, &headers, &body)
+        let mut caller = authenticate(st, &method, &uri, &headers, &body)
             .await
             .map_err(|p| {
+                let header = |h| headers.get(h).and_then(|v| v.to_str().ok());
+                let key_id = header(sign::KEY_HEADER);
                 if p.code == "AUTH_SIGNATURE" {
-                    let key_id = headers.get(sign::KEY_HEADER).and_then(|v| v.to_str().ok());
                     st.opts
                         .soc
                         .signature_failed(key_id, &client_key(client), &p.code);
+                } else if p.code == "AUTH_REPLAY" {
+                    // Only a request that verified reaches the nonce check.
+                    st.opts.soc.replayed(
+                        "seller_api",
+                        key_id.unwrap_or("unknown"),
+                        header(sign::NONCE_HEADER).unwrap_or(""),
+                        &client_key(client),
+                    );
                 }
                 p.into_response()
             })?;
+        caller.soc = Some((st.opts.soc.clone(), client.map(|c| c.ip())));
         Ok(Self { caller, body })
     }
 }
@@ -158,5 +180,6 @@ async fn authenticate<S: Store>(
         key_id: rec.key_id.clone(),
         scope: Scope::sellers(rec.sellers.iter().copied()),
         sellers: rec.sellers,
+        soc: None,
     })
 }

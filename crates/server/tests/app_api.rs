@@ -968,3 +968,95 @@ async fn invoice_header_by_number_and_date_alone() {
         "the detail needs randomNumber: {detail}"
     );
 }
+
+/// `qryInvDetail` by QR code checks `encrypt` against the seller's QR key
+/// (AES-128-CBC of invoice number ‖ random number, MOF-RULES): the right
+/// field answers the invoice; a field made with another key, for another
+/// random number, or not Base64 is refused (901) before any lookup, so it
+/// says nothing about the invoice; a seller without a QR key on this
+/// platform cannot be checked and is refused too; an unknown seller is
+/// not found.
+#[tokio::test]
+async fn qr_detail_verifies_the_encrypt_field() {
+    use einvoice_core::proof::{QrKey, verification_field};
+    use einvoice_core::{InvoiceNumber, RandomNumber};
+    let s = site(fast()).await;
+    seed_invoices(&s.store).await;
+    let key = QrKey::parse_hex("FE05F029154F6AA67A78B338ED2F6601").expect("key");
+    let other = QrKey::parse_hex("7DE1747AA8613314C0C95ACCC5568911").expect("key");
+    let sealed = common::sealer(3)
+        .seal(
+            einvoice_secrets::purpose::QR_KEY,
+            b"FE05F029154F6AA67A78B338ED2F6601",
+        )
+        .expect("seal");
+    s.store
+        .put_seller(einvoice_store::SellerRecord {
+            ubn: einvoice_core::Ubn::parse(SELLER_A).expect("ubn"),
+            name: "Shop".into(),
+            qr_key_sealed: Some(sealed),
+        })
+        .await
+        .expect("seller");
+    let number = InvoiceNumber::parse("AB00000001").expect("number");
+    let field = |k: &QrKey, random: &str| {
+        verification_field(k, &number, &RandomNumber::parse(random).expect("random"))
+    };
+    let query = |seller: &str, random: &str, encrypt: String| {
+        let (seller, random) = (seller.to_string(), random.to_string());
+        let s = &s;
+        async move {
+            post(
+                s,
+                INV_APP_PATH,
+                &[
+                    ("version", "0.5"),
+                    ("action", "qryInvDetail"),
+                    ("type", "QRCode"),
+                    ("invNum", "AB00000001"),
+                    ("invDate", "2025/01/15"),
+                    ("randomNumber", &random),
+                    ("sellerID", &seller),
+                    ("encrypt", &encrypt),
+                    ("appID", APP),
+                ],
+            )
+            .await
+        }
+    };
+    let ok = query(SELLER_A, "1234", field(&key, "1234")).await;
+    assert_eq!(ok["code"], 200, "{ok}");
+    assert_eq!(ok["details"][0]["description"], "Tea");
+    for (what, random, enc) in [
+        ("another key", "1234", field(&other, "1234")),
+        ("another random number", "1234", field(&key, "5678")),
+        ("not Base64", "1234", "************************".to_string()),
+        ("one character changed", "1234", {
+            let mut f = field(&key, "1234");
+            let c = if f.starts_with('A') { "B" } else { "A" };
+            f.replace_range(0..1, c);
+            f
+        }),
+    ] {
+        let got = query(SELLER_A, random, enc).await;
+        assert_eq!(got["code"], 901, "{what}: {got}");
+        assert!(
+            got["msg"].as_str().unwrap_or("").contains("encrypt"),
+            "{what}: {got}"
+        );
+    }
+    // Wrong field for an invoice that does not exist: the same refusal.
+    let got = query(SELLER_A, "9999", field(&other, "9999")).await;
+    assert_eq!(got["code"], 901, "{got}");
+    // A seller without a QR key here cannot be checked.
+    common::put_seller(&s.store, "12345676", "No key").await;
+    let got = query("12345676", "1234", field(&key, "1234")).await;
+    assert_eq!(got["code"], 901, "{got}");
+    assert!(
+        got["msg"].as_str().unwrap_or("").contains("QR key"),
+        "{got}"
+    );
+    // An unknown seller: not found.
+    let got = query("12345675", "1234", field(&key, "1234")).await;
+    assert_eq!(got["code"], 951, "{got}");
+}

@@ -334,6 +334,53 @@ async fn operator_actions_roles_two_person_rule_and_ledger() {
     )
     .await;
     assert_eq!(st, 200, "{v}");
+    // The seller's QR key: refused unless exactly 32 hex digits, stored
+    // sealed, never in the ledger, kept when the seller is renamed.
+    const QR_HEX: &str = "FE05F029154F6AA67A78B338ED2F6601";
+    for (qr, status, code) in [
+        (json!(format!(" {QR_HEX}")), 422, "QR_KEY_FORMAT"),
+        (json!("FE05F029"), 422, "QR_KEY_FORMAT"),
+        (json!(null), 400, "BODY_INVALID"),
+    ] {
+        let (st, v) = call(
+            &s,
+            "POST",
+            "/v1/ops/sellers",
+            Some(&alice),
+            Some(json!({"ubn": "04595257", "name": "Shop", "qr_key": qr})),
+        )
+        .await;
+        assert_eq!((st, v["code"].as_str()), (status, Some(code)), "{v}");
+    }
+    for body in [
+        json!({"ubn": "04595257", "name": "Shop", "qr_key": QR_HEX.to_lowercase()}),
+        json!({"ubn": "04595257", "name": "Shop"}),
+    ] {
+        let (st, v) = call(&s, "POST", "/v1/ops/sellers", Some(&alice), Some(body)).await;
+        assert_eq!(st, 200, "{v}");
+        let rec = s
+            .store
+            .seller(einvoice_core::Ubn::parse("04595257").expect("ubn"))
+            .await
+            .expect("read")
+            .expect("seller");
+        let sealed = rec.qr_key_sealed.expect("the QR key is kept");
+        assert!(!String::from_utf8_lossy(&sealed).contains(QR_HEX));
+        let opened = s
+            .sealer
+            .open(einvoice_secrets::purpose::QR_KEY, &sealed)
+            .expect("opens under qr-key");
+        assert_eq!(opened, QR_HEX.as_bytes());
+    }
+    let entries = s
+        .store
+        .entries(s.store.site(), 0, 1000)
+        .await
+        .expect("entries");
+    assert!(entries.iter().all(|e| {
+        let b = String::from_utf8_lossy(&e.body).to_uppercase();
+        !b.contains(QR_HEX)
+    }));
     let (st, v) = call(
         &s,
         "POST",

@@ -12,7 +12,7 @@ use einvoice_server::SiteOptions;
 use einvoice_server::ops::{NewOperatorSecrets, add_local_operator};
 use einvoice_server::soc::{SecurityEvents, replay_alerts};
 use einvoice_soc::SqliteLog;
-use einvoice_store::Role;
+use einvoice_store::{Role, Store};
 use serde_json::{Value, json};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -228,7 +228,9 @@ async fn guessing_and_enumeration_raise_alerts_and_incidents_honest_traffic_none
 
     // Nothing secret reached the stored events, and the stored log replays
     // to the same alerts (what `einvoice soc alerts --data` prints).
-    let expected = 1 + 2 + 12 + 40;
+    // ... plus two operator logins, their two ledger records (operator
+    // actions) and nora's role denial.
+    let expected = 1 + 2 + 12 + 40 + 2 + 2 + 1;
     let deadline = Instant::now() + Duration::from_secs(10);
     while events.handled() < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -327,6 +329,23 @@ async fn a_block_stops_the_attacker_and_serves_others() {
     );
     assert_eq!(lookup(&other, &url, "AB12345678").await, 404);
     assert_eq!(carrier_login(&other, &url, "/ABC+123", "GUESS1").await, 401);
+
+    // The inverse action: lifted at once, recorded with its actor.
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/soc/unblock"))
+        .bearer_auth(&token)
+        .json(&json!({"range": ATTACKER}))
+        .send()
+        .await
+        .expect("unblock");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(lookup(&attacker, &url, "AB12345678").await, 404);
+    let entries = site.store.entries("main", 0, 1000).await.expect("ledger");
+    let unblock = entries
+        .iter()
+        .find(|e| e.key == format!("soc/unblock/{ATTACKER}/32"))
+        .expect("the unblock is in the ledger");
+    assert_eq!(unblock.actor, "operator:sam");
 }
 
 /// The same guessing attack through the MOF App API (`carrierInvChk`)
@@ -386,4 +405,219 @@ async fn guessing_through_the_app_api_raises_the_guessing_alert() {
     );
     assert_eq!(alert.key, "3J0002:/APP+123");
     assert_eq!(events.incidents().len(), 1);
+}
+
+/// Every event the log holds once the worker has handled at least `n`.
+async fn stored_events(
+    events: &SecurityEvents,
+    data: &std::path::Path,
+    n: u64,
+) -> Vec<einvoice_soc::SecurityEvent> {
+    use einvoice_soc::EventLog;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while events.handled() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} events handled",
+            events.handled()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = SqliteLog::open(data).expect("soc log");
+    log.read(1, 10_000)
+        .expect("read")
+        .into_iter()
+        .map(|r| r.event)
+        .collect()
+}
+
+/// Operator logins (failed and good), a role denial, an operator action,
+/// a seller key's scope denial and replayed nonce, and an upload the
+/// scanner could not scan each reach the event log, typed, with the client
+/// they came from, and none holds the password, TOTP code or nonce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_sources_reach_the_event_log_without_secrets() {
+    use einvoice_soc::{Actor, AttrKey, EventClass, Outcome, SecurityEvent};
+    use einvoice_store::conformance::{SELLER_A, SELLER_B};
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(1);
+    let sam = add_local_operator(&store, &sealer, "sam", vec![Role::Soc], "test")
+        .await
+        .expect("soc operator");
+    let nora = add_local_operator(&store, &sealer, "nora", vec![Role::Operator], "test")
+        .await
+        .expect("operator");
+    common::put_seller(&store, SELLER_A, "A shop").await;
+    common::put_seller(&store, SELLER_B, "B shop").await;
+    common::put_api_key(&store, &sealer, "KA", "secret-of-KA", &[SELLER_A]).await;
+    let data = dir.path().to_path_buf();
+    let events = SecurityEvents::open(Some(&data)).expect("soc log");
+    let mut opts: SiteOptions = common::fast_site_options();
+    opts.soc = events.clone();
+    // A scanner nobody listens for: the upload is refused unscanned.
+    let (closed, port) = common::bind().await;
+    drop(closed);
+    opts.uploads.scanner = Some(einvoice_server::uploads::clamd::Clamd::new(
+        einvoice_server::uploads::clamd::ClamdAddr::Tcp(port.to_string()),
+    ));
+    let site = common::serve_site(store, dir, sealer, opts).await;
+    let url = site.url.clone();
+    let attacker = client(ATTACKER);
+
+    let login = |c: reqwest::Client, name: &str, password: &str, code: String| {
+        let body = json!({"name": name, "password": password, "totp": code});
+        let url = url.clone();
+        async move {
+            let r = c
+                .post(format!("{url}/v1/ops/login"))
+                .json(&body)
+                .send()
+                .await
+                .expect("ops login");
+            let st = r.status().as_u16();
+            (st, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let wrong = "not-the-password-1";
+    let (st, _) = login(attacker.clone(), "sam", wrong, totp(&sam)).await;
+    assert_eq!(st, 401);
+    let (st, v) = login(client(HONEST), "sam", &sam.password, totp(&sam)).await;
+    assert_eq!(st, 200, "{v}");
+    let sam_token = v["token"].as_str().expect("token").to_string();
+    let (st, v) = login(client(HONEST), "nora", &nora.password, totp(&nora)).await;
+    assert_eq!(st, 200, "{v}");
+    let nora_token = v["token"].as_str().expect("token").to_string();
+    let (st, _) = soc_get(&url, &nora_token, "alerts").await;
+    assert_eq!(st, 403);
+    let r = client(HONEST)
+        .post(format!("{url}/v1/soc/blocks"))
+        .bearer_auth(&sam_token)
+        .json(&json!({"range": "198.51.100.0/24", "minutes": 5}))
+        .send()
+        .await
+        .expect("block");
+    assert_eq!(r.status().as_u16(), 200);
+
+    // A seller key: another seller's invoice (scope), then one request twice.
+    let ts = common::now();
+    let send = |path: String, nonce: &'static str, body: Vec<u8>, method: &'static str| {
+        let (url, c) = (url.clone(), attacker.clone());
+        async move {
+            let mut req = common::signed_request(
+                &c,
+                &url,
+                "KA",
+                "secret-of-KA",
+                method,
+                &path,
+                body,
+                ts,
+                nonce,
+            );
+            if method == "POST" {
+                req = req.header("content-type", "application/zip");
+            }
+            let r = req.send().await.expect("signed");
+            let st = r.status().as_u16();
+            (st, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let foreign = format!("/v1/sellers/{SELLER_B}/invoices/AB00000001");
+    let (st, v) = send(foreign, "nonce-scope-0000001", Vec::new(), "GET").await;
+    assert_eq!((st, v["code"].as_str()), (403, Some("TENANT_SCOPE")), "{v}");
+    let own = format!("/v1/sellers/{SELLER_A}/invoices/AB00000001");
+    const NONCE: &str = "nonce-replayed-00042";
+    let (st, v) = send(own.clone(), NONCE, Vec::new(), "GET").await;
+    assert_eq!(st, 404, "{v}");
+    let (st, v) = send(own, NONCE, Vec::new(), "GET").await;
+    assert_eq!((st, v["code"].as_str()), (401, Some("AUTH_REPLAY")), "{v}");
+    let (st, v) = send(
+        "/v1/uploads".into(),
+        "nonce-upload-0000001",
+        b"PK\x05\x06".to_vec(),
+        "POST",
+    )
+    .await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (503, Some("SCANNER_UNAVAILABLE")),
+        "{v}"
+    );
+
+    // Logins (3), the good ones' ledger records (2), the denial, the block,
+    // the scope denial, the replay, the verdict: 10.
+    let all = stored_events(&events, &data, 10).await;
+    let find = |what: &str, f: &dyn Fn(&SecurityEvent) -> bool| -> SecurityEvent {
+        all.iter()
+            .find(|e| f(e))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {what} event in {all:#?}"))
+    };
+    let text = |e: &SecurityEvent, k: AttrKey| e.attrs.get(&k).map(|v| v.render());
+    let attacker_ip: IpAddr = ATTACKER.parse().expect("ip");
+    let honest_ip: IpAddr = HONEST.parse().expect("ip");
+
+    let failed = find("failed login", &|e| {
+        e.class == EventClass::Authentication && e.outcome == Outcome::Failure
+    });
+    assert_eq!(failed.src, Some(attacker_ip));
+    assert_eq!(failed.target.as_str(), "sam");
+    assert_eq!(text(&failed, AttrKey::Subject).as_deref(), Some("operator"));
+    assert_eq!(
+        text(&failed, AttrKey::Reason).as_deref(),
+        Some("wrong_credentials")
+    );
+    let ok = find("good login", &|e| {
+        e.class == EventClass::Authentication && e.outcome == Outcome::Success
+    });
+    assert_eq!(ok.src, Some(honest_ip));
+
+    let denied = find("role denial", &|e| {
+        e.class == EventClass::AuthorizationDenied
+            && matches!(&e.actor, Actor::Operator(n) if n.as_str() == "nora")
+    });
+    assert_eq!(denied.target.as_str(), "/v1/soc/alerts");
+    assert_eq!(
+        text(&denied, AttrKey::Reason).as_deref(),
+        Some("ROLE_FORBIDDEN")
+    );
+    let block = find("block action", &|e| {
+        e.class == EventClass::OperatorAction
+            && text(e, AttrKey::Action).as_deref() == Some("soc.block_client")
+    });
+    assert_eq!(block.src, Some(honest_ip));
+    assert!(matches!(&block.actor, Actor::Operator(n) if n.as_str() == "sam"));
+    assert_eq!(block.target.as_str(), "soc/block/198.51.100.0/24");
+
+    let scope = find("scope denial", &|e| {
+        e.class == EventClass::AuthorizationDenied
+            && text(e, AttrKey::Reason).as_deref() == Some("TENANT_SCOPE")
+    });
+    assert_eq!(
+        (scope.src, scope.target.as_str()),
+        (Some(attacker_ip), SELLER_B)
+    );
+    let replay = find("replay", &|e| e.class == EventClass::Replay);
+    assert_eq!(replay.src, Some(attacker_ip));
+    assert_eq!(text(&replay, AttrKey::KeyId).as_deref(), Some("KA"));
+    assert!(replay.attrs.contains_key(&AttrKey::NonceFingerprint));
+    let verdict = find("scanner verdict", &|e| {
+        e.class == EventClass::ScannerVerdict
+    });
+    assert_eq!(
+        (verdict.outcome, text(&verdict, AttrKey::Reason).as_deref()),
+        (Outcome::Failure, Some("none"))
+    );
+
+    // No secret in any stored event.
+    let dump = serde_json::to_string(&all).expect("json");
+    for secret in [
+        wrong,
+        sam.password.as_str(),
+        nora.password.as_str(),
+        NONCE,
+        "secret-of-KA",
+    ] {
+        assert!(!dump.contains(secret), "{secret:?} in the event log");
+    }
 }

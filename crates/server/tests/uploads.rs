@@ -575,3 +575,107 @@ async fn the_client_reports_a_missing_daemon_as_unavailable() {
     let e = c.scan(b"x").await.expect_err("no daemon");
     assert!(e.to_string().contains("unavailable"), "{e}");
 }
+
+/// At most `max_in_flight` uploads at once: with two held by a scanner that
+/// never answers, a third is refused at once with `503 UPLOADS_BUSY` and
+/// Retry-After (nothing read, nothing accepted); once the two end (the
+/// scanner's time limit: `SCANNER_UNAVAILABLE`) an upload is taken again.
+/// Runs without clamd: the "scanner" is a socket that takes the bytes and
+/// says nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_beyond_the_cap_are_refused_busy_until_slots_free() {
+    let (listener, addr) = common::bind().await;
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            // Read what is sent (so the client is never blocked writing) and never answer.
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n) = tokio::io::AsyncReadExt::read(&mut sock, &mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(7);
+    common::put_seller(&store, SELLER_A, "A shop").await;
+    common::put_api_key(&store, &sealer, "KA", &secret("KA"), &[SELLER_A]).await;
+    let mut scanner = Clamd::new(ClamdAddr::Tcp(addr.to_string()));
+    scanner.scan_timeout = Duration::from_secs(3);
+    let opts = SiteOptions {
+        uploads: UploadOptions {
+            scanner: Some(scanner),
+            limits: UploadLimits {
+                max_in_flight: 2,
+                ..UploadLimits::default()
+            },
+        },
+        ..common::fast_site_options()
+    };
+    let s = std::sync::Arc::new(common::serve_site(store, dir, sealer, opts).await);
+    let zip = zip_of(&[("one.xml", &invoice_xml(1, 100))]);
+    let before = ledger_len(&s).await;
+    let started = Instant::now();
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let (s, zip) = (s.clone(), zip.clone());
+            tokio::spawn(async move { upload(&s, zip).await })
+        })
+        .collect();
+    // Let both reach the scanner.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let resp = common::signed_request(
+        &s.http,
+        &s.url,
+        "KA",
+        &secret("KA"),
+        "POST",
+        "/v1/uploads",
+        zip.clone(),
+        now(),
+        &sign::fresh_nonce(),
+    )
+    .header("content-type", "application/zip")
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(resp.status().as_u16(), 503);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let v: Value = resp.json().await.expect("problem");
+    assert_eq!(v["code"], "UPLOADS_BUSY", "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "refused at once, not after the held ones"
+    );
+    for h in held {
+        let a = h.await.expect("held upload");
+        assert_eq!(
+            (a.status, a.code()),
+            (503, "SCANNER_UNAVAILABLE"),
+            "{}",
+            a.body
+        );
+    }
+    // The slots are free again: the next upload reaches the scanner.
+    let a = upload(&s, zip).await;
+    assert_eq!(
+        (a.status, a.code()),
+        (503, "SCANNER_UNAVAILABLE"),
+        "{}",
+        a.body
+    );
+    assert_eq!(ledger_len(&s).await, before, "nothing accepted");
+}

@@ -369,7 +369,7 @@ pub enum AttrKey {
     Subject,
     /// A machine reason code (`wrong_code`, `locked`, `outside_tracks`, ...).
     Reason,
-    /// An operator or response action name (`winning_numbers.enter`, ...).
+    /// An operator or response action name (`winning.enter`, as the ledger names it, ...).
     Action,
     /// An invoice number (`AB12345678`).
     InvoiceNumber,

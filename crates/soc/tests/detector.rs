@@ -385,16 +385,16 @@ fn op(t: u64, who: &str, from: &str, action: &str) -> SecurityEvent {
 fn winning_numbers_entered_and_approved_from_one_client() {
     let mut d = detector();
     let same = d.feed_all(&[
-        op(T0, "alice", "10.0.0.7", "winning_numbers.enter"),
-        op(T0 + 60_000, "bob", "10.0.0.7", "winning_numbers.approve"),
+        op(T0, "alice", "10.0.0.7", "winning.enter"),
+        op(T0 + 60_000, "bob", "10.0.0.7", "winning.approve"),
     ]);
     let s = fired(&same, "winning-numbers-one-client");
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].key, "10.0.0.7");
     let mut d = detector();
     let apart = d.feed_all(&[
-        op(T0, "alice", "10.0.0.7", "winning_numbers.enter"),
-        op(T0 + 60_000, "bob", "10.0.0.8", "winning_numbers.approve"),
+        op(T0, "alice", "10.0.0.7", "winning.enter"),
+        op(T0 + 60_000, "bob", "10.0.0.8", "winning.approve"),
     ]);
     assert!(fired(&apart, "winning-numbers-one-client").is_empty());
 }

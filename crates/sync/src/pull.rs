@@ -123,6 +123,7 @@ impl<S: Store> Puller<S> {
 
     /// Pull forever: [`Puller::pull_once`], then wait `interval` (errors are
     /// recorded in the store and written to standard error; the loop goes on).
+    /// New halts at a broken link reach the [`Puller::on_halt`] hook.
     pub async fn run(self, interval: Duration) {
         loop {
             if let Err(e) = self.pull_once().await {

@@ -524,7 +524,8 @@ fn save_token(path: &Path, token: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Client {
+/// An operator API client holding the session of `admin login`.
+pub(super) struct Client {
     url: String,
     token_file: PathBuf,
     http: reqwest::Client,
@@ -532,7 +533,8 @@ struct Client {
 }
 
 impl Client {
-    fn new(
+    /// A client of the site at `url` with the token in `token_file`.
+    pub(super) fn new(
         url: &str,
         token_file: Option<PathBuf>,
         insecure_http: bool,
@@ -593,7 +595,13 @@ impl Client {
         })
     }
 
-    fn send(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<ExitCode> {
+    /// Send with the session token; print the answer (exit 1 on a problem).
+    pub(super) fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<ExitCode> {
         let token = self.token()?;
         let (status, v) = self.call(method, path, Some(&token), body)?;
         report(status, &v)

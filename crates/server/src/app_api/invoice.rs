@@ -11,6 +11,7 @@
 use super::answer::{Fail, code, detail_fields, fail, header_fields};
 use super::parameters::{Params, date_param, inv_num_param, period_param, same_date};
 use super::state::AppState;
+use einvoice_core::proof::{QrKey, verification_field};
 use einvoice_core::{RandomNumber, Ubn};
 use einvoice_store::{InvoiceView, Store};
 use serde_json::{Map, Value};
@@ -71,13 +72,7 @@ pub(super) async fn inv_detail<S: Store>(
     let qr = check_type(p)?;
     p.req("randomNumber")?;
     if qr {
-        p.req("sellerID")?;
-        // `encrypt` is the QR's 24-character AES field. TODO: verify it with the
-        // seller's QR key once sellers' keys are registered; its shape is checked now.
-        let enc = p.req("encrypt")?;
-        if enc.len() != 24 {
-            return Err(fail(code::PARAM, "encrypt must be 24 characters"));
-        }
+        check_encrypt(st, p).await?;
     }
     let view = find_public(st, p).await?;
     if !qr {
@@ -87,4 +82,59 @@ pub(super) async fn inv_detail<S: Store>(
         }
     }
     Ok(detail_fields(&view))
+}
+
+/// The QR code's `encrypt` field (MOF-RULES, proof of an e-invoice): the
+/// Base64 of AES-128-CBC under the seller's QR key over invoice number ‖
+/// random number. Checked against `sellerID`'s key before any invoice is
+/// looked up, so a refusal depends only on the parameters and says nothing
+/// about whether the invoice exists: an unknown seller is not found (951);
+/// a seller without a QR key on this platform, or a field that does not
+/// match, is refused (901).
+async fn check_encrypt<S: Store>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
+    let seller =
+        Ubn::parse(p.req("sellerID")?).map_err(|_| fail(code::PARAM, "sellerID must be a UBN"))?;
+    let number = inv_num_param(p)?;
+    let random = RandomNumber::parse(p.req("randomNumber")?)
+        .map_err(|_| fail(code::PARAM, "randomNumber must be 4 digits"))?;
+    let enc = p.req("encrypt")?;
+    if enc.len() != 24 {
+        return Err(fail(
+            code::PARAM,
+            "encrypt must be the QR code's 24-character verification field",
+        ));
+    }
+    let rec = st
+        .store
+        .seller(seller)
+        .await?
+        .ok_or_else(|| fail(code::NOT_FOUND, "no such invoice"))?;
+    let no_key = || {
+        fail(
+            code::PARAM,
+            "this seller's QR key is not registered on this platform, so encrypt cannot be checked: query with type=Barcode",
+        )
+    };
+    let sealed = rec.qr_key_sealed.ok_or_else(no_key)?;
+    let hex = st
+        .sealer
+        .open(einvoice_secrets::purpose::QR_KEY, &sealed)
+        .map_err(|_| fail(code::UNAVAILABLE, "the seller's QR key cannot be opened"))?;
+    let key = std::str::from_utf8(&hex)
+        .ok()
+        .and_then(|h| QrKey::parse_hex(h).ok())
+        .ok_or_else(|| fail(code::UNAVAILABLE, "the seller's QR key cannot be opened"))?;
+    let expected = verification_field(&key, &number, &random);
+    if !ct_eq(expected.as_bytes(), enc.as_bytes()) {
+        return Err(fail(
+            code::PARAM,
+            "encrypt does not match this invoice number and random number under the seller's QR key",
+        ));
+    }
+    Ok(())
+}
+
+/// Equal bytes, in time that depends only on the lengths.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

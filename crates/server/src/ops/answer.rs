@@ -66,6 +66,11 @@ pub(super) async fn record<S: Store>(
     key: String,
     body: Value,
 ) -> Result<(), Problem> {
+    let action = body
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("admin");
+    let target = key.clone();
     st.store
         .append_event(NewEntry {
             kind: "ADMIN".into(),
@@ -75,7 +80,12 @@ pub(super) async fn record<S: Store>(
         })
         .await
         .map(|_| ())
-        .map_err(store_problem)
+        .map_err(store_problem)?;
+    // Reported once written: the SOC sees what the ledger holds.
+    st.cfg
+        .soc
+        .operator_action(who, crate::soc_sources::ops_client(), action, &target);
+    Ok(())
 }
 
 pub(super) fn parse_ubn(field: &str, s: &str) -> Result<Ubn, Problem> {

@@ -61,7 +61,11 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         .route("/v1/soc/alerts", get(soc::alerts::<S>))
         .route("/v1/soc/incidents", get(soc::incidents::<S>))
         .route("/v1/soc/blocks", post(soc::block::<S>))
+        .route("/v1/soc/unblock", post(soc::unblock::<S>))
         .with_state(st)
+        .layer(axum::middleware::from_fn(
+            crate::soc_sources::remember_ops_client,
+        ))
         .layer(axum::middleware::map_response(no_store))
 }
 

@@ -75,7 +75,15 @@ impl<S: Store, R: Roles> FromRequestParts<Arc<OpsState<S>>> for Operator<R> {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         if !R::ANY_OF.is_empty() {
-            session.require(R::ANY_OF)?;
+            session.require(R::ANY_OF).inspect_err(|p| {
+                st.cfg.soc.scope_denied(
+                    "ops",
+                    einvoice_soc::Actor::Operator(crate::soc::label(&session.name)),
+                    session.client.as_deref().and_then(crate::soc::client_ip),
+                    parts.uri.path(),
+                    &p.code,
+                );
+            })?;
         }
         Ok(Self {
             session,
@@ -227,10 +235,36 @@ pub(super) fn account_lock(name: &str) -> Arc<tokio::sync::Mutex<()>> {
     l
 }
 
+/// `POST /v1/ops/login`, reported to the SOC: a success, a failure
+/// (`wrong_credentials` or `locked`), a refusal by the per-client limit or
+/// a shed for lack of Argon2 permits.
 pub(super) async fn login<S: Store>(
+    st: State<Arc<OpsState<S>>>,
+    client: crate::rate_limit::ClientAddr,
+    JsonBody(b): JsonBody<LoginBody>,
+) -> Answer {
+    use einvoice_soc::Outcome;
+    let (events, name, addr) = (st.cfg.soc.clone(), b.name.clone(), client.0.clone());
+    let answer = login_checked(st, client, b).await;
+    match &answer {
+        Ok(_) => events.operator_login(&name, &addr, Outcome::Success, "ok"),
+        Err(p) => match p.code.as_str() {
+            "LOGIN_FAILED" => {
+                events.operator_login(&name, &addr, Outcome::Failure, "wrong_credentials")
+            }
+            "LOGIN_LOCKED" => events.operator_login(&name, &addr, Outcome::Failure, "locked"),
+            "RATE_LIMITED" => events.rate_limited("ops_login", &addr),
+            "LOGIN_BUSY" => events.shed("ops_login", &addr),
+            _ => {}
+        },
+    }
+    answer
+}
+
+async fn login_checked<S: Store>(
     State(st): State<Arc<OpsState<S>>>,
     crate::rate_limit::ClientAddr(client): crate::rate_limit::ClientAddr,
-    JsonBody(b): JsonBody<LoginBody>,
+    b: LoginBody,
 ) -> Answer {
     use crate::password::Counted;
     use einvoice_store::{AttemptKey, Reservation};

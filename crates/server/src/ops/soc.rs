@@ -71,3 +71,42 @@ pub(super) async fn block<S: Store>(
         json!({"range": range.to_string(), "until_ms": until_ms}),
     ))
 }
+
+/// `POST /v1/soc/unblock`: lift a block early.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UnblockBody {
+    /// The range as it was blocked (`192.0.2.7`, `192.0.2.0/24`).
+    range: String,
+}
+
+/// `POST /v1/soc/unblock`: the inverse of a block — the range is served
+/// again at once on this node (a block of exactly that range is lifted;
+/// other ranges covering an address stay); recorded in the ledger
+/// (`ADMIN`, `soc/unblock/<range>`) with the operator who took it.
+pub(super) async fn unblock<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    soc: Operator<RoleSoc>,
+    JsonBody(b): JsonBody<UnblockBody>,
+) -> Answer {
+    let range = Cidr::parse(&b.range).map_err(|e| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "BLOCK_INVALID",
+            e.to_string(),
+        )
+    })?;
+    let action = ResponseAction::UnblockClient {
+        range,
+        until_ms: crate::soc::now_ms(),
+    };
+    record(
+        &st,
+        &soc.actor(),
+        format!("soc/unblock/{range}"),
+        json!({"action": "soc.unblock_client", "range": range.to_string()}),
+    )
+    .await?;
+    st.cfg.soc.apply(&action);
+    Ok(Json(json!({"range": range.to_string()})))
+}

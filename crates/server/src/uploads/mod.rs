@@ -39,6 +39,7 @@ use einvoice_mig::Format;
 use einvoice_store::Store;
 use serde::Serialize;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// `[uploads]` of the configuration file: the size of an upload and what
 /// its archive may hold.
@@ -51,6 +52,7 @@ use std::sync::Arc;
 /// max_entry_bytes = 8388608     # one file uncompressed (UPLOAD_ENTRY_TOO_LARGE)
 /// max_total_bytes = 67108864    # all files uncompressed (UPLOAD_TOO_LARGE)
 /// max_ratio = 200               # uncompressed / compressed per file (UPLOAD_ZIP_BOMB)
+/// max_in_flight = 4             # uploads handled at once; more: 503 UPLOADS_BUSY
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -65,7 +67,14 @@ pub struct UploadLimits {
     pub max_total_bytes: u64,
     /// [`ArchiveLimits::max_ratio`].
     pub max_ratio: u64,
+    /// Uploads handled at once (read, scanned, inflated, decoded) on this
+    /// node; one more is refused before its body is read with `503
+    /// UPLOADS_BUSY` and Retry-After ([`UPLOADS_BUSY_RETRY_SECS`]). At least 1.
+    pub max_in_flight: usize,
 }
+
+/// Seconds a client refused with `UPLOADS_BUSY` is asked to wait.
+pub const UPLOADS_BUSY_RETRY_SECS: u64 = 5;
 
 impl Default for UploadLimits {
     fn default() -> Self {
@@ -76,6 +85,7 @@ impl Default for UploadLimits {
             max_entry_bytes: a.max_entry_bytes,
             max_total_bytes: a.max_total_bytes,
             max_ratio: a.max_ratio,
+            max_in_flight: 4,
         }
     }
 }
@@ -103,12 +113,49 @@ pub struct UploadOptions {
 
 pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
     let max = st.opts.uploads.limits.max_upload_bytes;
+    let slots = Slots {
+        free: Arc::new(Semaphore::new(st.opts.uploads.limits.max_in_flight.max(1))),
+        events: st.opts.soc.clone(),
+    };
     Router::new()
         .route(
             "/v1/uploads",
-            post(upload::<S>).layer(DefaultBodyLimit::max(max)),
+            post(upload::<S>)
+                .layer(DefaultBodyLimit::max(max))
+                .layer(axum::middleware::from_fn_with_state(slots, in_flight_cap)),
         )
         .with_state(st)
+}
+
+/// The uploads this node may still take, and where a refusal is reported.
+#[derive(Clone)]
+struct Slots {
+    free: Arc<Semaphore>,
+    events: crate::soc::SecurityEvents,
+}
+
+/// At most `max_in_flight` uploads at once: one more is refused with `503
+/// UPLOADS_BUSY` (Retry-After) before its body is read, and reported to the
+/// SOC as shed. The slot is held until the answer is built.
+async fn in_flight_cap(
+    State(slots): State<Slots>,
+    client: crate::rate_limit::ClientAddr,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let Ok(_slot) = slots.free.try_acquire_owned() else {
+        slots.events.shed("uploads", &client.0);
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "UPLOADS_BUSY",
+            "this site is handling as many uploads as it takes at once: nothing was accepted; retry later",
+        )
+        .public_detail()
+        .retry_after(UPLOADS_BUSY_RETRY_SECS)
+        .into_response();
+    };
+    next.run(req).await
 }
 
 /// One file's result in an upload answer.
@@ -162,6 +209,7 @@ fn archive_problem(e: &UploadError) -> Problem {
 
 async fn upload<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
+    client: crate::rate_limit::ClientAddr,
     headers: HeaderMap,
     Signed { caller, body }: Signed,
 ) -> Result<Response, Problem> {
@@ -182,12 +230,17 @@ async fn upload<S: Store>(
     };
     let actor = caller.actor();
     let verdict = scanner.scan(&body).await;
+    let report = |v: &str, sig: Option<&str>| {
+        (st.opts.soc).scanner_verdict(&caller.key_id, &client.0, v, sig);
+    };
     match &verdict {
         Ok(Verdict::Clean) => {
             tracing::info!(target: "einvoice::security", %actor, verdict = "clean", bytes = body.len(), "upload scanned");
+            report("clean", None);
         }
         Ok(Verdict::Infected(sig)) => {
             tracing::warn!(target: "einvoice::security", %actor, verdict = "infected", signature = %sig, bytes = body.len(), "upload refused");
+            report("infected", Some(sig));
             // The site's log is stderr until a tracing subscriber is installed.
             eprintln!(
                 "einvoice: security: upload refused: actor={actor} verdict=infected signature={sig:?} bytes={}",
@@ -207,6 +260,7 @@ async fn upload<S: Store>(
         }
         Err(e) => {
             tracing::warn!(target: "einvoice::security", %actor, verdict = "none", error = %e, "upload not scanned");
+            report("none", None);
             eprintln!("einvoice: security: upload refused: actor={actor} verdict=none ({e})");
             return Err(scan_problem(e));
         }
