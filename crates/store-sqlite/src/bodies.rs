@@ -40,7 +40,8 @@ pub(crate) mod sql {
     pub(crate) const RAW_AFTER: &str = "SELECT rowid, body FROM ledger WHERE rowid > ?1 \
          AND body_codec = 0 AND length(body) > 0 ORDER BY rowid LIMIT ?2";
     /// Rewrite one body with its codec.
-    pub(crate) const REWRITE: &str = "UPDATE ledger SET body = ?2, body_codec = ?3 WHERE rowid = ?1";
+    pub(crate) const REWRITE: &str =
+        "UPDATE ledger SET body = ?2, body_codec = ?3 WHERE rowid = ?1";
 }
 
 /// Dictionaries by (database file, id), so a dictionary is loaded into zstd

@@ -351,7 +351,8 @@ async fn v1_entries_of_an_old_database_keep_verifying() {
 /// A validated message from its JSON (test data: panics on a mistake).
 fn message(json: &str) -> einvoice_core::Validated {
     let m = einvoice_mig::decode_json(json.as_bytes()).expect("test message decodes");
-    einvoice_core::validate(&m, &einvoice_core::Rules::production()).expect("test message validates")
+    einvoice_core::validate(&m, &einvoice_core::Rules::production())
+        .expect("test message validates")
 }
 
 /// An E0401 giving `seller` numbers `AB00000000`–`AB00002999` of 11402.
@@ -456,7 +457,9 @@ async fn a_database_before_compact_bodies_is_rebuilt_and_compressed() {
         .expect("read")
         .expect("there");
     assert_eq!(
-        view.message.as_ref().and_then(|m| m.pointer("/Details/4/Description")),
+        view.message
+            .as_ref()
+            .and_then(|m| m.pointer("/Details/4/Description")),
         Some(&serde_json::json!("item 5 of order 7"))
     );
     drop(store);
@@ -537,7 +540,10 @@ async fn a_database_before_compact_bodies_is_rebuilt_and_compressed() {
         ),
         0
     );
-    assert_eq!(store.entries("main", 0, 10_000).await.expect("entries"), entries);
+    assert_eq!(
+        store.entries("main", 0, 10_000).await.expect("entries"),
+        entries
+    );
     assert_eq!(
         store
             .carrier_invoice_rows(&carrier, period)
@@ -557,7 +563,11 @@ async fn a_database_before_compact_bodies_is_rebuilt_and_compressed() {
     // The next invoice is written compressed and continues the chain; a
     // compressed body changed on disk is named by the verify.
     for o in store
-        .append(&Scope::All, "t", vec![five_item_invoice(SELLER_A, INVOICES)])
+        .append(
+            &Scope::All,
+            "t",
+            vec![five_item_invoice(SELLER_A, INVOICES)],
+        )
         .await
         .expect("append")
     {
@@ -593,7 +603,10 @@ async fn a_damaged_compressed_body_is_corrupt_and_named_by_the_verify() {
         .map(|n| five_item_invoice(SELLER_A, n))
         .collect();
     store.append(&Scope::All, "t", batch).await.expect("append");
-    assert_eq!(count_of(&path, "SELECT body_codec FROM ledger WHERE seq = 5"), 1);
+    assert_eq!(
+        count_of(&path, "SELECT body_codec FROM ledger WHERE seq = 5"),
+        1
+    );
     Connection::open(&path)
         .expect("open")
         .execute(

@@ -240,7 +240,10 @@ mod tests {
         let body = sample(3);
         let (stored, codec) = pack(None, &body).expect("raw");
         assert_eq!((stored.as_slice(), codec), (body.as_slice(), CODEC_RAW));
-        assert_eq!(pack(Some(&DICT), b"").expect("empty"), (Vec::new(), CODEC_RAW));
+        assert_eq!(
+            pack(Some(&DICT), b"").expect("empty"),
+            (Vec::new(), CODEC_RAW)
+        );
     }
 
     #[test]
@@ -250,7 +253,10 @@ mod tests {
             unpack(Some(&DICT), stored.clone(), 2),
             Err(StoreError::Corrupt(_))
         ));
-        assert!(matches!(unpack(None, stored, 1), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            unpack(None, stored, 1),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     #[test]
