@@ -44,13 +44,15 @@ pub(crate) mod sql {
         "UPDATE ledger SET body = ?2, body_codec = ?3 WHERE rowid = ?1";
 }
 
+/// Loaded dictionaries by (database file, dictionary id).
+type DictCache = HashMap<(String, i64), Arc<BodyDict>>;
+
 /// Dictionaries by (database file, id), so a dictionary is loaded into zstd
 /// once, not per body. A hit is used only when its bytes are the stored
 /// ones (a file replaced by another database under the same name cannot
 /// decode with the old one's dictionary). Databases without a file name are
 /// not cached.
-static CACHE: LazyLock<Mutex<HashMap<(String, i64), Arc<BodyDict>>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+static CACHE: LazyLock<Mutex<DictCache>> = LazyLock::new(|| Mutex::new(HashMap::new()));
 
 fn cache_key(c: &Connection, id: i64) -> Option<(String, i64)> {
     c.path()
