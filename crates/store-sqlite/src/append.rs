@@ -19,10 +19,10 @@ pub(crate) mod sql {
     pub(crate) const HEAD_OF_ORIGIN: &str =
         "SELECT seq, hash, hlc FROM ledger WHERE origin = ?1 ORDER BY seq DESC LIMIT 1";
     /// Append one ledger entry.
-    pub(crate) const INSERT_ENTRY: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    pub(crate) const INSERT_ENTRY: &str = "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld, body_codec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
     /// The entry of a (kind, natural key), if any (idempotency).
     pub(crate) const SEEN_BEFORE: &str =
-        "SELECT origin, seq, hlc, body, hash FROM ledger WHERE kind = ?1 AND key = ?2";
+        "SELECT origin, seq, hlc, body, hash, body_codec FROM ledger WHERE kind = ?1 AND key = ?2";
     /// Whether an allocation of the seller and period covers a number.
     pub(crate) const NUMBER_IN_TRACK: &str = "SELECT 1 FROM tracks WHERE seller = ?1 AND period = ?2 AND track = ?3 AND begin <= ?4 AND end >= ?4";
     /// The owner of an allocation overlapping a range, if any.
@@ -31,8 +31,9 @@ pub(crate) mod sql {
     pub(crate) const HELD_FOR: &str = "SELECT status FROM held WHERE seller = ?1 AND number = ?2";
     /// Net allowances against an invoice.
     pub(crate) const ALLOWANCE_SUM: &str = "SELECT coalesce(sum(amount), 0) FROM allowances WHERE seller = ?1 AND invoice = ?2 AND cancelled = 0";
-    /// Project an issued invoice.
-    pub(crate) const INSERT_INVOICE: &str = "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, body, origin, seq, allowance) \
+    /// Project an issued invoice (its body stays in the ledger; `detail` is
+    /// the carrier read projection).
+    pub(crate) const INSERT_INVOICE: &str = "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id, npoban, total, status, detail, origin, seq, allowance) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
     /// Hold a cancel / void (applied when its invoice arrives).
     pub(crate) const HOLD: &str =
@@ -62,6 +63,10 @@ fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// How often (in entries of this site's origin) the writer checks whether
+/// the store has enough bodies to train its body dictionary.
+pub(crate) const TRAIN_CHECK_EVERY: u64 = 500;
+
 /// Append one ledger row (format v2, body present) at the head and advance the head.
 pub(crate) fn push_entry(
     t: &Transaction<'_>,
@@ -76,6 +81,7 @@ pub(crate) fn push_entry(
     let hlc = Hlc::now_after(head.hlc);
     let digest = body_digest(body);
     let hash = hash_entry_v2(&head.hash, site, seq, hlc, kind, key, actor, &digest);
+    let (stored, codec) = crate::bodies::pack(t, body)?;
     t.prepare_cached(sql::INSERT_ENTRY)
         .map_err(backend)?
         .execute(params![
@@ -85,14 +91,18 @@ pub(crate) fn push_entry(
             kind,
             key,
             actor,
-            body,
+            stored,
             &head.hash.0[..],
             &hash.0[..],
             &digest.0[..],
-            false
+            false,
+            codec
         ])
         .map_err(backend)?;
     *head = Head { seq, hash, hlc };
+    if seq.is_multiple_of(TRAIN_CHECK_EVERY) {
+        crate::bodies::train_if_due(t)?;
+    }
     Ok(Receipt::appended(site, seq, hash, hlc, kind, key))
 }
 
@@ -163,11 +173,13 @@ fn append_one(
                 r.get::<_, i64>(2)?,
                 r.get::<_, Vec<u8>>(3)?,
                 r.get::<_, Vec<u8>>(4)?,
+                r.get::<_, i64>(5)?,
             ))
         })
         .optional()
         .map_err(backend)?;
-    if let Some((origin, seq, hlc, old_body, hash)) = existing {
+    if let Some((origin, seq, hlc, old_body, hash, codec)) = existing {
+        let old_body = crate::bodies::unpack(t, old_body, codec)?;
         let original = Receipt {
             origin,
             seq: u64::try_from(seq).unwrap_or(0),
@@ -266,13 +278,12 @@ pub(crate) fn project(
                     cols.npoban,
                     f.total.0,
                     status,
-                    body,
+                    crate::carrier_read::detail_of(body)?,
                     r.origin,
                     i64_of(r.seq),
                     allowance,
                 ])
                 .map_err(backend)?;
-            crate::carrier_read::project(t, f.seller.as_str(), &number, body)?;
         }
         Facts::Cancel(c) | Facts::Void(c) => {
             let status = held_status(matches!(facts, Facts::Cancel(_)));

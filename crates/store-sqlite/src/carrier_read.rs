@@ -1,7 +1,8 @@
-//! The carrier read path on SQLite: the `invoice_detail` projection (one
-//! compact [`InvoiceDetail`] per issued invoice, migration 6), written by the
-//! append path's projection, rebuilt from the ledger, and read with the
-//! invoice rows of a carrier's period in one query.
+//! The carrier read path on SQLite: the carrier read projection (one
+//! compact [`InvoiceDetail`] per issued invoice), kept in `invoices.detail`
+//! (migration 12; `invoice_detail` before), written by the append path's
+//! projection, rebuilt from the ledger, and read with the invoice rows of a
+//! carrier's period in one query of one table.
 
 use crate::backend;
 use crate::read::invoice_of;
@@ -10,58 +11,65 @@ use einvoice_store::StoreError;
 use einvoice_store::read_projection::{CarrierInvoice, InvoiceDetail};
 use rusqlite::{Connection, params};
 
+/// Invoices whose detail one rebuild step reads from the ledger.
+const REBUILD_CHUNK: i64 = 1_000;
+
 /// Every SQL statement of the carrier read path.
 pub(crate) mod sql {
     /// Write (or rewrite) one invoice's detail.
     pub(crate) const PUT_DETAIL: &str =
-        "INSERT OR REPLACE INTO invoice_detail (seller, number, detail) VALUES (?1, ?2, ?3)";
+        "UPDATE invoices SET detail = ?3 WHERE seller = ?1 AND number = ?2";
     /// Forget every detail (the start of a rebuild).
-    pub(crate) const CLEAR: &str = "DELETE FROM invoice_detail";
-    /// Every issued invoice with its issuing entry's body, from the ledger.
-    pub(crate) const ISSUING_BODIES: &str = "SELECT i.seller, i.number, l.body FROM invoices i \
-         JOIN ledger l ON l.origin = i.origin AND l.seq = i.seq";
+    pub(crate) const CLEAR: &str = "UPDATE invoices SET detail = NULL";
+    /// Issued invoices after a (seller, number) with their issuing entry's
+    /// stored body and codec, from the ledger, in key order.
+    pub(crate) const ISSUING_BODIES: &str = "SELECT i.seller, i.number, l.body, l.body_codec \
+         FROM invoices i JOIN ledger l ON l.origin = i.origin AND l.seq = i.seq \
+         WHERE (i.seller, i.number) > (?1, ?2) ORDER BY i.seller, i.number LIMIT ?3";
     /// A carrier's invoices of a period with their details, in the column
-    /// order of `read::invoice_of`: the summary columns only (neither the
-    /// body nor the ledger is read), then the detail.
-    pub(crate) const CARRIER_ROWS: &str = "SELECT i.seller, i.number, i.period, i.date, i.time, \
-         i.buyer, i.random, i.carrier_type, i.carrier_id, i.npoban, i.total, i.status, \
-         i.allowance, X'', '', 0, NULL, NULL, NULL, NULL, d.detail FROM invoices i \
-         LEFT JOIN invoice_detail d ON d.seller = i.seller AND d.number = i.number \
-         WHERE i.carrier_type = ?1 AND i.carrier_id = ?2 AND i.period = ?3 \
-         ORDER BY i.date, i.time, i.number";
+    /// order of `read::invoice_of`: the invoice row only (neither a body
+    /// nor the ledger is read), then the detail.
+    pub(crate) const CARRIER_ROWS: &str = "SELECT seller, number, period, date, time, \
+         buyer, random, carrier_type, carrier_id, npoban, total, status, \
+         allowance, X'', 0, '', 0, NULL, NULL, NULL, NULL, detail FROM invoices \
+         WHERE carrier_type = ?1 AND carrier_id = ?2 AND period = ?3 \
+         ORDER BY date, time, number";
 }
 
-/// Project one issued invoice's detail from its canonical body (the append
-/// path, and so import; the rebuild).
-pub(crate) fn project(
-    c: &Connection,
-    seller: &str,
-    number: &str,
-    body: &[u8],
-) -> Result<(), StoreError> {
-    let detail = InvoiceDetail::from_body(body)?.encode();
-    c.prepare_cached(sql::PUT_DETAIL)
-        .map_err(backend)?
-        .execute(params![seller, number, detail])
-        .map_err(backend)?;
-    Ok(())
+/// The detail column of an issued invoice from its canonical body (the
+/// append path, and so import and sync; the rebuild).
+pub(crate) fn detail_of(body: &[u8]) -> Result<Vec<u8>, StoreError> {
+    Ok(InvoiceDetail::from_body(body)?.encode())
 }
 
-/// Rebuild `invoice_detail` from the ledger: every issued invoice's detail
-/// from its issuing entry's body. Returns the number of rows written.
+/// Rebuild every invoice's detail from the ledger: each issued invoice's
+/// detail from its issuing entry's body. Returns the number of rows written.
 pub(crate) fn rebuild(c: &Connection) -> Result<u64, StoreError> {
     c.execute(sql::CLEAR, []).map_err(backend)?;
-    let mut st = c.prepare(sql::ISSUING_BODIES).map_err(backend)?;
-    let mut rows = st.query([]).map_err(backend)?;
+    let (mut seller, mut number) = (String::new(), String::new());
     let mut n = 0u64;
-    while let Some(r) = rows.next().map_err(backend)? {
-        let seller: String = r.get(0).map_err(backend)?;
-        let number: String = r.get(1).map_err(backend)?;
-        let body: Vec<u8> = r.get(2).map_err(backend)?;
-        project(c, &seller, &number, &body)?;
-        n += 1;
+    loop {
+        let chunk: Vec<(String, String, Vec<u8>, i64)> = {
+            let mut st = c.prepare_cached(sql::ISSUING_BODIES).map_err(backend)?;
+            let rows = st
+                .query_map(params![seller, number, REBUILD_CHUNK], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<_, _>>().map_err(backend)?
+        };
+        let Some((s, num, _, _)) = chunk.last() else {
+            return Ok(n);
+        };
+        (seller, number) = (s.clone(), num.clone());
+        let mut put = c.prepare_cached(sql::PUT_DETAIL).map_err(backend)?;
+        for (s, num, stored, codec) in chunk {
+            let body = crate::bodies::unpack(c, stored, codec)?;
+            put.execute(params![s, num, detail_of(&body)?])
+                .map_err(backend)?;
+            n += 1;
+        }
     }
-    Ok(n)
 }
 
 /// A carrier's invoices of a period with their details, in date, time and
@@ -75,7 +83,7 @@ pub(crate) fn carrier_invoice_rows(
     let rows = st
         .query_map(
             params![carrier.kind.code(), carrier.id, period.key()],
-            |r| Ok((invoice_of(r)?.0, r.get::<_, Option<Vec<u8>>>(20)?)),
+            |r| Ok((invoice_of(r)?.0, r.get::<_, Option<Vec<u8>>>(21)?)),
         )
         .map_err(backend)?;
     let mut out = Vec::new();
@@ -83,7 +91,7 @@ pub(crate) fn carrier_invoice_rows(
         let (invoice, detail) = r.map_err(backend)?;
         let detail = detail.ok_or_else(|| {
             StoreError::Corrupt(format!(
-                "invoice {}/{} has no read projection (invoice_detail)",
+                "invoice {}/{} has no read projection (invoices.detail)",
                 invoice.seller, invoice.number
             ))
         })?;

@@ -255,6 +255,7 @@ pub(crate) fn insert_verbatim(
     e: &LedgerEntry,
     facts: Option<&Validated>,
 ) -> Result<(), StoreError> {
+    let (stored, codec) = crate::bodies::pack(t, &e.body)?;
     t.prepare_cached(crate::append::sql::INSERT_ENTRY)
         .map_err(backend)?
         .execute(params![
@@ -264,16 +265,20 @@ pub(crate) fn insert_verbatim(
             e.kind,
             e.key,
             e.actor,
-            e.body,
+            stored,
             &e.prev_hash.0[..],
             &e.hash.0[..],
             e.body_digest.as_ref().map(|d| &d.0[..]),
             e.withheld,
+            codec,
         ])
         .map_err(backend)?;
     if let Some(v) = facts {
         let receipt = e.receipt();
         append::project(t, &receipt, &v.facts, &e.body)?;
+    }
+    if e.seq.is_multiple_of(crate::append::TRAIN_CHECK_EVERY) {
+        crate::bodies::train_if_due(t)?;
     }
     Ok(())
 }

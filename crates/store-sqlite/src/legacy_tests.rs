@@ -347,3 +347,275 @@ async fn v1_entries_of_an_old_database_keep_verifying() {
     let v = store.verify_ledger("main").await.expect("verify");
     assert_eq!((v.entries, v.broken, v.withheld), (4, None, 0));
 }
+
+/// A validated message from its JSON (test data: panics on a mistake).
+fn message(json: &str) -> einvoice_core::Validated {
+    let m = einvoice_mig::decode_json(json.as_bytes()).expect("test message decodes");
+    einvoice_core::validate(&m, &einvoice_core::Rules::production())
+        .expect("test message validates")
+}
+
+/// An E0401 giving `seller` numbers `AB00000000`–`AB00002999` of 11402.
+fn wide_allocation(seller: &str) -> einvoice_core::Validated {
+    message(&format!(
+        r#"{{"message":"E0401","Main":{{"HeadBan":"{seller}","BranchBan":"{seller}","InvoiceType":"07","YearMonth":"11402","InvoiceTrack":"AB","InvoiceBeginNo":"00000000","InvoiceEndNo":"00002999"}},
+        "Details":[{{"InvoiceBeginNo":"00000000","InvoiceEndNo":"00002999","InvoiceBooklet":"60"}}]}}"#
+    ))
+}
+
+/// A five-item B2C F0401 number `n` on one of ten mobile barcodes.
+fn five_item_invoice(seller: &str, n: u32) -> einvoice_core::Validated {
+    let items: Vec<String> = (1..=5)
+        .map(|k| {
+            let price = 10 + (n * 7 + k * 13) % 290;
+            format!(
+                r#"{{"Description":"item {k} of order {n}","Quantity":"{k}","UnitPrice":"{price}","TaxType":"1","Amount":"{}","SequenceNumber":"{k}"}}"#,
+                price * k
+            )
+        })
+        .collect();
+    let total: u32 = (1..=5).map(|k| (10 + (n * 7 + k * 13) % 290) * k).sum();
+    message(&format!(
+        r#"{{"message":"F0401","Main":{{"InvoiceNumber":"AB{n:08}","InvoiceDate":"20250115","InvoiceTime":"10:{:02}:00",
+        "Seller":{{"Identifier":"{seller}","Name":"Shop {}","Address":"Taipei"}},"Buyer":{{"Identifier":"0000000000","Name":"0000"}},
+        "InvoiceType":"07","DonateMark":"0","CarrierType":"3J0002","CarrierId1":"/ABC+12{}","CarrierId2":"/ABC+12{}","PrintMark":"N","RandomNumber":"{:04}"}},
+        "Details":[{}],
+        "Amount":{{"SalesAmount":"{total}","FreeTaxSalesAmount":"0","ZeroTaxSalesAmount":"0","TaxType":"1","TaxRate":"0.05","TaxAmount":"0","TotalAmount":"{total}"}}}}"#,
+        n % 60,
+        n % 17,
+        n % 10,
+        n % 10,
+        n % 10_000,
+        items.join(",")
+    ))
+}
+
+fn count_of(path: &Path, sql: &str) -> i64 {
+    open_conn(path, true)
+        .expect("open")
+        .query_row(sql, [], |r| r.get(0))
+        .expect("count")
+}
+
+/// A database of the layout before migration 12 — bodies raw in the
+/// ledger, a second copy in `invoices.body`, the carrier projection in
+/// `invoice_detail` — is rebuilt on open: one table of invoices without
+/// bodies, every body compressed with a dictionary trained on the store's
+/// own bodies, and everything reads back as before (entries byte for byte,
+/// invoice views, carrier rows, the chain). The store that wrote the data
+/// trained its dictionary by itself once it held enough bodies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_before_compact_bodies_is_rebuilt_and_compressed() {
+    use einvoice_core::ids::{CarrierType, CarrierTypes};
+    use einvoice_core::{Carrier, Period};
+    use einvoice_store::conformance::SELLER_A;
+    use einvoice_store::{Scope, Store};
+    const INVOICES: u32 = 2_100;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The content, written by this binary.
+    let scratch = dir.path().join("scratch.db");
+    let store = SqliteStore::open(&scratch, "main").expect("open");
+    store
+        .append(&Scope::All, "t", vec![wide_allocation(SELLER_A)])
+        .await
+        .expect("allocation");
+    for start in (0..INVOICES).step_by(300) {
+        let batch = (start..(start + 300).min(INVOICES))
+            .map(|n| five_item_invoice(SELLER_A, n))
+            .collect();
+        for o in store.append(&Scope::All, "t", batch).await.expect("append") {
+            o.expect("accepted");
+        }
+    }
+    assert_eq!(count_of(&scratch, "SELECT count(*) FROM body_dicts"), 1);
+    assert_eq!(
+        count_of(
+            &scratch,
+            "SELECT count(*) FROM ledger WHERE kind = 'F0401' AND body_codec = 0"
+        ),
+        0,
+        "every invoice body is compressed once the dictionary exists"
+    );
+    let entries = store.entries("main", 0, 10_000).await.expect("entries");
+    assert_eq!(entries.len(), INVOICES as usize + 1);
+    let carrier = Carrier {
+        kind: CarrierType::parse("3J0002", &CarrierTypes::default()).expect("type"),
+        id: "/ABC+123".into(),
+    };
+    let period = Period::parse("11402").expect("period");
+    let rows = store
+        .carrier_invoice_rows(&carrier, period)
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), INVOICES as usize / 10);
+    let seller = einvoice_core::ids::Ubn::parse(SELLER_A).expect("ubn");
+    let number = einvoice_core::ids::InvoiceNumber::parse("AB00000007").expect("number");
+    let view = store
+        .invoice(&Scope::All, seller, number)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        view.message
+            .as_ref()
+            .and_then(|m| m.pointer("/Details/4/Description")),
+        Some(&serde_json::json!("item 5 of order 7"))
+    );
+    drop(store);
+
+    // The same data in the layout of migrations 1–10.
+    let old = dir.path().join("old.db");
+    {
+        let c = Connection::open(&old).expect("open old");
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_unix INTEGER NOT NULL)",
+        )
+        .expect("migrations table");
+        for (v, sql) in crate::migrate::MIGRATIONS.iter().filter(|(v, _)| *v <= 10) {
+            c.execute_batch(sql).expect("old migration");
+            c.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [v])
+                .expect("record");
+        }
+        for e in &entries {
+            c.execute(
+                "INSERT INTO ledger (origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)",
+                rusqlite::params![
+                    e.origin,
+                    i64::try_from(e.seq).expect("seq"),
+                    i64::try_from(e.hlc.0).expect("hlc"),
+                    e.kind,
+                    e.key,
+                    e.actor,
+                    e.body,
+                    &e.prev_hash.0[..],
+                    &e.hash.0[..],
+                    e.body_digest.as_ref().map(|d| &d.0[..]),
+                ],
+            )
+            .expect("old ledger row");
+        }
+        c.execute("ATTACH ?1 AS s", [scratch.to_str().expect("utf-8 path")])
+            .expect("attach");
+        c.execute_batch(
+            "INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, \
+                 carrier_id, npoban, total, status, allowance, body, origin, seq) \
+             SELECT i.seller, i.number, i.period, i.date, i.time, i.buyer, i.random, i.carrier_type, \
+                 i.carrier_id, i.npoban, i.total, i.status, i.allowance, l.body, i.origin, i.seq \
+             FROM s.invoices i JOIN main.ledger l ON l.origin = i.origin AND l.seq = i.seq;
+             INSERT INTO invoice_detail (seller, number, detail) SELECT seller, number, detail FROM s.invoices;
+             INSERT INTO tracks SELECT * FROM s.tracks;",
+        )
+        .expect("old projections");
+    }
+    let raw_bytes = count_of(&old, "SELECT sum(length(body)) FROM ledger");
+
+    let store = SqliteStore::open(&old, "main").expect("upgrade");
+    assert_eq!(version(&old), SCHEMA_VERSION);
+    assert_eq!(count_of(&old, "SELECT count(*) FROM body_dicts"), 1);
+    assert_eq!(
+        count_of(
+            &old,
+            "SELECT count(*) FROM ledger WHERE body_codec = 0 AND length(body) > 100"
+        ),
+        0
+    );
+    let packed_bytes = count_of(&old, "SELECT sum(length(body)) FROM ledger");
+    assert!(
+        packed_bytes * 3 < raw_bytes,
+        "bodies: {raw_bytes} bytes raw, {packed_bytes} compressed"
+    );
+    assert_eq!(
+        count_of(
+            &old,
+            "SELECT count(*) FROM pragma_table_info('invoices') WHERE name = 'body'"
+        ),
+        0
+    );
+    assert_eq!(
+        count_of(
+            &old,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'invoice_detail'"
+        ),
+        0
+    );
+    assert_eq!(
+        store.entries("main", 0, 10_000).await.expect("entries"),
+        entries
+    );
+    assert_eq!(
+        store
+            .carrier_invoice_rows(&carrier, period)
+            .await
+            .expect("rows"),
+        rows
+    );
+    let again = store
+        .invoice(&Scope::All, seller, number)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(again.message, view.message);
+    let v = store.verify_ledger("main").await.expect("verify");
+    assert_eq!((v.entries, v.broken), (u64::from(INVOICES) + 1, None));
+
+    // The next invoice is written compressed and continues the chain; a
+    // compressed body changed on disk is named by the verify.
+    for o in store
+        .append(
+            &Scope::All,
+            "t",
+            vec![five_item_invoice(SELLER_A, INVOICES)],
+        )
+        .await
+        .expect("append")
+    {
+        o.expect("accepted");
+    }
+    let last = u64::from(INVOICES) + 2;
+    assert_eq!(
+        count_of(
+            &old,
+            &format!("SELECT body_codec FROM ledger WHERE seq = {last}")
+        ),
+        1
+    );
+    store.tamper_for_tests("main", 9).await.expect("tamper");
+    let v = store.verify_ledger("main").await.expect("verify");
+    assert_eq!(v.broken.map(|b| b.seq), Some(9));
+}
+
+/// A compressed body whose stored bytes are damaged is `STORE_CORRUPT` on
+/// read, and the verify names its entry instead of failing as a whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_compressed_body_is_corrupt_and_named_by_the_verify() {
+    use einvoice_store::conformance::SELLER_A;
+    use einvoice_store::{Scope, Store, StoreError};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("damaged.db");
+    let store = SqliteStore::open(&path, "main").expect("open");
+    store
+        .append(&Scope::All, "t", vec![wide_allocation(SELLER_A)])
+        .await
+        .expect("allocation");
+    let batch = (0..bodies::TRAIN_AT as u32)
+        .map(|n| five_item_invoice(SELLER_A, n))
+        .collect();
+    store.append(&Scope::All, "t", batch).await.expect("append");
+    assert_eq!(
+        count_of(&path, "SELECT body_codec FROM ledger WHERE seq = 5"),
+        1
+    );
+    Connection::open(&path)
+        .expect("open")
+        .execute(
+            "UPDATE ledger SET body = CAST(substr(body, 1, 6) || X'FFFFFFFF' || substr(body, 11) AS BLOB) WHERE seq = 5",
+            [],
+        )
+        .expect("damage");
+    let err = store.entries("main", 4, 1).await.expect_err("damaged");
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    let v = store.verify_ledger("main").await.expect("verify");
+    assert_eq!(v.broken.map(|b| b.seq), Some(5));
+}

@@ -15,6 +15,7 @@
 
 mod append;
 mod attempts;
+mod bodies;
 mod carrier_agg;
 mod carrier_life;
 mod carrier_read;
@@ -301,9 +302,20 @@ impl SqliteStore {
     pub async fn tamper_for_tests(&self, origin: &str, seq: u64) -> Result<(), StoreError> {
         let origin = origin.to_string();
         self.write(move |t, _| {
+            let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+            let (stored, codec): (Vec<u8>, i64) = t
+                .query_row(
+                    "SELECT body, body_codec FROM ledger WHERE origin = ?1 AND seq = ?2",
+                    rusqlite::params![origin, seq],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend)?;
+            // The canonical bytes changed (one byte prepended), stored raw.
+            let mut body = vec![0u8];
+            body.extend(bodies::unpack(t, stored, codec)?);
             t.execute(
-                "UPDATE ledger SET body = CAST(X'00' || body AS BLOB) WHERE origin = ?1 AND seq = ?2",
-                rusqlite::params![origin, i64::try_from(seq).unwrap_or(i64::MAX)],
+                "UPDATE ledger SET body = ?3, body_codec = 0 WHERE origin = ?1 AND seq = ?2",
+                rusqlite::params![origin, seq, body],
             )
             .map_err(backend)?;
             Ok(())

@@ -13,10 +13,10 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 /// The migrations: (version, SQL), in order.
-const MIGRATIONS: &[(i64, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_draw.sql")),
     (3, include_str!("migrations/0003_outbox_lease.sql")),
@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("migrations/0009_carrier_life.sql")),
     (10, include_str!("migrations/0010_carrier_reg.sql")),
     (11, include_str!("migrations/0011_carrier_links.sql")),
+    (12, include_str!("migrations/0012_compact_bodies.sql")),
 ];
 
 /// Every SQL statement of the runner.
@@ -111,6 +112,7 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     }
     let now = unix_now();
     let mut projection_added = false;
+    let mut compacted = false;
     for (version, sql) in MIGRATIONS {
         let done: Option<i64> = t
             .query_row(sql::IS_APPLIED, params![version], |r| r.get(0))
@@ -123,11 +125,17 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         t.execute(sql::RECORD, params![version, now])
             .map_err(backend)?;
         projection_added |= *version == 6;
+        compacted |= *version == 12;
     }
     if projection_added {
         // Invoices stored before the carrier read projection: rebuild it
         // from the ledger in the migration's transaction.
         crate::carrier_read::rebuild(&t)?;
+    }
+    if compacted {
+        // Bodies stored before compact storage: train the store's dictionary
+        // on them and compress them in the migration's transaction.
+        crate::bodies::train_if_due(&t)?;
     }
     t.commit().map_err(backend)
 }

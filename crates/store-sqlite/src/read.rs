@@ -14,23 +14,31 @@ pub(crate) mod sql {
     macro_rules! invoice_select {
         () => {
             "SELECT i.seller, i.number, i.period, i.date, i.time, i.buyer, i.random, i.carrier_type, \
-             i.carrier_id, i.npoban, i.total, i.status, i.allowance, i.body, i.origin, i.seq, \
-             l.hlc, l.kind, l.key, l.hash \
+             i.carrier_id, i.npoban, i.total, i.status, i.allowance, l.body, l.body_codec, \
+             i.origin, i.seq, l.hlc, l.kind, l.key, l.hash \
              FROM invoices i LEFT JOIN ledger l ON l.origin = i.origin AND l.seq = i.seq "
+        };
+    }
+    /// The summary columns of `invoice_select!` only: no body, no ledger row.
+    macro_rules! summary_select {
+        () => {
+            "SELECT i.seller, i.number, i.period, i.date, i.time, i.buyer, i.random, i.carrier_type, \
+             i.carrier_id, i.npoban, i.total, i.status, i.allowance, X'', 0, i.origin, i.seq, \
+             NULL, NULL, NULL, NULL FROM invoices i "
         };
     }
     macro_rules! entry_select {
         () => {
-            "SELECT origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld FROM ledger "
+            "SELECT origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld, body_codec FROM ledger "
         };
     }
 
     /// One invoice by seller + number.
     pub(crate) const INVOICE_BY_NUMBER: &str =
         concat!(invoice_select!(), "WHERE i.seller = ?1 AND i.number = ?2");
-    /// A seller's invoices in a period, paged by number.
+    /// A seller's invoices in a period, paged by number (summaries: no body).
     pub(crate) const INVOICES_OF_SELLER: &str = concat!(
-        invoice_select!(),
+        summary_select!(),
         "WHERE i.seller = ?1 AND i.period = ?2 AND i.number > ?3 ORDER BY i.number LIMIT ?4"
     );
     /// Invoices on a carrier in a period.
@@ -99,7 +107,9 @@ pub(crate) fn hash_of(bytes: &[u8]) -> EntryHash {
     EntryHash(h)
 }
 
-/// The invoice and its issuing entry's columns from a row of `sql::invoice_select!`.
+/// The invoice and its issuing entry's columns from a row of
+/// `sql::invoice_select!`. `body` is the body as stored (column 14 names its
+/// codec): [`views`] decodes it.
 pub(crate) fn invoice_of(r: &Row<'_>) -> rusqlite::Result<(StoredInvoice, Option<StoredEntryRef>)> {
     let invoice = StoredInvoice {
         seller: r.get(0)?,
@@ -115,15 +125,15 @@ pub(crate) fn invoice_of(r: &Row<'_>) -> rusqlite::Result<(StoredInvoice, Option
         total: r.get(10)?,
         status: r.get(11)?,
         allowance: r.get(12)?,
-        body: r.get(13)?,
-        origin: r.get(14)?,
-        seq: u64_of(r.get(15)?),
+        body: r.get::<_, Option<Vec<u8>>>(13)?.unwrap_or_default(),
+        origin: r.get(15)?,
+        seq: u64_of(r.get(16)?),
     };
     let entry = match (
-        r.get::<_, Option<i64>>(16)?,
-        r.get::<_, Option<String>>(17)?,
+        r.get::<_, Option<i64>>(17)?,
         r.get::<_, Option<String>>(18)?,
-        r.get::<_, Option<Vec<u8>>>(19)?,
+        r.get::<_, Option<String>>(19)?,
+        r.get::<_, Option<Vec<u8>>>(20)?,
     ) {
         (Some(hlc), Some(kind), Some(key), Some(hash)) => Some(StoredEntryRef {
             hlc: u64_of(hlc),
@@ -143,15 +153,24 @@ fn views(
 ) -> Result<Vec<InvoiceView>, StoreError> {
     let mut st = c.prepare_cached(sql).map_err(backend)?;
     let rows: Vec<_> = st
-        .query_map(p, invoice_of)
+        .query_map(p, |r| {
+            Ok((invoice_of(r)?, r.get::<_, Option<i64>>(14)?.unwrap_or(0)))
+        })
         .map_err(backend)?
         .collect::<Result<_, _>>()
         .map_err(backend)?;
-    rows.into_iter().map(|(i, e)| i.view(e)).collect()
+    rows.into_iter()
+        .map(|((mut i, e), codec)| {
+            i.body = crate::bodies::unpack(c, std::mem::take(&mut i.body), codec)?;
+            i.view(e)
+        })
+        .collect()
 }
 
-pub(crate) fn entry_of(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
-    Ok(LedgerEntry {
+/// A ledger row of `sql::entry_select!` with `body` as stored, and the
+/// codec that stored it ([`entries_of`] decodes it).
+pub(crate) fn entry_of(r: &Row<'_>) -> rusqlite::Result<(LedgerEntry, i64)> {
+    let e = LedgerEntry {
         origin: r.get(0)?,
         seq: u64_of(r.get(1)?),
         hlc: Hlc(u64_of(r.get(2)?)),
@@ -163,7 +182,8 @@ pub(crate) fn entry_of(r: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         hash: hash_of(&r.get::<_, Vec<u8>>(8)?),
         body_digest: r.get::<_, Option<Vec<u8>>>(9)?.map(|d| hash_of(&d)),
         withheld: r.get::<_, i64>(10)? != 0,
-    })
+    };
+    Ok((e, r.get(11)?))
 }
 
 fn entries_of(
@@ -173,7 +193,13 @@ fn entries_of(
 ) -> Result<Vec<LedgerEntry>, StoreError> {
     let mut st = c.prepare_cached(sql).map_err(backend)?;
     let rows = st.query_map(p, entry_of).map_err(backend)?;
-    rows.collect::<Result<_, _>>().map_err(backend)
+    let mut out = Vec::new();
+    for r in rows {
+        let (mut e, codec) = r.map_err(backend)?;
+        e.body = crate::bodies::unpack(c, std::mem::take(&mut e.body), codec)?;
+        out.push(e);
+    }
+    Ok(out)
 }
 
 pub(crate) fn entries(
@@ -190,7 +216,14 @@ pub(crate) fn verify_ledger(c: &Connection, origin: &str) -> Result<LedgerVerdic
     let mut rows = st.query(params![origin]).map_err(backend)?;
     let mut chain = ChainCheck::new(origin);
     while let Some(r) = rows.next().map_err(backend)? {
-        if chain.push(&entry_of(r).map_err(backend)?).is_err() {
+        let (mut e, codec) = entry_of(r).map_err(backend)?;
+        // A body that does not decode stays as stored: it cannot match its
+        // digest, so the chain check names the entry instead of the verify
+        // failing as a whole.
+        if let Ok(body) = crate::bodies::unpack(c, e.body.clone(), codec) {
+            e.body = body;
+        }
+        if chain.push(&e).is_err() {
             break;
         }
     }

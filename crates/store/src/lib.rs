@@ -19,6 +19,7 @@
 pub mod append_rules;
 mod attempts;
 mod blanks;
+pub mod body_codec;
 mod canonical;
 mod carrier_agg;
 mod carrier_life;

@@ -73,7 +73,8 @@ pub struct StoredInvoice {
     pub status: String,
     /// `allowance`: net allowances, NT$.
     pub allowance: i64,
-    /// `body`: the issuing message, canonical JSON.
+    /// `body`: the issuing message, canonical JSON (the issuing entry's body;
+    /// empty where a query reads summaries only).
     pub body: Vec<u8>,
     /// `origin` of the issuing entry.
     pub origin: String,
