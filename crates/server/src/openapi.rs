@@ -1600,10 +1600,10 @@ Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as acto
             ok: Some(("application/json", json!({"type": "object", "required": ["barcode", "carrier_type", "carrier_id", "linked", "receipt"], "properties": {
                 "barcode": {"type": "string"}, "carrier_type": sref("CarrierType"), "carrier_id": sref("CarrierId"), "linked": {"const": true}, "receipt": sref("Receipt")}}))),
             problems: vec![
-                p(400, &["BODY_INVALID", "CARRIER_TYPE", "CARRIER_ID", "LINK_NAME"], "the body is not the documented object, or a field is malformed"),
+                p(400, &["BODY_INVALID", "CARRIER_TYPE", "LINK_NAME"], "the body is not the documented object, or a field is malformed"),
                 p(401, &["CARRIER_AUTH"], "the carrier or its verification code is wrong (one answer)"),
                 p(409, &["LINK_ALREADY_LINKED", "LINK_LINKED_ELSEWHERE", "LINK_TOO_MANY"], "linked to this barcode already; linked to another barcode; 50 links already"),
-                p(422, &["LINK_NOT_LINKABLE"], "the token is not a mobile barcode's, or the carrier is a mobile barcode"),
+                p(422, &["LINK_NOT_LINKABLE", "CARRIER_ID"], "the token is not a mobile barcode's, the carrier is a mobile barcode, or carrier_id is not of carrier_type's form"),
                 p(429, &["CARRIER_LOCKED", "RATE_LIMITED"], "too many failed codes on the carrier (Retry-After), or too many requests from this client"),
                 p(503, &["BUSY"], "busy: retry shortly"),
             ],
@@ -1617,10 +1617,10 @@ Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as acto
             ok: Some(("application/json", json!({"type": "object", "required": ["barcode", "carrier_type", "carrier_id", "linked", "receipt"], "properties": {
                 "barcode": {"type": "string"}, "carrier_type": sref("CarrierType"), "carrier_id": sref("CarrierId"), "linked": {"const": false}, "receipt": sref("Receipt")}}))),
             problems: vec![
-                p(400, &["BODY_INVALID", "CARRIER_TYPE", "CARRIER_ID"], "the body is not the documented object, or a field is malformed"),
+                p(400, &["BODY_INVALID", "CARRIER_TYPE"], "the body is not the documented object, or a field is malformed"),
                 p(401, &["CARRIER_AUTH"], "the carrier or its verification code is wrong (one answer)"),
                 p(409, &["LINK_NOT_LINKED"], "the carrier is not linked to this barcode"),
-                p(422, &["LINK_NOT_LINKABLE"], "the token is not a mobile barcode's, or the carrier is a mobile barcode"),
+                p(422, &["LINK_NOT_LINKABLE", "CARRIER_ID"], "the token is not a mobile barcode's, the carrier is a mobile barcode, or carrier_id is not of carrier_type's form"),
                 p(429, &["CARRIER_LOCKED", "RATE_LIMITED"], "too many failed codes on the carrier (Retry-After), or too many requests from this client"),
                 p(503, &["BUSY"], "busy: retry shortly"),
             ],

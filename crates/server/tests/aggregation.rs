@@ -410,7 +410,7 @@ async fn rest_links_in_both_languages() {
         ),
         (
             json!({"carrier_type": "CQ0001", "carrier_id": "AB1", "verification_code": EASY_CODE}),
-            400,
+            422,
             "CARRIER_ID",
         ),
         (

@@ -17,11 +17,11 @@
 //! App API carrier queries, and their prizes are paid into the barcode's bank
 //! account (the payout files of `einvoice-draw`).
 //!
-//! Refusals: `400 BODY_INVALID` / `CARRIER_TYPE` / `CARRIER_ID` /
-//! `LINK_NAME`, `401 CARRIER_AUTH`, `409 LINK_ALREADY_LINKED` /
-//! `LINK_LINKED_ELSEWHERE` / `LINK_NOT_LINKED` / `LINK_TOO_MANY`, `422
-//! LINK_NOT_LINKABLE` (the token is not a mobile barcode, or the carrier is
-//! one), `429 CARRIER_LOCKED`, `503 BUSY`. A refused request writes nothing.
+//! Refusals: `400 BODY_INVALID` / `CARRIER_TYPE` / `LINK_NAME`, `401
+//! CARRIER_AUTH`, `409 LINK_ALREADY_LINKED` / `LINK_LINKED_ELSEWHERE` /
+//! `LINK_NOT_LINKED` / `LINK_TOO_MANY`, `422 LINK_NOT_LINKABLE` (the token
+//! is not a mobile barcode, or the carrier is one) / `CARRIER_ID` (not of
+//! its type's form), `429 CARRIER_LOCKED`, `503 BUSY`. A refused request writes nothing.
 
 use super::i18n::{Lang, problem};
 use super::{fail, with_lang};
@@ -154,7 +154,10 @@ impl AggError {
     /// The HTTP status of the REST form.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::CarrierType | Self::CarrierId | Self::Name => StatusCode::BAD_REQUEST,
+            // A carrier id of the schema's shape that is not one of its
+            // type's (a rule across two fields the schema cannot say): 422.
+            Self::CarrierId => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::CarrierType | Self::Name => StatusCode::BAD_REQUEST,
             Self::Auth => StatusCode::UNAUTHORIZED,
             Self::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
