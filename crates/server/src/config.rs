@@ -33,6 +33,7 @@
 //! public_burst = 20
 //! carrier_per_second = 20        # citizen requests per client address
 //! carrier_burst = 60
+//! trusted_proxies = []           # e.g. ["10.0.0.5"]: believe their X-Forwarded-For (crate::forwarded)
 //!
 //! [edge]                         # the listener, plain and TLS (crate::edge)
 //! header_read_timeout_ms = 10000 # whole request head within this, else closed
@@ -85,6 +86,12 @@ pub struct Limits {
     pub carrier_per_second: u32,
     /// Citizen burst per client address.
     pub carrier_burst: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR
+    /// ranges, e.g. the `einvoice gateway` in front of the site): a request
+    /// from one of them counts against the client it names, for every
+    /// per-address limit, budget, block and SOC event. Empty (the default):
+    /// the header is ignored and the peer address is the client.
+    pub trusted_proxies: Vec<einvoice_soc::Cidr>,
 }
 
 impl Default for Limits {
@@ -101,6 +108,7 @@ impl Default for Limits {
             public_burst: 20,
             carrier_per_second: 20,
             carrier_burst: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -426,6 +434,19 @@ mod tests {
             .clone()
             .apply_env(|k| (k == "EINVOICE_SANDBOX").then(|| "maybe".into()));
         assert!(matches!(bad, Err(ConfigError::Env { .. })));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let c =
+            FileConfig::from_toml("[limits]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n")
+                .expect("parses");
+        assert_eq!(c.limits.trusted_proxies.len(), 2);
+        assert!(c.limits.trusted_proxies[1].contains("10.9.8.7".parse().expect("ip")));
+        for bad in ["[\"10.0.0.1/8\"]", "[\"0.0.0.0/0\"]", "[\"gateway\"]"] {
+            let e = FileConfig::from_toml(&format!("[limits]\ntrusted_proxies = {bad}\n"));
+            assert!(e.is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod docs;
 pub mod edge;
+pub mod forwarded;
 mod json_body;
 pub mod lockout;
 pub mod mail;

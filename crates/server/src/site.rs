@@ -93,6 +93,12 @@ pub fn router<S: Store>(store: S, sealer: Sealer, mut opts: SiteOptions) -> Rout
             crate::soc::refuse_blocked,
         ))
         .layer(middleware::from_fn(record_metrics))
+        // Outermost: every layer and handler above sees the client behind
+        // a trusted proxy (blocks and limits included).
+        .layer(middleware::from_fn_with_state(
+            Arc::new(opts.limits.trusted_proxies.clone()),
+            crate::forwarded::from_trusted_proxy,
+        ))
 }
 
 async fn not_found() -> Problem {

@@ -611,6 +611,47 @@ async fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(public[3], 429);
 }
 
+/// Behind a trusted proxy (the gateway) each client named in
+/// `X-Forwarded-For` has its own per-address budget; without the trust, the
+/// header changes nothing and every request counts against the peer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_address_limits_follow_the_client_behind_a_trusted_proxy() {
+    const LOOKUP: &str = "/v1/public/invoices/AB00000001?random=1234&date=20250115";
+    for (trusted, other_client_served) in [(vec!["127.0.0.1"], true), (vec![], false)] {
+        let s = start(SiteOptions {
+            limits: Limits {
+                public_per_second: 1,
+                public_burst: 2,
+                trusted_proxies: trusted
+                    .iter()
+                    .map(|c| einvoice_soc::Cidr::parse(c).expect("cidr"))
+                    .collect(),
+                ..Limits::default()
+            },
+            ..fast_opts()
+        })
+        .await;
+        let from = |client: &str| vec![("x-forwarded-for", client.to_string())];
+        let mut first = Vec::new();
+        for _ in 0..4 {
+            // A client forging an entry to the left changes nothing.
+            let forged = format!("6.6.6.{}, 198.51.100.9", first.len());
+            first.push(s.raw("GET", LOOKUP, from(&forged), Vec::new()).await.status);
+        }
+        assert_eq!(&first[..2], &[404, 404], "trusted {trusted:?}");
+        assert_eq!(first[3], 429, "trusted {trusted:?}");
+        let other = s
+            .raw("GET", LOOKUP, from("198.51.100.10"), Vec::new())
+            .await;
+        assert_eq!(
+            other.status == 404,
+            other_client_served,
+            "trusted {trusted:?}: {}",
+            other.body
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizens_and_the_public_lookup() {
     let s = start(fast_opts()).await;

@@ -194,6 +194,9 @@ pub fn site_config(
         key = toml_path(&tls.key),
         up = upstreams.join(", "),
     ));
+    // The gateway `up` starts runs on this machine: its X-Forwarded-For
+    // names the client each per-address limit counts (server::forwarded).
+    out.push_str("\n[limits]\ntrusted_proxies = [\"127.0.0.1\"]\n");
     if site.role == "main" {
         // What bodies each peer receives: the clouds get digests for
         // operator entries (einvoice_sync::bodies).
