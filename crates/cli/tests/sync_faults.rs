@@ -11,10 +11,11 @@
 
 mod common;
 
-use common::{Running, bin, start_until};
+use common::bin;
+use common::sites::{Rng, Site, head_of, invoice, kill9, lay_out, until_holds};
 use einvoice_store::{EntryHash, LedgerEntry, Store};
 use einvoice_store_sqlite::SqliteStore;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -27,103 +28,6 @@ const CYCLES: usize = 50;
 const SEEDED: u64 = 2_000;
 /// Invoices submitted per main-crash cycle.
 const PER_CYCLE: usize = 2;
-
-/// A splitmix64 stream: the random kill points.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % n.max(1)
-    }
-}
-
-/// One site: its configuration and plain URL.
-struct Site {
-    config: PathBuf,
-    url: String,
-    log: PathBuf,
-}
-
-impl Site {
-    /// Start `einvoice serve --config` (output appended to the site's log)
-    /// and wait until it answers `/readyz`.
-    async fn start(&self, http: &reqwest::Client) -> Running {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("log");
-        let child = bin()
-            .arg("serve")
-            .arg("--config")
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("start serve");
-        let running = Running(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = http.get(format!("{}/readyz", self.url)).send().await
-                && r.status() == 200
-            {
-                return running;
-            }
-            assert!(Instant::now() < deadline, "{} never became ready", self.url);
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-/// SIGKILL, then reap.
-fn kill9(mut r: Running) {
-    r.0.kill().expect("kill -9");
-    r.0.wait().expect("wait");
-}
-
-/// (seq, head) of `origin` at the site at `url`, if it answers.
-async fn head_of(http: &reqwest::Client, url: &str, origin: &str) -> Option<(u64, String)> {
-    let st: Value = http
-        .get(format!("{url}/v1/sync/status"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    st["origins"].as_array()?.iter().find_map(|o| {
-        (o["origin"] == origin).then(|| {
-            (
-                o["seq"].as_u64().unwrap_or(0),
-                o["head"].as_str().unwrap_or("").to_string(),
-            )
-        })
-    })
-}
-
-/// A one-line invoice of the demo seller's track.
-fn invoice(ubn: &str, period: &str, number: &str) -> Value {
-    let roc: i32 = period[..3].parse().expect("year");
-    let end_month: u32 = period[3..].parse().expect("month");
-    let date = format!("{}{:02}01", roc + 1911, end_month - 1);
-    json!({
-        "message": "F0401",
-        "Main": {
-            "InvoiceNumber": number, "InvoiceDate": date, "InvoiceTime": "12:00:00",
-            "Seller": {"Identifier": ubn, "Name": "demo", "Address": "Taipei"},
-            "Buyer": {"Identifier": "0000000000", "Name": "0000"},
-            "InvoiceType": "07", "DonateMark": "0", "PrintMark": "Y", "RandomNumber": "0042"
-        },
-        "Details": [{"Description": "tea", "Quantity": "2", "UnitPrice": "30", "TaxType": "1", "Amount": "60", "SequenceNumber": "1"}],
-        "Amount": {"SalesAmount": "60", "FreeTaxSalesAmount": "0", "ZeroTaxSalesAmount": "0",
-                   "TaxType": "1", "TaxRate": "0.05", "TaxAmount": "0", "TotalAmount": "60"}
-    })
-}
 
 /// `einvoice client submit --batch FILES…` as a child process.
 fn submit(creds: &Path, files: &[PathBuf]) -> std::process::Child {
@@ -157,79 +61,22 @@ async fn chain_of(db: &Path, site: &str, origin: &str) -> (Vec<LedgerEntry>, boo
     (all, ok)
 }
 
-/// Wait until the site at `url` holds `origin` up to `want`.
-async fn until_holds(http: &reqwest::Client, url: &str, origin: &str, want: &(u64, String)) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if head_of(http, url, origin).await.as_ref() == Some(want) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{url} never held {origin} up to {want:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_nothing() {
     let started = Instant::now();
-    let seed = std::env::var("EINVOICE_FAULT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-        });
-    eprintln!("fault seed {seed} (EINVOICE_FAULT_SEED to replay)");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_env();
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut up = bin();
-    up.args(["up", "--sites", "2", "--listen", "127.0.0.1:0"])
-        .args(["--invoices", &SEEDED.to_string()])
-        .arg("--data")
-        .arg(&data);
-    let (up, _) = start_until(up, true, "sites running");
-    let creds_path = data.join("demo-credentials.json");
-    let creds: Value =
-        serde_json::from_slice(&std::fs::read(&creds_path).expect("credentials")).expect("JSON");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
-    let main = Site {
-        config: data.join("main/einvoice.toml"),
-        url: creds["sites"]["main"].as_str().expect("main").to_string(),
-        log: data.join("main/faults.log"),
-    };
-    let cloud = Site {
-        config: data.join("cloud-a/einvoice.toml"),
-        url: creds["sites"]["cloud-a"]
-            .as_str()
-            .expect("cloud")
-            .to_string(),
-        log: data.join("cloud-a/faults.log"),
-    };
-    // Stop `up` (its sites stop when their standard input closes).
-    drop(up);
-    for url in [&main.url, &cloud.url] {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{url}/healthz")).send().await.is_ok() {
-            assert!(Instant::now() < deadline, "{url} did not stop with up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    let (creds_path, creds) = lay_out(&http, &data, 2, SEEDED).await;
+    let main = Site::of(&data, &creds, "main");
+    let cloud = Site::of(&data, &creds, "cloud-a");
     // The cloud starts over with an empty ledger and small pages, so that it
     // is applying (many short transactions) when it is killed.
-    for f in ["einvoice.db", "einvoice.db-wal", "einvoice.db-shm"] {
-        let p = data.join("cloud-a").join(f);
-        if p.exists() {
-            std::fs::remove_file(&p).expect("remove the cloud's ledger");
-        }
-    }
+    cloud.forget_ledger();
     let cfg = std::fs::read_to_string(&cloud.config).expect("cloud config");
     let cfg = cfg.replace("[sync]\n", "[sync]\npage = 1\n");
     let cfg = cfg.replace("interval_ms = 200", "interval_ms = 20");
@@ -319,7 +166,7 @@ async fn kill_9_of_a_cloud_while_it_applies_and_of_main_while_it_ingests_loses_n
         .await
         .expect("main's head");
     assert!(head.0 >= main_head.0 + acknowledged.len() as u64);
-    until_holds(&http, &cloud.url, "main", &head).await;
+    until_holds(&http, &cloud.url, "main", &head, 120).await;
     drop(cloud_proc);
     drop(main_proc);
 

@@ -32,6 +32,7 @@ use einvoice_sync::SyncConfig;
 use einvoice_sync::feed::{
     FEED_CONTENT_TYPE, FEED_FORMAT, FeedHeader, Heads, MAX_PAGE, encode_page,
 };
+use einvoice_sync::pull::ApplyFailures;
 use einvoice_sync::status::SyncStatus;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -98,9 +99,18 @@ async fn heads<S: Store>(
     .into_response())
 }
 
-async fn status<S: Store>(State(store): State<S>) -> Result<Response, Problem> {
+/// The status from the store, with the pages the pull loop could not write
+/// (an [`ApplyFailures`] extension, when the site pulls).
+async fn status<S: Store>(
+    State(store): State<S>,
+    failures: Option<Extension<ApplyFailures>>,
+) -> Result<Response, Problem> {
     let state = store.sync_state().await.map_err(store_problem)?;
-    Ok(axum::Json(SyncStatus::of(store.site(), state)).into_response())
+    let mut status = SyncStatus::of(store.site(), state);
+    if let Some(Extension(f)) = failures {
+        f.overlay(&mut status);
+    }
+    Ok(axum::Json(status).into_response())
 }
 
 /// Entries read per page while computing the roots.

@@ -238,11 +238,29 @@ pub fn peer_client_config(tls: &SiteTls) -> Result<rustls::ClientConfig, SyncErr
     Ok(cfg)
 }
 
-/// The HTTP client of a pulling site ([`peer_client_config`]).
+/// How long a pulling site waits for the next bytes of an answer before it
+/// gives the request up ([`peer_client_idle`]; `[sync] read_timeout_ms`).
+pub const PEER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The HTTP client of a pulling site ([`peer_client_config`]), with the
+/// default [`PEER_READ_TIMEOUT`].
 pub fn peer_client(tls: &SiteTls) -> Result<reqwest::Client, SyncError> {
+    peer_client_idle(tls, PEER_READ_TIMEOUT)
+}
+
+/// [`peer_client`] giving up on an answer that sends nothing for `idle`: a
+/// half-open connection to an upstream (a request sent, no answer ever
+/// coming) fails the pull after `idle`, not after the whole-request limit,
+/// and the next pull opens a new connection. A connection (TCP and TLS
+/// handshake) gets 5 s, a whole request at most 60 s.
+pub fn peer_client_idle(
+    tls: &SiteTls,
+    idle: std::time::Duration,
+) -> Result<reqwest::Client, SyncError> {
     reqwest::Client::builder()
         .tls_backend_preconfigured(peer_client_config(tls)?)
         .connect_timeout(std::time::Duration::from_secs(5))
+        .read_timeout(idle.max(std::time::Duration::from_millis(100)))
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .map_err(|e| SyncError::tls(&tls.cert, e))

@@ -47,6 +47,10 @@ pub enum SyncError {
         /// The broken link's code.
         code: String,
     },
+    /// A page from an upstream could not be written at this site (disk
+    /// full, a write failure): nothing of it is applied (`SYNC_STORE_WRITE`).
+    #[error("SYNC_STORE_WRITE: {0}")]
+    StoreWrite(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -63,6 +67,7 @@ impl SyncError {
             Self::Feed(_) => "SYNC_FEED",
             Self::Upstream { .. } => "SYNC_UPSTREAM",
             Self::LocalChain { .. } => "SYNC_LOCAL_CHAIN",
+            Self::StoreWrite(_) => crate::pull::SYNC_STORE_WRITE,
             Self::Store(e) => e.code(),
         }
     }

@@ -40,6 +40,7 @@ use std::path::PathBuf;
 /// key = "ca/sites/cloud-a.key"
 /// upstreams = ["https://main.example:9443"]
 /// interval_ms = 1000                   # pause between pulls when caught up
+/// read_timeout_ms = 10000              # an upstream silent this long: give up
 /// page = 1000                          # entries per feed page
 ///
 /// [sync.peers]                         # which origins each peer may read;
@@ -66,6 +67,9 @@ pub struct SyncConfig {
     pub interval_ms: u64,
     /// Entries asked for per page.
     pub page: u32,
+    /// Milliseconds an upstream may send nothing before the request is given
+    /// up (a half-open connection must not stall the pull loop).
+    pub read_timeout_ms: u64,
     /// Origins each peer (by site name) may read; `"*"` is every origin.
     pub peers: BTreeMap<String, Vec<String>>,
     /// Each peer's role (by site name), which decides the bodies it receives
@@ -83,6 +87,7 @@ impl Default for SyncConfig {
             upstreams: Vec::new(),
             interval_ms: 1000,
             page: 1000,
+            read_timeout_ms: ca::PEER_READ_TIMEOUT.as_millis() as u64,
             peers: BTreeMap::new(),
             roles: BTreeMap::new(),
         }

@@ -12,7 +12,8 @@
 use crate::error::SyncError;
 use crate::feed::{Heads, decode_page};
 use einvoice_store::{ChainCheck, OriginHead, Store, SyncHalt, SyncPage, SyncUpstreamState};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -22,6 +23,49 @@ pub const SYNC_OWN_ORIGIN_FORGED: &str = "SYNC_OWN_ORIGIN_FORGED";
 
 /// Code stored as a link's last error when its upstream cannot be reached.
 pub const SYNC_UNREACHABLE: &str = "SYNC_UNREACHABLE";
+
+/// Code of a page this site could not write (disk full, a write failure):
+/// nothing of the page is applied (entries and cursor are one transaction),
+/// the pull tries again every interval and resumes when the store takes it.
+pub const SYNC_STORE_WRITE: &str = "SYNC_STORE_WRITE";
+
+/// The pages each (upstream, origin) could not write at this site, kept in
+/// memory (the store that failed cannot be asked to hold them):
+/// [`ApplyFailures::overlay`] puts them into the site's status. Copies share
+/// one table.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyFailures(Arc<std::sync::Mutex<BTreeMap<(String, String), SyncHalt>>>);
+
+impl ApplyFailures {
+    fn set(&self, upstream: &str, origin: &str, halt: Option<SyncHalt>) {
+        let mut t = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (upstream.to_string(), origin.to_string());
+        match halt {
+            Some(h) => t.insert(key, h),
+            None => t.remove(&key),
+        };
+    }
+
+    /// `status` with each failing link's [`SYNC_STORE_WRITE`] as its error
+    /// and its origin's last error.
+    pub fn overlay(&self, status: &mut crate::status::SyncStatus) {
+        let t = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for o in &mut status.origins {
+            for u in &mut o.upstreams {
+                if let Some(h) = t.get(&(u.upstream.clone(), o.origin.clone())) {
+                    u.error = Some(h.clone());
+                    o.last_error = Some(h.clone());
+                }
+            }
+        }
+    }
+}
 
 /// What one pull of one origin from one upstream did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +106,7 @@ pub struct Puller<S: Store> {
     /// The broken link each (upstream, origin) is halted at, so that the
     /// hook hears of a halt once.
     halted: Mutex<HashMap<(String, String), HaltedAt>>,
+    failures: ApplyFailures,
 }
 
 fn system_now() -> i64 {
@@ -88,7 +133,15 @@ impl<S: Store> Puller<S> {
             now_unix: system_now,
             on_halt: None,
             halted: Mutex::new(HashMap::new()),
+            failures: ApplyFailures::default(),
         }
+    }
+
+    /// Record the pages this site cannot write in `failures` (shared with
+    /// the status route, which shows them: [`ApplyFailures::overlay`]).
+    pub fn apply_failures(mut self, failures: ApplyFailures) -> Self {
+        self.failures = failures;
+        self
     }
 
     /// Call `hook` on each new halt at a broken link (an alert).
@@ -280,9 +333,23 @@ impl<S: Store> Puller<S> {
                 }
                 Err(e) => {
                     self.checks.lock().await.remove(&origin);
-                    return Err(e.into());
+                    let halt = SyncHalt {
+                        code: SYNC_STORE_WRITE.into(),
+                        message: format!(
+                            "origin {origin} from {upstream}: this site could not write entries {}..{} ({e}); nothing of them is applied, the pull tries again every interval",
+                            before.0 + 1,
+                            before.0 + got as u64
+                        ),
+                        seq: None,
+                    };
+                    metrics::counter!("einvoice_sync_store_write_failures_total", "origin" => origin.clone())
+                        .increment(1);
+                    let err = SyncError::StoreWrite(halt.message.clone());
+                    self.failures.set(upstream, &origin, Some(halt));
+                    return Err(err);
                 }
             };
+            self.failures.set(upstream, &origin, None);
             record_metrics(upstream, &done, &seen.head, halt.as_ref());
             if let Some(h) = &halt {
                 eprintln!("einvoice: sync: {}: {}", h.code, h.message);

@@ -139,13 +139,15 @@ pub(crate) async fn fetch_status(url: &str) -> anyhow::Result<SyncStatus> {
 
 /// Start the sync side of a served site: the peer listener (`[sync] listen`,
 /// serving `app` with mutual TLS) and the pull loop (`[sync] upstreams`),
-/// which reports each new halt at a broken link to the site's SOC (`soc`).
+/// which reports each new halt at a broken link to the site's SOC (`soc`)
+/// and each page it cannot write to `failures` (the status route's).
 /// Configuration problems stop `serve` at start.
 pub async fn start<S: Store>(
     cfg: &SyncConfig,
     store: S,
     app: axum::Router,
     soc: einvoice_server::soc::SecurityEvents,
+    failures: einvoice_sync::pull::ApplyFailures,
 ) -> anyhow::Result<()> {
     if cfg.listen.is_none() && cfg.upstreams.is_empty() {
         return Ok(());
@@ -171,13 +173,15 @@ pub async fn start<S: Store>(
         ));
     }
     if !cfg.upstreams.is_empty() {
-        let client = einvoice_sync::ca::peer_client(&tls)?;
+        let client =
+            einvoice_sync::ca::peer_client_idle(&tls, Duration::from_millis(cfg.read_timeout_ms))?;
         eprintln!("einvoice: sync: pulling from {}", cfg.upstreams.join(", "));
         let puller =
             einvoice_sync::pull::Puller::new(store, client, cfg.upstreams.clone(), cfg.page)
                 .on_halt(Box::new(move |site, origin, halt| {
                     soc.sync_chain_break(site, origin, halt.seq, &halt.code)
-                }));
+                }))
+                .apply_failures(failures);
         tokio::spawn(puller.run(Duration::from_millis(cfg.interval_ms.max(10))));
     }
     Ok(())

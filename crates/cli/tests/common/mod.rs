@@ -3,6 +3,9 @@
 //! `einvoice client` and a plain HTTP GET.
 #![allow(dead_code)] // each test file uses its own part
 
+pub mod proxy;
+pub mod sites;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -66,7 +69,25 @@ impl Drop for Running {
 
 /// Run `einvoice client --credentials CREDS ARGS…`: its exit code and the JSON it printed.
 pub fn client(creds: &Path, args: &[&str]) -> (i32, Value) {
-    let out = bin()
+    client_under(&[], creds, args)
+}
+
+/// `einvoice` under a wrapper command (`faketime -f +2h`, …), or itself
+/// when `wrapper` is empty.
+pub fn bin_under(wrapper: &[&str]) -> Command {
+    match wrapper.split_first() {
+        None => bin(),
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin().get_program());
+            c
+        }
+    }
+}
+
+/// [`client`] under a wrapper command ([`bin_under`]).
+pub fn client_under(wrapper: &[&str], creds: &Path, args: &[&str]) -> (i32, Value) {
+    let out = bin_under(wrapper)
         .arg("client")
         .arg("--credentials")
         .arg(creds)
