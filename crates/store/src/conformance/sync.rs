@@ -1,8 +1,12 @@
 //! Site-to-site sync: a page of another origin applied with its cursor in
 //! one transaction, idempotently; this site's own origin refused.
 
-use crate::conformance::fixtures::chain;
-use crate::{EntryHash, LedgerEntry, OriginHead, Store, SyncPage, SyncUpstreamState};
+use crate::conformance::fixtures::{chain, chain_of};
+use crate::{
+    CarrierContact, CarrierCredential, EntryHash, LedgerEntry, LinkChange, NpoRecord, OriginHead,
+    Store, SyncPage, SyncUpstreamState, decide_link_change,
+};
+use einvoice_core::{Carrier, CarrierType, LoveCode, Ubn};
 
 fn page(c: &[LedgerEntry], after: usize, upto: usize) -> SyncPage {
     let origin = c[0].origin.clone();
@@ -107,4 +111,83 @@ pub async fn sync_pages<S: Store>(s: S) {
         ),
         ("https://peer", 5, 7)
     );
+}
+
+/// A sync page rebuilds what an import rebuilds from the same entries, by
+/// the same replays: the NPO directory, a registered carrier's record and
+/// contact, a code change, and the carrier links in force (link, unlink,
+/// link elsewhere: the last generation holds). Re-applying a range already
+/// held changes nothing (an older link does not come back).
+pub async fn sync_rebuilds_carrier_life<S: Store>(s: S) {
+    let parse = |kind, id: &str| Carrier::parse(kind, id).unwrap_or_else(|e| panic!("{e:?}"));
+    let barcode = parse(CarrierType::MobileBarcode, "/ABC+123");
+    let elsewhere = parse(CarrierType::MobileBarcode, "/XYZ-999");
+    let card = parse(CarrierType::Other("1K0001".into()), "0123456789");
+    let npo = NpoRecord {
+        love_code: LoveCode::parse("919").expect("love code"),
+        name: "Children Fund".into(),
+        ubn: Ubn::parse("12345676").expect("ubn"),
+    };
+    let registered = CarrierCredential {
+        carrier: barcode.clone(),
+        verification_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$first".into(),
+        contact: Some(CarrierContact {
+            carrier: barcode.clone(),
+            email: "a@example.tw".into(),
+            phone: "0912345678".into(),
+        }),
+    };
+    let changed = CarrierCredential {
+        verification_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$second".into(),
+        contact: None,
+        ..registered.clone()
+    };
+    let mut news = vec![
+        npo.ledger_entry("operator:alice"),
+        registered.ledger_entry("carrier"),
+        changed.ledger_entry("carrier"),
+    ];
+    let mut held = None;
+    for (to, link) in [(&barcode, true), (&barcode, false), (&elsewhere, true)] {
+        let change = LinkChange {
+            barcode: to.clone(),
+            carrier: card.clone(),
+            link,
+            name: "easy card".into(),
+            actor: "app:demo".into(),
+        };
+        let (entry, row) = decide_link_change(&change, held.as_ref(), 0).expect("decided");
+        news.push(entry);
+        held = Some(row);
+    }
+    let peer = chain_of("peer-site", &news);
+    let n = peer.len();
+    let a = s.apply_sync_page(page(&peer, 0, 4)).await.expect("apply");
+    assert_eq!(a.applied, 4);
+    assert_eq!(s.npo(&npo.love_code).await.expect("npo"), Some(npo.clone()));
+    let record = s.carrier(&barcode).await.expect("carrier").expect("record");
+    assert_eq!(record.verification_hash, changed.verification_hash);
+    assert_eq!(
+        s.carrier_contact(&barcode).await.expect("contact"),
+        registered.contact
+    );
+    assert_eq!(
+        s.linked_barcode(&card).await.expect("linked"),
+        Some(barcode.clone())
+    );
+    let a = s.apply_sync_page(page(&peer, 2, n)).await.expect("rest");
+    assert_eq!(a.applied as usize, n - 4);
+    assert_eq!(
+        s.linked_barcode(&card).await.expect("linked"),
+        Some(elsewhere.clone())
+    );
+    assert!(s.carrier_links(&barcode).await.expect("links").is_empty());
+    // Again: nothing is applied, so nothing is projected again.
+    let a = s.apply_sync_page(page(&peer, 0, 4)).await.expect("again");
+    assert_eq!((a.applied as usize, a.head.seq as usize), (0, n));
+    assert_eq!(
+        s.linked_barcode(&card).await.expect("linked"),
+        Some(elsewhere)
+    );
+    assert_eq!(s.carrier_links(&barcode).await.expect("links").len(), 0);
 }
