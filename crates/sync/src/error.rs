@@ -47,6 +47,20 @@ pub enum SyncError {
         /// The broken link's code.
         code: String,
     },
+    /// A side record from the records feed that does not match the ledger
+    /// entry it travels with (`SYNC_RECORD_MISMATCH`): nothing of its page
+    /// is stored.
+    #[error(
+        "SYNC_RECORD_MISMATCH: origin {origin:?} entry {seq}: {message}; the record is refused and the origin's records wait at the last good page"
+    )]
+    RecordMismatch {
+        /// The origin.
+        origin: String,
+        /// The entry the record claims to travel with.
+        seq: u64,
+        /// What does not match.
+        message: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -63,6 +77,7 @@ impl SyncError {
             Self::Feed(_) => "SYNC_FEED",
             Self::Upstream { .. } => "SYNC_UPSTREAM",
             Self::LocalChain { .. } => "SYNC_LOCAL_CHAIN",
+            Self::RecordMismatch { .. } => crate::records::SYNC_RECORD_MISMATCH,
             Self::Store(e) => e.code(),
         }
     }

@@ -246,7 +246,7 @@ async fn run_site<S: Store>(
     }
     let soc = opts.soc.clone();
     let app = router(store.clone(), Sealer::new(&key), opts);
-    crate::cmd::sync::start(&cfg.sync, store, app.clone(), soc).await?;
+    crate::cmd::sync::start(&cfg.sync, store, Sealer::new(&key), app.clone(), soc).await?;
     match tls {
         Some(t) => {
             einvoice_server::tls::serve_tls_with(

@@ -139,11 +139,13 @@ pub(crate) async fn fetch_status(url: &str) -> anyhow::Result<SyncStatus> {
 
 /// Start the sync side of a served site: the peer listener (`[sync] listen`,
 /// serving `app` with mutual TLS) and the pull loop (`[sync] upstreams`),
-/// which reports each new halt at a broken link to the site's SOC (`soc`).
-/// Configuration problems stop `serve` at start.
+/// which reports each new halt at a broken link to the site's SOC (`soc`)
+/// and pulls the side records too, sealing them under `sealer` (this site's
+/// master key). Configuration problems stop `serve` at start.
 pub async fn start<S: Store>(
     cfg: &SyncConfig,
     store: S,
+    sealer: einvoice_secrets::Sealer,
     app: axum::Router,
     soc: einvoice_server::soc::SecurityEvents,
 ) -> anyhow::Result<()> {
@@ -177,7 +179,8 @@ pub async fn start<S: Store>(
             einvoice_sync::pull::Puller::new(store, client, cfg.upstreams.clone(), cfg.page)
                 .on_halt(Box::new(move |site, origin, halt| {
                     soc.sync_chain_break(site, origin, halt.seq, &halt.code)
-                }));
+                }))
+                .with_records(sealer);
         tokio::spawn(puller.run(Duration::from_millis(cfg.interval_ms.max(10))));
     }
     Ok(())

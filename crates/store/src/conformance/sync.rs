@@ -191,3 +191,76 @@ pub async fn sync_rebuilds_carrier_life<S: Store>(s: S) {
     );
     assert_eq!(s.carrier_links(&barcode).await.expect("links").len(), 0);
 }
+
+/// Travelling records: stored with the origin's records cursor; a revoked
+/// key is disabled where held; an older account never replaces a newer one; the cursor never moves back; this
+/// site's own origin is refused.
+pub async fn sync_records<S: Store>(s: S) {
+    let account = |updated_unix: i64, masked: &str| crate::BankAccountRecord {
+        carrier: "3J0002:/ABC+123".into(),
+        sealed: masked.as_bytes().to_vec(),
+        masked: masked.into(),
+        bank_code: "812".into(),
+        updated_unix,
+    };
+    assert_eq!(s.sync_records_cursor("peer-site").await.expect("cursor"), 0);
+    let accounts = |a: Vec<crate::BankAccountRecord>| crate::SyncRecords {
+        accounts: a,
+        revoked_keys: Vec::new(),
+    };
+    s.put_api_key(crate::ApiKeyRecord {
+        key_id: "K1".into(),
+        secret_sealed: vec![1, 2, 3],
+        sellers: Vec::new(),
+        disabled: false,
+        created_unix: 5,
+    })
+    .await
+    .expect("key");
+    s.apply_sync_records(
+        "peer-site",
+        4,
+        crate::SyncRecords {
+            accounts: vec![account(10, "***1111")],
+            // A key this site does not hold is nothing to disable.
+            revoked_keys: vec!["K1".into(), "K-unknown".into()],
+        },
+    )
+    .await
+    .expect("apply");
+    assert_eq!(s.sync_records_cursor("peer-site").await.expect("cursor"), 4);
+    let held = |s: &S| {
+        let s = s.clone();
+        async move {
+            s.bank_account("3J0002:/ABC+123")
+                .await
+                .expect("account")
+                .map(|a| a.masked)
+        }
+    };
+    assert_eq!(held(&s).await.as_deref(), Some("***1111"));
+    let k1 = s.api_key("K1").await.expect("key").expect("held");
+    assert!(k1.disabled, "revoked by the records feed");
+    assert_eq!((k1.secret_sealed, k1.created_unix), (vec![1, 2, 3], 5));
+    assert!(s.api_key("K-unknown").await.expect("key").is_none());
+    // An older account (another site's earlier change) does not win.
+    s.apply_sync_records("other-site", 2, accounts(vec![account(9, "***2222")]))
+        .await
+        .expect("apply");
+    assert_eq!(held(&s).await.as_deref(), Some("***1111"));
+    s.apply_sync_records("other-site", 3, accounts(vec![account(11, "***3333")]))
+        .await
+        .expect("apply");
+    assert_eq!(held(&s).await.as_deref(), Some("***3333"));
+    // The cursor never moves back.
+    s.apply_sync_records("peer-site", 1, crate::SyncRecords::default())
+        .await
+        .expect("apply");
+    assert_eq!(s.sync_records_cursor("peer-site").await.expect("cursor"), 4);
+    let e = s
+        .apply_sync_records(s.site(), 1, accounts(vec![account(12, "***4444")]))
+        .await
+        .expect_err("own origin");
+    assert!(e.to_string().contains("SYNC_OWN_ORIGIN"), "{e}");
+    assert_eq!(held(&s).await.as_deref(), Some("***3333"));
+}
