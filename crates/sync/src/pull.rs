@@ -122,7 +122,7 @@ impl<S: Store> Puller<S> {
                         }
                         let pulled = self.pull_origin(upstream, head).await?;
                         self.note_halt(&heads.site, upstream, &pulled).await;
-                        self.pull_records(&heads.site, upstream, &pulled.origin)
+                        self.pull_records(&heads.site, upstream, &pulled.origin, pulled.head.seq)
                             .await?;
                         out.push(pulled);
                     }

@@ -12,15 +12,16 @@
 //!   cloud receives only as a digest: the line carries the body, checked
 //!   against the entry's digest, so a key revoked or rotated away at main
 //!   ([`KEY_REVOKING_ACTIONS`]) is disabled wherever it is held.
-//! The serving site opens it
-//! ([`serve_records`]) and sends it over mutual TLS; the receiving site
-//! checks it against **its own copy** of the entry — same hash, same kind,
-//! same carrier, same commitment — and seals it again under **its own**
-//! master key ([`check_records`]); a record that does not match is
+//!
+//! The serving site opens an account ([`serve_records`]) and sends it over
+//! mutual TLS; the receiving site checks each line against **its own copy**
+//! of the entry — same hash, same kind, same carrier and commitment (or
+//! body digest) — and seals an account again under **its own** master key
+//! ([`check_records`]); a record that does not match is
 //! [`SYNC_RECORD_MISMATCH`] and nothing of its page is stored. (Neither an
-//! operator account nor any secret of one travels: only the key entries'
-//! bodies — key id, sellers, reason.) The records
-//! and the origin's records cursor are stored in one transaction
+//! operator account nor any secret of one travels: of the operator entries
+//! only the key entries' bodies — key id, sellers, reason.) The records and
+//! the origin's records cursor are stored in one transaction
 //! ([`Store::apply_sync_records`]).
 //!
 //! A site serves another origin's records only up to its own records cursor
@@ -34,8 +35,7 @@ use crate::error::SyncError;
 use crate::pull::Puller;
 use einvoice_secrets::bank::CARRIER_BANK_ACCOUNT;
 use einvoice_secrets::{Sealer, TravellingAccount};
-use einvoice_store::SyncHalt;
-use einvoice_store::{EntryHash, LedgerEntry, Store, SyncRecords, body_digest};
+use einvoice_store::{EntryHash, LedgerEntry, Store, SyncHalt, SyncRecords, body_digest};
 use serde::{Deserialize, Serialize};
 
 /// The records feed format named in every page.
@@ -301,7 +301,8 @@ fn revoked_key(entry: &LedgerEntry, body: Option<&str>) -> Result<Option<String>
 
 impl<S: Store> Puller<S> {
     /// Pull `origin`'s side records from `upstream` (site `site`) up to the
-    /// entries this site holds, page by page, each page checked
+    /// entries this site holds (`held`: its head; nothing is asked when the
+    /// records cursor is there already), page by page, each page checked
     /// ([`check_records`]) and stored with the records cursor in one
     /// transaction. A mismatch stops the origin's records at the last good
     /// page: logged, counted in `einvoice_sync_refused_total` and told to
@@ -312,6 +313,7 @@ impl<S: Store> Puller<S> {
         site: &str,
         upstream: &str,
         origin: &str,
+        held: u64,
     ) -> Result<(), SyncError> {
         let Some(sealer) = &self.records else {
             return Ok(());
@@ -319,6 +321,9 @@ impl<S: Store> Puller<S> {
         let key = (upstream.to_string(), format!("records:{origin}"));
         loop {
             let after = self.store.sync_records_cursor(origin).await?;
+            if after >= held {
+                return Ok(());
+            }
             let path = format!(
                 "/v1/sync/records/{origin}?after={after}&limit={}",
                 self.page
