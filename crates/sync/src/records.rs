@@ -44,6 +44,9 @@ pub const RECORDS_FORMAT: &str = "einvoice-records-1";
 /// Code of a travelling record that does not match its ledger entry.
 pub const SYNC_RECORD_MISMATCH: &str = "SYNC_RECORD_MISMATCH";
 
+/// Fewest entries a records page is asked to scan.
+const RECORDS_MIN_SCAN: u32 = 1000;
+
 /// Kind of the operator entries, among them those about API keys.
 pub const ADMIN: &str = "ADMIN";
 
@@ -319,15 +322,15 @@ impl<S: Store> Puller<S> {
             return Ok(());
         };
         let key = (upstream.to_string(), format!("records:{origin}"));
+        // Entries scanned per page: the lines are few (record-bearing
+        // entries only), so not the ledger feed's page when that is small.
+        let limit = self.page.max(RECORDS_MIN_SCAN);
         loop {
             let after = self.store.sync_records_cursor(origin).await?;
             if after >= held {
                 return Ok(());
             }
-            let path = format!(
-                "/v1/sync/records/{origin}?after={after}&limit={}",
-                self.page
-            );
+            let path = format!("/v1/sync/records/{origin}?after={after}&limit={limit}");
             let page = match self.get(upstream, &path).await.and_then(|b| {
                 serde_json::from_slice::<RecordsPage>(&b)
                     .map_err(|e| SyncError::Feed(format!("{path}: {e}")))
@@ -340,7 +343,7 @@ impl<S: Store> Puller<S> {
                     return Ok(());
                 }
             };
-            match check_records(&self.store, sealer, origin, after, self.page, page).await {
+            match check_records(&self.store, sealer, origin, after, limit, page).await {
                 Ok((upto, accounts)) => {
                     self.halted.lock().await.remove(&key);
                     if upto <= after {
