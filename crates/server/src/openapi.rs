@@ -598,7 +598,7 @@ pub const ROUTES: &[RouteDoc] = &[
         method: "get",
         path: "/v1/sync/records/{origin}",
         tag: "sync",
-        summary: "Peer listener only (mutual TLS): the side records (prize bank accounts) travelling with the origin's entries after `after`, opened for the peer to check against its copy of each entry and seal under its own master key (403 SYNC_ORIGIN_FORBIDDEN for an origin the peer may not read)",
+        summary: "Peer listener only (mutual TLS): the side records travelling with the origin's entries after `after` — prize bank accounts, opened for the peer to check against its copy of each entry and seal under its own master key, and API key entries' bodies, checked against their digests (403 SYNC_ORIGIN_FORBIDDEN for an origin the peer may not read)",
         auth: Auth::Public,
         query: &[
             ("after", false, "sequence the page starts after (default 0)"),
@@ -607,7 +607,7 @@ pub const ROUTES: &[RouteDoc] = &[
         body: &[],
         ok: (
             200,
-            "{format, origin, after, upto, records: [{seq, hash, kind, bank_account?}]}",
+            "{format, origin, after, upto, records: [{seq, hash, kind, bank_account?, admin_body?}]}",
         ),
     },
     RouteDoc {
@@ -1536,6 +1536,7 @@ Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as acto
                 "after": {"type": "integer", "minimum": 0}, "upto": {"type": "integer", "minimum": 0},
                 "records": {"type": "array", "items": {"type": "object", "required": ["seq", "hash", "kind"], "properties": {
                     "seq": {"type": "integer", "minimum": 1}, "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "kind": {"type": "string"},
+                    "admin_body": {"type": "string", "description": "an API key's operator entry: its canonical JSON body"},
                     "bank_account": {"type": "object", "required": ["carrier", "account", "salt", "updated_unix"], "properties": {
                         "carrier": {"type": "string"}, "salt": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "updated_unix": {"type": "integer"},
                         "account": {"type": "object", "required": ["bank_code", "account_number", "holder_name"], "properties": {

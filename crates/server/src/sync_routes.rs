@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `GET /v1/sync/heads` | peers (peer listener only) | every origin the peer may read, with its head |
 //! | `GET /v1/sync/{origin}?after=SEQ&limit=N` | peers (peer listener only) | a feed page ([`einvoice_sync::feed`]): gzip over JSON lines |
-//! | `GET /v1/sync/records/{origin}?after=SEQ&limit=N` | peers (peer listener only) | the side records (bank accounts) travelling with the origin's entries ([`einvoice_sync::records`]), opened for the peer to seal again under its own key |
+//! | `GET /v1/sync/records/{origin}?after=SEQ&limit=N` | peers (peer listener only) | the side records travelling with the origin's entries ([`einvoice_sync::records`]): bank accounts, opened for the peer to seal again under its own key, and API key entries' bodies |
 //! | `GET /v1/sync/status` | operators, peers, monitoring | [`einvoice_sync::status::SyncStatus`] (the figures `/metrics` shows too) |
 //! | `GET /v1/sync/roots` | operators, `einvoice sync verify` | [`einvoice_sync::roots::SiteRoots`]: per period, a Merkle root of the resolved invoice states (a walk of the whole ledger: for verification, not for polling) |
 //!
