@@ -233,6 +233,21 @@ async fn three_sites_on_one_machine() {
         (head_of(&http, &main, "cloud-b").await.as_ref() == Some(&at_b)).then_some(())
     })
     .await;
+    // Its record follows on the records feed: main, and cloud-a through
+    // main, answer the account (each sealed it under its own master key).
+    for site in [&main, &cloud_a] {
+        let token = carrier_login(&http, site, &carrier).await;
+        let url = format!("{site}/v1/carrier/bank-account");
+        eventually(10, "cloud-b's bank account", || async {
+            let (s, a) = get_json(&http, &url, Some(&token)).await;
+            (s == 200 && a["account_number"] == "***5678").then_some(())
+        })
+        .await;
+    }
+    // The NPO directory is not provisioned at a cloud: it travels from main.
+    let (s, npos) = get_json(&http, &format!("{cloud_a}/v1/carrier/love-codes?q=1"), None).await;
+    assert_eq!(s, 200, "{npos}");
+    assert!(!npos["npos"].as_array().expect("npos").is_empty(), "{npos}");
 
     // A main-only operation at a cloud site: 421 MAIN_ONLY naming main.
     let r = http

@@ -61,6 +61,102 @@ impl BankError {
 struct Sealed {
     carrier: String,
     account: BankAccount,
+    /// Hex of 32 random bytes bound into [`TravellingAccount::commitment`]
+    /// (absent in accounts sealed before accounts travelled between sites).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    salt: Option<String>,
+}
+
+/// Ledger kind of a change of a carrier's prize bank account; its body
+/// carries the account's [`TravellingAccount::commitment`] as
+/// `account_commitment`.
+pub const CARRIER_BANK_ACCOUNT: &str = "CARRIER_BANK_ACCOUNT";
+
+/// Domain of [`TravellingAccount::commitment`].
+const COMMITMENT_DOMAIN: &[u8] = b"einvoice/bank-account/v1\0";
+
+/// A bank account as it travels between sites on the records feed (over
+/// mutual TLS only): opened at the sending site, sealed again under the
+/// receiving site's own master key ([`TravellingAccount::seal`]). Its
+/// [`TravellingAccount::commitment`] is what the account's
+/// `CARRIER_BANK_ACCOUNT` ledger entry records, so a receiver checks a
+/// record against the entry before storing it. Personal data: never logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TravellingAccount {
+    /// The carrier (`type:id`).
+    pub carrier: String,
+    /// The account.
+    pub account: BankAccount,
+    /// The salt of the commitment (hex of 32 bytes).
+    pub salt: String,
+    /// Last change, Unix seconds.
+    pub updated_unix: i64,
+}
+
+impl std::fmt::Debug for TravellingAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TravellingAccount")
+            .field("carrier", &self.carrier)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl TravellingAccount {
+    /// Lowercase hex `SHA-256("einvoice/bank-account/v1\0" ‖ salt ‖ 0x00 ‖
+    /// JSON {carrier, account})`: binds the account to its carrier without
+    /// revealing it (the salt, sealed with the account, defeats guessing
+    /// the few unknown digits).
+    pub fn commitment(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(COMMITMENT_DOMAIN);
+        h.update(self.salt.as_bytes());
+        h.update([0u8]);
+        // Serialising plain strings cannot fail.
+        h.update(serde_json::to_vec(&(&self.carrier, &self.account)).unwrap_or_default());
+        hex(&h.finalize())
+    }
+
+    /// Open a stored record for travel; an account sealed before accounts
+    /// travelled (no salt) is `BANK_SEAL`.
+    pub fn open(sealer: &Sealer, rec: &BankAccountRecord) -> Result<Self, BankError> {
+        let s = open_sealed(sealer, rec)?;
+        Ok(Self {
+            carrier: s.carrier,
+            account: s.account,
+            salt: s.salt.ok_or_else(|| {
+                BankError::Seal("the account was sealed before accounts travelled".into())
+            })?,
+            updated_unix: rec.updated_unix,
+        })
+    }
+
+    /// Check the account and seal it under `sealer` (this site's own master
+    /// key) into a store record, keeping its salt (so the commitment holds).
+    pub fn seal(&self, sealer: &Sealer) -> Result<BankAccountRecord, BankError> {
+        self.account
+            .sealed_record(sealer, &self.carrier, self.updated_unix, self.salt.clone())
+    }
+}
+
+fn open_sealed(sealer: &Sealer, rec: &BankAccountRecord) -> Result<Sealed, BankError> {
+    let plain = sealer
+        .open(purpose::BANK_ACCOUNT, &rec.sealed)
+        .map_err(|e| BankError::Seal(e.to_string()))?;
+    let s: Sealed = serde_json::from_slice(&plain)
+        .map_err(|_| BankError::Seal("the sealed account is malformed".into()))?;
+    if s.carrier != rec.carrier {
+        return Err(BankError::Seal(
+            "the sealed account belongs to another carrier".into(),
+        ));
+    }
+    Ok(s)
 }
 
 impl BankAccount {
@@ -87,17 +183,30 @@ impl BankAccount {
         format!("***{tail}")
     }
 
-    /// Check and seal for `carrier` (`type:id`) into a store record.
+    /// Check and seal for `carrier` (`type:id`) into a store record, with a
+    /// fresh salt for its [`TravellingAccount::commitment`].
     pub fn seal(
         &self,
         sealer: &Sealer,
         carrier: &str,
         now_unix: i64,
     ) -> Result<BankAccountRecord, BankError> {
+        let salt = Sealer::generate_key().map_err(|e| BankError::Seal(e.to_string()))?;
+        self.sealed_record(sealer, carrier, now_unix, hex(&salt))
+    }
+
+    fn sealed_record(
+        &self,
+        sealer: &Sealer,
+        carrier: &str,
+        now_unix: i64,
+        salt: String,
+    ) -> Result<BankAccountRecord, BankError> {
         self.check()?;
         let plain = serde_json::to_vec(&Sealed {
             carrier: carrier.to_string(),
             account: self.clone(),
+            salt: Some(salt),
         })
         .map_err(|e| BankError::Seal(e.to_string()))?;
         let sealed = sealer
@@ -114,17 +223,7 @@ impl BankAccount {
 
     /// Open a stored record (checks it belongs to the record's carrier).
     pub fn open(sealer: &Sealer, rec: &BankAccountRecord) -> Result<Self, BankError> {
-        let plain = sealer
-            .open(purpose::BANK_ACCOUNT, &rec.sealed)
-            .map_err(|e| BankError::Seal(e.to_string()))?;
-        let s: Sealed = serde_json::from_slice(&plain)
-            .map_err(|_| BankError::Seal("the sealed account is malformed".into()))?;
-        if s.carrier != rec.carrier {
-            return Err(BankError::Seal(
-                "the sealed account belongs to another carrier".into(),
-            ));
-        }
-        Ok(s.account)
+        Ok(open_sealed(sealer, rec)?.account)
     }
 }
 
@@ -169,5 +268,47 @@ mod tests {
             Err("BANK_SEAL")
         );
         assert!(BankAccount::open(&Sealer::new(&[8u8; 32]), &rec).is_err());
+    }
+
+    #[test]
+    fn a_travelling_account_is_sealed_again_under_the_receivers_key() {
+        let a = acct("812", "0012345678", "王小明");
+        let (here, there) = (Sealer::new(&[7u8; 32]), Sealer::new(&[9u8; 32]));
+        let rec = a.seal(&here, "3J0002:/ABC+123", 5).expect("seal");
+        let t = TravellingAccount::open(&here, &rec).expect("open");
+        assert_eq!((t.account.clone(), t.updated_unix), (a.clone(), 5));
+        assert!(!format!("{t:?}").contains("0012345678"));
+        let moved = t.seal(&there).expect("seal again");
+        assert!(
+            BankAccount::open(&here, &moved).is_err(),
+            "not the sender's key"
+        );
+        let back = TravellingAccount::open(&there, &moved).expect("open there");
+        assert_eq!(back.commitment(), t.commitment());
+        // Another account, carrier or salt commits to something else.
+        for other in [
+            TravellingAccount {
+                account: acct("812", "0012345679", "王小明"),
+                ..t.clone()
+            },
+            TravellingAccount {
+                carrier: "3J0002:/XYZ+999".into(),
+                ..t.clone()
+            },
+            TravellingAccount {
+                salt: "00".repeat(32),
+                ..t.clone()
+            },
+        ] {
+            assert_ne!(other.commitment(), t.commitment());
+        }
+        // Each sealing draws a fresh salt.
+        let again = a.seal(&here, "3J0002:/ABC+123", 5).expect("seal");
+        assert_ne!(
+            TravellingAccount::open(&here, &again)
+                .expect("open")
+                .commitment(),
+            t.commitment()
+        );
     }
 }

@@ -13,6 +13,6 @@ pub mod master_key;
 pub mod purpose;
 mod seal;
 
-pub use bank::{BankAccount, BankError};
+pub use bank::{BankAccount, BankError, TravellingAccount};
 pub use master_key::{MASTER_KEY_FILE, MasterKeyError, load_or_create_master_key};
 pub use seal::{SealError, Sealer};

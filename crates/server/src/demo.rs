@@ -575,9 +575,15 @@ pub async fn provision<S: Store>(
 /// ledger does not carry: the plan's seller records, the demo API key, the
 /// first `carriers` carriers and the demo app — with the **same** secrets as
 /// `creds` (what [`provision`] made at main), each sealed or hashed anew
-/// under this site's own `sealer` (its own master key, never main's) — and
-/// the demo NPO directory. The invoices and track allocations reach the
-/// site through sync; nothing here is a message.
+/// under this site's own `sealer` (its own master key, never main's). These
+/// are written at main as store records, not ledger entries (sellers, keys
+/// and apps as operator `ADMIN` entries whose bodies a cloud does not
+/// receive; the demo carriers without an entry), so nothing could check a
+/// travelling copy. What the ledger carries is not provisioned: the NPO
+/// directory (`NPO` entries), carriers registered or re-coded through the
+/// carrier services (`CARRIER_REGISTERED` / `CARRIER_VERIFICATION`), links,
+/// donations, the invoices and tracks reach the site through sync, and bank
+/// accounts through the records feed (`einvoice_sync::records`).
 pub async fn provision_replica<S: Store>(
     store: &S,
     sealer: &Sealer,
@@ -619,7 +625,6 @@ pub async fn provision_replica<S: Store>(
             })
             .await?;
     }
-    seed_npos(store).await?;
     let sealed = AppKey {
         alg: SignatureAlg::HmacSha256,
         key: creds.app.api_key.clone(),

@@ -596,6 +596,22 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "get",
+        path: "/v1/sync/records/{origin}",
+        tag: "sync",
+        summary: "Peer listener only (mutual TLS): the side records travelling with the origin's entries after `after` — prize bank accounts, opened for the peer to check against its copy of each entry and seal under its own master key, and API key entries' bodies, checked against their digests (403 SYNC_ORIGIN_FORBIDDEN for an origin the peer may not read)",
+        auth: Auth::Public,
+        query: &[
+            ("after", false, "sequence the page starts after (default 0)"),
+            ("limit", false, "entries scanned, 1 to 10000 (default 1000)"),
+        ],
+        body: &[],
+        ok: (
+            200,
+            "{format, origin, after, upto, records: [{seq, hash, kind, bank_account?, admin_body?}]}",
+        ),
+    },
+    RouteDoc {
+        method: "get",
         path: "/v1/carrier/love-codes",
         tag: "citizens",
         summary: "NPOs of the love-code directory (愛心碼) whose code starts with q or whose name contains it (MOF qryLoveCode); problems in zh-TW or English by Accept-Language",
@@ -1505,6 +1521,29 @@ Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as acto
             problems: vec![
                 p(400, &["SYNC_PAGE_TOO_LARGE", "REQUEST_INVALID"], "limit is outside 1..10000, after/limit is not a number, or bodies is neither role nor all"),
                 p(403, &["SYNC_PEER_ONLY", "SYNC_ORIGIN_FORBIDDEN", "SYNC_BODIES_FORBIDDEN"], "not on the peer listener, the peer may not read this origin ([sync.peers]), or it asked for bodies its role does not receive ([sync.roles])"),
+            ],
+            ..Detail::default()
+        },
+        ("get", "/v1/sync/records/{origin}") => Detail {
+            description: Some(SYNC_PEER_NOTE.into()),
+            params: vec![
+                ("origin", json!({"type": "string", "minLength": 1, "maxLength": 64, "description": "the origin (site name) whose entries' records are read"})),
+                ("after", json!({"type": "integer", "minimum": 0, "maximum": u64::MAX, "default": 0})),
+                ("limit", json!({"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000})),
+            ],
+            ok: Some(("application/json", json!({"type": "object", "required": ["format", "origin", "after", "upto", "records"], "properties": {
+                "format": {"type": "string", "enum": ["einvoice-records-1"]}, "origin": {"type": "string"},
+                "after": {"type": "integer", "minimum": 0}, "upto": {"type": "integer", "minimum": 0},
+                "records": {"type": "array", "items": {"type": "object", "required": ["seq", "hash", "kind"], "properties": {
+                    "seq": {"type": "integer", "minimum": 1}, "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "kind": {"type": "string"},
+                    "admin_body": {"type": "string", "description": "an API key's operator entry: its canonical JSON body"},
+                    "bank_account": {"type": "object", "required": ["carrier", "account", "salt", "updated_unix"], "properties": {
+                        "carrier": {"type": "string"}, "salt": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "updated_unix": {"type": "integer"},
+                        "account": {"type": "object", "required": ["bank_code", "account_number", "holder_name"], "properties": {
+                            "bank_code": {"type": "string"}, "account_number": {"type": "string"}, "holder_name": {"type": "string"}}}}}}}}}}))),
+            problems: vec![
+                p(400, &["SYNC_PAGE_TOO_LARGE", "REQUEST_INVALID"], "limit is outside 1..10000, after/limit is not a number, or another parameter is given"),
+                p(403, &["SYNC_PEER_ONLY", "SYNC_ORIGIN_FORBIDDEN"], "not on the peer listener, or the peer may not read this origin ([sync.peers])"),
             ],
             ..Detail::default()
         },

@@ -74,7 +74,7 @@ pub fn router<S: Store>(store: S, sealer: Sealer, mut opts: SiteOptions) -> Rout
             sealer.clone(),
             opts.app_api.clone(),
         ))
-        .merge(crate::sync_routes::routes(store.clone()))
+        .merge(crate::sync_routes::routes(store.clone(), sealer.clone()))
         .merge(ops::router_with(store, sealer, opts.ops.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

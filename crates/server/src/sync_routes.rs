@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | `GET /v1/sync/heads` | peers (peer listener only) | every origin the peer may read, with its head |
 //! | `GET /v1/sync/{origin}?after=SEQ&limit=N` | peers (peer listener only) | a feed page ([`einvoice_sync::feed`]): gzip over JSON lines |
+//! | `GET /v1/sync/records/{origin}?after=SEQ&limit=N` | peers (peer listener only) | the side records travelling with the origin's entries ([`einvoice_sync::records`]): bank accounts, opened for the peer to seal again under its own key, and API key entries' bodies |
 //! | `GET /v1/sync/status` | operators, peers, monitoring | [`einvoice_sync::status::SyncStatus`] (the figures `/metrics` shows too) |
 //! | `GET /v1/sync/roots` | operators, `einvoice sync verify` | [`einvoice_sync::roots::SiteRoots`]: per period, a Merkle root of the resolved invoice states (a walk of the whole ledger: for verification, not for polling) |
 //!
@@ -27,6 +28,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use einvoice_secrets::Sealer;
 use einvoice_store::{OriginHead, Store};
 use einvoice_sync::SyncConfig;
 use einvoice_sync::feed::{
@@ -61,14 +63,83 @@ impl PeerSite {
     }
 }
 
-/// The sync routes over `store`.
-pub fn routes<S: Store>(store: S) -> Router {
+/// The sync routes over `store`; `sealer` (this site's master key) opens
+/// the side records the records feed carries.
+pub fn routes<S: Store>(store: S, sealer: Sealer) -> Router {
     Router::new()
         .route("/v1/sync/heads", get(heads::<S>))
         .route("/v1/sync/status", get(status::<S>))
         .route("/v1/sync/roots", get(roots::<S>))
         .route("/v1/sync/{origin}", get(feed::<S>))
-        .with_state(store)
+        .with_state(store.clone())
+        .merge(
+            Router::new()
+                .route("/v1/sync/records/{origin}", get(records::<S>))
+                .with_state((store, sealer)),
+        )
+}
+
+/// The peer asking on the peer listener, if it may read `origin`; else
+/// `403 SYNC_PEER_ONLY` (plain listener) or `403 SYNC_ORIGIN_FORBIDDEN`
+/// (`[sync.peers]`, logged and counted).
+fn reader(peer: Option<Extension<PeerSite>>, origin: &str) -> Result<PeerSite, Problem> {
+    let Some(Extension(peer)) = peer else {
+        return Err(peer_only());
+    };
+    if !peer.may_read(origin) {
+        eprintln!(
+            "einvoice: sync: refused peer {:?}: it may not read origin {origin:?} ([sync.peers])",
+            peer.site
+        );
+        metrics::counter!("einvoice_sync_refused_total", "peer" => peer.site.clone()).increment(1);
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            SYNC_ORIGIN_FORBIDDEN,
+            format!(
+                "site {:?} may not read origin {origin:?}; this site's [sync.peers] lists what each peer reads",
+                peer.site
+            ),
+        ));
+    }
+    Ok(peer)
+}
+
+/// A page's `limit`: 1 to [`MAX_PAGE`] (default 1000), else `400 SYNC_PAGE_TOO_LARGE`.
+fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
+    let limit = limit.unwrap_or(1000);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            SYNC_PAGE_TOO_LARGE,
+            format!("limit must be 1 to {MAX_PAGE}, not {limit}"),
+        ));
+    }
+    Ok(limit)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordsQuery {
+    #[serde(default)]
+    after: u64,
+    limit: Option<u32>,
+}
+
+async fn records<S: Store>(
+    State((store, sealer)): State<(S, Sealer)>,
+    Path(origin): Path<String>,
+    Query(q): Query<RecordsQuery>,
+    peer: Option<Extension<PeerSite>>,
+) -> Result<Response, Problem> {
+    reader(peer, &origin)?;
+    let limit = page_limit(q.limit)?;
+    let page = einvoice_sync::records::serve_records(&store, &sealer, &origin, q.after, limit)
+        .await
+        .map_err(|e| match e {
+            einvoice_sync::SyncError::Store(e) => store_problem(e),
+            e => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, e.code(), e.to_string()),
+        })?;
+    Ok(axum::Json(page).into_response())
 }
 
 fn peer_only() -> Problem {
@@ -161,24 +232,7 @@ async fn feed<S: Store>(
     Query(q): Query<FeedQuery>,
     peer: Option<Extension<PeerSite>>,
 ) -> Result<Response, Problem> {
-    let Some(Extension(peer)) = peer else {
-        return Err(peer_only());
-    };
-    if !peer.may_read(&origin) {
-        eprintln!(
-            "einvoice: sync: refused peer {:?}: it may not read origin {origin:?} ([sync.peers])",
-            peer.site
-        );
-        metrics::counter!("einvoice_sync_refused_total", "peer" => peer.site.clone()).increment(1);
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            SYNC_ORIGIN_FORBIDDEN,
-            format!(
-                "site {:?} may not read origin {origin:?}; this site's [sync.peers] lists what each peer reads",
-                peer.site
-            ),
-        ));
-    }
+    let peer = reader(peer, &origin)?;
     let role = peer.policy.role_of(&peer.site);
     if q.bodies == BodiesAsked::All && !role.sees_every_body() {
         eprintln!(
@@ -195,14 +249,7 @@ async fn feed<S: Store>(
             ),
         ));
     }
-    let limit = q.limit.unwrap_or(1000);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            SYNC_PAGE_TOO_LARGE,
-            format!("limit must be 1 to {MAX_PAGE}, not {limit}"),
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let head = store
         .sync_state()
         .await

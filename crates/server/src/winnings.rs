@@ -3,7 +3,7 @@
 //! | route | does |
 //! | --- | --- |
 //! | `GET /v1/carrier/winnings?period=` (Bearer token) | the carrier's winning invoices of a period (regular and cloud prizes), from the winners the draw loaded |
-//! | `PUT /v1/carrier/bank-account` (Bearer token) `{bank_code, account_number, holder_name, verification_code}` | register the account prizes are deposited to — the token and the carrier's verification code again, counted like a login; recorded in the ledger as [`BANK_ACCOUNT_EVENT`] (masked account, hash of the sealed record); answers the masked form |
+//! | `PUT /v1/carrier/bank-account` (Bearer token) `{bank_code, account_number, holder_name, verification_code}` | register the account prizes are deposited to — the token and the carrier's verification code again, counted like a login; recorded in the ledger as [`BANK_ACCOUNT_EVENT`] (masked account, hash of the sealed record, the salted commitment other sites check the travelling account against); answers the masked form |
 //! | `GET /v1/carrier/bank-account` (Bearer token) | the masked form (`***1234`) |
 //!
 //! A change also queues a mail to the carrier's address (masked account
@@ -28,7 +28,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use einvoice_secrets::{BankAccount, BankError};
+use einvoice_secrets::{BankAccount, BankError, Sealer, TravellingAccount};
 use einvoice_store::{BankAccountRecord, NewEntry, Store, canonical_json, carrier_key};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -97,7 +97,7 @@ fn account_json(rec: &BankAccountRecord) -> Value {
 }
 
 /// Ledger kind of a change of a carrier's prize bank account.
-pub const BANK_ACCOUNT_EVENT: &str = "CARRIER_BANK_ACCOUNT";
+pub const BANK_ACCOUNT_EVENT: &str = einvoice_secrets::bank::CARRIER_BANK_ACCOUNT;
 
 async fn put_account<S: Store>(
     State(st): State<Arc<SiteState<S>>>,
@@ -148,7 +148,7 @@ async fn put_account<S: Store>(
     let mail = bank_notice(&cx, &carrier, &rec)
         .await
         .map_err(|e| e.problem(crate::carrier_life::i18n::Lang::En))?;
-    record_bank_account(&st.store, &carrier, &rec, mail, now)
+    record_bank_account(&st.store, &st.sealer, &carrier, &rec, mail, now)
         .await
         .map_err(store_problem)?;
     Ok(no_store(axum::Json(account_json(&rec)).into_response()))
@@ -179,20 +179,26 @@ pub(crate) async fn bank_notice<S: Store>(
 
 /// Record a bank account change: the [`BANK_ACCOUNT_EVENT`] ledger entry
 /// first (a change that is not recorded never happens), then the sealed
-/// account, then the notice mail, if any.
+/// account, then the notice mail, if any. The entry commits to the account
+/// (opened with `sealer` for its [`TravellingAccount::commitment`]), so the
+/// records feed can carry it to other sites.
 pub(crate) async fn record_bank_account<S: Store>(
     store: &S,
+    sealer: &Sealer,
     carrier: &einvoice_core::Carrier,
     rec: &BankAccountRecord,
     mail: Option<einvoice_store::MailMessage>,
     now: i64,
 ) -> Result<(), einvoice_store::StoreError> {
+    let commitment = TravellingAccount::open(sealer, rec)
+        .map_err(|e| einvoice_store::StoreError::Backend(e.to_string()))?
+        .commitment();
     store
         .append_event(NewEntry {
             kind: BANK_ACCOUNT_EVENT.into(),
             key: format!("carrier/{}", carrier_key(carrier)),
             actor: format!("carrier:{}", carrier_key(carrier)),
-            body: canonical_json(&bank_event_body(rec)),
+            body: canonical_json(&bank_event_body(rec, &commitment)),
         })
         .await?;
     store.put_bank_account(rec.clone()).await?;
@@ -203,9 +209,11 @@ pub(crate) async fn record_bank_account<S: Store>(
 }
 
 /// The ledger body of a bank account change: the bank code, the masked
-/// account and the SHA-256 of the sealed record (which ties the event to
-/// the stored account without the account number).
-pub fn bank_event_body(rec: &BankAccountRecord) -> Value {
+/// account, the SHA-256 of the sealed record (which ties the event to the
+/// stored account at its site without the account number) and the salted
+/// `account_commitment` ([`TravellingAccount::commitment`]) a receiving
+/// site checks the travelling account against.
+pub fn bank_event_body(rec: &BankAccountRecord, account_commitment: &str) -> Value {
     use sha2::Digest;
     let sealed_sha256: String = sha2::Sha256::digest(&rec.sealed)
         .iter()
@@ -217,6 +225,7 @@ pub fn bank_event_body(rec: &BankAccountRecord) -> Value {
         "bank_code": rec.bank_code,
         "account_number": rec.masked,
         "sealed_sha256": sealed_sha256,
+        "account_commitment": account_commitment,
     })
 }
 

@@ -320,4 +320,17 @@ impl Store for PgStore {
     async fn sync_state(&self) -> Result<Vec<einvoice_store::SyncOriginState>, StoreError> {
         self.sync_origins().await
     }
+
+    async fn sync_records_cursor(&self, origin: &str) -> Result<u64, StoreError> {
+        self.records_cursor(origin).await
+    }
+
+    async fn apply_sync_records(
+        &self,
+        origin: &str,
+        upto: u64,
+        records: einvoice_store::SyncRecords,
+    ) -> Result<(), StoreError> {
+        self.records_apply(origin, upto, records).await
+    }
 }

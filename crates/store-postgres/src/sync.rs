@@ -1,7 +1,8 @@
 //! Site-to-site sync on PostgreSQL: a page of another origin's entries
 //! applied in one transaction under that origin's locked `ledger_heads` row
 //! (the append path's [`Writer::begin`]), each entry through
-//! [`io::insert_verbatim`] (the import's path), the head row as the cursor
+//! [`io::insert_verbatim`] and the carrier-lifecycle replays (the import's
+//! path), the head row as the cursor
 //! and the upstream's state beside it; and the per-origin sync state.
 
 use crate::PgStore;
@@ -11,8 +12,9 @@ use crate::error::DbError;
 use crate::io;
 use einvoice_core::Validated;
 use einvoice_store::{
-    EntryHash, Hlc, LedgerEntry, OriginHead, StoreError, SyncApplied, SyncHalt, SyncOriginState,
-    SyncPage, SyncUpstreamState, refuse_own_origin, replay_facts, sync_meeting_seq, sync_overlap,
+    CarrierLifeReplay, EntryHash, Hlc, LedgerEntry, OriginHead, StoreError, SyncApplied, SyncHalt,
+    SyncOriginState, SyncPage, SyncUpstreamState, refuse_own_origin, replay_carrier_life,
+    replay_facts, sync_meeting_seq, sync_overlap,
 };
 use std::collections::BTreeMap;
 
@@ -60,7 +62,15 @@ impl PgStore {
             .iter()
             .map(|e| replay_facts(e).map(|v| (e.clone(), v)))
             .collect::<Result<_, _>>()?;
-        let (page, prepared) = (&page, &prepared);
+        // The carrier-lifecycle projections (NPOs, donations, carriers,
+        // links), decoded like an import's; only the entries not already
+        // held apply.
+        let lifecycle: Vec<Option<CarrierLifeReplay>> = page
+            .entries
+            .iter()
+            .map(replay_carrier_life)
+            .collect::<Result<_, _>>()?;
+        let (page, prepared, lifecycle) = (&page, &prepared, &lifecycle);
         let shared = self.shared();
         let (applied, created) = shared
             .run(false, |mut c| async move {
@@ -79,8 +89,10 @@ impl PgStore {
                 let skip = sync_overlap(page, w.head.seq, at).map_err(DbError::Store)?;
                 let insert = t.prepare_cached(INSERT_LEDGER).await?;
                 let mut applied = 0u64;
-                for (e, facts) in prepared.iter().skip(skip) {
+                let mut replays = Vec::new();
+                for ((e, facts), replay) in prepared.iter().zip(lifecycle).skip(skip) {
                     io::insert_verbatim(&mut w, &insert, e, facts.as_ref()).await?;
+                    replays.extend(replay.iter().cloned());
                     w.head = Head {
                         seq: e.seq,
                         hash: e.hash,
@@ -88,6 +100,7 @@ impl PgStore {
                     };
                     applied += 1;
                 }
+                crate::carrier_life::apply_replays(&t, &replays).await?;
                 w.finish().await?;
                 let head = OriginHead {
                     origin: page.origin.clone(),

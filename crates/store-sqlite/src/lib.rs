@@ -32,6 +32,7 @@ mod read;
 mod records;
 mod store;
 mod sync;
+mod sync_records;
 
 pub use migrate::{SCHEMA_VERSION, migrate, schema_version};
 

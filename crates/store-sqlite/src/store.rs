@@ -360,6 +360,19 @@ impl Store for SqliteStore {
     async fn sync_state(&self) -> Result<Vec<einvoice_store::SyncOriginState>, StoreError> {
         crate::sync::sync_state(self).await
     }
+
+    async fn sync_records_cursor(&self, origin: &str) -> Result<u64, StoreError> {
+        crate::sync_records::cursor(self, origin).await
+    }
+
+    async fn apply_sync_records(
+        &self,
+        origin: &str,
+        upto: u64,
+        records: einvoice_store::SyncRecords,
+    ) -> Result<(), StoreError> {
+        crate::sync_records::apply(self, origin, upto, records).await
+    }
 }
 
 impl SqliteStore {

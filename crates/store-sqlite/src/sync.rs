@@ -1,14 +1,16 @@
 //! Site-to-site sync on SQLite: a page of another origin's entries applied
 //! with its cursor and the upstream's state in one write transaction (the
-//! entries through [`io::insert_verbatim`], the import's path), and the
+//! entries through [`io::insert_verbatim`] and the carrier-lifecycle
+//! replays, the import's path), and the
 //! per-origin sync state for `einvoice sync status`.
 
 use crate::read::hash_of;
 use crate::{SqliteStore, backend, io};
 use einvoice_core::Validated;
 use einvoice_store::{
-    EntryHash, Hlc, LedgerEntry, OriginHead, StoreError, SyncApplied, SyncHalt, SyncOriginState,
-    SyncPage, SyncUpstreamState, refuse_own_origin, replay_facts, sync_meeting_seq, sync_overlap,
+    CarrierLifeReplay, EntryHash, Hlc, LedgerEntry, OriginHead, StoreError, SyncApplied, SyncHalt,
+    SyncOriginState, SyncPage, SyncUpstreamState, refuse_own_origin, replay_carrier_life,
+    replay_facts, sync_meeting_seq, sync_overlap,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::collections::BTreeMap;
@@ -129,13 +131,21 @@ pub(crate) async fn apply_sync_page(
         .iter()
         .map(|e| replay_facts(e).map(|v| (e.clone(), v)))
         .collect::<Result<_, _>>()?;
+    // The carrier-lifecycle projections (NPOs, donations, carriers, links),
+    // decoded like an import's; only the entries not already held apply.
+    let lifecycle: Vec<Option<CarrierLifeReplay>> = page
+        .entries
+        .iter()
+        .map(replay_carrier_life)
+        .collect::<Result<_, _>>()?;
     s.write(move |t, _own_head| {
         let stored = head_of(t, &page.origin)?;
         let meet = sync_meeting_seq(&page, stored.seq);
         let skip = sync_overlap(&page, stored.seq, hash_at(t, &page.origin, meet)?)?;
         let mut head = stored;
         let mut applied = 0u64;
-        for (e, facts) in prepared.iter().skip(skip) {
+        let mut replays = Vec::new();
+        for ((e, facts), replay) in prepared.iter().zip(&lifecycle).skip(skip) {
             if e.origin != page.origin {
                 return Err(StoreError::Corrupt(format!(
                     "a sync page of origin {:?} holds an entry of origin {:?}",
@@ -143,6 +153,7 @@ pub(crate) async fn apply_sync_page(
                 )));
             }
             io::insert_verbatim(t, e, facts.as_ref())?;
+            replays.extend(replay.iter().cloned());
             head = OriginHead {
                 origin: e.origin.clone(),
                 seq: e.seq,
@@ -151,6 +162,7 @@ pub(crate) async fn apply_sync_page(
             };
             applied += 1;
         }
+        crate::carrier_life::apply_replays(t, &replays)?;
         t.prepare_cached(sql::PUT_CURSOR)
             .map_err(backend)?
             .execute(params![

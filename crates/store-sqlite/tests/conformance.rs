@@ -65,3 +65,41 @@ async fn draw_puts_roll_back_with_their_entry() {
     )
     .await;
 }
+
+/// An import refuses a store holding only projection rows a sync or an
+/// import rebuilds (a carrier link, a contact, an NPO row): each names its
+/// table's rows, and nothing is imported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_a_store_with_only_carrier_projections() {
+    use einvoice_store::{SiteRecords, Store, TARGET_NOT_EMPTY};
+    for (insert, what) in [
+        (
+            "INSERT INTO carrier_links VALUES ('1K0001:0123456789', '1K0001', '0123456789', '/ABC+123', 1, 'card', 1, 'h')",
+            "carrier links",
+        ),
+        (
+            "INSERT INTO carrier_contacts (carrier, email, phone) VALUES ('3J0002:/ABC+123', 'a@example.tw', '0912345678')",
+            "carrier contacts",
+        ),
+        (
+            "INSERT INTO npos (love_code, name, ubn) VALUES ('919', 'Fund', '12345676')",
+            "NPO directory rows",
+        ),
+    ] {
+        let path = fresh_path();
+        let s = SqliteStore::open(&path, "main").expect("open");
+        let c = rusqlite::Connection::open(&path).expect("open");
+        c.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        c.execute_batch(insert).expect(insert);
+        let e = s
+            .import_site(SiteRecords::default(), Vec::new())
+            .await
+            .expect_err("not empty");
+        let text = e.to_string();
+        assert!(
+            text.contains(TARGET_NOT_EMPTY) && text.contains(what),
+            "{text}"
+        );
+    }
+}

@@ -151,6 +151,9 @@ pub const IMPORT_EMPTY_TABLES: &[(&str, &str)] = &[
     ("winners", "winner lines"),
     ("bank_accounts", "bank accounts"),
     ("outbox", "outbox notifications"),
+    ("npos", "NPO directory rows"),
+    ("carrier_contacts", "carrier contacts"),
+    ("carrier_links", "carrier links"),
 ];
 
 /// True when `kind` names a MIG message (`F0401`, …): such entries are

@@ -59,7 +59,7 @@ pub use records::*;
 pub use scope::{AdmittedMessage, Scope, ScopedSeller, TENANT_SCOPE};
 pub use sync::{
     OriginHead, SYNC_HEAD_MISMATCH, SYNC_OWN_ORIGIN, SyncApplied, SyncHalt, SyncOriginState,
-    SyncPage, SyncUpstreamState, refuse_own_origin, sync_meeting_seq, sync_overlap,
+    SyncPage, SyncRecords, SyncUpstreamState, refuse_own_origin, sync_meeting_seq, sync_overlap,
 };
 pub use winning::WinningBody;
 
@@ -599,4 +599,26 @@ pub trait Store:
     /// stored head and each upstream's last known state, sorted by origin
     /// then upstream.
     fn sync_state(&self) -> impl Future<Output = Result<Vec<SyncOriginState>, StoreError>> + Send;
+
+    /// The records cursor of `origin` (another site's): the last of its
+    /// entries whose side record has been fetched from the records feed,
+    /// checked against the entry and stored (0 before any).
+    fn sync_records_cursor(
+        &self,
+        origin: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// In one transaction: store what travelled with `origin`'s entries up
+    /// to `upto` (checked against their entries by the caller): each bank
+    /// account (sealed under this site's key; it replaces the stored one of
+    /// its carrier unless that one is newer) and each revoked API key
+    /// (disabled where this site holds it); and move the origin's records
+    /// cursor to `upto` (never back). This site's own origin is
+    /// [`SYNC_OWN_ORIGIN`].
+    fn apply_sync_records(
+        &self,
+        origin: &str,
+        upto: u64,
+        records: SyncRecords,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -218,3 +218,13 @@ mod tests {
         assert!(e.to_string().contains(SYNC_OWN_ORIGIN), "{e}");
     }
 }
+
+/// What the records feed brought for one page of an origin, checked against
+/// the entries it travelled with ([`crate::Store::apply_sync_records`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncRecords {
+    /// Bank accounts, sealed under this site's own master key.
+    pub accounts: Vec<crate::BankAccountRecord>,
+    /// Ids of API keys revoked (or rotated away) at the origin.
+    pub revoked_keys: Vec<String>,
+}

@@ -51,6 +51,20 @@ pub enum SyncError {
     /// full, a write failure): nothing of it is applied (`SYNC_STORE_WRITE`).
     #[error("SYNC_STORE_WRITE: {0}")]
     StoreWrite(String),
+    /// A side record from the records feed that does not match the ledger
+    /// entry it travels with (`SYNC_RECORD_MISMATCH`): nothing of its page
+    /// is stored.
+    #[error(
+        "SYNC_RECORD_MISMATCH: origin {origin:?} entry {seq}: {message}; the record is refused and the origin's records wait at the last good page"
+    )]
+    RecordMismatch {
+        /// The origin.
+        origin: String,
+        /// The entry the record claims to travel with.
+        seq: u64,
+        /// What does not match.
+        message: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -68,6 +82,7 @@ impl SyncError {
             Self::Upstream { .. } => "SYNC_UPSTREAM",
             Self::LocalChain { .. } => "SYNC_LOCAL_CHAIN",
             Self::StoreWrite(_) => crate::pull::SYNC_STORE_WRITE,
+            Self::RecordMismatch { .. } => crate::records::SYNC_RECORD_MISMATCH,
             Self::Store(e) => e.code(),
         }
     }

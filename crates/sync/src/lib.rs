@@ -14,13 +14,16 @@
 //!   upstream's state in one transaction), a broken link halts the origin;
 //! - [`status`]: per origin, entries and seconds behind each upstream;
 //! - [`roots`]: per period, a Merkle root of the resolved invoice states;
-//! - [`bodies`]: which bodies a peer receives, by its role (`[sync.roles]`).
+//! - [`bodies`]: which bodies a peer receives, by its role (`[sync.roles]`);
+//! - [`records`]: side records (bank accounts) that travel with the entries
+//!   committing to them, checked and sealed again at the receiving site.
 
 pub mod bodies;
 pub mod ca;
 mod error;
 pub mod feed;
 pub mod pull;
+pub mod records;
 pub mod roots;
 pub mod status;
 

@@ -90,23 +90,25 @@ pub struct OriginPull {
 pub type HaltHook = Box<dyn Fn(&str, &str, &SyncHalt) + Send + Sync>;
 
 /// The broken link an (upstream, origin) is halted at: its code and entry.
-type HaltedAt = (String, Option<u64>);
+pub(crate) type HaltedAt = (String, Option<u64>);
 
 /// Pulls from a site's upstreams into its store.
 pub struct Puller<S: Store> {
-    store: S,
+    pub(crate) store: S,
     client: reqwest::Client,
     upstreams: Vec<String>,
-    page: u32,
+    pub(crate) page: u32,
     /// Each origin's chain check at the stored head (built once from the
     /// stored chain, then carried along page by page).
     checks: Mutex<HashMap<String, ChainCheck>>,
     now_unix: fn() -> i64,
-    on_halt: Option<HaltHook>,
+    pub(crate) on_halt: Option<HaltHook>,
     /// The broken link each (upstream, origin) is halted at, so that the
     /// hook hears of a halt once.
-    halted: Mutex<HashMap<(String, String), HaltedAt>>,
+    pub(crate) halted: Mutex<HashMap<(String, String), HaltedAt>>,
     failures: ApplyFailures,
+    /// This site's sealer, when it pulls side records ([`crate::records`]).
+    pub(crate) records: Option<einvoice_secrets::Sealer>,
 }
 
 fn system_now() -> i64 {
@@ -134,6 +136,7 @@ impl<S: Store> Puller<S> {
             on_halt: None,
             halted: Mutex::new(HashMap::new()),
             failures: ApplyFailures::default(),
+            records: None,
         }
     }
 
@@ -141,6 +144,13 @@ impl<S: Store> Puller<S> {
     /// the status route, which shows them: [`ApplyFailures::overlay`]).
     pub fn apply_failures(mut self, failures: ApplyFailures) -> Self {
         self.failures = failures;
+        self
+    }
+
+    /// Also pull the side records ([`crate::records`]) of every origin
+    /// pulled, sealing them again under `sealer` (this site's master key).
+    pub fn with_records(mut self, sealer: einvoice_secrets::Sealer) -> Self {
+        self.records = Some(sealer);
         self
     }
 
@@ -165,6 +175,8 @@ impl<S: Store> Puller<S> {
                         }
                         let pulled = self.pull_origin(upstream, head).await?;
                         self.note_halt(&heads.site, upstream, &pulled).await;
+                        self.pull_records(&heads.site, upstream, &pulled.origin, pulled.head.seq)
+                            .await?;
                         out.push(pulled);
                     }
                 }
@@ -186,7 +198,7 @@ impl<S: Store> Puller<S> {
         }
     }
 
-    async fn get(&self, upstream: &str, path: &str) -> Result<Vec<u8>, SyncError> {
+    pub(crate) async fn get(&self, upstream: &str, path: &str) -> Result<Vec<u8>, SyncError> {
         let err = |message: String| SyncError::Upstream {
             upstream: upstream.to_string(),
             message,

@@ -13,7 +13,8 @@
 //!    seeding as a single site) and, at each cloud, the records its citizen
 //!    and app services check that the ledger does not carry
 //!    ([`demo::provision_replica`]: the same demo secrets, sealed under that
-//!    cloud's own master key);
+//!    cloud's own master key; the NPO directory, carriers registered through
+//!    the carrier services and bank accounts travel instead);
 //! 4. each site as a child process (`einvoice serve --config …`, its output
 //!    in `DIR/SITE/site.log`), waits until every site is ready and every
 //!    cloud holds main's origin up to main's head, writes

@@ -140,11 +140,13 @@ pub(crate) async fn fetch_status(url: &str) -> anyhow::Result<SyncStatus> {
 /// Start the sync side of a served site: the peer listener (`[sync] listen`,
 /// serving `app` with mutual TLS) and the pull loop (`[sync] upstreams`),
 /// which reports each new halt at a broken link to the site's SOC (`soc`)
-/// and each page it cannot write to `failures` (the status route's).
-/// Configuration problems stop `serve` at start.
+/// and each page it cannot write to `failures` (the status route's), and
+/// pulls the side records too, sealing them under `sealer` (this site's
+/// master key). Configuration problems stop `serve` at start.
 pub async fn start<S: Store>(
     cfg: &SyncConfig,
     store: S,
+    sealer: einvoice_secrets::Sealer,
     app: axum::Router,
     soc: einvoice_server::soc::SecurityEvents,
     failures: einvoice_sync::pull::ApplyFailures,
@@ -181,7 +183,8 @@ pub async fn start<S: Store>(
                 .on_halt(Box::new(move |site, origin, halt| {
                     soc.sync_chain_break(site, origin, halt.seq, &halt.code)
                 }))
-                .apply_failures(failures);
+                .apply_failures(failures)
+                .with_records(sealer);
         tokio::spawn(puller.run(Duration::from_millis(cfg.interval_ms.max(10))));
     }
     Ok(())

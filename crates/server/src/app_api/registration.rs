@@ -366,6 +366,7 @@ async fn bank<S: Store>(
     let mail = crate::winnings::bank_notice(cx, &carrier, &rec)
         .await
         .map_err(|e| reg_fail(e, "cardEncrypt"))?;
-    crate::winnings::record_bank_account(&st.store, &carrier, &rec, mail, cx.now).await?;
+    crate::winnings::record_bank_account(&st.store, &st.sealer, &carrier, &rec, mail, cx.now)
+        .await?;
     Ok(masked(&rec.bank_code, &rec.masked, remit))
 }

@@ -272,6 +272,29 @@ pub fn chain(origin: &str, n: u64) -> Vec<crate::LedgerEntry> {
         .collect()
 }
 
+/// The v2 chain another site would have written for `entries`, in order,
+/// from seq 1 (hlc = seq): what a sync page of that origin carries.
+pub fn chain_of(origin: &str, entries: &[crate::NewEntry]) -> Vec<crate::LedgerEntry> {
+    let mut prev = crate::EntryHash::GENESIS;
+    (1..)
+        .zip(entries)
+        .map(|(seq, n)| {
+            let e = crate::LedgerEntry::new_v2(
+                origin,
+                seq,
+                crate::Hlc(seq),
+                &n.kind,
+                &n.key,
+                &n.actor,
+                n.body.clone(),
+                prev,
+            );
+            prev = e.hash;
+            e
+        })
+        .collect()
+}
+
 /// A valid v2 hash chain of `n` `ADMIN` entries for `origin` (bodies
 /// `{"n":<seq>}`, every body present): what withholding is tested against.
 pub fn chain_v2(origin: &str, n: u64) -> Vec<crate::LedgerEntry> {

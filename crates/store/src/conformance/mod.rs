@@ -54,7 +54,7 @@ macro_rules! store_conformance {
             draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
             draw_freeze_ledger, draw_winners_ledger, carrier_read_path, new_entries_are_v2,
-            v1_chains_keep_verifying, sync_pages, npo_directory, donations,
+            v1_chains_keep_verifying, sync_pages, sync_rebuilds_carrier_life, sync_records, npo_directory, donations,
             carrier_registration, mail_outbox, carrier_links, lookup_by_number_and_date);
     };
     (@cases $make:expr; $($case:ident),*) => {
