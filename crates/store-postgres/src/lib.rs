@@ -74,7 +74,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const MAX_BATCH: usize = 256;
 
 /// The schema version this binary writes (see `src/migrations/`).
-pub const SCHEMA_VERSION: i32 = 12;
+pub const SCHEMA_VERSION: i32 = 13;
 
 /// Embedded migrations: (version, SQL); every version not yet recorded in
 /// `schema_migrations` is applied, in order (branches number their
@@ -90,6 +90,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (10, include_str!("migrations/0010_carrier_life.sql")),
     (11, include_str!("migrations/0011_carrier_reg.sql")),
     (12, include_str!("migrations/0012_carrier_links.sql")),
+    (13, include_str!("migrations/0013_card_issuers.sql")),
 ];
 
 /// The migrations a database kept at `counter` by the single

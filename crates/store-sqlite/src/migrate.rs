@@ -13,7 +13,7 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// The migrations: (version, SQL), in order.
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
@@ -28,6 +28,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_carrier_reg.sql")),
     (11, include_str!("migrations/0011_carrier_links.sql")),
     (12, include_str!("migrations/0012_compact_bodies.sql")),
+    (13, include_str!("migrations/0013_card_issuers.sql")),
 ];
 
 /// Every SQL statement of the runner.

@@ -5,9 +5,8 @@
 //! ([`crate::carrier_auth`]) and the request's `timeStamp` is in its window.
 
 use super::answer::{Fail, code, detail_fields, fail, inv_date, status_text};
-use super::parameters::{
-    Params, date_param, inv_num_param, same_date, summary_date, timestamp_param,
-};
+use super::parameters::{Params, date_param, inv_num_param, same_date, summary_date};
+use super::signature::check_time;
 use super::state::AppState;
 use crate::carrier_auth::CarrierAuthError;
 use einvoice_core::ids::CarrierTypes;
@@ -19,21 +18,6 @@ use serde_json::{Map, Value, json};
 
 /// At most this many periods (one year) per `carrierInvChk`.
 const MAX_PERIODS: usize = 6;
-
-fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
-    let now = st.cfg.clock.now_unix();
-    timestamp_param(p, now, st.cfg.timestamp_window_secs)?;
-    if let Some(exp) = p.get("expTimeStamp") {
-        let exp: i64 = exp
-            .trim()
-            .parse()
-            .map_err(|_| fail(code::PARAM, "expTimeStamp must be Unix seconds"))?;
-        if exp < now {
-            return Err(fail(code::TIME, "the request has expired (expTimeStamp)"));
-        }
-    }
-    Ok(())
-}
 
 /// Authenticate the carrier with its verification code.
 pub(super) async fn auth_carrier<S: Store>(
