@@ -15,7 +15,7 @@ use einvoice_server::demo::{
     DEMO_CARD_ISSUERS, DEMO_NPOS, seed_card_issuers, seed_npos, validated,
 };
 use einvoice_store::conformance::SELLER_A;
-use einvoice_store::{Scope, Store};
+use einvoice_store::{CarrierRegStore, Scope, Store};
 use serde_json::{Value, json};
 
 const APP: &str = common::TEST_APP;
@@ -1103,4 +1103,81 @@ async fn operators_maintain_the_card_issuer_directory() {
     let v = biz(&s, &biz_params(&s, "cardBin", &[("bankNo", "700")], false)).await;
     assert_eq!(v["bankName"], "Harbour Savings Bank", "{v}");
     assert_eq!(v["details"], json!([{"rowNum": 1, "cardBin": "456789"}]));
+}
+
+#[tokio::test]
+async fn the_demo_has_a_registered_citizen_with_a_linked_easycard_and_card_issuers() {
+    use einvoice_server::demo::{DEMO_EMAIL, Plan, demo_carrier, demo_easycard, provision};
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(7);
+    let plan = Plan {
+        period: Period::of_date(taipei_today()).expect("period"),
+        sellers: 2,
+        invoices: 0,
+        seed: 1,
+    };
+    let (_, creds) = provision(&store, &sealer, &plan, 2)
+        .await
+        .expect("provision");
+    let barcode = demo_carrier(0);
+    assert_eq!(creds.carrier.id, barcode.id);
+    let contact = store
+        .carrier_contact(&barcode)
+        .await
+        .expect("contact")
+        .expect("the demo citizen is registered");
+    assert_eq!(contact.email, DEMO_EMAIL);
+    let kinds: Vec<String> = store
+        .entries("main", 0, 10_000)
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in ["CARRIER_REGISTERED", "CARRIER_LINK", "CARD_ISSUER", "NPO"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    // Seeding again (a second `up` on the same data) adds nothing.
+    let before = kinds.len();
+    einvoice_server::demo::seed_citizen(&store, &barcode, "unused")
+        .await
+        .expect("again");
+    seed_card_issuers(&store).await.expect("again");
+    assert_eq!(
+        store
+            .entries("main", 0, 10_000)
+            .await
+            .expect("entries")
+            .len(),
+        before
+    );
+
+    // Over HTTP: the citizen logs in with the credentials and sees the link.
+    let site = common::serve_site(store, dir, sealer, common::fast_site_options()).await;
+    let login = json!({"carrier_type": "3J0002", "carrier_id": barcode.id, "verification_code": creds.carrier.verification_code});
+    let v: Value = site
+        .http
+        .post(format!("{}/v1/carrier/login", site.url))
+        .header("content-type", "application/json")
+        .body(login.to_string())
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let token = v["token"].as_str().expect("token");
+    let v: Value = site
+        .http
+        .get(format!("{}/v1/carrier/links", site.url))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let card = demo_easycard();
+    assert_eq!(v["links"][0]["carrier_type"], card.kind.code(), "{v}");
+    assert_eq!(v["links"][0]["carrier_id"], card.id, "{v}");
 }
