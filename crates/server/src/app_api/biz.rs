@@ -216,7 +216,7 @@ async fn seller_answer<S: Store>(
         )
     })?;
     st.store
-        .seller(ban.clone())
+        .seller(ban)
         .await?
         .ok_or_else(|| fail(code::NOT_FOUND, "ban is not a business registered here"))?;
     let mut m = Map::new();
