@@ -3,7 +3,7 @@
 //! | route | does |
 //! | --- | --- |
 //! | `POST /v1/carrier/login` `{carrier_type, carrier_id, verification_code}` | `{token, expires_unix}`: a bearer token for [`TOKEN_SECS`] |
-//! | `GET /v1/carrier/invoices?period=` (Bearer token) | the carrier's invoices of a period, with items |
+//! | `GET /v1/carrier/invoices?period=` (Bearer token) | the carrier's invoices of a period, with items; a mobile barcode's include those of the carriers linked to it (歸戶), each row naming its `carrier` |
 //! | `GET /v1/public/invoices/{number}?random=&date=` | one invoice by number + random code + `YYYYMMDD` date (all required): header and items only |
 //!
 //! The login checks the verification code with Argon2id, delays answers after
@@ -30,7 +30,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use einvoice_core::{InvoiceNumber, Period, RandomNumber};
+use einvoice_core::{Carrier, InvoiceNumber, Period, RandomNumber};
 use einvoice_store::Store;
 use einvoice_store::read_projection::{CarrierInvoice, InvoiceDetail};
 use serde::Deserialize;
@@ -162,12 +162,11 @@ async fn invoices<S: Store>(
     uri: Uri,
 ) -> Result<Response, Problem> {
     let period = period_query(&uri)?;
-    let list = st
-        .store
-        .carrier_invoice_rows(&carrier, period)
+    // A mobile barcode's include those of the carriers linked to it (歸戶).
+    let list = crate::carrier_life::aggregation::invoices_with_links(&st.store, &carrier, period)
         .await
         .map_err(store_problem)?;
-    let rows: Vec<Value> = list.iter().map(carrier_row).collect();
+    let rows: Vec<Value> = list.iter().map(|(c, row)| carrier_row(c, row)).collect();
     Ok(no_store(
         axum::Json(json!({
             "carrier": {"type": carrier.kind.code(), "id": carrier.id},
@@ -194,9 +193,10 @@ fn items(detail: &InvoiceDetail) -> Value {
         .collect()
 }
 
-fn carrier_row(row: &CarrierInvoice) -> Value {
+fn carrier_row(carrier: &Carrier, row: &CarrierInvoice) -> Value {
     let s = &row.summary;
     json!({
+        "carrier": {"type": carrier.kind.code(), "id": carrier.id},
         "number": s.number.to_string(),
         "date": s.date,
         "time": s.time,

@@ -402,6 +402,129 @@ pub async fn seed_npos<S: Store>(store: &S) -> Result<(), DemoError> {
     Ok(())
 }
 
+/// The demo credit-card issuer directory (`creditCardBan`, `cardBin`): bank
+/// code, a made-up name marked as demo data, and made-up card BINs.
+pub const DEMO_CARD_ISSUERS: [(&str, &str, &[&str]); 3] = [
+    ("013", "示範商業銀行 (demo)", &["400361", "540150"]),
+    (
+        "812",
+        "示範國際銀行 (demo)",
+        &["404338", "552328", "35600012"],
+    ),
+    ("822", "示範信託銀行 (demo)", &["414766", "540520"]),
+];
+
+/// Put [`DEMO_CARD_ISSUERS`] into the credit-card issuer directory, each
+/// with its `CARD_ISSUER` ledger entry; banks already there are left alone.
+pub async fn seed_card_issuers<S: Store>(store: &S) -> Result<(), DemoError> {
+    let held = store.card_issuers().await?;
+    for (code, name, bins) in DEMO_CARD_ISSUERS {
+        if held.iter().any(|h| h.bank_code() == code) {
+            continue;
+        }
+        let issuer = einvoice_store::CardIssuerRecord::new(code, name, bins.iter().copied())
+            .map_err(|e| DemoError::Plan(e.to_string()))?;
+        let entry = issuer.ledger_entry("demo");
+        store.put_card_issuer(issuer, entry).await?;
+    }
+    Ok(())
+}
+
+/// The demo citizen's email address (reserved `.invalid` domain: never delivered).
+pub const DEMO_EMAIL: &str = "citizen@demo.invalid";
+/// The demo citizen's phone number.
+pub const DEMO_PHONE: &str = "0900000000";
+/// The EasyCard (`1K0001`) linked to the demo citizen's mobile barcode.
+pub fn demo_easycard() -> Carrier {
+    Carrier {
+        kind: CarrierType::Other("1K0001".into()),
+        id: "0000000001".into(),
+    }
+}
+
+/// Make `barcode` a registered mobile barcode of the demo citizen the way
+/// a citizen does: a registration challenge confirmed (a
+/// `CARRIER_REGISTERED` ledger entry carrying [`DEMO_EMAIL`] and
+/// [`DEMO_PHONE`]), then an EasyCard ([`demo_easycard`], same verification
+/// code) linked to it (a `CARRIER_LINK` entry). The challenge's mail is
+/// marked delivered at once (its address is never reachable). A barcode
+/// with a contact already is left alone.
+pub async fn seed_citizen<S: Store>(
+    store: &S,
+    barcode: &Carrier,
+    verification_hash: &str,
+) -> Result<(), DemoError> {
+    use einvoice_store::{
+        Challenge, ChallengePurpose, CompleteOutcome, LinkChange, LinkOutcome, MailMessage,
+        OutboxOutcome,
+    };
+    if store.carrier_contact(barcode).await?.is_some() {
+        return Ok(());
+    }
+    let now = crate::clock::now_unix();
+    let id = format!("demo-{}", random_token(8)?);
+    let mail = MailMessage {
+        id: format!("mail-{id}"),
+        to: DEMO_EMAIL.into(),
+        subject: "einvoice demo registration".into(),
+        text: "The demo citizen was registered by einvoice up.".into(),
+    };
+    let challenge = Challenge {
+        id: id.clone(),
+        purpose: ChallengePurpose::Register,
+        email: DEMO_EMAIL.into(),
+        phone: DEMO_PHONE.into(),
+        carrier: None,
+        verification_hash: Some(verification_hash.into()),
+        code_sha256: random_token(32)?,
+        created_unix: now,
+        expires_unix: now + 600,
+        attempts: 0,
+        used: false,
+    };
+    store.put_challenge(challenge, mail.clone(), now).await?;
+    for item in store.mail_claim(now, 16, 60, "demo").await? {
+        if item.id == mail.id {
+            store
+                .mail_mark(&item.id, "demo", OutboxOutcome::Delivered { at_unix: now })
+                .await?;
+        }
+    }
+    let credential = einvoice_store::CarrierCredential {
+        carrier: barcode.clone(),
+        verification_hash: verification_hash.into(),
+        contact: Some(einvoice_store::CarrierContact {
+            carrier: barcode.clone(),
+            email: DEMO_EMAIL.into(),
+            phone: DEMO_PHONE.into(),
+        }),
+    };
+    match store.complete_challenge(&id, credential, "demo").await? {
+        CompleteOutcome::Done(_) => {}
+        other => return Err(DemoError::Plan(format!("demo registration: {other:?}"))),
+    }
+    let card = demo_easycard();
+    store
+        .put_carrier(CarrierRecord {
+            carrier: card.clone(),
+            verification_hash: verification_hash.into(),
+            failures: 0,
+            locked_until: 0,
+        })
+        .await?;
+    let change = LinkChange {
+        barcode: barcode.clone(),
+        carrier: card,
+        link: true,
+        name: "悠遊卡 (demo)".into(),
+        actor: "demo".into(),
+    };
+    match store.change_link(change).await? {
+        LinkOutcome::Done(_) => Ok(()),
+        LinkOutcome::Refused(r) => Err(DemoError::Plan(format!("demo link: {}", r.code()))),
+    }
+}
+
 /// Credentials to try a demo site with (`DIR/demo-credentials.json`).
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DemoCredentials {
@@ -523,7 +646,10 @@ pub async fn provision<S: Store>(
         u32::from_str_radix(&random_token(4)?, 16).unwrap_or(0) % 1_000_000
     );
     let hash = hash_verification_code(&code).map_err(|e| DemoError::Secret(e.to_string()))?;
-    for n in 0..carriers.max(1) {
+    // The first citizen registers (email, phone) and links an EasyCard;
+    // the others are carriers with a verification code only.
+    seed_citizen(store, &demo_carrier(0), &hash).await?;
+    for n in 1..carriers.max(1) {
         store
             .put_carrier(CarrierRecord {
                 carrier: demo_carrier(n),
@@ -534,6 +660,7 @@ pub async fn provision<S: Store>(
             .await?;
     }
     seed_npos(store).await?;
+    seed_card_issuers(store).await?;
     let app_id = format!("DEMO{}", random_token(4)?.to_uppercase());
     let api_key = random_token(16)?;
     let sealed = AppKey {
@@ -625,6 +752,15 @@ pub async fn provision_replica<S: Store>(
             })
             .await?;
     }
+    // The demo EasyCard's record (its link arrives with the ledger).
+    store
+        .put_carrier(CarrierRecord {
+            carrier: demo_easycard(),
+            verification_hash: hash.clone(),
+            failures: 0,
+            locked_until: 0,
+        })
+        .await?;
     let sealed = AppKey {
         alg: SignatureAlg::HmacSha256,
         key: creds.app.api_key.clone(),

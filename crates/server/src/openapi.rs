@@ -215,7 +215,7 @@ pub const ROUTES: &[RouteDoc] = &[
         method: "get",
         path: "/v1/carrier/invoices",
         tag: "citizens",
-        summary: "The carrier's invoices of a period, with items",
+        summary: "The carrier's invoices of a period, with items; a mobile barcode's include those of the carriers linked to it (歸戶), each naming its carrier",
         auth: Auth::CarrierToken,
         query: &[PERIOD],
         body: &[],
@@ -648,6 +648,16 @@ pub const ROUTES: &[RouteDoc] = &[
         ok: (200, "{love_code, name, ubn, created, receipt}"),
     },
     RouteDoc {
+        method: "put",
+        path: "/v1/ops/card-issuers/{bank_code}",
+        tag: "operators",
+        summary: "Add or update a bank of the credit-card issuer directory (MOF creditCardBan, cardBin): {name, bins}; a CARD_ISSUER ledger entry",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{bank_code, name, bins, created, receipt}"),
+    },
+    RouteDoc {
         method: "post",
         path: "/PB2CAPIVAN/loveCodeapp/qryLoveCode",
         tag: "mof-app-api",
@@ -677,11 +687,11 @@ pub const ROUTES: &[RouteDoc] = &[
         method: "post",
         path: "/BIZAPIVAN/biz",
         tag: "mof-app-api",
-        summary: "MOF App API business actions: bcv (a mobile barcode exists), preserveCodeCheck (a love code exists); existence only (also GET)",
+        summary: "MOF App API business actions: bcv (a mobile barcode exists), preserveCodeCheck (a love code exists), cardBin, creditCardBan (the credit-card issuer directory), qryRecvRout, qryBanUnitTp (signed; the seller records) (also GET)",
         auth: Auth::AppId,
         query: &[],
         body: FORM,
-        ok: (200, "MOF JSON {v, code, msg, isExist: Y|N, TxID}"),
+        ok: (200, "MOF JSON {v, code, msg, TxID, + the action's fields}"),
     },
     RouteDoc {
         method: "get",
@@ -713,11 +723,11 @@ pub const ROUTES: &[RouteDoc] = &[
         method: "get",
         path: "/BIZAPIVAN/biz",
         tag: "mof-app-api",
-        summary: "MOF App API business actions bcv, preserveCodeCheck (parameters in the query string)",
+        summary: "MOF App API business actions bcv, preserveCodeCheck, cardBin, creditCardBan, qryRecvRout, qryBanUnitTp (parameters in the query string)",
         auth: Auth::AppId,
         query: &[],
         body: &[],
-        ok: (200, "MOF JSON {v, code, msg, isExist: Y|N, TxID}"),
+        ok: (200, "MOF JSON {v, code, msg, TxID, + the action's fields}"),
     },
     RouteDoc {
         method: "post",
@@ -1486,6 +1496,17 @@ Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as acto
             problems: vec![body_invalid(&[]), ops_role(), p(422, &["NPOBAN_FORMAT", "UBN_FORMAT", "UBN_CHECKSUM", "NPO_NAME"], "the love code, UBN or name breaks its rule")],
             ..Detail::default()
         },
+        ("put", "/v1/ops/card-issuers/{bank_code}") => Detail {
+            params: vec![("bank_code", json!({"type": "string", "pattern": "^[0-9]{3}$", "example": "822", "description": "the bank code (3 digits)"}))],
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["name", "bins"], "properties": {
+                "name": {"type": "string", "maxLength": 60, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$", "description": "1 to 60 characters after trimming, no control characters"},
+                "bins": {"type": "array", "minItems": 1, "maxItems": 100, "uniqueItems": true, "items": {"type": "string", "pattern": "^([0-9]{6}|[0-9]{8})$"}, "description": "the card BINs (first 6 or 8 digits of the bank's card numbers), distinct; kept sorted"}},
+                "example": {"name": "示範信託銀行", "bins": ["414766", "540520"]}}))],
+            ok: Some(("application/json", json!({"type": "object", "required": ["bank_code", "name", "bins", "created", "receipt"], "properties": {
+                "bank_code": {"type": "string"}, "name": {"type": "string"}, "bins": {"type": "array", "items": {"type": "string"}}, "created": {"type": "boolean"}, "receipt": sref("Receipt")}}))),
+            problems: vec![body_invalid(&[]), ops_role(), p(422, &["BANK_CODE", "CARD_ISSUER_NAME", "CARD_BIN"], "the bank code, name or BINs break their rule")],
+            ..Detail::default()
+        },
         ("get", "/v1/sync/heads") => Detail {
             description: Some(SYNC_PEER_NOTE.into()),
             ok: Some(("application/json", json!({"type": "object", "required": ["site", "heads"], "properties": {"site": {"type": "string"}, "heads": {"type": "array", "items": sref("OriginHead")}}}))),
@@ -1793,12 +1814,23 @@ Wrong carrier or code answers 919 (one answer for both); a spent attempt budget 
                 "qryBanUnitTp",
             ],
             &["1.0", "1.1"],
-            &["TxID", "barCode", "pCode"],
-            "Business (POS) checks, existence only; `code` is a string (\"200\"):\n\
-- `bcv`: `barCode` (a mobile barcode, `/` and 7 of 0-9A-Z.+-), `TxID` → `isExist` (`Y`/`N`), `TxID`.\n\
-- `preserveCodeCheck`: `pCode` (a love code, 3 to 7 digits), `TxID` → `isExist`, `TxID`.\n\
-- `cardBin`, `creditCardBan`, `qryRecvRout`, `qryBanUnitTp`: not offered yet (902).\n\
-`TxID` (1 to 64 visible characters) is required and echoed; a malformed `barCode` or `pCode` is 901, not `isExist: N`.",
+            &[
+                "TxID",
+                "barCode",
+                "pCode",
+                "bankNo",
+                "ban",
+                "serial",
+                "timeStamp",
+            ],
+            "Business (POS and invoicing system) checks; `code` is a string (\"200\"):\n\
+- `bcv`: `barCode` (a mobile barcode, `/` and 7 of 0-9A-Z.+-), `TxID` → `isExist` (`Y`/`N`), `TxID`; existence only.\n\
+- `preserveCodeCheck`: `pCode` (a love code, 3 to 7 digits), `TxID` → `isExist`, `TxID`; existence only.\n\
+- `cardBin`: `bankNo` (3 digits), `TxID` → `bankNo`, `bankName`, `details[]` (`rowNum`, `cardBin`), `TxID`; 951 the bank offers no credit-card carrier here.\n\
+- `creditCardBan`: `TxID` → `details[]` (`rowNum`, `bankNo`, `bankName`), `TxID` (the credit-card issuer directory, PUT /v1/ops/card-issuers/{bank_code}).\n\
+- `qryRecvRout` (signed; `serial`, `timeStamp` required): `ban` (a UBN), `TxID` → `ban`, `recvRout` (`PLATFORM`: a seller of this site receives its B2B invoices here), `TxID`; 951 not a seller here.\n\
+- `qryBanUnitTp` (signed; `serial`, `timeStamp` required): `ban`, optional `TxID` → `ban`, `banUnitTp` (`B`, a business), `TxID` when sent; 951 not a seller here.\n\
+`TxID` (1 to 64 visible characters) is required (but for qryBanUnitTp) and echoed; a malformed `barCode`, `pCode`, `bankNo` or `ban` is 901, not a negative answer; 904 a signed action without a valid `signature`, 905 `timeStamp` out of its window, 906 a replay.",
         ),
         "/PB2CAPIVAN/appCarreg/AppCarReg" => (
             &["generalCarrierReg"],
@@ -2694,8 +2726,8 @@ fn schemas() -> Value {
         "NumberRange": {"type": "object", "description": "a range of invoice numbers (E0401 allocation or E0402 blank range)", "required": ["seller", "period", "track", "begin", "end"], "properties": {
             "seller": sref("Ubn"), "period": sref("Period"), "track": {"type": "string", "pattern": "^[A-Z]{2}$"}, "begin": {"type": "integer"}, "end": {"type": "integer"}}},
         "Item": {"type": "object", "required": ["description", "quantity", "unit_price", "amount"], "properties": {"description": {}, "quantity": {}, "unit_price": {}, "amount": {}}},
-        "CarrierInvoice": {"type": "object", "required": ["number", "date", "time", "seller", "total", "status", "items"], "properties": {
-            "number": sref("InvoiceNumber"), "date": {"type": "string"}, "time": {"type": "string"}, "seller": sref("Ubn"), "seller_name": {"type": ["string", "null"]},
+        "CarrierInvoice": {"type": "object", "required": ["carrier", "number", "date", "time", "seller", "total", "status", "items"], "properties": {
+            "carrier": sref("CarrierRef"), "number": sref("InvoiceNumber"), "date": {"type": "string"}, "time": {"type": "string"}, "seller": sref("Ubn"), "seller_name": {"type": ["string", "null"]},
             "total": sref("Money"), "status": sref("InvoiceStatus"), "donated_to": {"type": ["string", "null"]}, "allowance_total": sref("Money"), "items": {"type": "array", "items": sref("Item")}}},
         "BatchResult": {"type": "object", "required": ["accepted", "duplicates", "rejected", "results"], "properties": {
             "accepted": {"type": "integer"}, "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},

@@ -276,6 +276,34 @@ impl Site {
     }
 }
 
+impl Site {
+    /// The invoice numbers and carrier types `GET /v1/carrier/invoices` of
+    /// the barcode lists for today's period (the REST form of `chk`).
+    async fn rest_invoices(&self) -> Vec<(String, String)> {
+        let token = self.login("3J0002", BARCODE, CODE).await;
+        let period = Period::of_date(self.today).expect("period");
+        let (status, v) = self
+            .rest(
+                "GET",
+                &format!("/v1/carrier/invoices?period={period}"),
+                &token,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v["invoices"]
+            .as_array()
+            .expect("invoices")
+            .iter()
+            .map(|r| {
+                let s = |x: &Value| x.as_str().expect("string").to_string();
+                (s(&r["number"]), s(&r["carrier"]["type"]))
+            })
+            .collect()
+    }
+}
+
 fn ours(n: &str, t: &str) -> (String, String) {
     (n.to_string(), t.to_string())
 }
@@ -287,6 +315,11 @@ async fn carrier_action_links_and_the_barcode_sees_the_linked_invoices() {
     assert_eq!(v["code"], 200, "{v}");
     assert_eq!(v["details"], json!([]));
     assert_eq!(s.chk().await, vec![ours("AB00000001", "3J0002")]);
+    assert_eq!(
+        s.rest_invoices().await,
+        s.chk().await,
+        "REST lists what the App API does"
+    );
     assert_eq!(s.detail("AB00000002").await["code"], 951);
     let before = s.entries().await;
     let long_name = "x".repeat(41);
@@ -336,6 +369,11 @@ async fn carrier_action_links_and_the_barcode_sees_the_linked_invoices() {
         s.chk().await,
         vec![ours("AB00000001", "3J0002"), ours("AB00000002", "1K0001")]
     );
+    assert_eq!(
+        s.rest_invoices().await,
+        s.chk().await,
+        "REST lists what the App API does"
+    );
     let v = s.detail("AB00000002").await;
     assert_eq!(v["code"], 200, "{v}");
     assert_eq!(v["cardType"], "1K0001");
@@ -360,6 +398,7 @@ async fn carrier_action_links_and_the_barcode_sees_the_linked_invoices() {
     assert_eq!(s.entries().await, before + 2);
     assert_eq!(s.agg(&[]).await["details"], json!([]));
     assert_eq!(s.chk().await, vec![ours("AB00000001", "3J0002")]);
+    assert_eq!(s.rest_invoices().await, s.chk().await);
     // Now the other barcode may link it.
     let v = s
         .carrier_action(&[("publicCardNo", OTHER), ("publicVerifyCode", OTHER_CODE)])

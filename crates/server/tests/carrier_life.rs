@@ -11,9 +11,11 @@ use einvoice_core::time::{Date, OffsetDateTime, UtcOffset};
 use einvoice_core::{Period, Rules};
 use einvoice_server::app_api::{LOVE_CODE_PATH, SignatureAlg, sign, signing_string};
 use einvoice_server::clock::Clock;
-use einvoice_server::demo::{DEMO_NPOS, seed_npos, validated};
+use einvoice_server::demo::{
+    DEMO_CARD_ISSUERS, DEMO_NPOS, seed_card_issuers, seed_npos, validated,
+};
 use einvoice_store::conformance::SELLER_A;
-use einvoice_store::{Scope, Store};
+use einvoice_store::{CarrierRegStore, Scope, Store};
 use serde_json::{Value, json};
 
 const APP: &str = common::TEST_APP;
@@ -83,6 +85,8 @@ async fn start() -> Site {
     common::put_carrier(&store, CARRIER, CODE).await;
     common::put_carrier(&store, OTHER, OTHER_CODE).await;
     seed_npos(&store).await.expect("npos");
+    seed_card_issuers(&store).await.expect("card issuers");
+    common::put_seller(&store, SELLER_A, "Seller A").await;
     let today = taipei_today();
     let period = Period::of_date(today).expect("period");
     let rules = Rules::production();
@@ -646,7 +650,6 @@ async fn business_checks_reveal_existence_only() {
             Some("N"),
         ),
         (ask("preserveCodeCheck", vec![("pCode", "12")]), "901", None),
-        (ask("cardBin", vec![("bankNo", "822")]), "902", None),
         (ask("noSuchAction", vec![]), "902", None),
     ] {
         let (status, v) = common::post_form(&url, &params).await;
@@ -686,19 +689,27 @@ fn totp_now(secrets: &einvoice_server::ops::NewOperatorSecrets) -> String {
         .to_string()
 }
 
+impl Site {
+    /// A session token of a new operator alice.
+    async fn operator_token(&self) -> String {
+        let secrets =
+            einvoice_server::ops::bootstrap_operator(&self.site.store, &common::sealer(7), "alice")
+                .await
+                .expect("bootstrap");
+        let login =
+            json!({"name": "alice", "password": secrets.password, "totp": totp_now(&secrets)});
+        let (st, v, _) = self
+            .call("POST", "/v1/ops/login", None, Some(login.to_string()), None)
+            .await;
+        assert_eq!(st, 200, "{v}");
+        v["token"].as_str().expect("token").to_string()
+    }
+}
+
 #[tokio::test]
 async fn operators_maintain_the_npo_directory() {
     let s = start().await;
-    let secrets =
-        einvoice_server::ops::bootstrap_operator(&s.site.store, &common::sealer(7), "alice")
-            .await
-            .expect("bootstrap");
-    let login = json!({"name": "alice", "password": secrets.password, "totp": totp_now(&secrets)});
-    let (st, v, _) = s
-        .call("POST", "/v1/ops/login", None, Some(login.to_string()), None)
-        .await;
-    assert_eq!(st, 200, "{v}");
-    let token = v["token"].as_str().expect("token").to_string();
+    let token = s.operator_token().await;
     let before = s.entries().await;
     let body = json!({"name": "Seaside Shelter", "ubn": "12345676"}).to_string();
 
@@ -764,4 +775,409 @@ async fn operators_maintain_the_npo_directory() {
         v["npos"],
         json!([{"love_code": "777", "name": "Seaside Animal Shelter", "ubn": "12345676"}])
     );
+}
+
+/// A `/BIZAPIVAN/biz` request of the test app: `action` with `extra`,
+/// signed (with `serial` and `timeStamp` now) when `signed`.
+fn biz_params(
+    s: &Site,
+    action: &str,
+    extra: &[(&str, &str)],
+    signed: bool,
+) -> Vec<(String, String)> {
+    let mut p: Vec<(String, String)> = [
+        ("version", "1.0"),
+        ("action", action),
+        ("TxID", "tx-9"),
+        ("appID", APP),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if signed {
+        p.push(("serial".into(), "0000000001".into()));
+        p.push(("timeStamp".into(), s.clock.now_unix().to_string()));
+    }
+    for (k, v) in extra {
+        p.retain(|(pk, _)| pk != k);
+        if *v != "<drop>" {
+            p.push((k.to_string(), v.to_string()));
+        }
+    }
+    if signed {
+        let sig = sign(
+            SignatureAlg::HmacSha256,
+            APP_KEY,
+            &signing_string(p.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        p.push(("signature".into(), sig));
+    }
+    p
+}
+
+async fn biz(s: &Site, params: &[(String, String)]) -> Value {
+    let form: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, v) = common::post_form(&format!("{}/BIZAPIVAN/biz", s.site.url), &form).await;
+    assert_eq!(status, 200, "MOF answers with HTTP 200");
+    v
+}
+
+#[tokio::test]
+async fn card_directory_actions_answer_from_the_issuer_directory() {
+    let s = start().await;
+    let before = s.entries().await;
+    let v = biz(&s, &biz_params(&s, "creditCardBan", &[], false)).await;
+    assert_eq!(v["code"], "200", "{v}");
+    assert_eq!(v["TxID"], "tx-9");
+    let banks: Vec<&str> = v["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["bankNo"].as_str().expect("bankNo"))
+        .collect();
+    let demo: Vec<&str> = DEMO_CARD_ISSUERS.iter().map(|(c, _, _)| *c).collect();
+    assert_eq!(banks, demo);
+    assert_eq!(v["details"][0]["rowNum"], 1);
+
+    let v = biz(&s, &biz_params(&s, "cardBin", &[("bankNo", "812")], false)).await;
+    assert_eq!(v["code"], "200", "{v}");
+    assert_eq!(v["bankNo"], "812");
+    assert_eq!(v["bankName"], DEMO_CARD_ISSUERS[1].1);
+    assert_eq!(
+        v["details"],
+        json!([{"rowNum": 1, "cardBin": "35600012"}, {"rowNum": 2, "cardBin": "404338"}, {"rowNum": 3, "cardBin": "552328"}])
+    );
+    for (extra, code) in [
+        (vec![("bankNo", "999")], "951"),
+        (vec![("bankNo", "81")], "901"),
+        (vec![("bankNo", "8a2")], "901"),
+        (vec![("bankNo", "<drop>")], "901"),
+        (vec![("TxID", "<drop>")], "901"),
+        (vec![("TxID", "has space")], "901"),
+        (vec![("version", "0.5")], "902"),
+        (vec![("appID", "NOSUCHAPP")], "903"),
+        (vec![("signature", "AAAA")], "904"),
+    ] {
+        let mut extra = extra;
+        if extra[0].0 != "bankNo" {
+            extra.push(("bankNo", "812"));
+        }
+        let v = biz(&s, &biz_params(&s, "cardBin", &extra, false)).await;
+        assert_eq!(v["code"], code, "{extra:?} → {v}");
+        assert!(v.get("details").is_none(), "{v}");
+    }
+    let mut twice = biz_params(&s, "cardBin", &[("bankNo", "812")], false);
+    twice.push(("bankNo".into(), "822".into()));
+    assert_eq!(
+        biz(&s, &twice).await["code"],
+        "901",
+        "a parameter given twice"
+    );
+    assert_eq!(s.entries().await, before, "queries write nothing");
+}
+
+#[tokio::test]
+async fn seller_actions_answer_from_the_seller_records_and_must_be_signed() {
+    let s = start().await;
+    let v = biz(
+        &s,
+        &biz_params(&s, "qryRecvRout", &[("ban", SELLER_A)], true),
+    )
+    .await;
+    assert_eq!(v["code"], "200", "{v}");
+    assert_eq!(
+        (v["ban"].as_str(), v["recvRout"].as_str()),
+        (Some(SELLER_A), Some("PLATFORM"))
+    );
+    assert_eq!(v["TxID"], "tx-9");
+    let v = biz(
+        &s,
+        &biz_params(
+            &s,
+            "qryBanUnitTp",
+            &[
+                ("ban", SELLER_A),
+                ("TxID", "<drop>"),
+                ("serial", "0000000002"),
+            ],
+            true,
+        ),
+    )
+    .await;
+    assert_eq!(v["code"], "200", "{v}");
+    assert_eq!(v["banUnitTp"], "B");
+    assert!(v.get("TxID").is_none(), "no TxID sent, none echoed: {v}");
+
+    // A registered NPO's UBN is not a seller: not found.
+    let npo_ubn = einvoice_server::demo::demo_ubn(900);
+    for (action, extra, code) in [
+        (
+            "qryRecvRout",
+            vec![("ban", npo_ubn.as_str()), ("serial", "0000000003")],
+            "951",
+        ),
+        (
+            "qryBanUnitTp",
+            vec![("ban", "12345678"), ("serial", "0000000004")],
+            "901",
+        ),
+        (
+            "qryBanUnitTp",
+            vec![("ban", "1234567"), ("serial", "0000000005")],
+            "901",
+        ),
+        (
+            "qryRecvRout",
+            vec![("ban", "<drop>"), ("serial", "0000000006")],
+            "901",
+        ),
+        (
+            "qryRecvRout",
+            vec![("ban", SELLER_A), ("serial", "<drop>")],
+            "901",
+        ),
+        (
+            "qryRecvRout",
+            vec![("ban", SELLER_A), ("timeStamp", "1")],
+            "905",
+        ),
+        (
+            "qryRecvRout",
+            vec![
+                ("ban", SELLER_A),
+                ("TxID", "<drop>"),
+                ("serial", "0000000007"),
+            ],
+            "901",
+        ),
+    ] {
+        let v = biz(&s, &biz_params(&s, action, &extra, true)).await;
+        assert_eq!(v["code"], code, "{action} {extra:?} → {v}");
+    }
+    // Unsigned, badly signed and replayed requests are refused.
+    let unsigned = biz(
+        &s,
+        &biz_params(&s, "qryRecvRout", &[("ban", SELLER_A)], false),
+    )
+    .await;
+    assert_eq!(unsigned["code"], "904", "{unsigned}");
+    let mut forged = biz_params(
+        &s,
+        "qryRecvRout",
+        &[("ban", SELLER_A), ("serial", "0000000008")],
+        true,
+    );
+    if let Some(sig) = forged.iter_mut().find(|(k, _)| k == "signature") {
+        sig.1 = "AAAA".into();
+    }
+    assert_eq!(biz(&s, &forged).await["code"], "904");
+    let once = biz_params(
+        &s,
+        "qryRecvRout",
+        &[("ban", SELLER_A), ("serial", "0000000009")],
+        true,
+    );
+    assert_eq!(biz(&s, &once).await["code"], "200");
+    assert_eq!(biz(&s, &once).await["code"], "906", "a replay is refused");
+}
+
+#[tokio::test]
+async fn business_actions_count_against_the_client_budget() {
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(7);
+    common::put_test_app(&store, &sealer, APP_KEY).await;
+    seed_card_issuers(&store).await.expect("card issuers");
+    let mut opts = common::fast_site_options();
+    opts.app_api.client_per_minute = 2;
+    opts.app_api.client_burst = 2;
+    let site = common::serve_site(store, dir, sealer, opts).await;
+    let url = format!("{}/BIZAPIVAN/biz", site.url);
+    let form = [
+        ("version", "1.0"),
+        ("action", "creditCardBan"),
+        ("TxID", "tx-1"),
+        ("appID", APP),
+    ];
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(common::post_form(&url, &form).await.1["code"].clone());
+    }
+    assert_eq!(codes, [json!("200"), json!("200"), json!("907")]);
+}
+
+#[tokio::test]
+async fn operators_maintain_the_card_issuer_directory() {
+    let s = start().await;
+    let token = s.operator_token().await;
+    let before = s.entries().await;
+    let body = json!({"name": "Harbour Bank", "bins": ["45678901", "456789"]}).to_string();
+    let (st, _, _) = s
+        .call(
+            "PUT",
+            "/v1/ops/card-issuers/700",
+            None,
+            Some(body.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(st, 401);
+    for (path, b, status, code) in [
+        ("/v1/ops/card-issuers/70", body.clone(), 422, "BANK_CODE"),
+        (
+            "/v1/ops/card-issuers/700",
+            json!({"name": " ", "bins": ["456789"]}).to_string(),
+            422,
+            "CARD_ISSUER_NAME",
+        ),
+        (
+            "/v1/ops/card-issuers/700",
+            json!({"name": "X", "bins": []}).to_string(),
+            422,
+            "CARD_BIN",
+        ),
+        (
+            "/v1/ops/card-issuers/700",
+            json!({"name": "X", "bins": ["4567"]}).to_string(),
+            422,
+            "CARD_BIN",
+        ),
+        (
+            "/v1/ops/card-issuers/700",
+            json!({"name": "X", "bins": ["456789", "456789"]}).to_string(),
+            422,
+            "CARD_BIN",
+        ),
+        (
+            "/v1/ops/card-issuers/700",
+            json!({"name": "X", "bins": ["456789"], "x": 1}).to_string(),
+            400,
+            "BODY_INVALID",
+        ),
+    ] {
+        let (st, v, _) = s.call("PUT", path, Some(&token), Some(b), None).await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (status, Some(code)),
+            "{path} → {v}"
+        );
+    }
+    assert_eq!(s.entries().await, before, "refused changes write nothing");
+    let (st, v, _) = s
+        .call(
+            "PUT",
+            "/v1/ops/card-issuers/700",
+            Some(&token),
+            Some(body),
+            None,
+        )
+        .await;
+    assert_eq!((st, v["created"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(v["bins"], json!(["456789", "45678901"]), "kept sorted");
+    let renamed = json!({"name": "Harbour Savings Bank", "bins": ["456789"]}).to_string();
+    let (st, v, _) = s
+        .call(
+            "PUT",
+            "/v1/ops/card-issuers/700",
+            Some(&token),
+            Some(renamed),
+            None,
+        )
+        .await;
+    assert_eq!((st, v["created"].as_bool()), (200, Some(false)), "{v}");
+    let last = s
+        .site
+        .store
+        .entries("main", before as u64, 10)
+        .await
+        .expect("entries");
+    assert_eq!(last.len(), 2);
+    assert!(
+        last.iter().all(|e| e.kind == "CARD_ISSUER"
+            && e.key == "card-issuer/700"
+            && e.actor == "operator:alice"),
+        "{last:?}"
+    );
+    let v = biz(&s, &biz_params(&s, "cardBin", &[("bankNo", "700")], false)).await;
+    assert_eq!(v["bankName"], "Harbour Savings Bank", "{v}");
+    assert_eq!(v["details"], json!([{"rowNum": 1, "cardBin": "456789"}]));
+}
+
+#[tokio::test]
+async fn the_demo_has_a_registered_citizen_with_a_linked_easycard_and_card_issuers() {
+    use einvoice_server::demo::{DEMO_EMAIL, Plan, demo_carrier, demo_easycard, provision};
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(7);
+    let plan = Plan {
+        period: Period::of_date(taipei_today()).expect("period"),
+        sellers: 2,
+        invoices: 0,
+        seed: 1,
+    };
+    let (_, creds) = provision(&store, &sealer, &plan, 2)
+        .await
+        .expect("provision");
+    let barcode = demo_carrier(0);
+    assert_eq!(creds.carrier.id, barcode.id);
+    let contact = store
+        .carrier_contact(&barcode)
+        .await
+        .expect("contact")
+        .expect("the demo citizen is registered");
+    assert_eq!(contact.email, DEMO_EMAIL);
+    let kinds: Vec<String> = store
+        .entries("main", 0, 10_000)
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for kind in ["CARRIER_REGISTERED", "CARRIER_LINK", "CARD_ISSUER", "NPO"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    // Seeding again (a second `up` on the same data) adds nothing.
+    let before = kinds.len();
+    einvoice_server::demo::seed_citizen(&store, &barcode, "unused")
+        .await
+        .expect("again");
+    seed_card_issuers(&store).await.expect("again");
+    assert_eq!(
+        store
+            .entries("main", 0, 10_000)
+            .await
+            .expect("entries")
+            .len(),
+        before
+    );
+
+    // Over HTTP: the citizen logs in with the credentials and sees the link.
+    let site = common::serve_site(store, dir, sealer, common::fast_site_options()).await;
+    let login = json!({"carrier_type": "3J0002", "carrier_id": barcode.id, "verification_code": creds.carrier.verification_code});
+    let v: Value = site
+        .http
+        .post(format!("{}/v1/carrier/login", site.url))
+        .header("content-type", "application/json")
+        .body(login.to_string())
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let token = v["token"].as_str().expect("token");
+    let v: Value = site
+        .http
+        .get(format!("{}/v1/carrier/links", site.url))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let card = demo_easycard();
+    assert_eq!(v["links"][0]["carrier_type"], card.kind.code(), "{v}");
+    assert_eq!(v["links"][0]["carrier_id"], card.id, "{v}");
 }

@@ -8,9 +8,9 @@ use crate::error::DbError;
 use einvoice_core::LoveCode;
 use einvoice_store::stored::{corrupt, stored_ubn};
 use einvoice_store::{
-    CarrierLifeReplay, CarrierLifeStore, DonationOutcome, DonationRefusal, DonationRow,
-    InvoiceDonation, LedgerEntry, NewEntry, NpoRecord, Receipt, StoreError, decide_donation,
-    replay_carrier_life,
+    CardIssuerRecord, CarrierLifeReplay, CarrierLifeStore, DonationOutcome, DonationRefusal,
+    DonationRow, InvoiceDonation, LedgerEntry, NewEntry, NpoRecord, Receipt, StoreError,
+    decide_donation, replay_carrier_life,
 };
 use tokio_postgres::Row;
 
@@ -21,6 +21,10 @@ mod sql {
     pub(super) const FIND_NPOS: &str = "SELECT love_code, name, ubn FROM npos \
          WHERE left(love_code, length($1::text)) = $1::text OR strpos(lower(name), lower($1::text)) > 0 \
          ORDER BY love_code LIMIT $2";
+    pub(super) const PUT_CARD_ISSUER: &str = "INSERT INTO card_issuers (bank_code, name, bins) \
+         VALUES ($1, $2, $3) ON CONFLICT (bank_code) DO UPDATE SET name = excluded.name, bins = excluded.bins";
+    pub(super) const CARD_ISSUERS: &str =
+        "SELECT bank_code, name, bins FROM card_issuers ORDER BY bank_code";
     pub(super) const NPO_EXISTS: &str = "SELECT 1 FROM npos WHERE love_code = $1";
     pub(super) const FROZEN: &str = "SELECT 1 FROM draw_freezes WHERE period = $1 FOR SHARE";
     pub(super) const DONATION_ROWS: &str = "SELECT seller, date, status, buyer, npoban FROM invoices \
@@ -79,6 +83,39 @@ impl CarrierLifeStore for PgStore {
         .await
     }
 
+    async fn put_card_issuer(
+        &self,
+        issuer: CardIssuerRecord,
+        entry: NewEntry,
+    ) -> Result<Receipt, StoreError> {
+        let shared = self.shared();
+        let (site, known) = (shared.site.as_str(), &shared.partitions);
+        let (issuer, entry) = (&issuer, &entry);
+        shared
+            .run(true, |mut c| async move {
+                let t = c.transaction().await?;
+                put_card_issuer(&t, issuer).await?;
+                let receipt = append_event_in(&t, site, known, entry).await?;
+                t.commit().await?;
+                Ok(receipt)
+            })
+            .await
+    }
+
+    async fn card_issuers(&self) -> Result<Vec<CardIssuerRecord>, StoreError> {
+        self.run(|c| async move {
+            let rows = c.query(sql::CARD_ISSUERS, &[]).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let (code, name, bins): (String, String, String) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                out.push(CardIssuerRecord::from_stored(&code, &name, &bins)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn donate_invoice(&self, d: InvoiceDonation) -> Result<DonationOutcome, StoreError> {
         let Some(period) = d.period() else {
             return Ok(DonationOutcome::Refused(DonationRefusal::NotFound));
@@ -131,6 +168,17 @@ impl CarrierLifeStore for PgStore {
     }
 }
 
+async fn put_card_issuer(
+    t: &deadpool_postgres::Transaction<'_>,
+    issuer: &CardIssuerRecord,
+) -> Result<u64, DbError> {
+    Ok(t.execute(
+        sql::PUT_CARD_ISSUER,
+        &[&issuer.bank_code(), &issuer.name(), &issuer.bins_column()],
+    )
+    .await?)
+}
+
 /// The carrier-lifecycle replays of an import's entries.
 pub(crate) fn replays(entries: &[&LedgerEntry]) -> Result<Vec<CarrierLifeReplay>, StoreError> {
     entries
@@ -179,6 +227,7 @@ pub(crate) async fn apply_replays(
                 crate::carrier_agg::put_row(t, row).await?;
                 1
             }
+            CarrierLifeReplay::CardIssuer(issuer) => put_card_issuer(t, issuer).await?,
         };
     }
     Ok(())

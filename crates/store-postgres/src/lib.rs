@@ -91,6 +91,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (10, include_str!("migrations/0010_carrier_life.sql")),
     (11, include_str!("migrations/0011_carrier_reg.sql")),
     (12, include_str!("migrations/0012_carrier_links.sql")),
+    (13, include_str!("migrations/0013_card_issuers.sql")),
     (14, include_str!("migrations/0014_sync_records.sql")),
 ];
 

@@ -6,9 +6,9 @@ use crate::append::append_event;
 use crate::{SqliteStore, backend};
 use einvoice_core::LoveCode;
 use einvoice_store::{
-    CarrierLifeReplay, CarrierLifeStore, DonationOutcome, DonationRefusal, DonationRow,
-    InvoiceDonation, LedgerEntry, NewEntry, NpoRecord, Receipt, StoreError, decide_donation,
-    replay_carrier_life, stored::stored_ubn,
+    CardIssuerRecord, CarrierLifeReplay, CarrierLifeStore, DonationOutcome, DonationRefusal,
+    DonationRow, InvoiceDonation, LedgerEntry, NewEntry, NpoRecord, Receipt, StoreError,
+    decide_donation, replay_carrier_life, stored::stored_ubn,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -19,6 +19,10 @@ mod sql {
     pub(super) const FIND_NPOS: &str = "SELECT love_code, name, ubn FROM npos \
          WHERE substr(love_code, 1, length(?1)) = ?1 OR instr(lower(name), lower(?1)) > 0 \
          ORDER BY love_code LIMIT ?2";
+    pub(super) const PUT_CARD_ISSUER: &str = "INSERT INTO card_issuers (bank_code, name, bins) \
+         VALUES (?1, ?2, ?3) ON CONFLICT (bank_code) DO UPDATE SET name = excluded.name, bins = excluded.bins";
+    pub(super) const CARD_ISSUERS: &str =
+        "SELECT bank_code, name, bins FROM card_issuers ORDER BY bank_code";
     pub(super) const NPO_EXISTS: &str = "SELECT 1 FROM npos WHERE love_code = ?1";
     pub(super) const FROZEN: &str = "SELECT 1 FROM draw_freezes WHERE period = ?1";
     pub(super) const DONATION_ROWS: &str = "SELECT seller, date, status, buyer, npoban FROM invoices \
@@ -84,6 +88,41 @@ impl CarrierLifeStore for SqliteStore {
         self.read(move |c| find_npos(c, &query, limit)).await
     }
 
+    async fn put_card_issuer(
+        &self,
+        issuer: CardIssuerRecord,
+        entry: NewEntry,
+    ) -> Result<Receipt, StoreError> {
+        let site = self.inner.site.clone();
+        self.write(move |t, head| {
+            put_card_issuer(t, &issuer)?;
+            append_event(t, head, &site, &entry)
+        })
+        .await
+    }
+
+    async fn card_issuers(&self) -> Result<Vec<CardIssuerRecord>, StoreError> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(sql::CARD_ISSUERS).map_err(backend)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(backend)?;
+            let mut out = Vec::new();
+            for r in rows {
+                let (code, name, bins) = r.map_err(backend)?;
+                out.push(CardIssuerRecord::from_stored(&code, &name, &bins)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn donate_invoice(&self, d: InvoiceDonation) -> Result<DonationOutcome, StoreError> {
         let site = self.inner.site.clone();
         let Some(period) = d.period() else {
@@ -146,6 +185,17 @@ impl CarrierLifeStore for SqliteStore {
     }
 }
 
+fn put_card_issuer(c: &Connection, issuer: &CardIssuerRecord) -> Result<usize, StoreError> {
+    c.prepare_cached(sql::PUT_CARD_ISSUER)
+        .map_err(backend)?
+        .execute(params![
+            issuer.bank_code(),
+            issuer.name(),
+            issuer.bins_column()
+        ])
+        .map_err(backend)
+}
+
 /// The carrier-lifecycle replays of an import's entries (decoded on the caller's thread).
 pub(crate) fn replays(entries: &[&LedgerEntry]) -> Result<Vec<CarrierLifeReplay>, StoreError> {
     entries
@@ -189,6 +239,7 @@ pub(crate) fn apply_replays(
                 crate::carrier_agg::put_row(t, row)?;
                 1
             }
+            CarrierLifeReplay::CardIssuer(issuer) => put_card_issuer(t, issuer)?,
         };
     }
     Ok(())

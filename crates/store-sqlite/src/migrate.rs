@@ -28,6 +28,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("migrations/0010_carrier_reg.sql")),
     (11, include_str!("migrations/0011_carrier_links.sql")),
     (12, include_str!("migrations/0012_compact_bodies.sql")),
+    (13, include_str!("migrations/0013_card_issuers.sql")),
     (14, include_str!("migrations/0014_sync_records.sql")),
 ];
 

@@ -236,15 +236,20 @@ pub enum CarrierLifeReplay {
     /// A [`crate::CARRIER_LINK`] entry: the row it writes where it
     /// supersedes the row held ([`crate::LinkRow::supersedes`]).
     Link(crate::LinkRow),
+    /// A [`crate::CARD_ISSUER`] entry: the credit-card issuer directory row.
+    CardIssuer(crate::CardIssuerRecord),
 }
 
-/// Decode an [`NPO`], [`DONATION`], carrier or [`crate::CARRIER_LINK`] entry (`None` for any other kind); a
+/// Decode an [`NPO`], [`DONATION`], carrier, [`crate::CARRIER_LINK`] or [`crate::CARD_ISSUER`] entry (`None` for any other kind); a
 /// malformed body is `STORE_CORRUPT`. Backends apply the replays after
 /// every entry of an import, so a donation finds its invoice whatever the
 /// order of the origins.
 pub fn replay_carrier_life(e: &LedgerEntry) -> Result<Option<CarrierLifeReplay>, StoreError> {
     if e.kind == crate::CARRIER_LINK {
         return Ok(crate::replay_link(e)?.map(CarrierLifeReplay::Link));
+    }
+    if e.kind == crate::CARD_ISSUER {
+        return Ok(crate::CardIssuerRecord::from_entry(e)?.map(CarrierLifeReplay::CardIssuer));
     }
     let credential = e.kind == crate::CARRIER_REGISTERED || e.kind == crate::CARRIER_VERIFICATION;
     if e.kind != NPO && e.kind != DONATION && !credential {
@@ -332,6 +337,19 @@ pub trait CarrierLifeStore: Send + Sync {
         query: &str,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<NpoRecord>, StoreError>> + Send;
+
+    /// Add or replace a bank of the credit-card issuer directory and append
+    /// `entry` (see [`crate::CardIssuerRecord::ledger_entry`]) in one transaction.
+    fn put_card_issuer(
+        &self,
+        issuer: crate::CardIssuerRecord,
+        entry: NewEntry,
+    ) -> impl Future<Output = Result<Receipt, StoreError>> + Send;
+
+    /// Every bank of the credit-card issuer directory, by bank code.
+    fn card_issuers(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::CardIssuerRecord>, StoreError>> + Send;
 
     /// Donate an invoice of an authenticated carrier (decided by
     /// [`decide_donation`]): the [`DONATION`] entry and the invoice's love

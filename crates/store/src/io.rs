@@ -154,6 +154,7 @@ pub const IMPORT_EMPTY_TABLES: &[(&str, &str)] = &[
     ("npos", "NPO directory rows"),
     ("carrier_contacts", "carrier contacts"),
     ("carrier_links", "carrier links"),
+    ("card_issuers", "card issuer directory rows"),
 ];
 
 /// True when `kind` names a MIG message (`F0401`, …): such entries are

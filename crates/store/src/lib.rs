@@ -21,6 +21,7 @@ mod attempts;
 mod blanks;
 pub mod body_codec;
 mod canonical;
+mod card_issuer;
 mod carrier_agg;
 mod carrier_life;
 mod carrier_reg;
@@ -41,6 +42,7 @@ mod winning;
 
 pub use attempts::{AttemptKey, Reservation};
 pub use canonical::canonical_json;
+pub use card_issuer::*;
 pub use carrier_agg::*;
 pub use carrier_life::*;
 pub use carrier_reg::*;

@@ -1,8 +1,8 @@
 //! Aggregation (歸戶) in the MOF App API (issue 17): `carrierAction` links
 //! (or unlinks) another carrier to a mobile barcode and `qryCarrierAgg`
 //! lists the links, each on its MOF path with the shared dispatch of
-//! `lifecycle.rs` (parse, action, version, signature required, `timeStamp`,
-//! `serial`, app and its limits). The decisions are the REST routes' own
+//! `signature.rs` ([`admit`](super::signature::admit): limits, action,
+//! version, signature required, `timeStamp`, `serial`, app). The decisions are the REST routes' own
 //! ([`crate::carrier_life::aggregation`]).
 //!
 //! | action | path | signed | answer fields |
@@ -28,10 +28,8 @@
 //! (`verifyCode`), each counted in its own budgets.
 
 use super::answer::{Fail, code, fail, respond};
-use super::lifecycle::{app_limit, check_time};
 use super::parameters::Params;
-use super::router::rate_limited;
-use super::signature::check_app;
+use super::signature::{ActionRule, admit};
 use super::state::AppState;
 use crate::carrier_auth::{CarrierAuthError, authenticate};
 use crate::carrier_life::aggregation::{
@@ -72,10 +70,15 @@ enum Action {
 }
 
 impl Action {
-    fn name(self) -> &'static str {
-        match self {
+    fn rule(self) -> ActionRule {
+        let name = match self {
             Self::Link => "carrierAction",
             Self::List => "qryCarrierAgg",
+        };
+        ActionRule {
+            name,
+            versions: &VERSIONS,
+            signed: true,
         }
     }
 }
@@ -116,31 +119,7 @@ async fn dispatch<S: Store>(
     };
     let v = p.get("version").unwrap_or("").to_string();
     let result = async {
-        st.per_client
-            .check(client)
-            .map_err(|l| rate_limited(l, "this client"))?;
-        let named = p.req("action")?;
-        if !named.eq_ignore_ascii_case(action.name()) {
-            return Err(fail(
-                code::ACTION,
-                format!("this path answers only {}", action.name()),
-            ));
-        }
-        if !VERSIONS.contains(&v.as_str()) {
-            return Err(fail(
-                code::ACTION,
-                format!("version must be one of {}", VERSIONS.join(", ")),
-            ));
-        }
-        if p.get("signature").is_none() {
-            return Err(fail(
-                code::SIGNATURE,
-                format!("{} must be signed: send signature", action.name()),
-            ));
-        }
-        check_time(st, &p)?;
-        p.req("serial")?;
-        app_limit(st, check_app(st, &p).await?)?;
+        admit(st, &p, client, &[action.rule()]).await?;
         match action {
             Action::Link => carrier_action(st, &p, client).await,
             Action::List => qry_carrier_agg(st, &p, client).await,

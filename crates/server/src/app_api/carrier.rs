@@ -5,9 +5,8 @@
 //! ([`crate::carrier_auth`]) and the request's `timeStamp` is in its window.
 
 use super::answer::{Fail, code, detail_fields, fail, inv_date, status_text};
-use super::parameters::{
-    Params, date_param, inv_num_param, same_date, summary_date, timestamp_param,
-};
+use super::parameters::{Params, date_param, inv_num_param, same_date, summary_date};
+use super::signature::check_time;
 use super::state::AppState;
 use crate::carrier_auth::CarrierAuthError;
 use einvoice_core::ids::CarrierTypes;
@@ -19,21 +18,6 @@ use serde_json::{Map, Value, json};
 
 /// At most this many periods (one year) per `carrierInvChk`.
 const MAX_PERIODS: usize = 6;
-
-fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
-    let now = st.cfg.clock.now_unix();
-    timestamp_param(p, now, st.cfg.timestamp_window_secs)?;
-    if let Some(exp) = p.get("expTimeStamp") {
-        let exp: i64 = exp
-            .trim()
-            .parse()
-            .map_err(|_| fail(code::PARAM, "expTimeStamp must be Unix seconds"))?;
-        if exp < now {
-            return Err(fail(code::TIME, "the request has expired (expTimeStamp)"));
-        }
-    }
-    Ok(())
-}
 
 /// Authenticate the carrier with its verification code.
 pub(super) async fn auth_carrier<S: Store>(
@@ -117,7 +101,8 @@ async fn published_numbers<S: Store>(
 
 /// How `carrierInvChk` with `onlyWinningInv=Y` picks a period's winners.
 enum WinFilter {
-    /// The stored winners of the draw: (invoice number, seller) on the carrier.
+    /// The stored winners of the draw: (invoice number, seller) on the
+    /// carrier or a carrier linked to it (unique in a period).
     Stored(std::collections::HashSet<(String, String)>),
     /// Regular prizes from the published numbers (winners not loaded yet).
     Numbers(einvoice_core::WinningNumbers),
@@ -158,61 +143,57 @@ pub(super) async fn carrier_chk<S: Store>(
     let carriers = crate::carrier_life::aggregation::with_links(&st.store, &barcode).await?;
     let mut rows = Vec::new();
     for period in periods {
-        let stored_winners = only_winning && st.store.winners_summary(period).await?.is_some();
-        let numbers = if only_winning && !stored_winners {
+        // Winners loaded by the draw (regular and cloud prizes) when the
+        // period's winners are in the store; else the regular prizes
+        // computed from the published numbers.
+        let winning = if !only_winning {
+            None
+        } else if st.store.winners_summary(period).await?.is_some() {
+            let mut won = std::collections::HashSet::new();
+            for carrier in &carriers {
+                won.extend(
+                    st.store
+                        .carrier_winnings(carrier, period)
+                        .await?
+                        .into_iter()
+                        .map(|w| (w.invoice_number, w.seller)),
+                );
+            }
+            Some(WinFilter::Stored(won))
+        } else {
             match published_numbers(st, period).await? {
-                Some(w) => Some(w),
+                Some(w) => Some(WinFilter::Numbers(w)),
                 None => continue,
             }
-        } else {
-            None
         };
-        for carrier in &carriers {
-            // Winners loaded by the draw (regular and cloud prizes) when the
-            // period's winners are in the store; else the regular prizes
-            // computed from the published numbers.
-            let winning = if !only_winning {
-                None
-            } else if stored_winners {
-                let won: std::collections::HashSet<(String, String)> = st
-                    .store
-                    .carrier_winnings(carrier, period)
-                    .await?
-                    .into_iter()
-                    .map(|w| (w.invoice_number, w.seller))
-                    .collect();
-                Some(WinFilter::Stored(won))
-            } else {
-                numbers.clone().map(WinFilter::Numbers)
+        let found =
+            crate::carrier_life::aggregation::invoices_with_links(&st.store, &barcode, period)
+                .await?;
+        for (carrier, view) in found {
+            let s = &view.summary;
+            let Some(d) = summary_date(&s.date) else {
+                continue;
             };
-            for view in st.store.carrier_invoice_rows(carrier, period).await? {
-                let s = &view.summary;
-                let Some(d) = summary_date(&s.date) else {
-                    continue;
-                };
-                if d < start || d > end {
+            if d < start || d > end {
+                continue;
+            }
+            match &winning {
+                None => {}
+                Some(WinFilter::Stored(won))
+                    if !won.contains(&(s.number.to_string(), s.seller.as_str().to_string())) =>
+                {
                     continue;
                 }
-                match &winning {
-                    None => {}
-                    Some(WinFilter::Stored(won))
-                        if !won
-                            .contains(&(s.number.to_string(), s.seller.as_str().to_string())) =>
-                    {
+                Some(WinFilter::Stored(_)) => {}
+                Some(WinFilter::Numbers(w)) => {
+                    let takes_part = s.status == InvoiceStatus::Issued && !s.buyer.is_business();
+                    if !takes_part || w.prize_of(&s.number).is_none() {
                         continue;
                     }
-                    Some(WinFilter::Stored(_)) => {}
-                    Some(WinFilter::Numbers(w)) => {
-                        let takes_part =
-                            s.status == InvoiceStatus::Issued && !s.buyer.is_business();
-                        if !takes_part || w.prize_of(&s.number).is_none() {
-                            continue;
-                        }
-                    }
                 }
-                let row = carrier_row(rows.len(), carrier, &view);
-                rows.push(row);
             }
+            let row = carrier_row(rows.len(), &carrier, &view);
+            rows.push(row);
         }
     }
     let mut m = Map::new();

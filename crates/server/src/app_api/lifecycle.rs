@@ -1,8 +1,9 @@
 //! The carrier lifecycle's MOF App API actions (issue 17): `qryLoveCode`
 //! (the NPO directory, 愛心碼) and `carrierInvDnt` (donate one carrier
-//! invoice, 發票捐贈), each on its MOF path with its own dispatch: parse
-//! (a parameter given twice is refused), action, version, app and signature,
-//! then the action.
+//! invoice, 發票捐贈), each on its MOF path: parse (a parameter given twice
+//! is refused), the preamble every such action shares
+//! ([`admit`](super::signature::admit): limits, action, version, signature,
+//! `timeStamp`, `serial`, app), then the action.
 //!
 //! | action (versions accepted) | path | signed | answer fields |
 //! | --- | --- | --- | --- |
@@ -25,8 +26,7 @@
 
 use super::answer::{Fail, code, fail, respond};
 use super::parameters::{Params, date_param, inv_num_param};
-use super::router::rate_limited;
-use super::signature::check_app;
+use super::signature::{ActionRule, admit};
 use super::state::AppState;
 use crate::carrier_life::{MAX_LOVE_CODES, donation_closed, love_code_query};
 use crate::rate_limit::ClientAddr;
@@ -58,17 +58,18 @@ enum Action {
 }
 
 impl Action {
-    fn name(self) -> &'static str {
+    fn rule(self) -> ActionRule {
         match self {
-            Self::LoveCode => "qryLoveCode",
-            Self::Donate => "carrierInvDnt",
-        }
-    }
-
-    fn versions(self) -> &'static [&'static str] {
-        match self {
-            Self::LoveCode => &["0.1", "0.2", "0.3"],
-            Self::Donate => &["0.1", "0.2", "1.0"],
+            Self::LoveCode => ActionRule {
+                name: "qryLoveCode",
+                versions: &["0.1", "0.2", "0.3"],
+                signed: false,
+            },
+            Self::Donate => ActionRule {
+                name: "carrierInvDnt",
+                versions: &["0.1", "0.2", "1.0"],
+                signed: true,
+            },
         }
     }
 }
@@ -115,49 +116,14 @@ async fn dispatch<S: Store>(
     };
     let v = p.get("version").unwrap_or("").to_string();
     let result = async {
-        // Every App API request counts against its client, then its app (907).
-        st.per_client
-            .check(client)
-            .map_err(|l| rate_limited(l, "this client"))?;
-        let named = p.req("action")?;
-        if !named.eq_ignore_ascii_case(action.name()) {
-            return Err(fail(
-                code::ACTION,
-                format!("this path answers only {}", action.name()),
-            ));
-        }
-        if !action.versions().contains(&v.as_str()) {
-            return Err(fail(
-                code::ACTION,
-                format!("version must be one of {}", action.versions().join(", ")),
-            ));
-        }
+        admit(st, &p, client, &[action.rule()]).await?;
         match action {
-            Action::LoveCode => {
-                app_limit(st, check_app(st, &p).await?)?;
-                qry_love_code(st, &p).await
-            }
-            Action::Donate => {
-                if p.get("signature").is_none() {
-                    return Err(fail(
-                        code::SIGNATURE,
-                        "carrierInvDnt must be signed: send signature",
-                    ));
-                }
-                app_limit(st, check_app(st, &p).await?)?;
-                carrier_inv_dnt(st, &p, client).await
-            }
+            Action::LoveCode => qry_love_code(st, &p).await,
+            Action::Donate => carrier_inv_dnt(st, &p, client).await,
         }
     }
     .await;
     respond(&v, false, result)
-}
-
-/// The per-appID limit (`907`).
-pub(super) fn app_limit<S: Store>(st: &AppState<S>, app_id: String) -> Result<(), Fail> {
-    st.per_app
-        .check(&app_id)
-        .map_err(|l| rate_limited(l, "this appID"))
 }
 
 fn npo_row(i: usize, n: &NpoRecord) -> Value {
@@ -196,29 +162,6 @@ async fn qry_love_code<S: Store>(st: &AppState<S>, p: &Params) -> Result<Map<Str
     Ok(m)
 }
 
-/// `timeStamp` within the window, `expTimeStamp` (if sent) not passed.
-pub(super) fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
-    let now = st.cfg.clock.now_unix();
-    let unix = |k: &str, s: &str| {
-        s.trim()
-            .parse::<i64>()
-            .map_err(|_| fail(code::PARAM, format!("{k} must be Unix seconds")))
-    };
-    let ts = unix("timeStamp", p.req("timeStamp")?)?;
-    if (ts - now).abs() > st.cfg.timestamp_window_secs {
-        return Err(fail(
-            code::TIME,
-            "timeStamp is too far from the current time",
-        ));
-    }
-    if let Some(exp) = p.get("expTimeStamp")
-        && unix("expTimeStamp", exp)? < now
-    {
-        return Err(fail(code::TIME, "the request has expired (expTimeStamp)"));
-    }
-    Ok(())
-}
-
 /// The carrier of `cardType` + `cardNo`, authenticated by `cardEncrypt`
 /// (the one check of the carrier actions, in `carrier.rs`).
 pub(super) async fn carrier_of<S: Store>(
@@ -235,12 +178,10 @@ async fn carrier_inv_dnt<S: Store>(
     p: &Params,
     client: &str,
 ) -> Result<Map<String, Value>, Fail> {
-    check_time(st, p)?;
     let number = inv_num_param(p)?;
     let date = date_param(p, "invDate")?;
     let love_code = LoveCode::parse(p.req("npoBan")?)
         .map_err(|_| fail(code::PARAM, "npoBan must be a love code of 3 to 7 digits"))?;
-    p.req("serial")?;
     let carrier = carrier_of(st, p, client).await?;
     let app = p.get("appID").unwrap_or("");
     let donation = InvoiceDonation {

@@ -1,8 +1,8 @@
 //! The mobile-barcode actions of the MOF App API (issue 17): registration
 //! by email, the verification code's change and reset, the barcode of a
 //! phone number, and the prize bank account. Each on its MOF path with the
-//! shared dispatch of `lifecycle.rs` (parse, action, version, app,
-//! signature, limits); the decisions are the citizen REST routes' own
+//! shared preamble of `signature.rs` ([`admit`](super::signature::admit):
+//! limits, action, version, signature, `timeStamp`, `serial`, app); the decisions are the citizen REST routes' own
 //! ([`crate::carrier_life::registration`]).
 //!
 //! | action | path | signed | answer fields |
@@ -27,10 +27,9 @@
 //! `updateAcc=N` answers the registered account, masked.
 
 use super::answer::{Fail, code, fail, respond};
-use super::lifecycle::{app_limit, carrier_of, check_time};
+use super::lifecycle::carrier_of;
 use super::parameters::Params;
-use super::router::rate_limited;
-use super::signature::check_app;
+use super::signature::{ActionRule, admit};
 use super::state::AppState;
 use crate::carrier_auth::{CarrierAuthError, authenticate_phone};
 use crate::carrier_life::registration::{
@@ -127,33 +126,12 @@ async fn dispatch<S: Store>(
     };
     let v = p.get("version").unwrap_or("").to_string();
     let result = async {
-        st.per_client
-            .check(client)
-            .map_err(|l| rate_limited(l, "this client"))?;
-        let named = p.req("action")?;
-        if !named.eq_ignore_ascii_case(action.name()) {
-            return Err(fail(
-                code::ACTION,
-                format!("this path answers only {}", action.name()),
-            ));
-        }
-        if !VERSIONS.contains(&v.as_str()) {
-            return Err(fail(
-                code::ACTION,
-                format!("version must be one of {}", VERSIONS.join(", ")),
-            ));
-        }
-        if action != Action::Barcode {
-            if p.get("signature").is_none() {
-                return Err(fail(
-                    code::SIGNATURE,
-                    format!("{} must be signed: send signature", action.name()),
-                ));
-            }
-            check_time(st, &p)?;
-            p.req("serial")?;
-        }
-        app_limit(st, check_app(st, &p).await?)?;
+        let rule = ActionRule {
+            name: action.name(),
+            versions: &VERSIONS,
+            signed: action != Action::Barcode,
+        };
+        admit(st, &p, client, &[rule]).await?;
         let cx = RegContext {
             store: &st.store,
             mail_from: st.cfg.mail_from.as_deref(),

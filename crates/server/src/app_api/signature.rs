@@ -1,9 +1,12 @@
 //! App API signatures (HMAC-SHA256 or HMAC-SHA1 over the sorted parameters,
 //! Base64) and the app keys they are keyed with; [`check_app`] checks a
-//! request's appID and signature.
+//! request's appID and signature; [`admit`] is the one preamble of every
+//! action served on a path of its own (client limit, action, version,
+//! signature, `timeStamp`, `serial`, app and app limit).
 
 use super::answer::{Fail, code, fail};
 use super::parameters::{Params, timestamp_param};
+use super::router::rate_limited;
 use super::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -195,4 +198,89 @@ fn signature_nonce(sig: &str) -> String {
     let sig = sig.trim().replace(' ', "+");
     let d = sha2::Sha256::digest(sig.as_bytes());
     d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the preamble checks for one action: its name (matched
+/// case-insensitively), the versions it accepts and whether it must be signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ActionRule {
+    /// The action name as MOF spells it.
+    pub(super) name: &'static str,
+    /// The `version` values accepted.
+    pub(super) versions: &'static [&'static str],
+    /// A `signature` is required (and with it `timeStamp` in its window,
+    /// `expTimeStamp` not passed when sent, and `serial`).
+    pub(super) signed: bool,
+}
+
+/// The preamble of an action served on its own path (or one of a few on a
+/// path): the client's limit (`907`), the action among `rules` (`902`), its
+/// version (`902`), for a signed action the signature's presence (`904`),
+/// `timeStamp`/`expTimeStamp` (`905`) and `serial` (`901`), then the app
+/// and its signature ([`check_app`]) and the app's limit (`907`). Answers
+/// the rule of the action named.
+pub(super) async fn admit<S: Store>(
+    st: &AppState<S>,
+    p: &Params,
+    client: &str,
+    rules: &[ActionRule],
+) -> Result<ActionRule, Fail> {
+    st.per_client
+        .check(client)
+        .map_err(|l| rate_limited(l, "this client"))?;
+    let named = p.req("action")?;
+    let rule = rules
+        .iter()
+        .find(|r| named.eq_ignore_ascii_case(r.name))
+        .copied()
+        .ok_or_else(|| match rules {
+            [only] => fail(
+                code::ACTION,
+                format!("this path answers only {}", only.name),
+            ),
+            _ => fail(code::ACTION, "unknown action for this path"),
+        })?;
+    let v = p.get("version").unwrap_or("");
+    if !rule.versions.contains(&v) {
+        return Err(fail(
+            code::ACTION,
+            format!("version must be one of {}", rule.versions.join(", ")),
+        ));
+    }
+    if rule.signed {
+        if p.get("signature").is_none() {
+            return Err(fail(
+                code::SIGNATURE,
+                format!("{} must be signed: send signature", rule.name),
+            ));
+        }
+        check_time(st, p)?;
+        p.req("serial")?;
+    }
+    let app_id = check_app(st, p).await?;
+    app_limit(st, &app_id)?;
+    Ok(rule)
+}
+
+/// The per-appID limit (`907`).
+pub(super) fn app_limit<S>(st: &AppState<S>, app_id: &str) -> Result<(), Fail> {
+    st.per_app
+        .check(app_id)
+        .map_err(|l| rate_limited(l, "this appID"))
+}
+
+/// `timeStamp` within the window (`905`), `expTimeStamp` (if sent) not passed.
+pub(super) fn check_time<S>(st: &AppState<S>, p: &Params) -> Result<(), Fail> {
+    let now = st.cfg.clock.now_unix();
+    timestamp_param(p, now, st.cfg.timestamp_window_secs)?;
+    if let Some(exp) = p.get("expTimeStamp") {
+        let exp: i64 = exp
+            .trim()
+            .parse()
+            .map_err(|_| fail(code::PARAM, "expTimeStamp must be Unix seconds"))?;
+        if exp < now {
+            return Err(fail(code::TIME, "the request has expired (expTimeStamp)"));
+        }
+    }
+    Ok(())
 }

@@ -258,11 +258,35 @@ pub async fn with_links<S: Store>(
     Ok(out)
 }
 
+/// The invoices of `period` that `carrier`'s queries show: its own, then
+/// those of each carrier linked to it ([`with_links`]), each with the
+/// carrier it is on. The one read behind the App API's `carrierInvChk` and
+/// the REST `GET /v1/carrier/invoices`.
+pub async fn invoices_with_links<S: Store>(
+    store: &S,
+    carrier: &Carrier,
+    period: einvoice_core::Period,
+) -> Result<Vec<(Carrier, einvoice_store::read_projection::CarrierInvoice)>, StoreError> {
+    let mut out = Vec::new();
+    for c in with_links(store, carrier).await? {
+        for row in store.carrier_invoice_rows(&c, period).await? {
+            out.push((c.clone(), row));
+        }
+    }
+    Ok(out)
+}
+
 /// The routes of this module.
 pub(crate) fn routes<S: Store>(st: Arc<SiteState<S>>) -> Router {
     Router::new()
-        .route("/v1/carrier/links", get(list::<S>).post(add::<S>))
-        .route("/v1/carrier/links/remove", post(remove::<S>))
+        .route(
+            "/v1/carrier/links",
+            get(list::<S>).post(change_route::<S, LinkBody>),
+        )
+        .route(
+            "/v1/carrier/links/remove",
+            post(change_route::<S, UnlinkBody>),
+        )
         .with_state(st)
 }
 
@@ -314,6 +338,43 @@ struct UnlinkBody {
     verification_code: String,
 }
 
+/// The body of a link (`POST /v1/carrier/links`) or an unlink
+/// (`POST /v1/carrier/links/remove`): what [`change_route`] reads.
+trait ChangeBody: serde::de::DeserializeOwned {
+    /// `true` for a link.
+    const LINK: bool;
+    /// The body's fields, for `BODY_INVALID`.
+    const FIELDS: &'static str;
+    /// Carrier type, carrier id, verification code; the name (link only).
+    fn parts(&self) -> ((&str, &str, &str), Option<&str>);
+}
+
+impl ChangeBody for LinkBody {
+    const LINK: bool = true;
+    const FIELDS: &'static str = "carrier_type, carrier_id, verification_code, name?";
+    fn parts(&self) -> ((&str, &str, &str), Option<&str>) {
+        let ids = (
+            self.carrier_type.as_str(),
+            self.carrier_id.as_str(),
+            self.verification_code.as_str(),
+        );
+        (ids, self.name.as_deref())
+    }
+}
+
+impl ChangeBody for UnlinkBody {
+    const LINK: bool = false;
+    const FIELDS: &'static str = "carrier_type, carrier_id, verification_code";
+    fn parts(&self) -> ((&str, &str, &str), Option<&str>) {
+        let ids = (
+            self.carrier_type.as_str(),
+            self.carrier_id.as_str(),
+            self.verification_code.as_str(),
+        );
+        (ids, None)
+    }
+}
+
 fn body_invalid(lang: Lang, fields: &str) -> Response {
     let en = format!("the body must be JSON {{{fields}}}, each once, as strings");
     let zh = format!("內容須為 JSON {{{fields}}}，每個欄位一次，皆為字串");
@@ -323,24 +384,28 @@ fn body_invalid(lang: Lang, fields: &str) -> Response {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn changed<S: Store>(
-    st: &SiteState<S>,
-    addr: SocketAddr,
-    lang: Lang,
-    barcode: Carrier,
-    (kind, id, code): (&str, &str, &str),
-    name: Option<&str>,
-    link: bool,
+/// Link (`201`) or unlink (`200`) the carrier of the body `B` to or from
+/// the token's mobile barcode.
+async fn change_route<S: Store, B: ChangeBody>(
+    State(st): State<Arc<SiteState<S>>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    CarrierToken(barcode): CarrierToken,
+    headers: HeaderMap,
+    raw: Bytes,
 ) -> Response {
-    if let Err(p) = st.carrier_limit.check(&client_key(Some(addr))) {
+    let lang = Lang::of(&headers);
+    let Ok(body) = serde_json::from_slice::<B>(&raw) else {
+        return body_invalid(lang, B::FIELDS);
+    };
+    let ((kind, id, code), name) = body.parts();
+    let client = client_key(Some(addr));
+    if let Err(p) = st.carrier_limit.check(&client) {
         return fail(lang, p);
     }
     let run = async {
         let carrier = parse_carrier(kind, id)?;
         let name = parse_name(name.unwrap_or(""))?;
         let cfg = &st.opts.app_api;
-        let client = client_key(Some(addr));
         let cx = LinkContext {
             store: &st.store,
             lockout: &cfg.lockout,
@@ -348,70 +413,30 @@ async fn changed<S: Store>(
             client: &client,
         };
         let actor = format!("carrier:{}", einvoice_store::carrier_key(&barcode));
-        let receipt = change_link(&cx, &barcode, &carrier, code, link, name, actor).await?;
+        let receipt = change_link(&cx, &barcode, &carrier, code, B::LINK, name, actor).await?;
         Ok::<_, AggError>((carrier, receipt))
     };
     match run.await {
-        Ok((carrier, receipt)) => with_lang(
-            lang,
-            crate::citizen::no_store(
-                (
-                    if link {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::OK
-                    },
-                    axum::Json(json!({
-                        "barcode": barcode.id,
-                        "carrier_type": carrier.kind.code(),
-                        "carrier_id": carrier.id,
-                        "linked": link,
-                        "receipt": receipt,
-                    })),
-                )
-                    .into_response(),
-            ),
-        ),
+        Ok((carrier, receipt)) => {
+            let status = if B::LINK {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            let body = axum::Json(json!({
+                "barcode": barcode.id,
+                "carrier_type": carrier.kind.code(),
+                "carrier_id": carrier.id,
+                "linked": B::LINK,
+                "receipt": receipt,
+            }));
+            with_lang(
+                lang,
+                crate::citizen::no_store((status, body).into_response()),
+            )
+        }
         Err(e) => fail(lang, e.problem(lang)),
     }
-}
-
-async fn add<S: Store>(
-    State(st): State<Arc<SiteState<S>>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    CarrierToken(barcode): CarrierToken,
-    headers: HeaderMap,
-    raw: Bytes,
-) -> Response {
-    let lang = Lang::of(&headers);
-    let Ok(b) = serde_json::from_slice::<LinkBody>(&raw) else {
-        return body_invalid(lang, "carrier_type, carrier_id, verification_code, name?");
-    };
-    let ids = (
-        b.carrier_type.as_str(),
-        b.carrier_id.as_str(),
-        b.verification_code.as_str(),
-    );
-    changed(&st, addr, lang, barcode, ids, b.name.as_deref(), true).await
-}
-
-async fn remove<S: Store>(
-    State(st): State<Arc<SiteState<S>>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    CarrierToken(barcode): CarrierToken,
-    headers: HeaderMap,
-    raw: Bytes,
-) -> Response {
-    let lang = Lang::of(&headers);
-    let Ok(b) = serde_json::from_slice::<UnlinkBody>(&raw) else {
-        return body_invalid(lang, "carrier_type, carrier_id, verification_code");
-    };
-    let ids = (
-        b.carrier_type.as_str(),
-        b.carrier_id.as_str(),
-        b.verification_code.as_str(),
-    );
-    changed(&st, addr, lang, barcode, ids, None, false).await
 }
 
 #[cfg(test)]

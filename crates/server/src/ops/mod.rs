@@ -87,6 +87,7 @@
 
 mod answer;
 mod apps;
+mod card_issuers;
 mod keys;
 mod npos;
 mod operators;

@@ -1,7 +1,9 @@
 //! The operator routes (the table in [`super`]) and their shared state.
 
 use super::state::{OpsConfig, OpsState};
-use super::{apps, keys, npos, operators, sellers, session, soc, tracks, winning_numbers};
+use super::{
+    apps, card_issuers, keys, npos, operators, sellers, session, soc, tracks, winning_numbers,
+};
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -49,6 +51,10 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         .route("/v1/ops/apps/{app_id}/enable", post(apps::enable_app::<S>))
         .route("/v1/ops/tracks", post(tracks::allocate_tracks::<S>))
         .route("/v1/ops/npos/{love_code}", put(npos::put_npo::<S>))
+        .route(
+            "/v1/ops/card-issuers/{bank_code}",
+            put(card_issuers::put_card_issuer::<S>),
+        )
         .route("/v1/ops/winning", post(winning_numbers::enter_winning::<S>))
         .route(
             "/v1/ops/winning/{period}",

@@ -182,6 +182,15 @@ pub async fn carrier_life_survives_export_import<S: Store, T: Store>(a: S, b: T)
         .await
         .expect("donate");
     assert!(matches!(out, DonationOutcome::Donated { .. }), "{out:?}");
+    let issuer =
+        crate::CardIssuerRecord::new("822", "Harbour Bank", ["540520", "41476600"]).expect("row");
+    a.put_card_issuer(issuer.clone(), issuer.ledger_entry("operator:alice"))
+        .await
+        .expect("put issuer");
+    assert_eq!(
+        a.card_issuers().await.expect("issuers"),
+        vec![issuer.clone()]
+    );
     let records = a.export_records().await.expect("export");
     let mut entries = Vec::new();
     for origin in a.origins().await.expect("origins") {
@@ -189,6 +198,11 @@ pub async fn carrier_life_survives_export_import<S: Store, T: Store>(a: S, b: T)
     }
     b.import_site(records, entries).await.expect("import");
     assert_eq!(b.npo(&n.love_code).await.expect("npo"), Some(n));
+    assert_eq!(
+        b.card_issuers().await.expect("issuers"),
+        vec![issuer],
+        "the card issuer directory is rebuilt from its CARD_ISSUER entries"
+    );
     let rows = b
         .eligible_invoices(period(), None, 100)
         .await
