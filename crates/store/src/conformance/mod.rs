@@ -20,6 +20,7 @@ mod lookup;
 mod outbox;
 mod reads;
 mod scope;
+mod soc_holds;
 mod sync;
 mod withheld;
 
@@ -37,6 +38,7 @@ pub use lookup::*;
 pub use outbox::*;
 pub use reads::*;
 pub use scope::*;
+pub use soc_holds::*;
 pub use sync::*;
 pub use withheld::*;
 
@@ -55,7 +57,8 @@ macro_rules! store_conformance {
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
             draw_freeze_ledger, draw_winners_ledger, carrier_read_path, new_entries_are_v2,
             v1_chains_keep_verifying, sync_pages, npo_directory, donations,
-            carrier_registration, mail_outbox, carrier_links, lookup_by_number_and_date);
+            carrier_registration, mail_outbox, carrier_links, lookup_by_number_and_date,
+            soc_holds_round_trip);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
