@@ -51,11 +51,22 @@ pub fn ledger_actor(who: &str) -> Actor {
     }
 }
 
+/// What a failed operator login reports instead of a typed name that names
+/// no account (it may be a password typed in the wrong field): `unknown:`
+/// and the first 4 hex digits of its fingerprint — enough to tell repeated
+/// attempts apart, far too little to test a guess of a password against.
+pub fn unknown_name_marker(typed: &str) -> String {
+    let hex = Redacted::new(typed).fingerprint().to_string();
+    format!("unknown:{}", hex.get(..4).unwrap_or("0000"))
+}
+
 impl SecurityEvents {
     /// An operator login (`POST /v1/ops/login`) by account `name` from
     /// `client`: `Success`, or `Failure` with `reason` (`wrong_credentials`
     /// for a wrong name, password or TOTP code — one reason for all, as the
-    /// answer — or `locked`). Never the password or the code.
+    /// answer — or `locked`). Never the password or the code; a failed
+    /// login's name is the caller's [`unknown_name_marker`] unless it names
+    /// an account.
     pub fn operator_login(&self, name: &str, client: &str, outcome: Outcome, reason: &str) {
         let who = label(name);
         let severity = if outcome == Outcome::Success {

@@ -621,3 +621,39 @@ async fn more_sources_reach_the_event_log_without_secrets() {
         assert!(!dump.contains(secret), "{secret:?} in the event log");
     }
 }
+
+/// What is typed as the name of a failed operator login may be a password
+/// typed in the wrong field: the event log keeps it only when it names an
+/// account, else a short `unknown:` marker (the same for the same text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_typed_as_the_login_name_is_not_stored() {
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(1);
+    add_local_operator(&store, &sealer, "sam", vec![Role::Soc], "test")
+        .await
+        .expect("soc operator");
+    let data = dir.path().to_path_buf();
+    let events = SecurityEvents::open(Some(&data)).expect("soc log");
+    let mut opts: SiteOptions = common::fast_site_options();
+    opts.soc = events.clone();
+    let site = common::serve_site(store, dir, sealer, opts).await;
+    const TYPED: &str = "CorrectHorse9Battery";
+    for name in [TYPED, TYPED, "sam"] {
+        let r = reqwest::Client::new()
+            .post(format!("{}/v1/ops/login", site.url))
+            .json(&json!({"name": name, "password": "wrong-password-1", "totp": "000000"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let all = stored_events(&events, &data, 3).await;
+    let dump = serde_json::to_string(&all).expect("json");
+    assert!(!dump.contains(TYPED), "the typed name is in the event log");
+    let targets: Vec<&str> = all.iter().map(|e| e.target.as_str()).collect();
+    assert_eq!(targets.len(), 3, "{targets:?}");
+    assert!(targets[0].starts_with("unknown:"), "{targets:?}");
+    assert_eq!(targets[0].len(), "unknown:".len() + 4, "{targets:?}");
+    assert_eq!(targets[0], targets[1], "the same text, the same marker");
+    assert_eq!(targets[2], "sam");
+}
