@@ -35,7 +35,8 @@ pub async fn remember_ops_client(
     OPS_CLIENT.scope(ip, next.run(req)).await
 }
 
-/// The client address of the operator request this task handles, if known.
+/// The client address of the operator or App API request this task handles,
+/// if known (both routers carry [`remember_ops_client`]).
 pub fn ops_client() -> Option<IpAddr> {
     OPS_CLIENT.try_with(|c| *c).ok().flatten()
 }
@@ -106,6 +107,50 @@ impl SecurityEvents {
                 Outcome::Success,
             )
             .with_text(AttrKey::Action, label(action).as_str())
+        });
+    }
+
+    /// An App API call of app `app_id` from `client` whose signature was
+    /// refused (`reason`: `missing` when required, `mismatch`): class
+    /// signature failure, actor the app. Never the signature or the app's key.
+    pub fn app_signature_failed(&self, app_id: &str, client: Option<IpAddr>, reason: &str) {
+        let app = label(app_id);
+        self.emit_with(|| {
+            SecurityEvent::new(
+                EventClass::SignatureFailure,
+                Severity::Low,
+                now_ms(),
+                Actor::App(app.clone()),
+                client,
+                app.clone(),
+                Outcome::Failure,
+            )
+            .with_text(AttrKey::Api, "app_api")?
+            .with_text(AttrKey::AppId, app.as_str())?
+            .with_text(AttrKey::Reason, reason)
+        });
+    }
+
+    /// An App API signed call of app `app_id` received again (the same
+    /// parameters, `serial` and `timeStamp`): class replay, the signature
+    /// kept only as the fingerprint of `replay_key` (its digest).
+    pub fn app_replayed(&self, app_id: &str, client: Option<IpAddr>, replay_key: &str) {
+        let app = label(app_id);
+        self.emit_with(|| {
+            Ok::<_, EventError>(
+                SecurityEvent::new(
+                    EventClass::Replay,
+                    Severity::Medium,
+                    now_ms(),
+                    Actor::App(app.clone()),
+                    client,
+                    app.clone(),
+                    Outcome::Refused,
+                )
+                .with_text(AttrKey::Api, "app_api")?
+                .with_text(AttrKey::AppId, app.as_str())?
+                .with_fingerprint(AttrKey::NonceFingerprint, &Redacted::new(replay_key)),
+            )
         });
     }
 

@@ -657,3 +657,88 @@ async fn a_password_typed_as_the_login_name_is_not_stored() {
     assert_eq!(targets[0], targets[1], "the same text, the same marker");
     assert_eq!(targets[2], "sam");
 }
+
+/// App API signature failures and a replayed signed call (same serial and
+/// timeStamp) reach the event log with their class, client and appID —
+/// never the signature or the app's key — and 20 failures of one appID
+/// raise the `app-signature-failure-spike` alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_api_signature_failures_and_replays_are_events() {
+    use einvoice_server::app_api::{INV_APP_PATH, SignatureAlg, sign, signing_string};
+    use einvoice_soc::{Actor, AttrKey, EventClass};
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    let (store, dir) = common::sqlite_store();
+    let sealer = common::sealer(1);
+    common::put_test_app(&store, &sealer, KEY).await;
+    let data = dir.path().to_path_buf();
+    let events = SecurityEvents::open(Some(&data)).expect("soc log");
+    let mut opts: SiteOptions = common::fast_site_options();
+    opts.soc = events.clone();
+    opts.app_api.client_per_minute = 10_000;
+    opts.app_api.app_per_minute = 10_000;
+    let site = common::serve_site(store, dir, sealer, opts).await;
+    let url = format!("{}{INV_APP_PATH}", site.url);
+    let ts = common::now().to_string();
+    let base = [
+        ("version", "0.2"),
+        ("action", "QryWinningList"),
+        ("invTerm", "10802"),
+        ("timeStamp", ts.as_str()),
+        ("appID", common::TEST_APP),
+    ];
+    let good = sign(
+        SignatureAlg::HmacSha256,
+        KEY,
+        &signing_string(base.iter().copied()),
+    );
+    let mut signed = base.to_vec();
+    signed.push(("signature", good.as_str()));
+    let (_, v) = common::post_form(&url, &signed).await;
+    assert_ne!(v["code"], "906", "{v}");
+    let (_, v) = common::post_form(&url, &signed).await;
+    assert_eq!(v["code"], "906", "{v}");
+    const FORGED: &str = "Zm9yZ2VkLXNpZ25hdHVyZS1ub3QtdmFsaWQ=";
+    let mut forged = base.to_vec();
+    forged.push(("signature", FORGED));
+    for _ in 0..20 {
+        let (_, v) = common::post_form(&url, &forged).await;
+        assert_eq!(v["code"], "904", "{v}");
+    }
+
+    let all = stored_events(&events, &data, 21).await;
+    let local: IpAddr = "127.0.0.1".parse().expect("ip");
+    let failures: Vec<_> = all
+        .iter()
+        .filter(|e| e.class == EventClass::SignatureFailure)
+        .collect();
+    assert_eq!(failures.len(), 20, "{all:#?}");
+    let replay = all
+        .iter()
+        .find(|e| e.class == EventClass::Replay)
+        .expect("a replay event");
+    for e in failures.iter().copied().chain([replay]) {
+        assert_eq!(e.src, Some(local));
+        assert!(matches!(&e.actor, Actor::App(a) if a.as_str() == common::TEST_APP));
+        assert_eq!(
+            e.attrs.get(&AttrKey::AppId).map(|v| v.render()).as_deref(),
+            Some(common::TEST_APP)
+        );
+        assert_eq!(
+            e.attrs.get(&AttrKey::Api).map(|v| v.render()).as_deref(),
+            Some("app_api")
+        );
+    }
+    let dump = serde_json::to_string(&all).expect("json");
+    for secret in [good.as_str(), FORGED, KEY] {
+        assert!(!dump.contains(secret), "{secret:?} in the event log");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !events
+        .alerts()
+        .iter()
+        .any(|a| a.rule == "app-signature-failure-spike" && a.key == common::TEST_APP)
+    {
+        assert!(Instant::now() < deadline, "no alert: {:?}", events.alerts());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
