@@ -340,13 +340,15 @@ pub(crate) async fn settle<S: Store>(
         let prepared = match prepared.and_then(|v| caller.require(&v.seller()).map(|()| v)) {
             Ok(v) => {
                 let seller = v.seller();
-                if !frozen.contains_key(&seller) {
-                    let answer = crate::soc_holds::refuse_frozen(&st.store, &seller).await;
-                    frozen.insert(seller.clone(), answer);
-                }
-                match frozen.get(&seller) {
-                    Some(Err(p)) => Err(p.clone()),
-                    _ => Ok(v),
+                let answer = match frozen.entry(seller) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(crate::soc_holds::refuse_frozen(&st.store, &seller).await)
+                    }
+                };
+                match answer {
+                    Err(p) => Err(p.clone()),
+                    Ok(()) => Ok(v),
                 }
             }
             Err(p) => Err(p),

@@ -70,7 +70,7 @@ pub enum SocCommand {
         json: bool,
     },
     /// Take a response action on a running site (operator session).
-    Respond(RespondArgs),
+    Respond(Box<RespondArgs>),
 }
 
 /// `einvoice soc respond …`
@@ -338,7 +338,7 @@ pub fn soc(c: SocCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SocCommand::Respond(r) => respond(r),
+        SocCommand::Respond(r) => respond(*r),
     }
 }
 
