@@ -138,3 +138,116 @@ fn respond_refuses_an_id_that_is_not_one_path_segment() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `soc respond --data DIR --actor NAME` on a stopped site: the holds are
+/// applied to its store and recorded in its ledger as `local:NAME`; the
+/// actor must be an operator of role soc; a block (a running node's
+/// memory) is refused there.
+#[test]
+fn respond_on_a_stopped_site_applies_holds_audited_with_the_actor() {
+    use einvoice_store::Store;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let d = data.to_str().expect("utf-8 path");
+    assert_success(
+        &bin()
+            .args(["admin", "bootstrap", "--data", d, "--name", "alice"])
+            .output()
+            .expect("bootstrap"),
+    );
+    assert_success(
+        &bin()
+            .args(["admin", "operator", "add-local", "--data", d])
+            .args(["--name", "sam", "--role", "soc"])
+            .output()
+            .expect("add-local"),
+    );
+    let respond = |actor: Option<&str>, action: &[&str]| {
+        let mut c = bin();
+        c.args(["soc", "respond", "--data", d]);
+        if let Some(a) = actor {
+            c.args(["--actor", a]);
+        }
+        c.args(action).output().expect("respond")
+    };
+    let refused = |out: std::process::Output, code: &str| {
+        assert!(!out.status.success(), "{code}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(code), "{code}: {err}");
+    };
+
+    let out = respond(
+        Some("sam"),
+        &[
+            "freeze-seller",
+            "--ubn",
+            "04595257",
+            "--reason",
+            "incident 3",
+        ],
+    );
+    let v = common::ok(&out);
+    assert_eq!(v["target"], "seller:04595257");
+    assert_eq!(v["in_force"], true);
+    assert_eq!(v["by"], "local:sam");
+    refused(
+        respond(Some("sam"), &["freeze-seller", "--ubn", "04595257"]),
+        "HOLD_IN_FORCE",
+    );
+    refused(respond(Some("alice"), &["read-only"]), "ACTOR_UNKNOWN");
+    refused(respond(None, &["read-only"]), "ACTOR_REQUIRED");
+    refused(
+        respond(
+            Some("sam"),
+            &["block", "--range", "192.0.2.7", "--minutes", "5"],
+        ),
+        "RESPOND_ONLINE_ONLY",
+    );
+    refused(
+        respond(Some("sam"), &["freeze-seller", "--ubn", "04595258"]),
+        "UBN_CHECKSUM",
+    );
+    for action in [
+        &[
+            "reverify-carrier",
+            "--carrier-type",
+            "3J0002",
+            "--carrier-id",
+            "/ABC+123",
+        ][..],
+        &["read-only"][..],
+        &["read-write"][..],
+        &["unfreeze-seller", "--ubn", "04595257"][..],
+    ] {
+        common::ok(&respond(Some("sam"), action));
+    }
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let s = einvoice_store_sqlite::SqliteStore::open(&data.join("einvoice.db"), "main")
+            .expect("open");
+        let held = |t: &'static str| {
+            let s = s.clone();
+            async move { s.soc_hold(t).await.expect("read").map(|h| h.in_force) }
+        };
+        assert_eq!(held("seller:04595257").await, Some(false));
+        assert_eq!(held("carrier:3J0002:/ABC+123").await, Some(true));
+        assert_eq!(held("site").await, Some(false));
+        let entries = s.entries("main", 0, 1000).await.expect("entries");
+        let soc: Vec<(&str, &str)> = entries
+            .iter()
+            .filter(|e| e.key.starts_with("soc/"))
+            .map(|e| (e.key.as_str(), e.actor.as_str()))
+            .collect();
+        assert_eq!(
+            soc,
+            vec![
+                ("soc/seller:04595257", "local:sam"),
+                ("soc/carrier:3J0002:/ABC+123", "local:sam"),
+                ("soc/site", "local:sam"),
+                ("soc/site", "local:sam"),
+                ("soc/seller:04595257", "local:sam"),
+            ]
+        );
+    });
+}

@@ -58,8 +58,7 @@ pub async fn authenticate<S: Store>(
     code: &str,
     client: &str,
 ) -> Result<(), CarrierAuthError> {
-    let rec: Option<CarrierRecord> = store.carrier(carrier).await?;
-    let phc = rec.map(|r| r.verification_hash);
+    let phc = checkable_hash(store, carrier).await?;
     let account = budget_account(carrier);
     check_in_budget(
         store,
@@ -72,6 +71,23 @@ pub async fn authenticate<S: Store>(
         client,
     )
     .await
+}
+
+/// The verification hash a code of `carrier` is checked against: `None`
+/// (never right, the same work) for an unknown carrier, and for one the
+/// SOC forced to verify again ([`crate::soc_holds`]: its code answers as a
+/// wrong one until it is reset through its registered contact).
+async fn checkable_hash<S: Store>(
+    store: &S,
+    carrier: &Carrier,
+) -> Result<Option<String>, StoreError> {
+    let rec: Option<CarrierRecord> = store.carrier(carrier).await?;
+    if rec.is_some()
+        && crate::soc_holds::in_force(store, &crate::soc_holds::carrier_target(carrier)).await?
+    {
+        return Ok(None);
+    }
+    Ok(rec.map(|r| r.verification_hash))
 }
 
 /// The account name of a phone number in the attempt budgets:
@@ -99,7 +115,7 @@ pub async fn authenticate_phone<S: Store>(
     client: &str,
 ) -> Result<(), CarrierAuthError> {
     let phc = match carrier {
-        Some(c) => store.carrier(c).await?.map(|r| r.verification_hash),
+        Some(c) => checkable_hash(store, c).await?,
         None => None,
     };
     let account = phone_budget_account(phone);

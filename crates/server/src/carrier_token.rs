@@ -86,6 +86,15 @@ pub fn open_bearer(
     authorization: Option<&str>,
     now: i64,
 ) -> Result<Carrier, TokenError> {
+    open_bearer_until(sealer, authorization, now).map(|(c, _)| c)
+}
+
+/// [`open_bearer`], with the token's expiry (Unix seconds).
+pub fn open_bearer_until(
+    sealer: &Sealer,
+    authorization: Option<&str>,
+    now: i64,
+) -> Result<(Carrier, i64), TokenError> {
     let token = authorization
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(TokenError::Missing)?;
@@ -111,15 +120,18 @@ pub fn open_bearer(
         .get("i")
         .and_then(Value::as_str)
         .ok_or(TokenError::Invalid)?;
-    parse_carrier(kind, id).map_err(|_| TokenError::Invalid)
+    parse_carrier(kind, id)
+        .map(|c| (c, exp))
+        .map_err(|_| TokenError::Invalid)
 }
 
-/// The carrier a bearer token stands for, if it is genuine and unexpired.
-fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result<Carrier, Problem> {
+/// The carrier a bearer token stands for and its expiry, if it is genuine
+/// and unexpired.
+fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result<(Carrier, i64), Problem> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    open_bearer(&st.sealer, authorization, st.opts.clock.now_unix())
+    open_bearer_until(&st.sealer, authorization, st.opts.clock.now_unix())
         .map_err(|e| Problem::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))
 }
 
@@ -128,7 +140,7 @@ fn token_carrier<S>(st: &SiteState<S>, headers: &HeaderMap) -> Result<Carrier, P
 /// `429 RATE_LIMITED`, before the handler runs.
 pub(crate) struct CarrierToken(pub(crate) Carrier);
 
-impl<S: Send + Sync> FromRequestParts<Arc<SiteState<S>>> for CarrierToken {
+impl<S: einvoice_store::Store> FromRequestParts<Arc<SiteState<S>>> for CarrierToken {
     type Rejection = Response;
 
     async fn from_request_parts(
@@ -138,9 +150,14 @@ impl<S: Send + Sync> FromRequestParts<Arc<SiteState<S>>> for CarrierToken {
         let ConnectInfo(addr) = ConnectInfo::<SocketAddr>::from_request_parts(parts, st)
             .await
             .map_err(IntoResponse::into_response)?;
-        let carrier = token_carrier(st, &parts.headers).map_err(IntoResponse::into_response)?;
+        let (carrier, expires) =
+            token_carrier(st, &parts.headers).map_err(IntoResponse::into_response)?;
         st.carrier_limit
             .check(&client_key(Some(addr)))
+            .map_err(IntoResponse::into_response)?;
+        // A token is issued TOKEN_SECS before it expires.
+        crate::soc_holds::refuse_dead_token(&st.store, &carrier, expires - TOKEN_SECS)
+            .await
             .map_err(IntoResponse::into_response)?;
         Ok(Self(carrier))
     }

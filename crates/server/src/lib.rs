@@ -31,6 +31,7 @@ mod seller_auth;
 pub mod sign;
 pub mod site;
 pub mod soc;
+pub mod soc_holds;
 pub mod soc_sources;
 mod state;
 pub mod sync_routes;

@@ -472,6 +472,66 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/v1/soc/sellers/{ubn}/freeze",
+        tag: "operators",
+        summary: "SOC response: freeze a seller — its messages are refused (403 SELLER_FROZEN), its keys and reads keep working (role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{target, in_force, since_unix, by, changed_unix}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/soc/sellers/{ubn}/unfreeze",
+        tag: "operators",
+        summary: "SOC response: lift a seller's freeze (role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{target, in_force, since_unix, by, changed_unix}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/soc/carriers/reverify",
+        tag: "operators",
+        summary: "SOC response: force a carrier to verify again — its tokens die (401 CARRIER_REVERIFY), its code answers as wrong until reset through its contact (role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{target, in_force, since_unix, by, changed_unix}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/soc/carriers/reverify/clear",
+        tag: "operators",
+        summary: "SOC response: drop a carrier's forced re-verification (tokens issued before it stay dead; role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{target, in_force, since_unix, by, changed_unix}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/soc/site/read-only",
+        tag: "operators",
+        summary: "SOC response: put the site read-only — every write answers 503 SITE_READ_ONLY; reads, /v1/soc and operator login keep working (role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{target, in_force, since_unix, by, changed_unix}"),
+    },
+    RouteDoc {
+        method: "post",
+        path: "/v1/soc/site/read-only/lift",
+        tag: "operators",
+        summary: "SOC response: lift the site's read-only hold (role soc; ledger ADMIN entry)",
+        auth: Auth::OperatorSession,
+        query: &[],
+        body: JSON,
+        ok: (200, "{target, in_force, since_unix, by, changed_unix}"),
+    },
+    RouteDoc {
+        method: "post",
         path: "/v1/ops/enrol",
         tag: "operators",
         summary: "Redeem an enrolment token once: set your password, receive your TOTP secret (shown once)",
@@ -1129,7 +1189,7 @@ An identical resubmission answers 200 with the original receipt and `duplicate: 
             also_ok: vec![(200, "an identical resubmission: the original receipt with duplicate=true")],
             problems: vec![
                 p(400, &["MIG_DECODE", "BODY_INVALID", "TOO_MANY_ITEMS", "REQUEST_INVALID"], "the body cannot be decoded as a message of its content type, or has more items than max_items (9999)"),
-                p(403, &["KIND_FORBIDDEN", "TENANT_SCOPE"], "the key may not submit this kind, or not for this seller"),
+                p(403, &["KIND_FORBIDDEN", "TENANT_SCOPE", "SELLER_FROZEN"], "the key may not submit this kind, or not for this seller; or the seller is frozen by the security operations center"),
                 p(409, &["DUPLICATE_CONFLICT", "TRACK_OVERLAP"], "another message holds this natural key"),
                 p(415, &["CONTENT_TYPE"], "the content type is not one of the documented ones"),
                 p(422, &["UBN_CHECKSUM", "INVOICE_NUMBER_FORMAT", "OUTSIDE_TRACK", "AMOUNT_MISMATCH", "…every MIG rule code"], "the message breaks a MOF rule (all violations are listed in errors[])"),
@@ -1405,6 +1465,31 @@ Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as acto
                 "range": {"type": "string", "examples": ["192.0.2.7", "192.0.2.0/24"], "description": "the range as it was blocked"}}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["range"], "properties": {"range": {"type": "string"}}}))),
             problems: vec![body_invalid(&[]), ops_role(), p(422, &["BLOCK_INVALID"], "the range is not an address or a wide enough range")],
+            ..Detail::default()
+        },
+        (
+            "post",
+            "/v1/soc/sellers/{ubn}/freeze"
+            | "/v1/soc/sellers/{ubn}/unfreeze"
+            | "/v1/soc/site/read-only"
+            | "/v1/soc/site/read-only/lift",
+        ) => Detail {
+            description: Some(HOLD_NOTE.into()),
+            params: if r.path.contains("{ubn}") { vec![("ubn", sref("Ubn"))] } else { vec![] },
+            body: vec![("application/json", reason_body())],
+            body_optional: true,
+            ok: Some(("application/json", soc_hold_schema())),
+            problems: vec![body_invalid(&[]), ops_role(), p(409, &["HOLD_IN_FORCE", "HOLD_NOT_IN_FORCE"], "the hold is already in that state (nothing written)"), p(422, &["UBN_FORMAT", "UBN_CHECKSUM"], "the UBN is malformed")],
+            ..Detail::default()
+        },
+        ("post", "/v1/soc/carriers/reverify" | "/v1/soc/carriers/reverify/clear") => Detail {
+            description: Some(HOLD_NOTE.into()),
+            body: vec![("application/json", json!({"type": "object", "additionalProperties": false, "required": ["carrier_type", "carrier_id"], "properties": {
+                "carrier_type": sref("CarrierType"), "carrier_id": sref("CarrierId"),
+                "reason": {"type": ["string", "null"], "maxLength": 1000, "description": "recorded in the ledger"}},
+                "example": {"carrier_type": "3J0002", "carrier_id": "/ABC+123", "reason": "incident 7: code guessed"}}))],
+            ok: Some(("application/json", soc_hold_schema())),
+            problems: vec![p(400, &["BODY_INVALID", "CARRIER_TYPE", "CARRIER_ID"], "the body is not JSON of this schema, or the carrier type or id is malformed"), ops_role(), p(409, &["HOLD_IN_FORCE", "HOLD_NOT_IN_FORCE"], "the hold is already in that state (nothing written)")],
             ..Detail::default()
         },
         ("get", "/v1/soc/incidents") => Detail {
@@ -2325,11 +2410,19 @@ fn operation(r: &RouteDoc) -> Value {
             &["INTERNAL", "STORE_CORRUPT"],
             "a fault of the server (never expected; please report): a generic detail naming a correlation id (`correlation_id`, also the X-Correlation-Id header) under which the cause was logged",
         ),
-        p(
-            503,
-            &["STORE_UNAVAILABLE"],
-            "the store is unavailable (Retry-After)",
-        ),
+        if is_write_route(r) {
+            p(
+                503,
+                &["STORE_UNAVAILABLE", crate::soc_holds::SITE_READ_ONLY],
+                "the store is unavailable, or the site is read-only by the security operations center (Retry-After)",
+            )
+        } else {
+            p(
+                503,
+                &["STORE_UNAVAILABLE"],
+                "the store is unavailable (Retry-After)",
+            )
+        },
     ];
     if r.auth != Auth::Public && r.auth != Auth::AppId {
         let codes: &[&str] = match r.auth {
@@ -2342,7 +2435,12 @@ fn operation(r: &RouteDoc) -> Value {
                 "AUTH_SIGNATURE",
                 "AUTH_REPLAY",
             ],
-            Auth::CarrierToken => &["AUTH_MISSING", "TOKEN_INVALID", "TOKEN_EXPIRED"],
+            Auth::CarrierToken => &[
+                "AUTH_MISSING",
+                "TOKEN_INVALID",
+                "TOKEN_EXPIRED",
+                "CARRIER_REVERIFY",
+            ],
             _ => &["AUTH_REQUIRED", "SESSION_EXPIRED", "SESSION_REVOKED"],
         };
         problems.push(p(401, codes, "authentication failed"));
@@ -2380,6 +2478,30 @@ fn operation(r: &RouteDoc) -> Value {
     op.insert("responses".into(), Value::Object(responses));
     op.insert("security".into(), security(r.auth));
     Value::Object(op)
+}
+
+/// What a SOC hold route does (the description of each).
+const HOLD_NOTE: &str = "A hold of the security operations center on this site's store (crates/server/src/soc_holds.rs): \
+recorded first in the ledger (`ADMIN`, key `soc/<target>`, the operator as actor, the reason), then in force on every node of the site at once. \
+A seller's freeze refuses its messages (`403 SELLER_FROZEN`; in a batch or upload, each of its messages is rejected so); \
+a carrier's forced re-verification ends its tokens (`401 CARRIER_REVERIFY`, also after it is cleared) and answers every check of its code as a wrong code until \
+the code is reset through the carrier's registered contact (which lifts it) or the hold is cleared; \
+a read-only site answers every write `503 SITE_READ_ONLY` with Retry-After, while reads, `/v1/soc/…` and operator login and logout are served.";
+
+/// The answer of a SOC hold route.
+fn soc_hold_schema() -> Value {
+    json!({"type": "object", "required": ["target", "in_force", "since_unix", "by", "changed_unix"], "properties": {
+        "target": {"type": "string", "description": "`seller:<ubn>`, `carrier:<type:id>` or `site`"},
+        "in_force": {"type": "boolean"},
+        "since_unix": {"type": "integer", "description": "when the hold was last put in force"},
+        "by": {"type": "string", "description": "the ledger actor of the change"},
+        "changed_unix": {"type": "integer"}}})
+}
+
+/// Whether the read-only site refuses the route ([`crate::soc_holds::is_write`]).
+fn is_write_route(r: &RouteDoc) -> bool {
+    axum::http::Method::from_bytes(r.method.to_ascii_uppercase().as_bytes())
+        .is_ok_and(|m| crate::soc_holds::is_write(&m, r.path))
 }
 
 /// The JSON form of MIG 4.1 messages (`einvoice_core::model`, MIG element

@@ -181,6 +181,22 @@ pub const ROUTE_CLASSES: &[(&str, &str, RouteClass)] = &[
     // A block is this node's edge (each node is told on its own).
     ("post", "/v1/soc/blocks", RouteClass::Anywhere),
     ("post", "/v1/soc/unblock", RouteClass::Anywhere), // and its lifting
+    // Holds (freeze a seller, a carrier's re-verification, read-only) are
+    // records of the site's store: each site is told on its own.
+    ("post", "/v1/soc/sellers/{ubn}/freeze", RouteClass::Anywhere),
+    (
+        "post",
+        "/v1/soc/sellers/{ubn}/unfreeze",
+        RouteClass::Anywhere,
+    ),
+    ("post", "/v1/soc/carriers/reverify", RouteClass::Anywhere),
+    (
+        "post",
+        "/v1/soc/carriers/reverify/clear",
+        RouteClass::Anywhere,
+    ),
+    ("post", "/v1/soc/site/read-only", RouteClass::Anywhere),
+    ("post", "/v1/soc/site/read-only/lift", RouteClass::Anywhere),
 ];
 
 /// Whether `path` matches the template `pattern` (see [`ROUTE_CLASSES`]).

@@ -198,6 +198,7 @@ async fn submit<S: Store>(
     let format = format_of(&headers)?;
     let v = prepare(&st, &body, format)?;
     caller.require(&v.seller())?;
+    crate::soc_holds::refuse_frozen(&st.store, &v.seller()).await?;
     let mut out = st
         .store
         .append(&caller.scope, &caller.actor(), vec![v])
@@ -332,8 +333,27 @@ pub(crate) async fn settle<S: Store>(
 ) -> Result<Vec<BatchResult>, Problem> {
     let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(prepared.len());
     let mut accepted: Vec<(usize, Validated)> = Vec::new();
+    // Whether each seller is frozen, read once per batch.
+    let mut frozen: std::collections::HashMap<Ubn, Result<(), Problem>> =
+        std::collections::HashMap::new();
     for (index, prepared) in prepared.into_iter().enumerate() {
-        match prepared.and_then(|v| caller.require(&v.seller()).map(|()| v)) {
+        let prepared = match prepared.and_then(|v| caller.require(&v.seller()).map(|()| v)) {
+            Ok(v) => {
+                let seller = v.seller();
+                let answer = match frozen.entry(seller) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(crate::soc_holds::refuse_frozen(&st.store, &seller).await)
+                    }
+                };
+                match answer {
+                    Err(p) => Err(p.clone()),
+                    Ok(()) => Ok(v),
+                }
+            }
+            Err(p) => Err(p),
+        };
+        match prepared {
             Ok(v) => {
                 results.push(None);
                 accepted.push((index, v));

@@ -55,6 +55,7 @@ pub fn router<S: Store>(store: S, sealer: Sealer, mut opts: SiteOptions) -> Rout
         sealer: sealer.clone(),
         opts: opts.clone(),
     });
+    let read_only_store = store.clone();
     let probes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<S>))
@@ -77,6 +78,10 @@ pub fn router<S: Store>(store: S, sealer: Sealer, mut opts: SiteOptions) -> Rout
         .merge(crate::sync_routes::routes(store.clone(), sealer.clone()))
         .merge(ops::router_with(store, sealer, opts.ops.clone()))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            read_only_store,
+            crate::soc_holds::refuse_writes_when_read_only::<S>,
+        ))
         .layer(middleware::from_fn_with_state(
             opts.role.clone(),
             crate::role::guard,

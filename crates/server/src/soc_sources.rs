@@ -35,7 +35,8 @@ pub async fn remember_ops_client(
     OPS_CLIENT.scope(ip, next.run(req)).await
 }
 
-/// The client address of the operator request this task handles, if known.
+/// The client address of the operator or App API request this task handles,
+/// if known (both routers carry [`remember_ops_client`]).
 pub fn ops_client() -> Option<IpAddr> {
     OPS_CLIENT.try_with(|c| *c).ok().flatten()
 }
@@ -51,11 +52,22 @@ pub fn ledger_actor(who: &str) -> Actor {
     }
 }
 
+/// What a failed operator login reports instead of a typed name that names
+/// no account (it may be a password typed in the wrong field): `unknown:`
+/// and the first 4 hex digits of its fingerprint — enough to tell repeated
+/// attempts apart, far too little to test a guess of a password against.
+pub fn unknown_name_marker(typed: &str) -> String {
+    let hex = Redacted::new(typed).fingerprint().to_string();
+    format!("unknown:{}", hex.get(..4).unwrap_or("0000"))
+}
+
 impl SecurityEvents {
     /// An operator login (`POST /v1/ops/login`) by account `name` from
     /// `client`: `Success`, or `Failure` with `reason` (`wrong_credentials`
     /// for a wrong name, password or TOTP code — one reason for all, as the
-    /// answer — or `locked`). Never the password or the code.
+    /// answer — or `locked`). Never the password or the code; a failed
+    /// login's name is the caller's [`unknown_name_marker`] unless it names
+    /// an account.
     pub fn operator_login(&self, name: &str, client: &str, outcome: Outcome, reason: &str) {
         let who = label(name);
         let severity = if outcome == Outcome::Success {
@@ -95,6 +107,50 @@ impl SecurityEvents {
                 Outcome::Success,
             )
             .with_text(AttrKey::Action, label(action).as_str())
+        });
+    }
+
+    /// An App API call of app `app_id` from `client` whose signature was
+    /// refused (`reason`: `missing` when required, `mismatch`): class
+    /// signature failure, actor the app. Never the signature or the app's key.
+    pub fn app_signature_failed(&self, app_id: &str, client: Option<IpAddr>, reason: &str) {
+        let app = label(app_id);
+        self.emit_with(|| {
+            SecurityEvent::new(
+                EventClass::SignatureFailure,
+                Severity::Low,
+                now_ms(),
+                Actor::App(app.clone()),
+                client,
+                app.clone(),
+                Outcome::Failure,
+            )
+            .with_text(AttrKey::Api, "app_api")?
+            .with_text(AttrKey::AppId, app.as_str())?
+            .with_text(AttrKey::Reason, reason)
+        });
+    }
+
+    /// An App API signed call of app `app_id` received again (the same
+    /// parameters, `serial` and `timeStamp`): class replay, the signature
+    /// kept only as the fingerprint of `replay_key` (its digest).
+    pub fn app_replayed(&self, app_id: &str, client: Option<IpAddr>, replay_key: &str) {
+        let app = label(app_id);
+        self.emit_with(|| {
+            Ok::<_, EventError>(
+                SecurityEvent::new(
+                    EventClass::Replay,
+                    Severity::Medium,
+                    now_ms(),
+                    Actor::App(app.clone()),
+                    client,
+                    app.clone(),
+                    Outcome::Refused,
+                )
+                .with_text(AttrKey::Api, "app_api")?
+                .with_text(AttrKey::AppId, app.as_str())?
+                .with_fingerprint(AttrKey::NonceFingerprint, &Redacted::new(replay_key)),
+            )
         });
     }
 

@@ -305,3 +305,86 @@ fn webhook_posts_a_body_the_receiver_verifies() {
         );
     }
 }
+
+/// A local TLS collector (certificate for `localhost` from rcgen): the
+/// octet-counted frames it read, or the handshake error it saw.
+fn tls_collector() -> (
+    std::net::SocketAddr,
+    rustls::RootCertStore,
+    std::thread::JoinHandle<Result<Vec<u8>, String>>,
+) {
+    let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .self_signed(&key)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(cert.der().clone())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let handle = std::thread::spawn(move || {
+        let (sock, _) = listener.accept().map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        let conn = rustls::ServerConnection::new(std::sync::Arc::new(config))
+            .map_err(|e| e.to_string())?;
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        let mut buf = Vec::new();
+        tls.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+        Ok(buf)
+    });
+    (addr, roots, handle)
+}
+
+#[test]
+fn syslog_over_tls_is_verified_and_octet_counted() {
+    let (addr, roots, collector) = tls_collector();
+    let rs = records(7);
+    let sent = send_syslog_tls(
+        addr,
+        "localhost",
+        roots,
+        &fmt(),
+        &rs,
+        Duration::from_secs(5),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sent, 7);
+    let got = collector
+        .join()
+        .unwrap_or_else(|_| panic!("collector panicked"))
+        .unwrap_or_else(|e| panic!("collector: {e}"));
+    let want: Vec<u8> = rs
+        .iter()
+        .flat_map(|r| octet_frame(&fmt().format(r).unwrap_or_else(|e| panic!("{e}"))))
+        .collect();
+    assert_eq!(got, want, "the TLS collector read exactly the frames");
+
+    // A collector whose certificate the exporter does not trust gets nothing.
+    let (addr, _, collector) = tls_collector();
+    let err = send_syslog_tls(
+        addr,
+        "localhost",
+        rustls::RootCertStore::empty(),
+        &fmt(),
+        &rs,
+        Duration::from_secs(5),
+    )
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(err.starts_with("soc.syslog_tls:"), "{err}");
+    assert!(collector.join().map(|r| r.is_err()).unwrap_or(true));
+}

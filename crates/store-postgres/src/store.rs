@@ -175,6 +175,14 @@ impl Store for PgStore {
         self.get_record("app", app_id).await
     }
 
+    async fn put_soc_hold(&self, hold: SocHold) -> Result<(), StoreError> {
+        self.put_record("soc_hold", &hold.target, &hold).await
+    }
+
+    async fn soc_hold(&self, target: &str) -> Result<Option<SocHold>, StoreError> {
+        self.get_record("soc_hold", target).await
+    }
+
     async fn put_operator(&self, operator: OperatorRecord) -> Result<(), StoreError> {
         self.put_record("operator", &operator.name, &operator).await
     }

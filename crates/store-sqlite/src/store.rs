@@ -213,6 +213,14 @@ impl Store for SqliteStore {
         self.record("app", app_id.to_string()).await
     }
 
+    async fn put_soc_hold(&self, hold: SocHold) -> Result<(), StoreError> {
+        self.put_record("soc_hold", hold.target.clone(), hold).await
+    }
+
+    async fn soc_hold(&self, target: &str) -> Result<Option<SocHold>, StoreError> {
+        self.record("soc_hold", target.to_string()).await
+    }
+
     async fn put_operator(&self, operator: OperatorRecord) -> Result<(), StoreError> {
         self.put_record("operator", operator.name.clone(), operator)
             .await

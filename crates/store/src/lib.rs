@@ -396,6 +396,17 @@ pub trait Store:
         app_id: &str,
     ) -> impl Future<Output = Result<Option<AppRecord>, StoreError>> + Send;
 
+    /// Put (or replace) the SOC hold on [`SocHold::target`]: a response
+    /// action in force, or lifted (kept, so a carrier's old tokens stay dead).
+    fn put_soc_hold(&self, hold: SocHold) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The SOC hold on `target` (`seller:<ubn>`, `carrier:<type:id>`,
+    /// `site`), in force or lifted, if one was ever put.
+    fn soc_hold(
+        &self,
+        target: &str,
+    ) -> impl Future<Output = Result<Option<SocHold>, StoreError>> + Send;
+
     /// Create or replace an operator account.
     fn put_operator(
         &self,

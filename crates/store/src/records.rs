@@ -185,6 +185,26 @@ impl std::fmt::Debug for AppRecord {
     }
 }
 
+/// A response action of the security operations center that holds a
+/// target, kept in force until it is lifted: a frozen seller (its writes are
+/// refused), a carrier that must verify again (its tokens and code are
+/// refused), the whole site read-only. Every change is also an `ADMIN`
+/// ledger entry naming its actor; this record is what the request paths read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocHold {
+    /// What is held: `seller:<ubn>`, `carrier:<type:id>`, or `site`.
+    pub target: String,
+    /// Whether the hold is in force now.
+    pub in_force: bool,
+    /// When it was last put in force (Unix seconds); a carrier's tokens
+    /// issued at or before this second stay dead after the hold is lifted.
+    pub since_unix: i64,
+    /// Who changed it last (the ledger actor, e.g. `operator:alice`).
+    pub by: String,
+    /// When it changed last (Unix seconds).
+    pub changed_unix: i64,
+}
+
 /// Operator roles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -9,12 +9,22 @@
 //!   ledger with the operator as actor: `block` / `unblock` (role soc),
 //!   `disable-app` / `enable-app` (role operator), `revoke-key` and
 //!   `rotate-key` (role operator; a rotation gives the sellers a replacement,
-//!   a revoked key itself is not reinstated).
+//!   a revoked key itself is not reinstated), and the holds of
+//!   `einvoice_server::soc_holds` (role soc): `freeze-seller` /
+//!   `unfreeze-seller`, `reverify-carrier` / `clear-carrier`, `read-only` /
+//!   `read-write`.
+//! - `respond --data DIR` (or `--database URL`) `--actor NAME` applies a
+//!   hold to a stopped site's store directly, recorded in its ledger as
+//!   `local:NAME` (an enabled operator account with role soc); the other
+//!   actions are refused there (`RESPOND_ONLINE_ONLY`).
 
 use super::admin::Client;
+use super::store_args::{DatabaseUrl, Open, open, runtime, with_store};
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use einvoice_soc::ResponseAction;
 use einvoice_soc::{EventLog, SqliteLog};
+use einvoice_store::Store;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -60,12 +70,27 @@ pub enum SocCommand {
         json: bool,
     },
     /// Take a response action on a running site (operator session).
-    Respond(RespondArgs),
+    Respond(Box<RespondArgs>),
 }
 
 /// `einvoice soc respond …`
 #[derive(Args)]
 pub struct RespondArgs {
+    /// A stopped site's data directory: apply the action to its store
+    /// directly (SQLite `DIR/einvoice.db`, or `--database`) instead of
+    /// through a running site's `--url`; needs `--actor`.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A stopped site's PostgreSQL database (`postgres://…`): as `--data`.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<DatabaseUrl>,
+    /// With `--data`/`--database`: the operator (role soc) taking the
+    /// action, recorded in the ledger as `local:<name>`.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// With `--data`/`--database`: this site's id.
+    #[arg(long, default_value = "main")]
+    pub site: String,
     /// Operator API base URL of the site.
     #[arg(
         long,
@@ -142,6 +167,119 @@ pub enum RespondAction {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Freeze a seller: its messages are refused, its keys and reads kept
+    /// (role soc; undone by `unfreeze-seller`).
+    FreezeSeller {
+        /// The seller's UBN.
+        #[arg(long)]
+        ubn: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a seller's freeze (role soc).
+    UnfreezeSeller {
+        /// The seller's UBN.
+        #[arg(long)]
+        ubn: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Force a carrier to verify again: its tokens die, its code answers as
+    /// wrong until reset through its contact (role soc; undone by
+    /// `clear-carrier`).
+    ReverifyCarrier {
+        /// The carrier type code (`3J0002`).
+        #[arg(long)]
+        carrier_type: String,
+        /// The carrier id (`/ABC+123`).
+        #[arg(long)]
+        carrier_id: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Drop a carrier's forced re-verification (role soc).
+    ClearCarrier {
+        /// The carrier type code.
+        #[arg(long)]
+        carrier_type: String,
+        /// The carrier id.
+        #[arg(long)]
+        carrier_id: String,
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Put the site read-only: every write answers 503 SITE_READ_ONLY
+    /// (role soc; undone by `read-write`).
+    ReadOnly {
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift the read-only hold (role soc).
+    ReadWrite {
+        /// Why (kept in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+impl RespondAction {
+    /// The hold action this is, with its reason, parsed; `None` for the
+    /// actions that are not holds (blocks live in a running node's memory,
+    /// keys and apps are the operator API's).
+    fn hold(&self) -> anyhow::Result<Option<(ResponseAction, Option<String>)>> {
+        let ubn = |u: &str| -> anyhow::Result<einvoice_soc::Ubn> {
+            let ubn = einvoice_core::Ubn::parse(u)
+                .map_err(|v| anyhow::anyhow!("{}: ubn: {}", v.code, v.message))?;
+            Ok(einvoice_server::soc_holds::soc_ubn(&ubn)?)
+        };
+        let carrier = |t: &str, i: &str| -> anyhow::Result<einvoice_soc::Label> {
+            let kind = einvoice_core::CarrierType::parse(t, &Default::default())
+                .map_err(|v| anyhow::anyhow!("{}: carrier_type: {}", v.code, v.message))?;
+            let c = einvoice_core::Carrier::parse(kind, i)
+                .map_err(|v| anyhow::anyhow!("{}: carrier_id: {}", v.code, v.message))?;
+            Ok(einvoice_server::soc::label(&einvoice_store::carrier_key(
+                &c,
+            )))
+        };
+        Ok(Some(match self {
+            Self::FreezeSeller { ubn: u, reason } => (
+                ResponseAction::FreezeSeller { ubn: ubn(u)? },
+                reason.clone(),
+            ),
+            Self::UnfreezeSeller { ubn: u, reason } => (
+                ResponseAction::UnfreezeSeller { ubn: ubn(u)? },
+                reason.clone(),
+            ),
+            Self::ReverifyCarrier {
+                carrier_type,
+                carrier_id,
+                reason,
+            } => (
+                ResponseAction::ForceCarrierReverify {
+                    carrier: carrier(carrier_type, carrier_id)?,
+                },
+                reason.clone(),
+            ),
+            Self::ClearCarrier {
+                carrier_type,
+                carrier_id,
+                reason,
+            } => (
+                ResponseAction::ClearCarrierReverify {
+                    carrier: carrier(carrier_type, carrier_id)?,
+                },
+                reason.clone(),
+            ),
+            Self::ReadOnly { reason } => (ResponseAction::SiteReadOnly, reason.clone()),
+            Self::ReadWrite { reason } => (ResponseAction::SiteReadWrite, reason.clone()),
+            _ => return Ok(None),
+        }))
+    }
 }
 
 /// Open a stopped site's event log.
@@ -200,7 +338,7 @@ pub fn soc(c: SocCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SocCommand::Respond(r) => respond(r),
+        SocCommand::Respond(r) => respond(*r),
     }
 }
 
@@ -253,7 +391,49 @@ fn events(data: &Path, from: u64, limit: usize, json: bool) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// `soc respond --data|--database --actor NAME`: a hold applied to a
+/// stopped site's store, recorded in its ledger as `local:<NAME>`; NAME must
+/// be an enabled operator account with role soc.
+fn respond_offline(r: RespondArgs) -> anyhow::Result<ExitCode> {
+    let Some((action, reason)) = r.action.hold()? else {
+        anyhow::bail!(
+            "RESPOND_ONLINE_ONLY: this action is taken on a running site (--url): a block \
+             lives in each node's memory; keys and apps through the operator API"
+        );
+    };
+    let actor = r.actor.as_deref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "ACTOR_REQUIRED: --actor NAME (an operator of role soc) with --data/--database"
+        )
+    })?;
+    let data = r.data.clone().unwrap_or_else(|| PathBuf::from("data"));
+    let rt = runtime()?;
+    let store = rt.block_on(open(&data, r.database.as_ref(), &r.site, Open::Existing))?;
+    let hold = rt.block_on(async {
+        with_store!(&store, s => {
+            let op = s.operator(actor).await?;
+            anyhow::ensure!(
+                op.as_ref().is_some_and(|o| !o.disabled && o.roles.contains(&einvoice_store::Role::Soc)),
+                "ACTOR_UNKNOWN: {actor:?} is not an enabled operator account with role soc"
+            );
+            let now = i64::try_from(einvoice_server::soc::now_ms() / 1000).unwrap_or(i64::MAX);
+            einvoice_server::soc_holds::apply(s, &action, &format!("local:{actor}"), reason.as_deref(), now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })
+    })?;
+    println!(
+        "{}",
+        json!({"target": hold.target, "in_force": hold.in_force, "since_unix": hold.since_unix,
+               "by": hold.by, "changed_unix": hold.changed_unix})
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn respond(r: RespondArgs) -> anyhow::Result<ExitCode> {
+    if r.data.is_some() || r.database.is_some() {
+        return respond_offline(r);
+    }
     let client = Client::new(&r.url, r.token_file, r.insecure_http, r.ca_file.as_deref())?;
     let reason =
         |reason: Option<String>| Some(reason.map_or_else(|| json!({}), |r| json!({"reason": r})));
@@ -298,6 +478,40 @@ fn respond(r: RespondArgs) -> anyhow::Result<ExitCode> {
             &format!("/v1/ops/apps/{}/enable", segment(&app_id)?),
             reason(why),
         ),
+        RespondAction::FreezeSeller { ubn, reason: why } => client.send(
+            "POST",
+            &format!("/v1/soc/sellers/{}/freeze", segment(&ubn)?),
+            reason(why),
+        ),
+        RespondAction::UnfreezeSeller { ubn, reason: why } => client.send(
+            "POST",
+            &format!("/v1/soc/sellers/{}/unfreeze", segment(&ubn)?),
+            reason(why),
+        ),
+        RespondAction::ReverifyCarrier {
+            carrier_type,
+            carrier_id,
+            reason: why,
+        } => client.send(
+            "POST",
+            "/v1/soc/carriers/reverify",
+            Some(json!({"carrier_type": carrier_type, "carrier_id": carrier_id, "reason": why})),
+        ),
+        RespondAction::ClearCarrier {
+            carrier_type,
+            carrier_id,
+            reason: why,
+        } => client.send(
+            "POST",
+            "/v1/soc/carriers/reverify/clear",
+            Some(json!({"carrier_type": carrier_type, "carrier_id": carrier_id, "reason": why})),
+        ),
+        RespondAction::ReadOnly { reason: why } => {
+            client.send("POST", "/v1/soc/site/read-only", reason(why))
+        }
+        RespondAction::ReadWrite { reason: why } => {
+            client.send("POST", "/v1/soc/site/read-only/lift", reason(why))
+        }
     }
 }
 

@@ -43,6 +43,11 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: AppApiConfig) -> Rou
         .merge(super::registration::routes::<S>())
         .merge(super::aggregation::routes::<S>())
         .with_state(st)
+        // The client address of each call, for the SOC events of
+        // `check_app` (signature failures, replays).
+        .layer(axum::middleware::from_fn(
+            crate::soc_sources::remember_ops_client,
+        ))
 }
 
 /// The actions this module answers.

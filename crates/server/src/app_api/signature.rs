@@ -161,11 +161,18 @@ pub(super) async fn check_app<S: Store>(st: &AppState<S>, p: &Params) -> Result<
     if sig.is_none() && !st.cfg.require_signature {
         return Ok(app.app_id);
     }
-    let sig = sig.ok_or_else(|| fail(code::SIGNATURE, "signature is required"))?;
+    // Signature failures and replays are SOC events (appID and client only).
+    let events = &st.cfg.lockout.events;
+    let client = crate::soc_sources::ops_client();
+    let Some(sig) = sig else {
+        events.app_signature_failed(&app.app_id, client, "missing");
+        return Err(fail(code::SIGNATURE, "signature is required"));
+    };
     let key = AppKey::open(&st.sealer, &app.api_key_sealed)
         .map_err(|_| fail(code::UNAVAILABLE, "the app's key cannot be opened"))?;
     let text = signing_string(p.0.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if !verify_signature(key.alg, &key.key, &text, sig) {
+        events.app_signature_failed(&app.app_id, client, "mismatch");
         return Err(fail(code::SIGNATURE, "signature does not verify"));
     }
     // Without mandatory signatures, a legacy signed query may omit timeStamp.
@@ -183,6 +190,7 @@ pub(super) async fn check_app<S: Store>(st: &AppState<S>, p: &Params) -> Result<
         )
         .await?;
     if !seen_first {
+        events.app_replayed(&app.app_id, client, &signature_nonce(sig));
         return Err(fail(
             code::REPLAY,
             "this signed request was already received: send a new serial and timeStamp",

@@ -498,7 +498,12 @@ pub async fn confirm<S: Store>(
             };
             let actor = format!("carrier:{}", einvoice_store::carrier_key(&carrier));
             match cx.store.complete_challenge(id, credential, &actor).await? {
-                CompleteOutcome::Done(_) => Ok(carrier),
+                CompleteOutcome::Done(_) => {
+                    // Reset through the registered contact: the carrier has
+                    // verified again (a SOC hold on it is lifted).
+                    crate::soc_holds::reverified(cx.store, &carrier, cx.now).await?;
+                    Ok(carrier)
+                }
                 _ => Err(RegError::Used),
             }
         }

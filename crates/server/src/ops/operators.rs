@@ -369,7 +369,9 @@ pub(super) struct ReasonBody {
 const MAX_REASON_CHARS: usize = 1000;
 
 /// A reason of at most [`MAX_REASON_CHARS`] characters, or `null`.
-fn reason_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(super) fn reason_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
     let r = <Option<String> as serde::Deserialize>::deserialize(d)?;
     match r {
         Some(text) if text.chars().count() > MAX_REASON_CHARS => Err(serde::de::Error::custom(

@@ -68,6 +68,24 @@ pub fn router_with<S: Store>(store: S, sealer: Sealer, cfg: OpsConfig) -> Router
         .route("/v1/soc/incidents", get(soc::incidents::<S>))
         .route("/v1/soc/blocks", post(soc::block::<S>))
         .route("/v1/soc/unblock", post(soc::unblock::<S>))
+        .route(
+            "/v1/soc/sellers/{ubn}/freeze",
+            post(soc::freeze_seller::<S>),
+        )
+        .route(
+            "/v1/soc/sellers/{ubn}/unfreeze",
+            post(soc::unfreeze_seller::<S>),
+        )
+        .route(
+            "/v1/soc/carriers/reverify",
+            post(soc::reverify_carrier::<S>),
+        )
+        .route(
+            "/v1/soc/carriers/reverify/clear",
+            post(soc::clear_carrier::<S>),
+        )
+        .route("/v1/soc/site/read-only", post(soc::read_only::<S>))
+        .route("/v1/soc/site/read-only/lift", post(soc::read_write::<S>))
         .with_state(st)
         .layer(axum::middleware::from_fn(
             crate::soc_sources::remember_ops_client,

@@ -245,7 +245,16 @@ pub(super) async fn login<S: Store>(
 ) -> Answer {
     use einvoice_soc::Outcome;
     let (events, name, addr) = (st.cfg.soc.clone(), b.name.clone(), client.0.clone());
+    let store = st.store.clone();
     let answer = login_checked(st, client, b).await;
+    // What was typed as the name of a failed login may be a password typed
+    // in the wrong field: it is reported only when it names an account.
+    let name = match &answer {
+        Err(_) if !matches!(store.operator(&name).await, Ok(Some(_))) => {
+            crate::soc_sources::unknown_name_marker(&name)
+        }
+        _ => name,
+    };
     match &answer {
         Ok(_) => events.operator_login(&name, &addr, Outcome::Success, "ok"),
         Err(p) => match p.code.as_str() {

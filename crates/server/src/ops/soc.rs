@@ -5,7 +5,8 @@ use super::answer::{Answer, JsonBody, problem, record};
 use super::session::{Operator, RoleSoc};
 use super::state::OpsState;
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use einvoice_soc::{Cidr, ResponseAction};
 use einvoice_store::Store;
@@ -109,4 +110,163 @@ pub(super) async fn unblock<S: Store>(
     .await?;
     st.cfg.soc.apply(&action);
     Ok(Json(json!({"range": range.to_string()})))
+}
+
+/// Take a hold action ([`crate::soc_holds`]) as `soc`: recorded in the
+/// ledger (`ADMIN`, `soc/<target>`) with the operator, reported to the SOC
+/// as an operator action; answers the hold.
+async fn hold<S: Store>(
+    st: &OpsState<S>,
+    soc: &Operator<RoleSoc>,
+    action: ResponseAction,
+    reason: Option<String>,
+) -> Answer {
+    let who = soc.actor();
+    let now = i64::try_from(crate::soc::now_ms() / 1000).unwrap_or(i64::MAX);
+    let held = crate::soc_holds::apply(&st.store, &action, &who, reason.as_deref(), now)
+        .await
+        .map_err(crate::soc_holds::HoldError::problem)?;
+    let name = crate::soc_holds::hold_of(&action).map_or("soc.hold", |(_, _, n)| n);
+    st.cfg
+        .soc
+        .operator_action(&who, crate::soc_sources::ops_client(), name, &held.target);
+    Ok(Json(json!({
+        "target": held.target,
+        "in_force": held.in_force,
+        "since_unix": held.since_unix,
+        "by": held.by,
+        "changed_unix": held.changed_unix,
+    })))
+}
+
+/// A seller as a response action names it (an 8-digit UBN always is one).
+fn soc_ubn(ubn: &einvoice_core::Ubn) -> Result<einvoice_soc::Ubn, crate::problem::Problem> {
+    crate::soc_holds::soc_ubn(ubn).map_err(|e| {
+        problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "UBN_INVALID",
+            e.to_string(),
+        )
+    })
+}
+
+/// The optional `{reason}` of a hold action on a seller or the site.
+fn reason_of(raw: &[u8]) -> Result<Option<String>, crate::problem::Problem> {
+    Ok(super::operators::optional_body::<super::operators::ReasonBody>(raw)?.reason())
+}
+
+/// `POST /v1/soc/sellers/{ubn}/freeze` `{reason?}`: the seller's messages
+/// are refused (`403 SELLER_FROZEN`), its keys and reads keep working.
+pub(super) async fn freeze_seller<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    soc: Operator<RoleSoc>,
+    Path(ubn): Path<String>,
+    raw: Bytes,
+) -> Answer {
+    let ubn = super::answer::parse_ubn("ubn", &ubn)?;
+    let ubn = soc_ubn(&ubn)?;
+    hold(
+        &st,
+        &soc,
+        ResponseAction::FreezeSeller { ubn },
+        reason_of(&raw)?,
+    )
+    .await
+}
+
+/// `POST /v1/soc/sellers/{ubn}/unfreeze` `{reason?}`: lift the freeze.
+pub(super) async fn unfreeze_seller<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    soc: Operator<RoleSoc>,
+    Path(ubn): Path<String>,
+    raw: Bytes,
+) -> Answer {
+    let ubn = super::answer::parse_ubn("ubn", &ubn)?;
+    let ubn = soc_ubn(&ubn)?;
+    hold(
+        &st,
+        &soc,
+        ResponseAction::UnfreezeSeller { ubn },
+        reason_of(&raw)?,
+    )
+    .await
+}
+
+/// `POST /v1/soc/carriers/reverify` and `…/reverify/clear`: the carrier.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CarrierHoldBody {
+    /// The carrier type code (`3J0002`).
+    carrier_type: String,
+    /// The carrier id (`/ABC+123`).
+    carrier_id: String,
+    /// Why (kept in the ledger).
+    #[serde(default, deserialize_with = "super::operators::reason_text")]
+    reason: Option<String>,
+}
+
+impl CarrierHoldBody {
+    fn parse(self) -> Result<(einvoice_soc::Label, Option<String>), crate::problem::Problem> {
+        let carrier = crate::carrier_token::parse_carrier(&self.carrier_type, &self.carrier_id)?;
+        let label = crate::soc::label(&einvoice_store::carrier_key(&carrier));
+        let reason = self
+            .reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        Ok((label, reason))
+    }
+}
+
+/// `POST /v1/soc/carriers/reverify`: the carrier must verify again — its
+/// tokens die, its code answers as wrong until it is reset through its
+/// registered contact or the hold is cleared.
+pub(super) async fn reverify_carrier<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    soc: Operator<RoleSoc>,
+    JsonBody(b): JsonBody<CarrierHoldBody>,
+) -> Answer {
+    let (carrier, reason) = b.parse()?;
+    hold(
+        &st,
+        &soc,
+        ResponseAction::ForceCarrierReverify { carrier },
+        reason,
+    )
+    .await
+}
+
+/// `POST /v1/soc/carriers/reverify/clear`: drop the requirement (tokens
+/// issued before the hold stay dead).
+pub(super) async fn clear_carrier<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    soc: Operator<RoleSoc>,
+    JsonBody(b): JsonBody<CarrierHoldBody>,
+) -> Answer {
+    let (carrier, reason) = b.parse()?;
+    hold(
+        &st,
+        &soc,
+        ResponseAction::ClearCarrierReverify { carrier },
+        reason,
+    )
+    .await
+}
+
+/// `POST /v1/soc/site/read-only` `{reason?}`: every write of the site is
+/// answered `503 SITE_READ_ONLY` until lifted.
+pub(super) async fn read_only<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    soc: Operator<RoleSoc>,
+    raw: Bytes,
+) -> Answer {
+    hold(&st, &soc, ResponseAction::SiteReadOnly, reason_of(&raw)?).await
+}
+
+/// `POST /v1/soc/site/read-only/lift` `{reason?}`: writes are served again.
+pub(super) async fn read_write<S: Store>(
+    State(st): State<Arc<OpsState<S>>>,
+    soc: Operator<RoleSoc>,
+    raw: Bytes,
+) -> Answer {
+    hold(&st, &soc, ResponseAction::SiteReadWrite, reason_of(&raw)?).await
 }

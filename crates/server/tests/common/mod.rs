@@ -273,3 +273,34 @@ pub async fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, serde_json::Va
     let status = resp.status().as_u16();
     (status, resp.json().await.expect("json"))
 }
+
+/// The current TOTP code of a new operator's secrets.
+pub fn totp(secrets: &einvoice_server::ops::NewOperatorSecrets) -> String {
+    let secret = totp_rs::Secret::try_from_base32(&secrets.totp_secret_base32).expect("base32");
+    let totp = totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .expect("totp");
+    totp.generate(u64::try_from(now()).unwrap_or(0)).to_string()
+}
+
+/// Log operator `name` in at the site at `url`: its session token.
+pub async fn operator_token(
+    url: &str,
+    name: &str,
+    secrets: &einvoice_server::ops::NewOperatorSecrets,
+) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/v1/ops/login"))
+        .json(
+            &serde_json::json!({"name": name, "password": secrets.password, "totp": totp(secrets)}),
+        )
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 200, "operator login");
+    r.json::<serde_json::Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_string()
+}

@@ -20,6 +20,7 @@ mod lookup;
 mod outbox;
 mod reads;
 mod scope;
+mod soc_holds;
 mod sync;
 mod withheld;
 
@@ -37,6 +38,7 @@ pub use lookup::*;
 pub use outbox::*;
 pub use reads::*;
 pub use scope::*;
+pub use soc_holds::*;
 pub use sync::*;
 pub use withheld::*;
 
@@ -54,8 +56,9 @@ macro_rules! store_conformance {
             draw_eligibility, draw_freeze_once, draw_winners, draw_bank_accounts,
             outbox_claims_are_disjoint, outbox_lease_expiry, outbox_failed_items_reschedule,
             draw_freeze_ledger, draw_winners_ledger, carrier_read_path, new_entries_are_v2,
-            v1_chains_keep_verifying, sync_pages, sync_rebuilds_carrier_life, sync_records, npo_directory, donations,
-            carrier_registration, mail_outbox, carrier_links, lookup_by_number_and_date);
+            v1_chains_keep_verifying, sync_pages, sync_rebuilds_carrier_life, sync_records,
+            npo_directory, donations, carrier_registration, mail_outbox, carrier_links,
+            lookup_by_number_and_date, soc_holds_round_trip);
     };
     (@cases $make:expr; $($case:ident),*) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
