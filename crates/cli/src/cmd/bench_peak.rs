@@ -97,7 +97,7 @@ const GATEWAY_LIMITS: &str =
     "\n[limits]\nper_client_per_minute = 60000000\nper_client_burst = 1000000\n";
 
 /// What a request was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     WinningList,
     WinningCheck,
@@ -141,6 +141,7 @@ struct Work {
     receipts: AtomicUsize,
     winning_checks: AtomicUsize,
     relogins: AtomicUsize,
+    relogin_failures: AtomicUsize,
 }
 
 /// Everything a request needs.
@@ -150,6 +151,7 @@ struct Ctx {
     seller: SignedClient,
     users: Vec<String>,
     tokens: RwLock<Vec<String>>,
+    logins: Vec<tokio::sync::Mutex<()>>,
     code: String,
     app_id: String,
     app_key: String,
@@ -212,30 +214,52 @@ impl Ctx {
         Ok((t.to_string(), site))
     }
 
-    /// GET `path` through the gateway as user `u`; a 401 (the token's site
-    /// was killed) logs in again once.
+    /// GET `path` through the gateway as user `u`. A 401 (the site that
+    /// sealed the token was killed) logs the user in again, as its app
+    /// would: one login per user at a time (a request that finds a newer
+    /// token takes it), honouring `LOGIN_BUSY`'s `Retry-After` up to three
+    /// tries; then the request once more.
     async fn as_user(&self, i: usize, u: usize, path: &str) -> reqwest::Result<reqwest::Response> {
         let client = self.client(i);
         let url = format!("{}{path}", self.gateway);
-        let token = self
-            .tokens
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)[u]
-            .clone();
-        let r = client.get(&url).bearer_auth(&token).send().await?;
+        let used = self.token(u);
+        let r = client.get(&url).bearer_auth(&used).send().await?;
         if r.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(r);
         }
-        match self.login(client, u).await {
-            Ok((t, _)) => {
-                self.work.relogins.fetch_add(1, Ordering::Relaxed);
-                self.tokens
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)[u] = t.clone();
-                client.get(&url).bearer_auth(&t).send().await
-            }
-            Err(_) => Ok(r),
+        let _one_login = self.logins[u].lock().await;
+        let current = self.token(u);
+        if current != used {
+            return client.get(&url).bearer_auth(&current).send().await;
         }
+        let mut last = None;
+        for _ in 0..3 {
+            match self.login(client, u).await {
+                Ok((t, _)) => {
+                    self.work.relogins.fetch_add(1, Ordering::Relaxed);
+                    self.tokens
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)[u] = t.clone();
+                    return client.get(&url).bearer_auth(&t).send().await;
+                }
+                Err(e) => {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+        self.work.relogin_failures.fetch_add(1, Ordering::Relaxed);
+        if let Some(e) = last {
+            eprintln!("bench peak: logging in again failed: {e}");
+        }
+        Ok(r)
+    }
+
+    fn token(&self, u: usize) -> String {
+        self.tokens
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)[u]
+            .clone()
     }
 
     /// Request `i` of the mix.
@@ -509,6 +533,9 @@ pub fn bench_peak(a: BenchPeakArgs) -> anyhow::Result<ExitCode> {
         clients: clients()?,
         gateway: gateway.clone(),
         tokens: RwLock::new(Vec::new()),
+        logins: (0..users.len())
+            .map(|_| tokio::sync::Mutex::new(()))
+            .collect(),
         users,
         code: creds.carrier.verification_code.clone(),
         app_id: creds.app.app_id.clone(),
@@ -596,13 +623,14 @@ pub fn bench_peak(a: BenchPeakArgs) -> anyhow::Result<ExitCode> {
     let notes = format!(
         "bench peak: {KILLED} killed at {killed_at:.1} s and restarted at {restarted_at:.1} s; \
          real work: {} winning lists with the numbers, {} winning checks, {} invoices in carrier answers \
-         ({} empty answers), {} issuance receipts; {} logins again after a 401; errors by kind: {kinds:?}",
+         ({} empty answers), {} issuance receipts; {} logins again after a 401 ({} failed); errors by kind: {kinds:?}",
         w.lists_with_numbers.load(Ordering::Relaxed),
         w.winning_checks.load(Ordering::Relaxed),
         w.invoices_returned.load(Ordering::Relaxed),
         w.empty_carrier_answers.load(Ordering::Relaxed),
         w.receipts.load(Ordering::Relaxed),
         w.relogins.load(Ordering::Relaxed),
+        w.relogin_failures.load(Ordering::Relaxed),
     );
     eprintln!("{notes}");
     if a.json {
