@@ -79,7 +79,8 @@ pub struct BenchPeakArgs {
 
 /// Client addresses the load comes from.
 const CLIENTS: u8 = 32;
-/// Demo citizens logged in (each its own carrier).
+/// Demo citizens logged in (each its own carrier; fewer when the demo
+/// spreads its invoices over fewer carriers).
 const USERS: usize = 32;
 /// Requests in flight at most.
 const CONNECTIONS: usize = 256;
@@ -517,7 +518,9 @@ pub fn bench_peak(a: BenchPeakArgs) -> anyhow::Result<ExitCode> {
             k += 1;
         }
     }
-    let users: Vec<String> = (0..USERS as u64)
+    // Citizens who hold invoices: the generator spreads them over its carriers.
+    let holders = (USERS as u64).min(generator.carrier_count());
+    let users: Vec<String> = (0..holders)
         .map(|n| {
             let n = if a.empty_carrier {
                 DEMO_CARRIERS - 1 - n % 8
