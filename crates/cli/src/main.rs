@@ -85,6 +85,12 @@ enum BenchCommand {
     /// A cloud site applying main's ledger over the sync feed (entries/s next
     /// to append/s), and its lag while main ingests at a steady rate.
     Sync(cmd::bench_sync::BenchSyncArgs),
+    /// Draw day through the gateway: main and two cloud sites and the
+    /// gateway as processes, an open-loop mix (winning lists and checks,
+    /// carrier queries, issuance) with a cloud site killed -9 mid-run;
+    /// per class rate, p50/p99, success, shed; cached winning lists a
+    /// second; the gateway's overhead.
+    Peak(cmd::bench_peak::BenchPeakArgs),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +121,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Draw(a)) => cmd::draw::bench_draw(a),
         Command::Bench(BenchCommand::Winners(a)) => cmd::bench_winners::bench_winners(a),
         Command::Bench(BenchCommand::Sync(a)) => cmd::bench_sync::bench_sync(a),
+        Command::Bench(BenchCommand::Peak(a)) => cmd::bench_peak::bench_peak(a),
     };
     match result {
         Ok(code) => code,

@@ -18,13 +18,18 @@
 //! operators publishing or approving winning numbers) empties the cache at
 //! once; published numbers reaching a site another way are seen within one
 //! TTL.
+//!
+//! Single flight: concurrent misses of one key make one request to a site
+//! ([`Cache::lookup`]): the first is the leader, the others wait for its
+//! answer (up to the upstream timeout) and are served from the cache; when
+//! the leader's answer may not be kept, the next waiter asks in turn.
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// The cache key of a request, or `None` when it must not be cached.
@@ -163,12 +168,56 @@ impl Entry {
     }
 }
 
+/// The request asking a site for one key now; others wait on it.
+type Flights = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
 /// The kept answers.
 #[derive(Debug)]
 pub struct Cache {
     ttl: Duration,
     max_entries: usize,
     entries: RwLock<HashMap<String, Entry>>,
+    flights: Arc<Flights>,
+}
+
+/// What [`Cache::lookup`] found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A fresh answer (`waited`: after another request's flight).
+    Hit {
+        /// The answer.
+        entry: Entry,
+        /// Whether it came from a flight this request waited on.
+        waited: bool,
+    },
+    /// Nothing kept: ask a site, holding the flight (if one was taken)
+    /// until the answer is stored.
+    Miss(Option<Flight>),
+}
+
+/// The right to ask a site for one key while other requests for it wait
+/// (dropped: the next waiter goes on).
+#[derive(Debug)]
+pub struct Flight {
+    key: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    flights: Arc<Flights>,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        let mut map = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map
+            .get(&self.key)
+            .is_some_and(|l| Arc::ptr_eq(l, &self.lock))
+        {
+            map.remove(&self.key);
+        }
+    }
 }
 
 impl Cache {
@@ -178,6 +227,50 @@ impl Cache {
             ttl,
             max_entries,
             entries: RwLock::new(HashMap::new()),
+            flights: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// The fresh entry under `key`, or the flight to fetch it: while
+    /// another request fetches it, wait for that (at most `wait`, then ask
+    /// without a flight) and look again.
+    pub async fn lookup(&self, key: &str, wait: Duration) -> Lookup {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut waited = false;
+        loop {
+            if let Some(entry) = self.get(key) {
+                return Lookup::Hit { entry, waited };
+            }
+            let lock = self
+                .flights
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(key.to_string())
+                .or_default()
+                .clone();
+            match lock.clone().try_lock_owned() {
+                Ok(guard) => {
+                    // The flight before may have stored it just now.
+                    if let Some(entry) = self.get(key) {
+                        return Lookup::Hit { entry, waited };
+                    }
+                    return Lookup::Miss(Some(Flight {
+                        key: key.to_string(),
+                        lock,
+                        flights: self.flights.clone(),
+                        _guard: guard,
+                    }));
+                }
+                Err(_) => {
+                    waited = true;
+                    if tokio::time::timeout_at(deadline, lock.lock())
+                        .await
+                        .is_err()
+                    {
+                        return Lookup::Miss(None);
+                    }
+                }
+            }
         }
     }
 
@@ -312,5 +405,58 @@ mod tests {
             StatusCode::FORBIDDEN
         ));
         assert!(!publishes(&Method::POST, "/v1/ops/winningx", ok));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_of_one_key_make_one_flight() {
+        let c = Arc::new(Cache::new(Duration::from_secs(10), 16));
+        let fetched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (c, fetched) = (c.clone(), fetched.clone());
+                tokio::spawn(async move {
+                    match c.lookup("k", Duration::from_secs(5)).await {
+                        Lookup::Hit { entry, .. } => entry.body,
+                        Lookup::Miss(flight) => {
+                            fetched.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            let e = Entry::new(Bytes::from_static(b"v"), None, c.ttl(), "s");
+                            c.put("k".into(), e.clone());
+                            drop(flight);
+                            e.body
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("task"), Bytes::from_static(b"v"));
+        }
+        assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(
+            c.flights.lock().expect("lock").is_empty(),
+            "flights cleaned up"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_flight_lets_the_next_waiter_ask() {
+        let c = Arc::new(Cache::new(Duration::from_secs(10), 16));
+        let Lookup::Miss(Some(first)) = c.lookup("k", Duration::from_secs(5)).await else {
+            panic!("the first lookup leads");
+        };
+        let c2 = c.clone();
+        let waiter = tokio::spawn(async move { c2.lookup("k", Duration::from_secs(5)).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(first); // nothing stored
+        assert!(matches!(waiter.await.expect("task"), Lookup::Miss(Some(_))));
+        let _held = c.lookup("j", Duration::from_secs(5)).await;
+        assert!(
+            matches!(
+                c.lookup("j", Duration::from_millis(30)).await,
+                Lookup::Miss(None)
+            ),
+            "waiting is bounded"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! | route class (sites) | target |
 //! | --- | --- |
 //! | `MainOnly` (issuance, tracks, `/v1/ops/…`, winning numbers, the draw) | main |
-//! | `Read` (citizen, public, App API business reads, sellers' reads) | a cloud site, else main, else a standby |
+//! | `Read` (citizen, public, App API business reads, sellers' reads) | a cloud site, else main, else a standby; reads that need fresh data ([`needs_fresh`]) only a cloud site within the sync-lag bound |
 //! | `CitizenWrite` (logins, registrations, bank accounts, App API) | a cloud site, else main |
 //! | `Anywhere`, and routes no line matches | main |
 //!
@@ -24,6 +24,11 @@ pub enum Target {
     Main,
     /// Reads: the least loaded healthy cloud site, else main, else a standby.
     CloudRead,
+    /// Reads that need fresh data ([`needs_fresh`]): as [`Target::CloudRead`]
+    /// among the cloud sites whose sync lag is within `[health]
+    /// max_read_lag_ms`, else main, else a lagging cloud site (stale beats
+    /// nothing), else a standby.
+    FreshRead,
     /// Citizen writes: a healthy cloud site, else main (never a standby).
     CloudWrite,
 }
@@ -79,7 +84,38 @@ pub fn app_action(query: Option<&str>, body: &[u8]) -> Option<String> {
         })
 }
 
-/// Where a request goes.
+/// Whether a read must come from a site whose copy of the ledger is fresh:
+/// what a citizen or a seller reads right after it happened — a carrier's
+/// invoices, links and winnings (the winnings of a period just drawn),
+/// an invoice looked up by number (`/v1/public/invoices/…`, App API
+/// `qryInvHeader`/`qryInvDetail`, `carrierInvChk`/`carrierInvDetail`) and a
+/// seller's own reads. Not fresh-bound: the winning list (published
+/// numbers, which the cache serves for a TTL anyway), the documents and
+/// the rest.
+pub fn needs_fresh(path: &str, action: Option<&str>) -> bool {
+    if path.starts_with("/PB2CAPIVAN/") {
+        return action.is_some_and(|a| {
+            matches!(
+                a,
+                "qryinvheader" | "qryinvdetail" | "carrierinvchk" | "carrierinvdetail"
+            )
+        });
+    }
+    path.starts_with("/v1/carrier/")
+        || path.starts_with("/v1/public/invoices/")
+        || path.starts_with("/v1/sellers/")
+}
+
+/// Where a request goes, reads that need fresh data ([`needs_fresh`]) to
+/// [`Target::FreshRead`].
+pub fn target_of(method: &str, path: &str, action: Option<&str>) -> Target {
+    match target(method, path) {
+        Target::CloudRead if needs_fresh(path, action) => Target::FreshRead,
+        t => t,
+    }
+}
+
+/// Where a request goes by its route class alone.
 pub fn target(method: &str, path: &str) -> Target {
     match classify(method, path) {
         Some(RouteClass::Read) => Target::CloudRead,
@@ -142,6 +178,38 @@ mod tests {
             Target::CloudWrite
         );
         assert_eq!(target("GET", "/no/such/route"), Target::Main);
+    }
+
+    #[test]
+    fn carrier_and_invoice_reads_need_fresh_data_and_the_winning_list_does_not() {
+        let app = "/PB2CAPIVAN/invapp/InvApp";
+        assert_eq!(
+            target_of("GET", "/v1/carrier/invoices", None),
+            Target::FreshRead
+        );
+        assert_eq!(
+            target_of("GET", "/v1/carrier/winnings", None),
+            Target::FreshRead
+        );
+        assert_eq!(
+            target_of("GET", "/v1/public/invoices/AB12345678", None),
+            Target::FreshRead
+        );
+        assert_eq!(
+            target_of("GET", app, Some("carrierinvchk")),
+            Target::FreshRead
+        );
+        assert_eq!(
+            target_of("GET", app, Some("qrywinninglist")),
+            Target::CloudRead
+        );
+        assert_eq!(target_of("GET", app, None), Target::CloudRead);
+        // Writes and main routes keep their targets.
+        assert_eq!(
+            target_of("POST", "/v1/carrier/login", None),
+            Target::CloudWrite
+        );
+        assert_eq!(target_of("POST", "/v1/messages", None), Target::Main);
     }
 
     #[test]

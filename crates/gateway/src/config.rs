@@ -120,6 +120,10 @@ pub struct Health {
     pub interval_ms: u64,
     /// Time a `/readyz` answer may take, ms.
     pub timeout_ms: u64,
+    /// A cloud site whose `/readyz` reports a sync lag (`sync_lag_s`) above
+    /// this is drained from reads that need fresh data
+    /// ([`crate::classes::needs_fresh`]) until it is back within it, ms.
+    pub max_read_lag_ms: u64,
 }
 
 impl Default for Health {
@@ -127,6 +131,7 @@ impl Default for Health {
         Self {
             interval_ms: 500,
             timeout_ms: 400,
+            max_read_lag_ms: 5_000,
         }
     }
 }

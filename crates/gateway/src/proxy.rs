@@ -24,8 +24,8 @@
 //! request, or a cloud site's 421 `MAIN_ONLY` (nothing written there).
 
 use crate::admission::Shed;
-use crate::cache::{Entry, cache_key, publishes, storable};
-use crate::classes::{Priority, Target, app_action, priority, target};
+use crate::cache::{Entry, Lookup, cache_key, publishes, storable};
+use crate::classes::{Priority, Target, app_action, priority, target_of};
 use crate::stats::Outcome;
 use crate::{Gateway, SITE_HEADER};
 use axum::Router;
@@ -188,15 +188,24 @@ async fn run(
         .then(|| app_action(uri.query(), &body))
         .flatten();
     let class = priority(method.as_str(), &path, action.as_deref());
-    let to = target(method.as_str(), &path);
+    let to = target_of(method.as_str(), &path, action.as_deref());
     let key = cache_key(&method, &path, uri.query(), &parts.headers);
-    if let Some(k) = &key
-        && let Some(hit) = gw.cache.get(k)
-    {
-        let resp = hit.answer(&parts.headers, method == Method::HEAD, true);
-        gw.stats
-            .cache(true, resp.status() == StatusCode::NOT_MODIFIED);
-        return (resp, Some(class), Outcome::Ok);
+    // Held until the answer is stored: concurrent misses of the key wait.
+    let mut _flight = None;
+    if let Some(k) = &key {
+        let wait = Duration::from_millis(limits.upstream_timeout_ms.max(1));
+        match gw.cache.lookup(k, wait).await {
+            Lookup::Hit { entry, waited } => {
+                let resp = entry.answer(&parts.headers, method == Method::HEAD, true);
+                gw.stats
+                    .cache(true, resp.status() == StatusCode::NOT_MODIFIED);
+                if waited {
+                    gw.stats.coalesced();
+                }
+                return (resp, Some(class), Outcome::Ok);
+            }
+            Lookup::Miss(flight) => _flight = flight,
+        }
     }
     let _permit = match gw.admission.admit(class).await {
         Ok(p) => p,
@@ -513,6 +522,8 @@ fn readyz(gw: &Gateway) -> Response {
                 "site": s.config.name,
                 "role": s.config.role,
                 "healthy": s.healthy(),
+                "sync_lag_ms": s.lag_ms(),
+                "fresh": s.fresh(),
                 "in_flight": s.in_flight(),
             })
         })

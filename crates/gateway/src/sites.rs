@@ -8,6 +8,15 @@
 //! site that dies is out of rotation within one poll (≤ 0.9 s), at once if
 //! a request meets it first.
 //!
+//! Sync lag: a site's `/readyz` answer carries `sync_lag_s` (how stale its
+//! copy of the other sites' ledgers may be, see
+//! `einvoice_server::sync_routes::read_lag_s`); a cloud site above `[health]
+//! max_read_lag_ms` is drained from reads that need fresh data
+//! ([`Target::FreshRead`]) and keeps every other read; the first poll
+//! within the bound brings it back. A site that reports no lag counts as
+//! fresh. A carrier session's own site is still preferred when it lags
+//! (no other site can open its token).
+//!
 //! Picking: among the healthy sites a target may use, the one with the
 //! fewest requests in flight per unit of weight; ties go round-robin.
 
@@ -15,7 +24,7 @@ use crate::classes::Target;
 use crate::config::{GatewayConfig, SiteConfig};
 use einvoice_server::role::Role;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// One site and what the gateway knows of it now.
@@ -27,12 +36,30 @@ pub struct Site {
     pub base: String,
     healthy: AtomicBool,
     in_flight: AtomicUsize,
+    lag_ms: AtomicU64,
+    max_lag_ms: u64,
 }
 
 impl Site {
     /// Whether the site is in rotation.
     pub fn healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Its sync lag at the last poll, ms (0 when it reports none).
+    pub fn lag_ms(&self) -> u64 {
+        self.lag_ms.load(Ordering::Relaxed)
+    }
+
+    /// Record its sync lag.
+    pub fn set_lag_ms(&self, ms: u64) {
+        self.lag_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Whether its sync lag is within `[health] max_read_lag_ms` (may
+    /// answer reads that need fresh data).
+    pub fn fresh(&self) -> bool {
+        self.lag_ms() <= self.max_lag_ms
     }
 
     /// Requests to it now in flight.
@@ -82,6 +109,8 @@ impl Sites {
                     config: s.clone(),
                     healthy: AtomicBool::new(true),
                     in_flight: AtomicUsize::new(0),
+                    lag_ms: AtomicU64::new(0),
+                    max_lag_ms: cfg.health.max_read_lag_ms,
                 })
             })
             .collect();
@@ -95,15 +124,17 @@ impl Sites {
         self.all.iter().position(|s| s.config.role == Role::Main)
     }
 
-    /// The least loaded healthy site of `role` not in `tried`.
-    fn least_loaded(&self, role: Role, tried: &[usize]) -> Option<usize> {
+    /// The least loaded healthy site of `role` not in `tried` (`fresh`:
+    /// within the sync-lag bound too).
+    fn least_loaded(&self, role: Role, tried: &[usize], fresh: bool) -> Option<usize> {
         let n = self.all.len();
         let start = self.turn.fetch_add(1, Ordering::Relaxed);
         let mut best: Option<(u64, usize)> = None;
         for k in 0..n {
             let i = (start + k) % n;
             let s = &self.all[i];
-            if s.config.role != role || !s.healthy() || tried.contains(&i) {
+            if s.config.role != role || !s.healthy() || tried.contains(&i) || (fresh && !s.fresh())
+            {
                 continue;
             }
             // Load per weight, in thousandths (weight ≥ 1).
@@ -127,7 +158,7 @@ impl Sites {
             let s = &self.all[i];
             let role_ok = match target {
                 Target::Main => s.config.role == Role::Main,
-                Target::CloudRead => true,
+                Target::CloudRead | Target::FreshRead => true,
                 Target::CloudWrite => s.config.role != Role::Standby,
             };
             role_ok && s.healthy() && !tried.contains(&i)
@@ -145,12 +176,19 @@ impl Sites {
         match target {
             Target::Main => main,
             Target::CloudRead => self
-                .least_loaded(Role::Cloud, tried)
+                .least_loaded(Role::Cloud, tried, false)
                 .or(main_up)
-                .or_else(|| self.least_loaded(Role::Standby, tried))
+                .or_else(|| self.least_loaded(Role::Standby, tried, false))
                 // Nothing healthy: try main anyway rather than answer 503 untried.
                 .or(main),
-            Target::CloudWrite => self.least_loaded(Role::Cloud, tried).or(main),
+            Target::FreshRead => self
+                .least_loaded(Role::Cloud, tried, true)
+                .or(main_up)
+                // Main is down: a lagging answer beats none.
+                .or_else(|| self.least_loaded(Role::Cloud, tried, false))
+                .or_else(|| self.least_loaded(Role::Standby, tried, false))
+                .or(main),
+            Target::CloudWrite => self.least_loaded(Role::Cloud, tried, false).or(main),
         }
     }
 
@@ -164,13 +202,23 @@ impl Sites {
                 let c = client.clone();
                 let s = s.clone();
                 async move {
-                    let ok = c
-                        .get(format!("{}/readyz", s.base))
-                        .timeout(wait)
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
-                    s.set_healthy(ok);
+                    let answer = async {
+                        let r = c
+                            .get(format!("{}/readyz", s.base))
+                            .timeout(wait)
+                            .send()
+                            .await
+                            .ok()
+                            .filter(|r| r.status().is_success())?;
+                        Some(r.bytes().await.map(|b| lag_ms_of(&b)).unwrap_or(0))
+                    };
+                    match answer.await {
+                        Some(lag) => {
+                            s.set_lag_ms(lag);
+                            s.set_healthy(true);
+                        }
+                        None => s.set_healthy(false),
+                    }
                 }
             });
             let handles: Vec<_> = polls.map(tokio::spawn).collect();
@@ -179,6 +227,20 @@ impl Sites {
             }
         }
     }
+}
+
+/// The sync lag in a site's `/readyz` answer (`sync_lag_s`), ms; 0 when
+/// the answer carries none (a site that does not pull, an older site).
+pub fn lag_ms_of(readyz: &[u8]) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Ready {
+        sync_lag_s: Option<f64>,
+    }
+    serde_json::from_slice::<Ready>(readyz)
+        .ok()
+        .and_then(|r| r.sync_lag_s)
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(0, |s| (s * 1000.0).min(u64::MAX as f64) as u64)
 }
 
 #[cfg(test)]
@@ -249,5 +311,36 @@ mod tests {
             "no standby"
         );
         assert_eq!(s.pick_preferring(Target::Main, &[], Some(2)), Some(0));
+    }
+
+    #[test]
+    fn a_lagging_cloud_is_drained_from_fresh_reads_only() {
+        let s = sites();
+        s.all[1].set_lag_ms(60_000);
+        // Fresh reads skip cloud-a, whatever its load.
+        let _b = s.all[2].begin();
+        let _b2 = s.all[2].begin();
+        assert_eq!(s.pick(Target::FreshRead, &[]), Some(2));
+        assert_eq!(s.pick(Target::FreshRead, &[2]), Some(0), "then main");
+        // Other reads still go to it.
+        assert_eq!(s.pick(Target::CloudRead, &[]), Some(1));
+        // Main down: a lagging cloud beats nothing.
+        s.all[0].set_healthy(false);
+        assert_eq!(s.pick(Target::FreshRead, &[2]), Some(1));
+        s.all[1].set_lag_ms(0);
+        s.all[0].set_healthy(true);
+        assert_eq!(
+            s.pick(Target::FreshRead, &[]),
+            Some(1),
+            "back when caught up"
+        );
+    }
+
+    #[test]
+    fn the_lag_is_read_from_readyz() {
+        assert_eq!(lag_ms_of(br#"{"status":"ready","sync_lag_s":2.5}"#), 2_500);
+        assert_eq!(lag_ms_of(br#"{"status":"ready"}"#), 0);
+        assert_eq!(lag_ms_of(br#"{"status":"ready","sync_lag_s":-1}"#), 0);
+        assert_eq!(lag_ms_of(b"ok"), 0);
     }
 }

@@ -1,6 +1,8 @@
 //! The gateway's counters, rendered at `/metrics` in the Prometheus text
-//! format: per class (requests by outcome, shed, time) and per site
-//! (requests, transport failures, retries away from it, health, in flight).
+//! format: per class (requests by outcome, shed, time, in flight) and per
+//! site (requests, transport failures, retries away from it, health, sync
+//! lag and whether it takes fresh reads, in flight), and the cache (hits,
+//! misses, 304s, waits on another request's flight, purges).
 //! Kept in this process's memory (fixed label sets: three classes, the
 //! configured sites), so a client cannot mint new series.
 
@@ -60,6 +62,7 @@ pub struct Stats {
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
     not_modified: AtomicU64,
+    coalesced: AtomicU64,
     purges: AtomicU64,
 }
 
@@ -72,6 +75,7 @@ impl Stats {
             cache_hits: AtomicU64::new(0),
             cache_misses: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
+            coalesced: AtomicU64::new(0),
             purges: AtomicU64::new(0),
         }
     }
@@ -120,6 +124,12 @@ impl Stats {
         if not_modified {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// A cache hit served after waiting on another request's flight
+    /// (single flight: it did not go to a site).
+    pub fn coalesced(&self) {
+        self.coalesced.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The cache was emptied.
@@ -197,6 +207,24 @@ impl Stats {
                 u8::from(site.healthy())
             );
         }
+        out.push_str("# TYPE einvoice_gateway_site_sync_lag_seconds gauge\n");
+        for site in &sites.all {
+            let _ = writeln!(
+                out,
+                "einvoice_gateway_site_sync_lag_seconds{{site=\"{}\"}} {}",
+                site.config.name,
+                site.lag_ms() as f64 / 1000.0
+            );
+        }
+        out.push_str("# TYPE einvoice_gateway_site_fresh gauge\n");
+        for site in &sites.all {
+            let _ = writeln!(
+                out,
+                "einvoice_gateway_site_fresh{{site=\"{}\"}} {}",
+                site.config.name,
+                u8::from(site.fresh())
+            );
+        }
         out.push_str("# TYPE einvoice_gateway_site_in_flight gauge\n");
         for site in &sites.all {
             let _ = writeln!(
@@ -221,6 +249,11 @@ impl Stats {
             out,
             "einvoice_gateway_cache_total{{result=\"not_modified\"}} {}",
             g(&self.not_modified)
+        );
+        let _ = writeln!(
+            out,
+            "einvoice_gateway_cache_total{{result=\"coalesced\"}} {}",
+            g(&self.coalesced)
         );
         let _ = writeln!(
             out,

@@ -553,3 +553,284 @@ async fn malformed_oversized_and_greedy_requests_stop_at_the_gateway() {
     let p: serde_json::Value = r.json().await.expect("json");
     assert_eq!(p["code"], "RATE_LIMITED");
 }
+
+/// The gateway's `/readyz` entry of `site`.
+async fn site_state(gw: &str, site: &str) -> serde_json::Value {
+    let v: serde_json::Value = reqwest::get(format!("{gw}/readyz"))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    v["sites"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["site"] == site).cloned())
+        .unwrap_or_default()
+}
+
+/// Wait until the gateway sees `site` as `fresh` (within the lag bound).
+async fn until_fresh(gw: &str, site: &str, fresh: bool) {
+    let t = std::time::Instant::now();
+    while t.elapsed() < Duration::from_secs(5) {
+        if site_state(gw, site).await["fresh"] == fresh {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{site} never became fresh={fresh}");
+}
+
+/// Who answered `n` GETs of `path`.
+async fn answered_by(http: &reqwest::Client, gw: &str, path: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let r = http.get(format!("{gw}{path}")).send().await.expect("send");
+        assert!(!r.status().is_server_error(), "{}", r.status());
+        out.push(served_by(&r));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_cloud_is_drained_from_fresh_reads_only_and_comes_back_when_caught_up() {
+    let (main, a, b) = three_sites().await;
+    let mut cfg = gateway_config(vec![main.config(), a.config(), b.config()]);
+    cfg.health.max_read_lag_ms = 2_000;
+    // No cache: every winning-list read goes to a site.
+    cfg.cache.ttl_ms = 0;
+    let (gw, _) = start_gateway(cfg).await;
+    let http = reqwest::Client::new();
+    let fresh_read = "/v1/public/invoices/AB12345678";
+    let other_read = winning_list_path();
+    until_fresh(&gw, "cloud-a", true).await;
+    // The site reports its lag at /readyz.
+    set_lag(&a, 60).await;
+    let ready: serde_json::Value = http
+        .get(format!("{}/readyz", a.url))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["sync_lag_s"], 60.0, "{ready}");
+    until_fresh(&gw, "cloud-a", false).await;
+    assert_eq!(site_state(&gw, "cloud-a").await["sync_lag_ms"], 60_000);
+    assert_eq!(site_state(&gw, "cloud-a").await["healthy"], true);
+    let fresh = answered_by(&http, &gw, fresh_read, 20).await;
+    assert!(
+        fresh.iter().all(|s| s == "cloud-b"),
+        "fresh reads avoid the lagging cloud: {fresh:?}"
+    );
+    let other = answered_by(&http, &gw, &other_read, 20).await;
+    assert!(
+        other.iter().any(|s| s == "cloud-a"),
+        "other reads still reach it: {other:?}"
+    );
+    // Both clouds lagging: fresh reads go to main.
+    set_lag(&b, 30).await;
+    until_fresh(&gw, "cloud-b", false).await;
+    let fresh = answered_by(&http, &gw, fresh_read, 5).await;
+    assert!(fresh.iter().all(|s| s == "main"), "{fresh:?}");
+    // Caught up: back in rotation for fresh reads.
+    set_lag(&a, 0).await;
+    until_fresh(&gw, "cloud-a", true).await;
+    let fresh = answered_by(&http, &gw, fresh_read, 10).await;
+    assert!(fresh.iter().all(|s| s == "cloud-a"), "{fresh:?}");
+    let metrics = http
+        .get(format!("{gw}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("einvoice_gateway_site_sync_lag_seconds{site=\"cloud-b\"} 30"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("einvoice_gateway_site_fresh{site=\"cloud-a\"} 1"));
+}
+
+/// A counter's value in Prometheus text (0 when absent).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(series))
+        .filter_map(|rest| rest.trim().parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_of_the_winning_list_make_one_request_to_a_site() {
+    let main = start_site("main", Role::Main).await;
+    let a = start_site("cloud-a", Role::Cloud).await;
+    let (gw, _) = start_gateway(gateway_config(vec![main.config(), a.config()])).await;
+    let http = reqwest::Client::new();
+    let n = 32;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (http, url, barrier) = (
+                http.clone(),
+                format!("{gw}{}", winning_list_path()),
+                barrier.clone(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let r = http.get(url).send().await.expect("send");
+                assert_eq!(r.status(), StatusCode::OK);
+                r.text().await.expect("body")
+            })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for t in tasks {
+        bodies.push(t.await.expect("task"));
+    }
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b == &bodies[0] && b.contains("00106725"))
+    );
+    let m = http
+        .get(format!("{gw}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    // The series are per site: sum the numbers after the label sets.
+    let upstream_sent: f64 = m
+        .lines()
+        .filter(|l| l.starts_with("einvoice_gateway_site_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(
+        upstream_sent, 1.0,
+        "one request to a site for {n} misses:\n{m}"
+    );
+    let hits = metric(&m, "einvoice_gateway_cache_total{result=\"hit\"}");
+    let coalesced = metric(&m, "einvoice_gateway_cache_total{result=\"coalesced\"}");
+    assert_eq!(hits, (n - 1) as f64, "{m}");
+    eprintln!("{coalesced} of {n} waited on the first request's flight");
+}
+
+/// A client that trusts the deployment CA but shows no certificate.
+fn client_without_certificate(ca: &std::path::Path) -> reqwest::Client {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).expect("ca") {
+        roots.add(c.expect("cert")).expect("root");
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(cfg)
+        .build()
+        .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_reaches_the_sites_over_mutual_tls_and_a_site_refuses_clients_without_a_certificate()
+ {
+    use einvoice_gateway::config::UpstreamTls;
+    use einvoice_sync::ca;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca_dir = dir.path().join("ca");
+    ca::init_ca(&ca_dir, "test").expect("ca");
+    let local = vec!["127.0.0.1".to_string()];
+    let server = |name: &str| {
+        let files = ca::issue_site(&ca_dir, name, &local).expect("issue");
+        ca::peer_server_config(&files).expect("server config")
+    };
+    let main = start_site_over("main", Role::Main, Some(server("main"))).await;
+    let a = start_site_over("cloud-a", Role::Cloud, Some(server("cloud-a"))).await;
+    assert!(a.url.starts_with("https://127.0.0.1:"));
+    let gw_files = ca::issue_site(&ca_dir, "gateway", &[]).expect("gateway cert");
+    let mut cfg = gateway_config(vec![main.config(), a.config()]);
+    cfg.upstream_tls = Some(UpstreamTls {
+        ca: gw_files.ca.clone(),
+        cert: gw_files.cert.clone(),
+        key: gw_files.key.clone(),
+    });
+    let (gw, _) = start_gateway(cfg.clone()).await;
+    let http = reqwest::Client::new();
+    // Through the gateway: a read at the cloud site, a main-only route at main.
+    let r = http
+        .get(format!("{gw}{}", winning_list_path()))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(served_by(&r), "cloud-a");
+    let r = http
+        .get(format!("{gw}/v1/public/invoices/AB12345678"))
+        .send()
+        .await
+        .expect("send");
+    assert!(!r.status().is_server_error(), "{}", r.status());
+    assert_eq!(served_by(&r), "cloud-a");
+    let r = http
+        .post(format!("{gw}/v1/ops/login"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_eq!(served_by(&r), "main");
+    assert_eq!(site_state(&gw, "cloud-a").await["healthy"], true);
+    // Directly, without a client certificate: refused in the handshake.
+    let bare = client_without_certificate(&gw_files.ca);
+    let direct = async {
+        bare.get(format!("{}/readyz", a.url))
+            .send()
+            .await?
+            .error_for_status()
+    };
+    assert!(
+        direct.await.is_err(),
+        "a client without a certificate got in"
+    );
+    // A gateway whose certificate another CA signed is refused too.
+    let rogue_dir = dir.path().join("rogue");
+    ca::init_ca(&rogue_dir, "rogue").expect("rogue ca");
+    let rogue = ca::issue_site(&rogue_dir, "gateway", &[]).expect("rogue cert");
+    let mut rogue_cfg = cfg;
+    rogue_cfg.upstream_tls = Some(UpstreamTls {
+        ca: gw_files.ca.clone(),
+        cert: rogue.cert,
+        key: rogue.key,
+    });
+    let (rogue_gw, _) = start_gateway(rogue_cfg).await;
+    // Its health polls are refused: both sites out of rotation (its
+    // /readyz is then 503 MAIN_SITE_DOWN).
+    let t = std::time::Instant::now();
+    loop {
+        let r = http
+            .get(format!("{rogue_gw}/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "the sites took the rogue gateway's polls"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let r = http
+        .get(format!("{rogue_gw}{}", winning_list_path()))
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_server_error(), "{}", r.status());
+}

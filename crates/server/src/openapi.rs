@@ -72,11 +72,11 @@ pub const ROUTES: &[RouteDoc] = &[
         method: "get",
         path: "/readyz",
         tag: "probes",
-        summary: "Readiness: the store answers (503 + Retry-After otherwise)",
+        summary: "Readiness: the store answers (503 + Retry-After otherwise), with the site's sync lag",
         auth: Auth::Public,
         query: &[],
         body: &[],
-        ok: (200, "{status: ready}"),
+        ok: (200, "{status: ready, sync_lag_s}"),
     },
     RouteDoc {
         method: "get",
@@ -1159,7 +1159,7 @@ fn detail(r: &RouteDoc) -> Detail {
             ..Detail::default()
         },
         ("get", "/readyz") => Detail {
-            ok: Some(("application/json", json!({"type": "object", "required": ["status"], "properties": {"status": {"const": "ready"}}}))),
+            ok: Some(("application/json", json!({"type": "object", "required": ["status", "sync_lag_s"], "properties": {"status": {"const": "ready"}, "sync_lag_s": {"type": "number", "minimum": 0, "description": "How stale this site's copy of the other sites' ledgers may be, seconds: per origin it pulls, its freshest upstream link's lag (seconds behind at the last check, plus the time since that check while the link fails); the stalest origin. 0 for a site that pulls nothing. The gateway drains a cloud site above its max_read_lag_ms from reads that need fresh data."}}}))),
             ..Detail::default()
         },
         ("get", "/metrics") => Detail {

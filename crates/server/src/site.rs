@@ -118,9 +118,20 @@ async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({"status": "ok"}))
 }
 
+/// Ready when the store answers; `sync_lag_s` says how stale its copy of
+/// the other sites' ledgers may be ([`crate::sync_routes::read_lag_s`]), for
+/// the gateway to drain a lagging cloud site from reads that need fresh data.
 async fn readyz<S: Store>(State(st): State<Arc<SiteState<S>>>) -> Response {
-    match st.store.ping().await {
-        Ok(()) => axum::Json(serde_json::json!({"status": "ready"})).into_response(),
+    let lag = match st.store.ping().await {
+        Ok(()) => crate::sync_routes::store_read_lag_s(&st.store).await,
+        Err(e) => Err(e),
+    };
+    match lag {
+        Ok(lag) => axum::Json(serde_json::json!({
+            "status": "ready",
+            "sync_lag_s": (lag * 1000.0).round() / 1000.0,
+        }))
+        .into_response(),
         Err(e) => store_problem(e).into_response(),
     }
 }

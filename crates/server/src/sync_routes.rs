@@ -63,6 +63,44 @@ impl PeerSite {
     }
 }
 
+/// How stale this site's copy of the other sites' ledgers may be, in
+/// seconds — what `/readyz` reports as `sync_lag_s` and the gateway drains
+/// a lagging cloud site by. Per origin this site pulls (not its own), each
+/// upstream link counts the seconds it was behind at its last check
+/// ([`einvoice_sync::status::Lag`]: the HLC time between the upstream's
+/// newest entry and ours) and, while the link is failing (unreachable,
+/// halted), the seconds since that check too; the origin counts its
+/// freshest link, the site its stalest origin. 0 for a site that pulls
+/// nothing (a main site without upstreams, a single site).
+pub fn read_lag_s(status: &SyncStatus, now_unix: i64) -> f64 {
+    status
+        .origins
+        .iter()
+        .filter(|o| o.origin != status.site)
+        .filter_map(|o| {
+            o.upstreams
+                .iter()
+                .map(|u| {
+                    let since = if u.error.is_some() {
+                        now_unix.saturating_sub(u.checked_unix).max(0) as f64
+                    } else {
+                        0.0
+                    };
+                    u.behind.seconds + since
+                })
+                .min_by(f64::total_cmp)
+        })
+        .max_by(f64::total_cmp)
+        .unwrap_or(0.0)
+}
+
+/// [`read_lag_s`] of `store` now.
+pub async fn store_read_lag_s<S: Store>(store: &S) -> Result<f64, einvoice_store::StoreError> {
+    let state = store.sync_state().await?;
+    let status = SyncStatus::of(store.site(), state);
+    Ok(read_lag_s(&status, crate::clock::now_unix()))
+}
+
 /// The sync routes over `store`; `sealer` (this site's master key) opens
 /// the side records the records feed carries.
 pub fn routes<S: Store>(store: S, sealer: Sealer) -> Router {
@@ -344,5 +382,69 @@ impl crate::edge::Handshake for PeerTls {
             policy: self.policy.clone(),
         };
         Ok((stream, peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use einvoice_store::{EntryHash, SyncHalt};
+    use einvoice_sync::status::{Lag, OriginStatus, UpstreamStatus};
+
+    fn link(upstream: &str, seconds: f64, checked_unix: i64, failing: bool) -> UpstreamStatus {
+        UpstreamStatus {
+            upstream: upstream.into(),
+            seq: 1,
+            head: EntryHash([0; 32]),
+            behind: Lag {
+                entries: u64::from(seconds > 0.0),
+                seconds,
+            },
+            checked_unix,
+            error: failing.then(|| SyncHalt {
+                code: "SYNC_UNREACHABLE".into(),
+                message: "down".into(),
+                seq: None,
+            }),
+        }
+    }
+
+    fn origin(name: &str, upstreams: Vec<UpstreamStatus>) -> OriginStatus {
+        OriginStatus {
+            origin: name.into(),
+            seq: 1,
+            head: EntryHash([0; 32]),
+            upstreams,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn the_lag_is_the_stalest_origin_by_its_freshest_link() {
+        let status = SyncStatus {
+            site: "cloud-a".into(),
+            origins: vec![
+                // Its own origin never counts.
+                origin("cloud-a", vec![link("x", 99.0, 0, true)]),
+                // Two links: the fresher one counts (2.5 s).
+                origin(
+                    "main",
+                    vec![link("m", 2.5, 1_000, false), link("b", 7.0, 1_000, false)],
+                ),
+                // A failing link: its lag plus the 10 s since its last check.
+                origin("cloud-b", vec![link("m", 1.0, 990, true)]),
+            ],
+        };
+        assert_eq!(read_lag_s(&status, 1_000), 11.0);
+        let caught_up = SyncStatus {
+            site: "cloud-a".into(),
+            origins: vec![origin("main", vec![link("m", 0.0, 1_000, false)])],
+        };
+        assert_eq!(read_lag_s(&caught_up, 1_000), 0.0);
+        let alone = SyncStatus {
+            site: "main".into(),
+            origins: vec![origin("main", vec![])],
+        };
+        assert_eq!(read_lag_s(&alone, 1_000), 0.0);
     }
 }

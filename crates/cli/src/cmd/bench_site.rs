@@ -2,6 +2,7 @@
 //! load generator in the same process (its own runtime and threads), next to
 //! baselines measured in the same run.
 
+use super::bench_load::{open_loop, percentile, rt};
 use super::client::SignedClient;
 use super::store_args::DatabaseUrl;
 use anyhow::{Context, anyhow, bail};
@@ -78,23 +79,6 @@ pub struct BenchQueryArgs {
     /// reused, one that lacks them is seeded (idempotently).
     #[arg(long)]
     pub data: Option<std::path::PathBuf>,
-}
-
-fn rt(threads: usize, name: &str) -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .context("cannot start a runtime")
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// Outcome of one load run.
@@ -525,30 +509,22 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
         }
         let tokens = Arc::new(tokens);
         let url = Arc::new(format!("{base}/v1/carrier/invoices?period={period}"));
-        // Open loop: one request every 1/rate seconds, whatever the answers do.
+        // Open loop: one request every 1/rate seconds, whatever the answers do;
+        // at most CONNECTIONS at once, latency counted from when each was due.
         let total = (a.rate * a.seconds) as usize;
-        let interval = Duration::from_secs_f64(1.0 / a.rate.max(1) as f64);
-        let started = tokio::time::Instant::now();
-        let mut handles = Vec::with_capacity(total);
+        let started = Instant::now();
         let rows = Arc::new(AtomicUsize::new(0));
         let short = Arc::new(AtomicUsize::new(0));
-        // At most this many connections: a request that finds none free waits,
-        // and its latency counts from when it was due (no coordinated omission).
-        let conns = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS));
-        for i in 0..total {
-            tokio::time::sleep_until(started + interval * i as u32).await;
-            let (http, tokens, url, rows, conns) =
-                (http.clone(), tokens.clone(), url.clone(), rows.clone(), conns.clone());
+        let answers = open_loop(a.rate as f64, total, CONNECTIONS, |i| {
+            let (http, tokens, url, rows) = (http.clone(), tokens.clone(), url.clone(), rows.clone());
             let (short, expected) = (short.clone(), expected.clone());
-            handles.push(tokio::spawn(async move {
-                let t = Instant::now();
-                let _conn = conns.acquire_owned().await;
+            async move {
                 let r = http
                     .get(url.as_str())
                     .bearer_auth(&tokens[i % tokens.len()])
                     .send()
                     .await;
-                let outcome = match r {
+                match r {
                     Ok(r) if r.status().as_u16() == 200 => {
                         let v: serde_json::Value = r.json().await.unwrap_or_default();
                         let got = v["invoices"].as_array().map_or(0, Vec::len);
@@ -562,16 +538,15 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
                     Err(e) if e.is_connect() => Some("connect".to_string()),
                     Err(e) if e.is_timeout() => Some("timeout".to_string()),
                     Err(_) => Some("other".to_string()),
-                };
-                (t.elapsed().as_secs_f64() * 1000.0, outcome)
-            }));
-        }
+                }
+            }
+        })
+        .await?;
         let expected_total: u64 = (0..total).map(|i| expected[i % expected.len()]).sum();
         let mut lat = Vec::with_capacity(total);
         let mut errors = 0usize;
         let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
-        for h in handles {
-            let (l, outcome) = h.await?;
+        for (l, outcome) in answers {
             lat.push(l);
             if let Some(kind) = outcome {
                 errors += 1;

@@ -20,6 +20,7 @@
 //!    lag is the time from main's acknowledgement to the first moment the
 //!    cloud holds its last entry (`lag_p50_ms`, `lag_p99_ms`).
 
+use super::bench_load::{percentile, round};
 use super::store_args::DatabaseUrl;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -130,14 +131,6 @@ async fn append_batch<S: Store>(s: &S, chunk: Vec<Validated>) -> anyhow::Result<
     Ok((last, at))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// Each batch's lag: from its acknowledgement to the first observation of
 /// the cloud holding its last entry (`seen`: (time, cloud's seq of main),
 /// in time order). Milliseconds, sorted; `None` for a batch never seen.
@@ -149,11 +142,6 @@ fn lags(acks: &[(u64, Instant)], seen: &[(Instant, u64)]) -> Option<Vec<f64>> {
     }
     out.sort_by(f64::total_cmp);
     Some(out)
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let m = 10f64.powi(places);
-    (x * m).round() / m
 }
 
 /// The whole bench over a main store and an empty cloud store.

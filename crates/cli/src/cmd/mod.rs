@@ -2,6 +2,8 @@
 //! [`store_args`] is how every command names and opens a site's store.
 
 pub mod admin;
+pub mod bench_load;
+pub mod bench_peak;
 pub mod bench_site;
 pub mod bench_sync;
 pub mod bench_winners;

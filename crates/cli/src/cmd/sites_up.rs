@@ -211,6 +211,67 @@ pub fn site_config(
 
 /// Run `up --sites N` (N > 1).
 pub fn up_sites(a: UpArgs) -> anyhow::Result<ExitCode> {
+    let rt = store_args::runtime()?;
+    let prepared = prepare_deployment(&a, &rt)?;
+    let d = launch(prepared, "", &rt)?;
+    print_banner(&d.creds, &d.plans, &d.data, &d.creds_path);
+    println!(
+        "Through the gateway ({}; {}):",
+        d.gateway_url,
+        d.gateway_toml.display()
+    );
+    println!(
+        "  curl -s {0}/readyz; curl -s {0}/metrics | grep einvoice_gateway_",
+        d.gateway_url
+    );
+    let code = rt.block_on(d.sites.run())?;
+    Ok(code)
+}
+
+/// A deployment's files written and its demo data in place, nothing started
+/// yet ([`prepare_deployment`]; [`launch`] starts it).
+pub(crate) struct Prepared {
+    /// The sites.
+    pub plans: Vec<SitePlan>,
+    /// The data directory (absolute).
+    pub data: PathBuf,
+    creds: DemoCredentials,
+    creds_path: PathBuf,
+    main_seq: u64,
+    listen: String,
+}
+
+impl Prepared {
+    /// The demo credentials (main's seller, carrier, app).
+    pub fn creds(&self) -> &DemoCredentials {
+        &self.creds
+    }
+}
+
+/// The running deployment: every site and the gateway as child processes.
+pub(crate) struct Deployment {
+    /// The sites.
+    pub plans: Vec<SitePlan>,
+    /// The data directory.
+    pub data: PathBuf,
+    /// The demo credentials, with `sites` filled in.
+    pub creds: DemoCredentials,
+    /// Where they were written.
+    pub creds_path: PathBuf,
+    /// The gateway's base URL.
+    pub gateway_url: String,
+    /// The gateway's configuration file.
+    pub gateway_toml: PathBuf,
+    /// The child processes.
+    pub sites: Sites,
+}
+
+/// `up --sites N` up to starting anything: the CA and certificates, each
+/// site's configuration, the demo data (first start).
+pub(crate) fn prepare_deployment(
+    a: &UpArgs,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Prepared> {
     if a.store.database.is_some() {
         bail!(
             "SITES_DATABASE: --sites gives every site its own SQLite store under --data; \
@@ -255,21 +316,45 @@ pub fn up_sites(a: UpArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot write {}", dir.join("einvoice.toml").display()))?;
     }
     let creds_path = data.join("demo-credentials.json");
-    let rt = store_args::runtime()?;
-    let (mut creds, main_seq) = rt.block_on(prepare(&data, &plans, &creds_path, a.invoices))?;
+    let (creds, main_seq) = rt.block_on(prepare(&data, &plans, &creds_path, a.invoices))?;
+    Ok(Prepared {
+        plans,
+        data,
+        creds,
+        creds_path,
+        main_seq,
+        listen: a.listen.clone(),
+    })
+}
+
+/// Start every site and the gateway (its file gets `gateway_extra`
+/// appended), wait until all are ready and the clouds hold main's demo,
+/// write `demo-credentials.json`.
+pub(crate) fn launch(
+    p: Prepared,
+    gateway_extra: &str,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Deployment> {
+    let Prepared {
+        plans,
+        data,
+        mut creds,
+        creds_path,
+        main_seq,
+        listen,
+    } = p;
     let mut sites = Sites::default();
     for p in &plans {
         sites.start(p, &data.join(&p.name))?;
     }
     // The gateway in front of them all (crate einvoice-gateway).
-    let gw_listen = super::sites_gateway::gateway_listen(&a.listen)?;
+    let gw_listen = super::sites_gateway::gateway_listen(&listen)?;
     let gw_dir = data.join("gateway");
     std::fs::create_dir_all(&gw_dir)?;
     let gw_toml = gw_dir.join("gateway.toml");
-    std::fs::write(
-        &gw_toml,
-        super::sites_gateway::gateway_toml(gw_listen, &plans),
-    )?;
+    let mut text = super::sites_gateway::gateway_toml(gw_listen, &plans);
+    text.push_str(gateway_extra);
+    std::fs::write(&gw_toml, text)?;
     sites.spawn(
         "gateway",
         &["gateway".as_ref(), "--config".as_ref(), gw_toml.as_os_str()],
@@ -292,11 +377,15 @@ pub fn up_sites(a: UpArgs) -> anyhow::Result<ExitCode> {
     creds.sites = plans.iter().map(|p| (p.name.clone(), p.url())).collect();
     let json = super::sites_gateway::with_gateway(serde_json::to_value(&creds)?, &gw_url);
     write_private(&creds_path, &serde_json::to_vec_pretty(&json)?)?;
-    print_banner(&creds, &plans, &data, &creds_path);
-    println!("Through the gateway ({gw_url}; {}):", gw_toml.display());
-    println!("  curl -s {gw_url}/readyz; curl -s {gw_url}/metrics | grep einvoice_gateway_");
-    let code = rt.block_on(sites.run())?;
-    Ok(code)
+    Ok(Deployment {
+        plans,
+        data,
+        creds,
+        creds_path,
+        gateway_url: gw_url,
+        gateway_toml: gw_toml,
+        sites,
+    })
 }
 
 /// First start: the demo at main, the replica records at each cloud. Later
@@ -394,17 +483,18 @@ const OVERRIDES: &[&str] = &[
     "EINVOICE_GATEWAY_TLS_KEY",
 ];
 
-/// A running site: its process and where its output goes.
+/// A running site: its process, how it was started and where its output goes.
 struct Running {
     name: String,
     child: Child,
+    args: Vec<std::ffi::OsString>,
     log: PathBuf,
 }
 
 /// The running sites; dropping them stops every one (standard input
 /// closed, then killed after a grace period).
 #[derive(Default)]
-struct Sites(Vec<Running>);
+pub(crate) struct Sites(Vec<Running>);
 
 impl Sites {
     fn start(&mut self, p: &SitePlan, dir: &Path) -> anyhow::Result<()> {
@@ -438,12 +528,38 @@ impl Sites {
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {name}"))?;
+        self.0.retain(|r| r.name != name);
         self.0.push(Running {
             name: name.to_string(),
             child,
+            args: args.iter().map(|a| a.to_os_string()).collect(),
             log,
         });
         Ok(())
+    }
+
+    /// Kill `name` with SIGKILL (no shutdown of any kind) and reap it.
+    pub(crate) fn kill(&mut self, name: &str) -> anyhow::Result<()> {
+        let r = self
+            .0
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or_else(|| anyhow!("no process {name}"))?;
+        r.child.kill()?;
+        r.child.wait()?;
+        Ok(())
+    }
+
+    /// Start `name` again as it was started (after [`Sites::kill`]).
+    pub(crate) fn restart(&mut self, name: &str) -> anyhow::Result<()> {
+        let r = self
+            .0
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| anyhow!("no process {name}"))?;
+        let (args, log) = (r.args.clone(), r.log.clone());
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        self.spawn(name, &args, &log)
     }
 
     /// A site that has exited, as an error naming it and its last words.
@@ -461,7 +577,8 @@ impl Sites {
         Ok(())
     }
 
-    async fn wait_ready(&mut self, p: &SitePlan) -> anyhow::Result<()> {
+    /// Wait until site `p` answers `/readyz`.
+    pub(crate) async fn wait_ready(&mut self, p: &SitePlan) -> anyhow::Result<()> {
         self.wait_url(&p.name, &format!("{}/readyz", p.url())).await
     }
 

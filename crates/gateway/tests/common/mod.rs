@@ -32,8 +32,10 @@ pub struct TestSite {
     pub name: String,
     /// Its role.
     pub role: Role,
-    /// `http://127.0.0.1:port`.
+    /// `http://127.0.0.1:port` (`https://` behind mutual TLS).
     pub url: String,
+    /// Its store (the same one its router serves).
+    pub store: SqliteStore,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -74,7 +76,7 @@ pub fn generous_limits() -> Limits {
 
 /// The router of a site `name` of `role` on a fresh SQLite store with the
 /// test app and published winning numbers of [`TERM`].
-pub async fn site_router(name: &str, role: Role) -> (axum::Router, tempfile::TempDir) {
+pub async fn site_router(name: &str, role: Role) -> (axum::Router, SqliteStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(&dir.path().join("site.db"), name).expect("store");
     // Each site its own master key, as in a deployment.
@@ -142,29 +144,89 @@ pub async fn site_router(name: &str, role: Role) -> (axum::Router, tempfile::Tem
     opts.app_api.client_burst = 100_000;
     opts.app_api.app_per_minute = 1_000_000;
     opts.app_api.app_burst = 100_000;
-    (einvoice_server::router(store, sealer, opts), dir)
+    (
+        einvoice_server::router(store.clone(), sealer, opts),
+        store,
+        dir,
+    )
 }
 
 /// Start a plain-HTTP site.
 pub async fn start_site(name: &str, role: Role) -> TestSite {
-    let (app, dir) = site_router(name, role).await;
+    start_site_over(name, role, None).await
+}
+
+/// Start a site; with `mtls`, over HTTPS requiring a client certificate of
+/// the deployment CA (`einvoice_sync::ca::peer_server_config`).
+pub async fn start_site_over(
+    name: &str,
+    role: Role,
+    mtls: Option<Arc<rustls::ServerConfig>>,
+) -> TestSite {
+    let (app, store, dir) = site_router(name, role).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let scheme = if mtls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stop = async move {
+        let _ = rx.await;
+    };
     let task = tokio::spawn(async move {
-        let _ = einvoice_server::serve(listener, app, async move {
-            let _ = rx.await;
-        })
-        .await;
+        let _ = match mtls {
+            Some(tls) => {
+                einvoice_server::tls::serve_tls_with(
+                    listener,
+                    app,
+                    tls,
+                    einvoice_server::edge::EdgeLimits::default(),
+                    stop,
+                )
+                .await
+            }
+            None => einvoice_server::serve(listener, app, stop).await,
+        };
     });
     TestSite {
         name: name.into(),
         role,
         url,
+        store,
         stop: Some(tx),
         task: Some(task),
         _dir: dir,
     }
+}
+
+/// Make `site`'s copy of main's ledger look `seconds` behind, the way the
+/// sync puller records what main offered ([`Store::apply_sync_page`], no
+/// entries): main's head `seconds` of HLC time ahead; 0 catches it up.
+pub async fn set_lag(site: &TestSite, seconds: u64) {
+    use einvoice_store::{EntryHash, Hlc, OriginHead, SyncPage, SyncUpstreamState};
+    let behind = seconds > 0;
+    site.store
+        .apply_sync_page(SyncPage {
+            origin: "main".into(),
+            after_seq: 0,
+            after_hash: EntryHash::GENESIS,
+            entries: Vec::new(),
+            seen: SyncUpstreamState {
+                upstream: "https://main.invalid".into(),
+                head: OriginHead {
+                    origin: "main".into(),
+                    seq: u64::from(behind),
+                    hash: if behind {
+                        EntryHash([7; 32])
+                    } else {
+                        EntryHash::GENESIS
+                    },
+                    hlc: Hlc((seconds * 1000) << 16),
+                },
+                checked_unix: einvoice_server::clock::now_unix(),
+                error: None,
+            },
+        })
+        .await
+        .expect("sync state");
 }
 
 /// A gateway configuration over `sites` with a fast health poll.
