@@ -94,6 +94,14 @@ impl Store for PgStore {
         self.invoices_on_carrier(carrier, period).await
     }
 
+    async fn carrier_invoice_rows(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> Result<Vec<einvoice_store::read_projection::CarrierInvoice>, StoreError> {
+        self.carrier_rows(carrier, period).await
+    }
+
     async fn lookup_invoice(
         &self,
         number: InvoiceNumber,

@@ -4,6 +4,7 @@
 //! building old databases whatever the migrations become.
 
 use super::*;
+use einvoice_store::conformance::{five_item_invoice, wide_allocation};
 use einvoice_store::{BankAccountRecord, OutboxOutcome, Store};
 
 /// The old `schema.sql` ("version 1" without the draw).
@@ -346,48 +347,6 @@ async fn v1_entries_of_an_old_database_keep_verifying() {
     assert_eq!(next[0].format(), einvoice_store::EntryFormat::V2);
     let v = store.verify_ledger("main").await.expect("verify");
     assert_eq!((v.entries, v.broken, v.withheld), (4, None, 0));
-}
-
-/// A validated message from its JSON (test data: panics on a mistake).
-fn message(json: &str) -> einvoice_core::Validated {
-    let m = einvoice_mig::decode_json(json.as_bytes()).expect("test message decodes");
-    einvoice_core::validate(&m, &einvoice_core::Rules::production())
-        .expect("test message validates")
-}
-
-/// An E0401 giving `seller` numbers `AB00000000`–`AB00002999` of 11402.
-fn wide_allocation(seller: &str) -> einvoice_core::Validated {
-    message(&format!(
-        r#"{{"message":"E0401","Main":{{"HeadBan":"{seller}","BranchBan":"{seller}","InvoiceType":"07","YearMonth":"11402","InvoiceTrack":"AB","InvoiceBeginNo":"00000000","InvoiceEndNo":"00002999"}},
-        "Details":[{{"InvoiceBeginNo":"00000000","InvoiceEndNo":"00002999","InvoiceBooklet":"60"}}]}}"#
-    ))
-}
-
-/// A five-item B2C F0401 number `n` on one of ten mobile barcodes.
-fn five_item_invoice(seller: &str, n: u32) -> einvoice_core::Validated {
-    let items: Vec<String> = (1..=5)
-        .map(|k| {
-            let price = 10 + (n * 7 + k * 13) % 290;
-            format!(
-                r#"{{"Description":"item {k} of order {n}","Quantity":"{k}","UnitPrice":"{price}","TaxType":"1","Amount":"{}","SequenceNumber":"{k}"}}"#,
-                price * k
-            )
-        })
-        .collect();
-    let total: u32 = (1..=5).map(|k| (10 + (n * 7 + k * 13) % 290) * k).sum();
-    message(&format!(
-        r#"{{"message":"F0401","Main":{{"InvoiceNumber":"AB{n:08}","InvoiceDate":"20250115","InvoiceTime":"10:{:02}:00",
-        "Seller":{{"Identifier":"{seller}","Name":"Shop {}","Address":"Taipei"}},"Buyer":{{"Identifier":"0000000000","Name":"0000"}},
-        "InvoiceType":"07","DonateMark":"0","CarrierType":"3J0002","CarrierId1":"/ABC+12{}","CarrierId2":"/ABC+12{}","PrintMark":"N","RandomNumber":"{:04}"}},
-        "Details":[{}],
-        "Amount":{{"SalesAmount":"{total}","FreeTaxSalesAmount":"0","ZeroTaxSalesAmount":"0","TaxType":"1","TaxRate":"0.05","TaxAmount":"0","TotalAmount":"{total}"}}}}"#,
-        n % 60,
-        n % 17,
-        n % 10,
-        n % 10,
-        n % 10_000,
-        items.join(",")
-    ))
 }
 
 fn count_of(path: &Path, sql: &str) -> i64 {

@@ -1,0 +1,109 @@
+//! The carrier read path on PostgreSQL: the carrier read projection (one
+//! compact [`InvoiceDetail`] per issued invoice) kept in `invoices.detail`
+//! (migration 16), written by the append path's projection (and so by import
+//! and sync), rebuilt from the ledger by the migration, and read with the
+//! invoice rows of a carrier's period in one query of one partition.
+
+use crate::PgStore;
+use crate::bodies::Bodies;
+use crate::error::DbError;
+use crate::read::invoice_of;
+use einvoice_core::{Carrier, Period};
+use einvoice_store::StoreError;
+use einvoice_store::read_projection::{CarrierInvoice, InvoiceDetail};
+
+/// Invoices whose detail one rebuild step reads from the ledger.
+const REBUILD_CHUNK: i64 = 1_000;
+
+/// Every SQL statement of the carrier read path.
+pub(crate) mod sql {
+    /// Issued invoices after a (seller, number) with their issuing entry's
+    /// stored body and codec, in key order.
+    pub(crate) const ISSUING_BODIES: &str = "SELECT i.seller, i.number, l.body, l.body_codec, l.seq \
+         FROM invoices i JOIN ledger l ON l.origin = i.origin AND l.seq = i.seq \
+         WHERE (i.seller, i.number) > ($1, $2) ORDER BY i.seller, i.number LIMIT $3";
+    /// Write the details of a chunk, one array per column.
+    pub(crate) const PUT_DETAILS: &str = "UPDATE invoices i SET detail = u.detail \
+         FROM UNNEST($1::text[], $2::text[], $3::bytea[]) AS u(seller, number, detail) \
+         WHERE i.seller = u.seller AND i.number = u.number";
+    /// A carrier's invoices of a period with their details, in the column
+    /// order of `read::invoice_of`: the invoice row only (neither a body
+    /// nor the ledger is read), then the detail.
+    pub(crate) const CARRIER_ROWS: &str = "SELECT seller, number, period, date, time, buyer, \
+         random, carrier_type, carrier_id, npoban, total, status, allowance, ''::bytea, 0::bigint, \
+         origin, seq, NULL::bigint, NULL::text, NULL::text, NULL::bytea, detail FROM invoices \
+         WHERE carrier_type = $1 AND carrier_id = $2 AND period = $3 ORDER BY date, time, number";
+}
+
+/// The detail column of an issued invoice from its canonical body (the
+/// append path, and so import and sync; the rebuild).
+pub(crate) fn detail_of(body: &[u8]) -> Result<Vec<u8>, DbError> {
+    Ok(InvoiceDetail::from_body(body)?.encode())
+}
+
+/// Write every invoice's detail from its issuing entry's body in the
+/// ledger (migration 16, in its transaction). Returns the rows written.
+pub(crate) async fn rebuild(
+    t: &deadpool_postgres::Transaction<'_>,
+    bodies: &Bodies,
+) -> Result<u64, DbError> {
+    let (mut seller, mut number) = (String::new(), String::new());
+    let mut n = 0u64;
+    loop {
+        let rows = t
+            .query(sql::ISSUING_BODIES, &[&seller, &number, &REBUILD_CHUNK])
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(n);
+        };
+        (seller, number) = (last.try_get(0)?, last.try_get(1)?);
+        let (mut sellers, mut numbers, mut details) = (Vec::new(), Vec::new(), Vec::new());
+        for r in &rows {
+            let s: String = r.try_get(0)?;
+            let at = (s.as_str(), r.try_get::<_, i64>(4)?);
+            let body = bodies
+                .unpack(&**t, at, r.try_get(2)?, r.try_get(3)?)
+                .await?;
+            details.push(detail_of(&body)?);
+            sellers.push(s);
+            numbers.push(r.try_get::<_, String>(1)?);
+        }
+        n += t
+            .execute(sql::PUT_DETAILS, &[&sellers, &numbers, &details])
+            .await?;
+    }
+}
+
+impl PgStore {
+    /// A carrier's invoices of a period with their details, in date, time
+    /// and number order.
+    pub(crate) async fn carrier_rows(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> Result<Vec<CarrierInvoice>, StoreError> {
+        let pk = crate::append::period_key(period).map_err(DbError::into_store)?;
+        let (kind, id) = (carrier.kind.code(), carrier.id.as_str());
+        self.run(|c| async move {
+            let st = c.prepare_cached(sql::CARRIER_ROWS).await?;
+            let mut out = Vec::new();
+            for r in c.query(&st, &[&kind, &id, &pk]).await? {
+                let (invoice, _, _) = invoice_of(&r)?;
+                let detail: Option<Vec<u8>> = r.try_get(21)?;
+                let detail = detail.ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "invoice {}/{} has no read projection (invoices.detail)",
+                        invoice.seller, invoice.number
+                    ))
+                })?;
+                out.push(CarrierInvoice {
+                    summary: invoice.summary()?,
+                    allowance_total: invoice.allowance,
+                    detail: InvoiceDetail::decode(&detail)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
