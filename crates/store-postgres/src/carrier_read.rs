@@ -1,16 +1,18 @@
-//! The carrier read path on PostgreSQL: the carrier read projection (one
-//! compact [`InvoiceDetail`] per issued invoice) kept in `invoices.detail`
+//! The read path on PostgreSQL: the read projection (one compact
+//! [`InvoiceDetail`] per issued invoice) kept in `invoices.detail`
 //! (migration 16), written by the append path's projection (and so by import
 //! and sync), rebuilt from the ledger by the migration, and read with the
-//! invoice rows of a carrier's period in one query of one partition.
+//! invoice rows in one query ([`PgStore::projected`]): a carrier's period,
+//! and the public lookups.
 
 use crate::PgStore;
 use crate::bodies::Bodies;
 use crate::error::DbError;
 use crate::read::invoice_of;
+use einvoice_core::ids::{InvoiceNumber, RandomNumber};
 use einvoice_core::{Carrier, Period};
 use einvoice_store::StoreError;
-use einvoice_store::read_projection::{CarrierInvoice, InvoiceDetail};
+use einvoice_store::read_projection::{CarrierInvoice, InvoiceDetail, the_only};
 
 /// Invoices whose detail one rebuild step reads from the ledger.
 const REBUILD_CHUNK: i64 = 1_000;
@@ -26,13 +28,32 @@ pub(crate) mod sql {
     pub(crate) const PUT_DETAILS: &str = "UPDATE invoices i SET detail = u.detail \
          FROM UNNEST($1::text[], $2::text[], $3::bytea[]) AS u(seller, number, detail) \
          WHERE i.seller = u.seller AND i.number = u.number";
-    /// A carrier's invoices of a period with their details, in the column
-    /// order of `read::invoice_of`: the invoice row only (neither a body
-    /// nor the ledger is read), then the detail.
-    pub(crate) const CARRIER_ROWS: &str = "SELECT seller, number, period, date, time, buyer, \
-         random, carrier_type, carrier_id, npoban, total, status, allowance, ''::bytea, 0::bigint, \
-         origin, seq, NULL::bigint, NULL::text, NULL::text, NULL::bytea, detail FROM invoices \
-         WHERE carrier_type = $1 AND carrier_id = $2 AND period = $3 ORDER BY date, time, number";
+    /// The invoice rows with their details, in the column order of
+    /// `read::invoice_of`: the invoice row only (neither a body nor the
+    /// ledger is read), then the detail.
+    macro_rules! projected_select {
+        () => {
+            "SELECT seller, number, period, date, time, buyer, random, carrier_type, carrier_id, \
+             npoban, total, status, allowance, ''::bytea, 0::bigint, origin, seq, NULL::bigint, \
+             NULL::text, NULL::text, NULL::bytea, detail FROM invoices "
+        };
+    }
+    /// A carrier's invoices of a period (index `invoices_by_carrier`).
+    pub(crate) const CARRIER_ROWS: &str = concat!(
+        projected_select!(),
+        "WHERE carrier_type = $1 AND carrier_id = $2 AND period = $3 ORDER BY date, time, number"
+    );
+    /// Public lookup by number + random code (index `invoices_by_random`).
+    pub(crate) const PUBLIC_BY_RANDOM: &str = concat!(
+        projected_select!(),
+        "WHERE number = $1 AND random = $2 LIMIT 2"
+    );
+    /// Public lookup by number + date, in the period's partition (index
+    /// `invoices_by_draw`).
+    pub(crate) const PUBLIC_BY_DATE: &str = concat!(
+        projected_select!(),
+        "WHERE period = $1 AND number = $2 AND date = $3 LIMIT 2"
+    );
 }
 
 /// The detail column of an issued invoice from its canonical body (the
@@ -75,19 +96,17 @@ pub(crate) async fn rebuild(
 }
 
 impl PgStore {
-    /// A carrier's invoices of a period with their details, in date, time
-    /// and number order.
-    pub(crate) async fn carrier_rows(
+    /// The rows of one of the `sql` projected queries with their details:
+    /// the one read function of the carrier queries and the public lookups.
+    async fn projected(
         &self,
-        carrier: &Carrier,
-        period: Period,
+        query: &'static str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<CarrierInvoice>, StoreError> {
-        let pk = crate::append::period_key(period).map_err(DbError::into_store)?;
-        let (kind, id) = (carrier.kind.code(), carrier.id.as_str());
         self.run(|c| async move {
-            let st = c.prepare_cached(sql::CARRIER_ROWS).await?;
+            let st = c.prepare_cached(query).await?;
             let mut out = Vec::new();
-            for r in c.query(&st, &[&kind, &id, &pk]).await? {
+            for r in c.query(&st, params).await? {
                 let (invoice, _, _) = invoice_of(&r)?;
                 let detail: Option<Vec<u8>> = r.try_get(21)?;
                 let detail = detail.ok_or_else(|| {
@@ -105,5 +124,48 @@ impl PgStore {
             Ok(out)
         })
         .await
+    }
+
+    /// A carrier's invoices of a period with their details, in date, time
+    /// and number order.
+    pub(crate) async fn carrier_rows(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> Result<Vec<CarrierInvoice>, StoreError> {
+        let pk = crate::append::period_key(period).map_err(DbError::into_store)?;
+        self.projected(sql::CARRIER_ROWS, &[&carrier.kind.code(), &carrier.id, &pk])
+            .await
+    }
+
+    /// Public lookup by number and random code.
+    pub(crate) async fn public_by_random(
+        &self,
+        number: InvoiceNumber,
+        random: RandomNumber,
+    ) -> Result<Option<CarrierInvoice>, StoreError> {
+        let number = number.to_string();
+        let rows = self
+            .projected(sql::PUBLIC_BY_RANDOM, &[&number, &random.as_str()])
+            .await?;
+        Ok(the_only(rows))
+    }
+
+    /// Public lookup by number and date.
+    pub(crate) async fn public_by_date(
+        &self,
+        number: InvoiceNumber,
+        date: einvoice_core::time::Date,
+    ) -> Result<Option<CarrierInvoice>, StoreError> {
+        let Some(period) = Period::of_date(date) else {
+            return Ok(None);
+        };
+        let pk = crate::append::period_key(period).map_err(DbError::into_store)?;
+        let number = number.to_string();
+        let date = einvoice_core::period::format_mig_date(date);
+        let rows = self
+            .projected(sql::PUBLIC_BY_DATE, &[&pk, &number, &date])
+            .await?;
+        Ok(the_only(rows))
     }
 }

@@ -129,7 +129,7 @@ fn shapes() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
         ),
         (
             "public lookup (number + random)",
-            sql::INVOICE_BY_RANDOM,
+            crate::carrier_read::sql::PUBLIC_BY_RANDOM,
             &["'AB00000207'", "'0207'"],
         ),
         (

@@ -52,6 +52,7 @@ mod draw;
 mod error;
 #[cfg(test)]
 mod explain_tests;
+pub mod footprint;
 mod io;
 mod outbox;
 #[cfg(any(test, feature = "test-support"))]

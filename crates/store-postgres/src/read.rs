@@ -7,7 +7,7 @@ use crate::append::{hash_of, period_key, to_i64, to_u64};
 use crate::bodies::Bodies;
 use crate::error::DbError;
 use einvoice_core::Period;
-use einvoice_core::ids::{Carrier, InvoiceNumber, RandomNumber, Ubn};
+use einvoice_core::ids::{Carrier, InvoiceNumber, Ubn};
 use einvoice_store::stored::{StoredEntryRef, StoredInvoice, corrupt, stored_track};
 use einvoice_store::*;
 use tokio_postgres::Row;
@@ -49,16 +49,6 @@ pub(crate) mod sql {
     pub(crate) const INVOICES_ON_CARRIER: &str = concat!(
         invoice_select!(),
         "WHERE i.carrier_type = $1 AND i.carrier_id = $2 AND i.period = $3 ORDER BY i.date, i.time, i.number"
-    );
-    /// Public lookup by number + date (in the period's partition).
-    pub(crate) const INVOICE_BY_DATE: &str = concat!(
-        invoice_select!(),
-        "WHERE i.period = $1 AND i.number = $2 AND i.date = $3 LIMIT 2"
-    );
-    /// Public lookup by number + random code.
-    pub(crate) const INVOICE_BY_RANDOM: &str = concat!(
-        invoice_select!(),
-        "WHERE i.number = $1 AND i.random = $2 LIMIT 2"
     );
     /// Issued numbers of a seller within a track range (blanks).
     pub(crate) const NUMBERS_IN_RANGE: &str = "SELECT number FROM invoices WHERE seller = $1 AND period = $2 \
@@ -419,45 +409,6 @@ impl PgStore {
             &[&carrier.kind.code(), &carrier.id, &pk],
         )
         .await
-    }
-
-    pub(crate) async fn invoice_by_date(
-        &self,
-        number: InvoiceNumber,
-        date: einvoice_core::time::Date,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        let Some(period) = Period::of_date(date) else {
-            return Ok(None);
-        };
-        let pk = period_key(period).map_err(DbError::into_store)?;
-        let number = number.to_string();
-        let date = einvoice_core::period::format_mig_date(date);
-        let v = self
-            .views(sql::INVOICE_BY_DATE, &[&pk, &number, &date])
-            .await?;
-        // Two sellers with the number in the period: ambiguous, nothing answered.
-        Ok(if v.len() == 1 {
-            v.into_iter().next()
-        } else {
-            None
-        })
-    }
-
-    pub(crate) async fn invoice_by_random(
-        &self,
-        number: InvoiceNumber,
-        random: RandomNumber,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        let number = number.to_string();
-        let v = self
-            .views(sql::INVOICE_BY_RANDOM, &[&number, &random.as_str()])
-            .await?;
-        // Two sellers can share a number+random by chance: then the lookup is ambiguous.
-        Ok(if v.len() == 1 {
-            v.into_iter().next()
-        } else {
-            None
-        })
     }
 
     pub(crate) async fn carrier_login(

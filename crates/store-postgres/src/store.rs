@@ -106,16 +106,16 @@ impl Store for PgStore {
         &self,
         number: InvoiceNumber,
         random: RandomNumber,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        self.invoice_by_random(number, random).await
+    ) -> Result<Option<einvoice_store::read_projection::CarrierInvoice>, StoreError> {
+        self.public_by_random(number, random).await
     }
 
     async fn lookup_invoice_by_date(
         &self,
         number: InvoiceNumber,
         date: einvoice_core::time::Date,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        self.invoice_by_date(number, date).await
+    ) -> Result<Option<einvoice_store::read_projection::CarrierInvoice>, StoreError> {
+        self.public_by_date(number, date).await
     }
 
     async fn put_carrier(&self, carrier: CarrierRecord) -> Result<(), StoreError> {

@@ -349,6 +349,13 @@ async fn v1_entries_of_an_old_database_keep_verifying() {
     assert_eq!((v.entries, v.broken, v.withheld), (4, None, 0));
 }
 
+/// The database file's size plus its WAL's: what the store takes on disk.
+fn file_bytes(path: &Path) -> u64 {
+    let wal = path.with_extension("db-wal");
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+        + std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
+}
+
 fn count_of(path: &Path, sql: &str) -> i64 {
     open_conn(path, true)
         .expect("open")
@@ -469,9 +476,35 @@ async fn a_database_before_compact_bodies_is_rebuilt_and_compressed() {
         .expect("old projections");
     }
     let raw_bytes = count_of(&old, "SELECT sum(length(body)) FROM ledger");
+    let file_before = file_bytes(&old);
 
-    let store = SqliteStore::open(&old, "main").expect("upgrade");
+    // Opening migrates, then reclaims the rewritten tables' space outside
+    // the migration's transaction, saying so before and after.
+    let mut events = Vec::new();
+    let store =
+        SqliteStore::open_reporting(&old, "main", &mut |e| events.push(e)).expect("upgrade");
     assert_eq!(version(&old), SCHEMA_VERSION);
+    let file_after = file_bytes(&old);
+    assert!(
+        file_after * 2 < file_before,
+        "the file shrinks: {file_before} bytes before, {file_after} after"
+    );
+    assert_eq!(count_of(&old, "PRAGMA freelist_count"), 0);
+    match events.as_slice() {
+        [
+            crate::MigrationEvent::Reclaiming { applied, bytes },
+            crate::MigrationEvent::Reclaimed(r),
+        ] => {
+            assert_eq!(applied, &[11, 12, 16]);
+            assert_eq!((*bytes, r.before), (r.before, r.before));
+            assert!(r.after < r.before, "{r:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Opening again migrates nothing and reclaims nothing.
+    let mut again = Vec::new();
+    drop(SqliteStore::open_reporting(&old, "main", &mut |e| again.push(e)).expect("reopen"));
+    assert!(again.is_empty(), "{again:?}");
     assert_eq!(count_of(&old, "SELECT count(*) FROM body_dicts"), 1);
     assert_eq!(
         count_of(

@@ -21,3 +21,8 @@ CREATE TABLE IF NOT EXISTS body_dicts (
 -- migration (lib.rs `after_compact_bodies`), then by the append path.
 ALTER TABLE invoices ADD COLUMN IF NOT EXISTS detail BYTEA;
 ALTER TABLE invoices DROP COLUMN IF EXISTS body;
+
+-- Within a partition (one period) `invoices_by_period` (seller, period,
+-- number) orders exactly like the primary key (seller, number, period):
+-- the key serves a seller's invoices of a period and the blanks.
+DROP INDEX IF EXISTS invoices_by_period;
