@@ -103,11 +103,8 @@ async fn a_database_before_compact_bodies_is_converted_on_connect() {
         .await
         .expect("read")
         .expect("there");
-    let random = view.summary.random.clone().expect("random");
-    let public = store
-        .lookup_invoice(number, random.clone())
-        .await
-        .expect("lookup");
+    let random = view.summary.random.expect("random");
+    let public = store.lookup_invoice(number, random).await.expect("lookup");
     let history = store
         .invoice_history(&Scope::All, seller, number)
         .await
