@@ -501,6 +501,11 @@ async fn a_database_before_compact_bodies_is_rebuilt_and_compressed() {
         }
         other => panic!("{other:?}"),
     }
+    // A new store migrates from nothing and has nothing to reclaim.
+    let mut fresh = Vec::new();
+    let new_db = dir.path().join("new.db");
+    drop(SqliteStore::open_reporting(&new_db, "main", &mut |e| fresh.push(e)).expect("new"));
+    assert!(fresh.is_empty(), "{fresh:?}");
     // Opening again migrates nothing and reclaims nothing.
     let mut again = Vec::new();
     drop(SqliteStore::open_reporting(&old, "main", &mut |e| again.push(e)).expect("reopen"));

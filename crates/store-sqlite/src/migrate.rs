@@ -43,7 +43,9 @@ const REWRITES_TABLES: &[i64] = &[12];
 pub struct Migrated {
     /// The migrations applied by this call, in order.
     pub applied: Vec<i64>,
-    /// Whether one of them rewrote tables (see [`reclaim`]).
+    /// Whether one of them rewrote the tables of a database that had some
+    /// migrations already (see [`reclaim`]; a new database has nothing to
+    /// reclaim).
     pub rewrote_tables: bool,
 }
 
@@ -175,7 +177,8 @@ pub fn migrate(conn: &Connection) -> Result<Migrated, StoreError> {
         projection_added |= *version == 6 || *version == 16;
         compacted |= *version == 12;
         migrated.applied.push(*version);
-        migrated.rewrote_tables |= REWRITES_TABLES.contains(version);
+        // A new database has no old copies to reclaim.
+        migrated.rewrote_tables |= applied > 0 && REWRITES_TABLES.contains(version);
     }
     if projection_added {
         // Invoices stored before the read projection (or in its first
