@@ -1,5 +1,6 @@
-//! `bench query`: a small run on a fresh directory must seed, query real
-//! invoices and say so; a run whose queries return nothing must fail.
+//! `bench query`: a small run on a fresh directory (or PostgreSQL database)
+//! must seed, query real invoices, say so and report its bytes per invoice;
+//! a run whose queries return nothing must fail.
 
 mod common;
 
@@ -8,6 +9,10 @@ use serde_json::Value;
 use std::process::Output;
 
 fn bench_query(invoices: u64, data: Option<&std::path::Path>) -> Output {
+    bench_query_on(invoices, data, None)
+}
+
+fn bench_query_on(invoices: u64, data: Option<&std::path::Path>, database: Option<&str>) -> Output {
     let mut cmd = bin();
     cmd.args([
         "bench",
@@ -24,6 +29,9 @@ fn bench_query(invoices: u64, data: Option<&std::path::Path>) -> Output {
     ]);
     if let Some(d) = data {
         cmd.arg("--data").arg(d);
+    }
+    if let Some(url) = database {
+        cmd.arg("--database").arg(url);
     }
     cmd.output().expect("run einvoice bench query")
 }
@@ -75,4 +83,40 @@ fn a_run_whose_queries_return_nothing_fails() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_postgres_database_is_seeded_queried_and_measured() {
+    let url = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(einvoice_store_postgres::pg_harness::PgCluster::shared().create_database())
+        .expect("a test database");
+    let out = bench_query_on(2_000, None, Some(&url));
+    let r = report(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{r}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(r["store"], "postgres", "{r}");
+    assert_eq!(
+        r["invoices_returned_per_query"], r["invoices_expected_per_query"],
+        "{r}"
+    );
+    assert_eq!(
+        (r["errors"].as_u64(), r["short_answers"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    // Every table counted, the ledger and the invoice partition among them.
+    let tables = r["bytes_by_table"].as_object().expect("{r}");
+    assert!(
+        tables.contains_key("ledger") && tables.contains_key("invoices"),
+        "{r}"
+    );
+    let per_invoice = r["bytes_per_invoice"].as_f64().expect("{r}");
+    assert!(per_invoice > 100.0, "{r}");
 }

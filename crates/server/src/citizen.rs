@@ -250,17 +250,16 @@ async fn public_lookup<S: Store>(
             "no invoice with this number and random code",
         )
     };
-    let view = st
+    let row = st
         .store
         .lookup_invoice(number, random)
         .await
         .map_err(store_problem)?
         .ok_or_else(not_found)?;
-    if view.summary.date.replace('-', "") != d {
+    if row.summary.date.replace('-', "") != d {
         return Err(not_found());
     }
-    let s = &view.summary;
-    let detail = InvoiceDetail::from_message(view.message.as_ref());
+    let (s, detail) = (&row.summary, &row.detail);
     Ok(axum::Json(json!({
         "number": s.number.to_string(),
         "date": s.date,
@@ -270,7 +269,7 @@ async fn public_lookup<S: Store>(
         "seller_name": detail.seller_name,
         "total": s.total,
         "status": s.status,
-        "items": items(&detail),
+        "items": items(detail),
     }))
     .into_response())
 }

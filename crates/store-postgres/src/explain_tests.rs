@@ -50,10 +50,10 @@ SELECT o, s, s::bigint * 65536, CASE WHEN s % 10 = 0 THEN 'ADMIN' ELSE 'F0401' E
 FROM generate_series(1, 150000) s, (VALUES ('main'), ('cloud1')) v(o);
 
 INSERT INTO invoices (seller, number, period, date, time, buyer, random, carrier_type, carrier_id,
-                      npoban, total, status, body, origin, seq)
+                      npoban, total, status, detail, origin, seq)
 SELECT lpad((10000000 + i % 200)::text, 8, '0'), 'AB' || lpad(i::text, 8, '0'), p, '20250115',
        '10:00:00', '0000000000', lpad((i % 10000)::text, 4, '0'), '3J0002',
-       '/C' || lpad((i % 8000)::text, 6, '0'), NULL, 100, 'issued', '\x7b7d'::bytea, 'main',
+       '/C' || lpad((i % 8000)::text, 6, '0'), NULL, 100, 'issued', '\x0100000000'::bytea, 'main',
        (i + p) % 150000 + 1
 FROM generate_series(1, 40000) i, (VALUES (11402), (11404), (11406)) v(p);
 
@@ -123,8 +123,13 @@ fn shapes() -> Vec<(&'static str, &'static str, &'static [&'static str])> {
             &["'3J0002'", "'/C000007'", "11404"],
         ),
         (
+            "carrier read path (carrier + period, details)",
+            crate::carrier_read::sql::CARRIER_ROWS,
+            &["'3J0002'", "'/C000007'", "11404"],
+        ),
+        (
             "public lookup (number + random)",
-            sql::INVOICE_BY_RANDOM,
+            crate::carrier_read::sql::PUBLIC_BY_RANDOM,
             &["'AB00000207'", "'0207'"],
         ),
         (

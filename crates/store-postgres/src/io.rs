@@ -230,7 +230,11 @@ pub(crate) async fn import_site(
             start_seq: 0,
             known: &shared.partitions,
             created: Vec::new(),
+            bodies: None,
+            dict: None,
+            raw_written: 0,
         };
+        w.use_bodies(&shared.bodies).await?;
         let insert = t.prepare_cached(INSERT_LEDGER).await?;
         let mut heads: BTreeMap<&str, &LedgerEntry> = BTreeMap::new();
         for (e, facts) in &prepared {
@@ -241,6 +245,9 @@ pub(crate) async fn import_site(
             }
         }
         crate::carrier_life::apply_replays(&t, &replays).await?;
+        // An imported store trains its dictionary (and compresses what it
+        // imported) at once when it holds enough bodies.
+        let trained = shared.bodies.train_if_due(&t).await?;
         let created = std::mem::take(&mut w.created);
         for (origin, e) in heads {
             t.execute(
@@ -250,6 +257,9 @@ pub(crate) async fn import_site(
             .await?;
         }
         t.commit().await?;
+        if trained {
+            shared.bodies.forget_none();
+        }
         Ok::<_, DbError>(created)
     }
     .await
@@ -270,6 +280,7 @@ pub(crate) async fn insert_verbatim(
     e: &LedgerEntry,
     facts: Option<&Validated>,
 ) -> Result<(), DbError> {
+    let (stored, codec) = w.pack(&e.body)?;
     w.t.execute(
         insert,
         &[
@@ -279,12 +290,13 @@ pub(crate) async fn insert_verbatim(
             &e.kind,
             &e.key,
             &e.actor,
-            &e.body,
+            &stored,
             &&e.prev_hash.0[..],
             &&e.hash.0[..],
             &is_message_kind(&e.kind),
             &e.body_digest.as_ref().map(|d| &d.0[..]),
             &e.withheld,
+            &codec,
         ],
     )
     .await?;

@@ -42,14 +42,17 @@
 
 mod append;
 mod attempts;
+mod bodies;
 mod carrier_agg;
 mod carrier_life;
+mod carrier_read;
 mod carrier_reg;
 pub mod ceiling;
 mod draw;
 mod error;
 #[cfg(test)]
 mod explain_tests;
+pub mod footprint;
 mod io;
 mod outbox;
 #[cfg(any(test, feature = "test-support"))]
@@ -75,7 +78,7 @@ use tokio::sync::{mpsc, oneshot};
 pub const MAX_BATCH: usize = 256;
 
 /// The schema version this binary writes (see `src/migrations/`).
-pub const SCHEMA_VERSION: i32 = 14;
+pub const SCHEMA_VERSION: i32 = 15;
 
 /// Embedded migrations: (version, SQL); every version not yet recorded in
 /// `schema_migrations` is applied, in order (branches number their
@@ -93,6 +96,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (12, include_str!("migrations/0012_carrier_links.sql")),
     (13, include_str!("migrations/0013_card_issuers.sql")),
     (14, include_str!("migrations/0014_sync_records.sql")),
+    (15, include_str!("migrations/0015_compact_bodies.sql")),
 ];
 
 /// The migrations a database kept at `counter` by the single
@@ -103,6 +107,24 @@ fn versions_applied_by_counter(counter: i32) -> Vec<i32> {
         .into_iter()
         .filter(|v| *v <= counter)
         .collect()
+}
+
+/// The migration that keeps each body once, compactly (its rows are
+/// finished in Rust: [`after_compact_bodies`]).
+const COMPACT_BODIES: i32 = 15;
+
+/// The part of migration 15 SQL cannot do, in its transaction: each
+/// invoice's carrier read projection from its issuing entry's body, then
+/// the first body dictionary when the store already holds enough bodies.
+async fn after_compact_bodies(
+    t: &deadpool_postgres::Transaction<'_>,
+    bodies: &bodies::Bodies,
+) -> Result<(), DbError> {
+    carrier_read::rebuild(t, bodies).await?;
+    if bodies.train_if_due(t).await? {
+        bodies.forget_none();
+    }
+    Ok(())
 }
 
 /// The migrations not in `applied`, in version order.
@@ -202,6 +224,8 @@ pub(crate) struct Shared {
     pub(crate) opts: PgOptions,
     /// Periods whose invoice partition is known to exist (committed).
     pub(crate) partitions: Mutex<HashSet<u32>>,
+    /// Body dictionaries (migration 15).
+    pub(crate) bodies: bodies::Bodies,
 }
 
 /// One queued append and where its answer goes.
@@ -308,6 +332,7 @@ impl PgStore {
             pool,
             opts,
             partitions: Mutex::new(HashSet::new()),
+            bodies: bodies::Bodies::default(),
         });
         let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
         let store = Self {
@@ -368,8 +393,12 @@ impl PgStore {
                         "the database has schema version {newest}, newer than this binary's {SCHEMA_VERSION}"
                     ))));
                 }
+                let shared = &self.inner.shared;
                 for (version, sql) in pending_migrations(&applied) {
                     t.batch_execute(sql).await?;
+                    if version == COMPACT_BODIES {
+                        after_compact_bodies(&t, &shared.bodies).await?;
+                    }
                     t.execute(
                         "INSERT INTO schema_migrations (version) VALUES ($1)",
                         &[&version],

@@ -4,9 +4,10 @@
 
 use crate::PgStore;
 use crate::append::{hash_of, period_key, to_i64, to_u64};
+use crate::bodies::Bodies;
 use crate::error::DbError;
 use einvoice_core::Period;
-use einvoice_core::ids::{Carrier, InvoiceNumber, RandomNumber, Ubn};
+use einvoice_core::ids::{Carrier, InvoiceNumber, Ubn};
 use einvoice_store::stored::{StoredEntryRef, StoredInvoice, corrupt, stored_track};
 use einvoice_store::*;
 use tokio_postgres::Row;
@@ -17,39 +18,37 @@ pub(crate) mod sql {
     macro_rules! invoice_select {
         () => {
             "SELECT i.seller, i.number, i.period, i.date, i.time, i.buyer, i.random, i.carrier_type, \
-             i.carrier_id, i.npoban, i.total, i.status, i.allowance, i.body, i.origin, i.seq, \
-             l.hlc, l.kind, l.key, l.hash \
+             i.carrier_id, i.npoban, i.total, i.status, i.allowance, l.body, l.body_codec, \
+             i.origin, i.seq, l.hlc, l.kind, l.key, l.hash \
              FROM invoices i LEFT JOIN ledger l ON l.origin = i.origin AND l.seq = i.seq "
+        };
+    }
+    /// The summary columns of `invoice_select!` only: no body, no ledger row.
+    macro_rules! summary_select {
+        () => {
+            "SELECT i.seller, i.number, i.period, i.date, i.time, i.buyer, i.random, i.carrier_type, \
+             i.carrier_id, i.npoban, i.total, i.status, i.allowance, ''::bytea, 0::bigint, \
+             i.origin, i.seq, NULL::bigint, NULL::text, NULL::text, NULL::bytea FROM invoices i "
         };
     }
     macro_rules! entry_select {
         () => {
-            "SELECT origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld FROM ledger "
+            "SELECT origin, seq, hlc, kind, key, actor, body, prev_hash, hash, body_digest, withheld, body_codec FROM ledger "
         };
     }
 
     /// One invoice by seller + number (no period: every partition's primary key is probed).
     pub(crate) const INVOICE_BY_NUMBER: &str =
         concat!(invoice_select!(), "WHERE i.seller = $1 AND i.number = $2");
-    /// A seller's invoices in a period, paged by number.
+    /// A seller's invoices in a period, paged by number (summaries: no body).
     pub(crate) const INVOICES_OF_SELLER: &str = concat!(
-        invoice_select!(),
+        summary_select!(),
         "WHERE i.seller = $1 AND i.period = $2 AND i.number > $3 ORDER BY i.number LIMIT $4"
     );
     /// Invoices on a carrier in a period.
     pub(crate) const INVOICES_ON_CARRIER: &str = concat!(
         invoice_select!(),
         "WHERE i.carrier_type = $1 AND i.carrier_id = $2 AND i.period = $3 ORDER BY i.date, i.time, i.number"
-    );
-    /// Public lookup by number + date (in the period's partition).
-    pub(crate) const INVOICE_BY_DATE: &str = concat!(
-        invoice_select!(),
-        "WHERE i.period = $1 AND i.number = $2 AND i.date = $3 LIMIT 2"
-    );
-    /// Public lookup by number + random code.
-    pub(crate) const INVOICE_BY_RANDOM: &str = concat!(
-        invoice_select!(),
-        "WHERE i.number = $1 AND i.random = $2 LIMIT 2"
     );
     /// Issued numbers of a seller within a track range (blanks).
     pub(crate) const NUMBERS_IN_RANGE: &str = "SELECT number FROM invoices WHERE seller = $1 AND period = $2 \
@@ -84,8 +83,10 @@ pub(crate) mod sql {
 /// Rows per statement when walking a whole chain.
 const VERIFY_CHUNK: i64 = 2_000;
 
-/// An [`InvoiceView`] from a row of `sql::invoice_select!`.
-fn view_of(r: &Row) -> Result<InvoiceView, DbError> {
+/// The invoice and its issuing entry's columns from a row of
+/// `sql::invoice_select!`, with the body as stored and its codec
+/// ([`PgStore::views`] decodes it).
+pub(crate) fn invoice_of(r: &Row) -> Result<(StoredInvoice, i64, Option<StoredEntryRef>), DbError> {
     let invoice = StoredInvoice {
         seller: r.try_get(0)?,
         number: r.try_get(1)?,
@@ -100,15 +101,16 @@ fn view_of(r: &Row) -> Result<InvoiceView, DbError> {
         total: r.try_get(10)?,
         status: r.try_get(11)?,
         allowance: r.try_get(12)?,
-        body: r.try_get(13)?,
-        origin: r.try_get(14)?,
-        seq: to_u64(r.try_get(15)?)?,
+        body: r.try_get::<_, Option<Vec<u8>>>(13)?.unwrap_or_default(),
+        origin: r.try_get(15)?,
+        seq: to_u64(r.try_get(16)?)?,
     };
+    let codec = r.try_get::<_, Option<i64>>(14)?.unwrap_or(0);
     let entry = match (
-        r.try_get::<_, Option<i64>>(16)?,
-        r.try_get::<_, Option<String>>(17)?,
+        r.try_get::<_, Option<i64>>(17)?,
         r.try_get::<_, Option<String>>(18)?,
-        r.try_get::<_, Option<Vec<u8>>>(19)?,
+        r.try_get::<_, Option<String>>(19)?,
+        r.try_get::<_, Option<Vec<u8>>>(20)?,
     ) {
         (Some(hlc), Some(kind), Some(key), Some(hash)) => Some(StoredEntryRef {
             hlc: to_u64(hlc)?,
@@ -118,11 +120,13 @@ fn view_of(r: &Row) -> Result<InvoiceView, DbError> {
         }),
         _ => None,
     };
-    invoice.view(entry).map_err(DbError::Store)
+    Ok((invoice, codec, entry))
 }
 
-pub(crate) fn entry_of(r: &Row) -> Result<LedgerEntry, DbError> {
-    Ok(LedgerEntry {
+/// A ledger row of `sql::entry_select!` with `body` as stored, and the
+/// codec that stored it ([`decode_entries`] decodes it).
+pub(crate) fn entry_of(r: &Row) -> Result<(LedgerEntry, i64), DbError> {
+    let e = LedgerEntry {
         origin: r.try_get(0)?,
         seq: to_u64(r.try_get(1)?)?,
         hlc: Hlc(to_u64(r.try_get(2)?)?),
@@ -137,7 +141,32 @@ pub(crate) fn entry_of(r: &Row) -> Result<LedgerEntry, DbError> {
             .map(|d| hash_of(&d))
             .transpose()?,
         withheld: r.try_get(10)?,
-    })
+    };
+    Ok((e, r.try_get(11)?))
+}
+
+/// The entries of `rows` (of `sql::entry_select!`) with their canonical
+/// bodies. With `tolerant`, a body that does not decode stays as stored: it
+/// cannot match its digest, so the chain check names the entry (verify);
+/// otherwise it is [`StoreError::Corrupt`] naming the entry.
+pub(crate) async fn decode_entries<C: tokio_postgres::GenericClient + Sync>(
+    bodies: &Bodies,
+    c: &C,
+    rows: &[Row],
+    tolerant: bool,
+) -> Result<Vec<LedgerEntry>, DbError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let (mut e, codec) = entry_of(r)?;
+        let at = (e.origin.as_str(), to_i64(e.seq)?);
+        match bodies.unpack(c, at, e.body.clone(), codec).await {
+            Ok(body) => e.body = body,
+            Err(_) if tolerant => {}
+            Err(err) => return Err(err),
+        }
+        out.push(e);
+    }
+    Ok(out)
 }
 
 pub(crate) fn carrier_id(c: &Carrier) -> String {
@@ -199,9 +228,20 @@ impl PgStore {
         query: &'static str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<InvoiceView>, StoreError> {
+        let bodies = &self.shared().bodies;
         self.run(|c| async move {
             let st = c.prepare_cached(query).await?;
-            c.query(&st, params).await?.iter().map(view_of).collect()
+            let mut out = Vec::new();
+            for r in c.query(&st, params).await? {
+                let (mut invoice, codec, entry) = invoice_of(&r)?;
+                if !invoice.body.is_empty() {
+                    let at = (invoice.origin.as_str(), to_i64(invoice.seq)?);
+                    let stored = std::mem::take(&mut invoice.body);
+                    invoice.body = bodies.unpack(&**c, at, stored, codec).await?;
+                }
+                out.push(invoice.view(entry)?);
+            }
+            Ok(out)
         })
         .await
     }
@@ -247,13 +287,11 @@ impl PgStore {
     ) -> Result<Vec<LedgerEntry>, StoreError> {
         let after = to_i64(after).map_err(DbError::into_store)?;
         let limit = i64::from(limit);
+        let bodies = &self.shared().bodies;
         self.run(|c| async move {
             let st = c.prepare_cached(sql::ENTRIES_AFTER).await?;
-            c.query(&st, &[&origin, &after, &limit])
-                .await?
-                .iter()
-                .map(entry_of)
-                .collect()
+            let rows = c.query(&st, &[&origin, &after, &limit]).await?;
+            decode_entries(bodies, &**c, &rows, false).await
         })
         .await
     }
@@ -262,17 +300,15 @@ impl PgStore {
         // The ledger is append-only: walking it in chunks (one statement
         // each, bounded by the statement timeout) sees one consistent prefix.
         let mut chain = ChainCheck::new(origin);
+        let bodies = &self.shared().bodies;
         loop {
             let after = chain.entries();
             let chunk = self
                 .run(|c| async move {
                     let st = c.prepare_cached(sql::ENTRIES_AFTER).await?;
                     let after = to_i64(after)?;
-                    c.query(&st, &[&origin, &after, &VERIFY_CHUNK])
-                        .await?
-                        .iter()
-                        .map(entry_of)
-                        .collect::<Result<Vec<_>, _>>()
+                    let rows = c.query(&st, &[&origin, &after, &VERIFY_CHUNK]).await?;
+                    decode_entries(bodies, &**c, &rows, true).await
                 })
                 .await?;
             if chunk.is_empty() {
@@ -307,18 +343,14 @@ impl PgStore {
         let key = einvoice_core::NaturalKey::Invoice { seller, number }.to_key_string();
         let (key, number) = (key.as_str(), number.to_string());
         let number = number.as_str();
+        let bodies = &self.shared().bodies;
         self.run(|c| async move {
             let st = c.prepare_cached(sql::ENTRIES_OF_KEY).await?;
-            let mut out = c
-                .query(&st, &[&key])
-                .await?
-                .iter()
-                .map(entry_of)
-                .collect::<Result<Vec<_>, _>>()?;
+            let rows = c.query(&st, &[&key]).await?;
+            let mut out = decode_entries(bodies, &**c, &rows, false).await?;
             let st = c.prepare_cached(sql::ALLOWANCE_ENTRIES_OF_INVOICE).await?;
-            for r in c.query(&st, &[&seller.as_str(), &number]).await? {
-                out.push(entry_of(&r)?);
-            }
+            let rows = c.query(&st, &[&seller.as_str(), &number]).await?;
+            out.extend(decode_entries(bodies, &**c, &rows, false).await?);
             out.sort_by(|a, b| (a.hlc, &a.origin, a.seq).cmp(&(b.hlc, &b.origin, b.seq)));
             Ok(out)
         })
@@ -377,45 +409,6 @@ impl PgStore {
             &[&carrier.kind.code(), &carrier.id, &pk],
         )
         .await
-    }
-
-    pub(crate) async fn invoice_by_date(
-        &self,
-        number: InvoiceNumber,
-        date: einvoice_core::time::Date,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        let Some(period) = Period::of_date(date) else {
-            return Ok(None);
-        };
-        let pk = period_key(period).map_err(DbError::into_store)?;
-        let number = number.to_string();
-        let date = einvoice_core::period::format_mig_date(date);
-        let v = self
-            .views(sql::INVOICE_BY_DATE, &[&pk, &number, &date])
-            .await?;
-        // Two sellers with the number in the period: ambiguous, nothing answered.
-        Ok(if v.len() == 1 {
-            v.into_iter().next()
-        } else {
-            None
-        })
-    }
-
-    pub(crate) async fn invoice_by_random(
-        &self,
-        number: InvoiceNumber,
-        random: RandomNumber,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        let number = number.to_string();
-        let v = self
-            .views(sql::INVOICE_BY_RANDOM, &[&number, &random.as_str()])
-            .await?;
-        // Two sellers can share a number+random by chance: then the lookup is ambiguous.
-        Ok(if v.len() == 1 {
-            v.into_iter().next()
-        } else {
-            None
-        })
     }
 
     pub(crate) async fn carrier_login(

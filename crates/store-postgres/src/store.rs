@@ -94,20 +94,28 @@ impl Store for PgStore {
         self.invoices_on_carrier(carrier, period).await
     }
 
+    async fn carrier_invoice_rows(
+        &self,
+        carrier: &Carrier,
+        period: Period,
+    ) -> Result<Vec<einvoice_store::read_projection::CarrierInvoice>, StoreError> {
+        self.carrier_rows(carrier, period).await
+    }
+
     async fn lookup_invoice(
         &self,
         number: InvoiceNumber,
         random: RandomNumber,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        self.invoice_by_random(number, random).await
+    ) -> Result<Option<einvoice_store::read_projection::CarrierInvoice>, StoreError> {
+        self.public_by_random(number, random).await
     }
 
     async fn lookup_invoice_by_date(
         &self,
         number: InvoiceNumber,
         date: einvoice_core::time::Date,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        self.invoice_by_date(number, date).await
+    ) -> Result<Option<einvoice_store::read_projection::CarrierInvoice>, StoreError> {
+        self.public_by_date(number, date).await
     }
 
     async fn put_carrier(&self, carrier: CarrierRecord) -> Result<(), StoreError> {

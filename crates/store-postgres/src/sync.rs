@@ -77,6 +77,7 @@ impl PgStore {
                 let t = c.transaction().await?;
                 let lock = t.prepare_cached(LOCK_HEAD).await?;
                 let (mut w, _) = Writer::begin(&t, &page.origin, &shared.partitions, &lock).await?;
+                w.use_bodies(&shared.bodies).await?;
                 let meet = sync_meeting_seq(page, w.head.seq);
                 let at = if meet == 0 {
                     Some(EntryHash::GENESIS)
@@ -102,6 +103,7 @@ impl PgStore {
                 }
                 crate::carrier_life::apply_replays(&t, &replays).await?;
                 w.finish().await?;
+                let trained = w.settle_bodies().await?;
                 let head = OriginHead {
                     origin: page.origin.clone(),
                     seq: w.head.seq,
@@ -134,6 +136,9 @@ impl PgStore {
                 )
                 .await?;
                 t.commit().await?;
+                if trained {
+                    shared.bodies.forget_none();
+                }
                 Ok((SyncApplied { applied, head }, created))
             })
             .await?;

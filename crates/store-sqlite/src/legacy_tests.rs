@@ -4,6 +4,7 @@
 //! building old databases whatever the migrations become.
 
 use super::*;
+use einvoice_store::conformance::{five_item_invoice, wide_allocation};
 use einvoice_store::{BankAccountRecord, OutboxOutcome, Store};
 
 /// The old `schema.sql` ("version 1" without the draw).
@@ -348,46 +349,11 @@ async fn v1_entries_of_an_old_database_keep_verifying() {
     assert_eq!((v.entries, v.broken, v.withheld), (4, None, 0));
 }
 
-/// A validated message from its JSON (test data: panics on a mistake).
-fn message(json: &str) -> einvoice_core::Validated {
-    let m = einvoice_mig::decode_json(json.as_bytes()).expect("test message decodes");
-    einvoice_core::validate(&m, &einvoice_core::Rules::production())
-        .expect("test message validates")
-}
-
-/// An E0401 giving `seller` numbers `AB00000000`–`AB00002999` of 11402.
-fn wide_allocation(seller: &str) -> einvoice_core::Validated {
-    message(&format!(
-        r#"{{"message":"E0401","Main":{{"HeadBan":"{seller}","BranchBan":"{seller}","InvoiceType":"07","YearMonth":"11402","InvoiceTrack":"AB","InvoiceBeginNo":"00000000","InvoiceEndNo":"00002999"}},
-        "Details":[{{"InvoiceBeginNo":"00000000","InvoiceEndNo":"00002999","InvoiceBooklet":"60"}}]}}"#
-    ))
-}
-
-/// A five-item B2C F0401 number `n` on one of ten mobile barcodes.
-fn five_item_invoice(seller: &str, n: u32) -> einvoice_core::Validated {
-    let items: Vec<String> = (1..=5)
-        .map(|k| {
-            let price = 10 + (n * 7 + k * 13) % 290;
-            format!(
-                r#"{{"Description":"item {k} of order {n}","Quantity":"{k}","UnitPrice":"{price}","TaxType":"1","Amount":"{}","SequenceNumber":"{k}"}}"#,
-                price * k
-            )
-        })
-        .collect();
-    let total: u32 = (1..=5).map(|k| (10 + (n * 7 + k * 13) % 290) * k).sum();
-    message(&format!(
-        r#"{{"message":"F0401","Main":{{"InvoiceNumber":"AB{n:08}","InvoiceDate":"20250115","InvoiceTime":"10:{:02}:00",
-        "Seller":{{"Identifier":"{seller}","Name":"Shop {}","Address":"Taipei"}},"Buyer":{{"Identifier":"0000000000","Name":"0000"}},
-        "InvoiceType":"07","DonateMark":"0","CarrierType":"3J0002","CarrierId1":"/ABC+12{}","CarrierId2":"/ABC+12{}","PrintMark":"N","RandomNumber":"{:04}"}},
-        "Details":[{}],
-        "Amount":{{"SalesAmount":"{total}","FreeTaxSalesAmount":"0","ZeroTaxSalesAmount":"0","TaxType":"1","TaxRate":"0.05","TaxAmount":"0","TotalAmount":"{total}"}}}}"#,
-        n % 60,
-        n % 17,
-        n % 10,
-        n % 10,
-        n % 10_000,
-        items.join(",")
-    ))
+/// The database file's size plus its WAL's: what the store takes on disk.
+fn file_bytes(path: &Path) -> u64 {
+    let wal = path.with_extension("db-wal");
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+        + std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
 }
 
 fn count_of(path: &Path, sql: &str) -> i64 {
@@ -510,9 +476,40 @@ async fn a_database_before_compact_bodies_is_rebuilt_and_compressed() {
         .expect("old projections");
     }
     let raw_bytes = count_of(&old, "SELECT sum(length(body)) FROM ledger");
+    let file_before = file_bytes(&old);
 
-    let store = SqliteStore::open(&old, "main").expect("upgrade");
+    // Opening migrates, then reclaims the rewritten tables' space outside
+    // the migration's transaction, saying so before and after.
+    let mut events = Vec::new();
+    let store =
+        SqliteStore::open_reporting(&old, "main", &mut |e| events.push(e)).expect("upgrade");
     assert_eq!(version(&old), SCHEMA_VERSION);
+    let file_after = file_bytes(&old);
+    assert!(
+        file_after * 2 < file_before,
+        "the file shrinks: {file_before} bytes before, {file_after} after"
+    );
+    assert_eq!(count_of(&old, "PRAGMA freelist_count"), 0);
+    match events.as_slice() {
+        [
+            crate::MigrationEvent::Reclaiming { applied, bytes },
+            crate::MigrationEvent::Reclaimed(r),
+        ] => {
+            assert_eq!(applied, &[11, 12, 13, 14, 15]);
+            assert_eq!((*bytes, r.before), (r.before, r.before));
+            assert!(r.after < r.before, "{r:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A new store migrates from nothing and has nothing to reclaim.
+    let mut fresh = Vec::new();
+    let new_db = dir.path().join("new.db");
+    drop(SqliteStore::open_reporting(&new_db, "main", &mut |e| fresh.push(e)).expect("new"));
+    assert!(fresh.is_empty(), "{fresh:?}");
+    // Opening again migrates nothing and reclaims nothing.
+    let mut again = Vec::new();
+    drop(SqliteStore::open_reporting(&old, "main", &mut |e| again.push(e)).expect("reopen"));
+    assert!(again.is_empty(), "{again:?}");
     assert_eq!(count_of(&old, "SELECT count(*) FROM body_dicts"), 1);
     assert_eq!(
         count_of(

@@ -34,7 +34,10 @@ mod store;
 mod sync;
 mod sync_records;
 
-pub use migrate::{SCHEMA_VERSION, migrate, schema_version};
+pub use migrate::{
+    Migrated, MigrationEvent, Reclaimed, SCHEMA_VERSION, migrate, migrate_and_reclaim, reclaim,
+    schema_version,
+};
 
 use einvoice_store::{EntryHash, Hlc, StoreError};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -139,8 +142,19 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
 impl SqliteStore {
     /// Open (creating and migrating if needed) the store at `path` for site `site`.
     pub fn open(path: &Path, site: &str) -> Result<Self, StoreError> {
+        Self::open_reporting(path, site, &mut |_| {})
+    }
+
+    /// [`SqliteStore::open`], telling `report` when a migration that
+    /// rewrote tables is followed by reclaiming their space
+    /// ([`migrate_and_reclaim`]).
+    pub fn open_reporting(
+        path: &Path,
+        site: &str,
+        report: &mut dyn FnMut(MigrationEvent),
+    ) -> Result<Self, StoreError> {
         let mut conn = open_conn(path, false)?;
-        migrate(&conn)?;
+        migrate_and_reclaim(&conn, report)?;
         let mut head = conn
             .query_row(append::sql::HEAD_OF_ORIGIN, [site], |r| {
                 let seq: i64 = r.get(0)?;

@@ -13,7 +13,7 @@ use einvoice_store::StoreError;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 /// The schema version this binary writes: its last migration.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 /// The migrations: (version, SQL), in order.
 pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
@@ -30,7 +30,51 @@ pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("migrations/0012_compact_bodies.sql")),
     (13, include_str!("migrations/0013_card_issuers.sql")),
     (14, include_str!("migrations/0014_sync_records.sql")),
+    (
+        15,
+        include_str!("migrations/0015_detail_sequence_numbers.sql"),
+    ),
 ];
+
+/// Migrations that rewrite whole tables: the pages of the old copies are
+/// free once they ran, and [`reclaim`] gives them back to the file system.
+const REWRITES_TABLES: &[i64] = &[12];
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Migrated {
+    /// The migrations applied by this call, in order.
+    pub applied: Vec<i64>,
+    /// Whether one of them rewrote the tables of a database that had some
+    /// migrations already (see [`reclaim`]; a new database has nothing to
+    /// reclaim).
+    pub rewrote_tables: bool,
+}
+
+/// The size of the database file before and after [`reclaim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Bytes in use before (pages times page size).
+    pub before: u64,
+    /// Bytes after.
+    pub after: u64,
+}
+
+/// What opening a store reports while it migrates (for a progress line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MigrationEvent {
+    /// Migrations rewrote tables: the database (`bytes` now) is being
+    /// compacted (`VACUUM`, outside the migration's transaction; it takes
+    /// about as long as copying the file and as much free disk space).
+    Reclaiming {
+        /// The migrations applied.
+        applied: Vec<i64>,
+        /// Bytes in use before.
+        bytes: u64,
+    },
+    /// The space of the rewritten tables is back.
+    Reclaimed(Reclaimed),
+}
 
 /// Every SQL statement of the runner.
 mod sql {
@@ -51,6 +95,10 @@ mod sql {
     pub(super) const LEGACY_VERSION: &str = "SELECT max(version) FROM schema_version";
     /// Retire the old table once translated.
     pub(super) const DROP_LEGACY: &str = "DROP TABLE schema_version";
+    /// Rewrite the database without its free pages.
+    pub(super) const VACUUM: &str = "VACUUM";
+    /// Copy the WAL back and truncate it (after a `VACUUM`).
+    pub(super) const CHECKPOINT: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
 }
 
 /// The migrations a database of the old single-number scheme has had:
@@ -99,7 +147,7 @@ fn adopt_legacy(t: &Transaction<'_>) -> Result<(), StoreError> {
 /// apply a migration), every migration not recorded yet, in order — not only
 /// those above the highest, so migrations numbered on parallel branches and
 /// released together are never skipped.
-pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
+pub fn migrate(conn: &Connection) -> Result<Migrated, StoreError> {
     let t = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(backend)?;
     t.execute_batch(sql::CREATE_MIGRATIONS).map_err(backend)?;
     adopt_legacy(&t)?;
@@ -113,6 +161,7 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         )));
     }
     let now = unix_now();
+    let mut migrated = Migrated::default();
     let mut projection_added = false;
     let mut compacted = false;
     for (version, sql) in MIGRATIONS {
@@ -126,12 +175,17 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         t.execute_batch(sql).map_err(backend)?;
         t.execute(sql::RECORD, params![version, now])
             .map_err(backend)?;
-        projection_added |= *version == 6;
+        // 6 added the read projection, 15 changed its encoding.
+        projection_added |= *version == 6 || *version == 15;
         compacted |= *version == 12;
+        migrated.applied.push(*version);
+        // A new database has no old copies to reclaim.
+        migrated.rewrote_tables |= applied > 0 && REWRITES_TABLES.contains(version);
     }
     if projection_added {
-        // Invoices stored before the carrier read projection: rebuild it
-        // from the ledger in the migration's transaction.
+        // Invoices stored before the read projection (or in its first
+        // encoding): rebuild it from the ledger in the migration's
+        // transaction.
         crate::carrier_read::rebuild(&t)?;
     }
     if compacted {
@@ -139,7 +193,50 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         // on them and compress them in the migration's transaction.
         crate::bodies::train_if_due(&t)?;
     }
-    t.commit().map_err(backend)
+    t.commit().map_err(backend)?;
+    Ok(migrated)
+}
+
+/// Bytes the database at `conn` uses (pages times page size).
+fn bytes_in_use(conn: &Connection) -> Result<u64, StoreError> {
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(backend)?;
+    let size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .map_err(backend)?;
+    Ok(u64::try_from(pages.saturating_mul(size)).unwrap_or(0))
+}
+
+/// Give the free pages of the database at `conn` back to the file system:
+/// `VACUUM` (it cannot run inside a transaction; readers may go on, writers
+/// wait), then a truncating WAL checkpoint so the file shrinks now.
+pub fn reclaim(conn: &Connection) -> Result<Reclaimed, StoreError> {
+    let before = bytes_in_use(conn)?;
+    conn.execute_batch(sql::VACUUM).map_err(backend)?;
+    conn.query_row(sql::CHECKPOINT, [], |_| Ok(()))
+        .map_err(backend)?;
+    Ok(Reclaimed {
+        before,
+        after: bytes_in_use(conn)?,
+    })
+}
+
+/// [`migrate`], then [`reclaim`] when a migration rewrote tables, telling
+/// `report` before and after (the `VACUUM` of a large store takes a while).
+pub fn migrate_and_reclaim(
+    conn: &Connection,
+    report: &mut dyn FnMut(MigrationEvent),
+) -> Result<Migrated, StoreError> {
+    let migrated = migrate(conn)?;
+    if migrated.rewrote_tables {
+        report(MigrationEvent::Reclaiming {
+            applied: migrated.applied.clone(),
+            bytes: bytes_in_use(conn)?,
+        });
+        report(MigrationEvent::Reclaimed(reclaim(conn)?));
+    }
+    Ok(migrated)
 }
 
 /// The schema version of the database at `conn`: its highest applied migration.

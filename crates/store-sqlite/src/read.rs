@@ -3,7 +3,7 @@
 //! `einvoice_store::stored`, the chain rule `einvoice_store::ChainCheck`.
 
 use crate::backend;
-use einvoice_core::ids::{InvoiceNumber, RandomNumber, Ubn};
+use einvoice_core::ids::{InvoiceNumber, Ubn};
 use einvoice_core::{Carrier, Period};
 use einvoice_store::stored::{StoredEntryRef, StoredInvoice, stored_track};
 use einvoice_store::*;
@@ -45,16 +45,6 @@ pub(crate) mod sql {
     pub(crate) const INVOICES_ON_CARRIER: &str = concat!(
         invoice_select!(),
         "WHERE i.carrier_type = ?1 AND i.carrier_id = ?2 AND i.period = ?3 ORDER BY i.date, i.time, i.number"
-    );
-    /// Public lookup by number + date (index `invoices_by_draw`).
-    pub(crate) const INVOICE_BY_DATE: &str = concat!(
-        invoice_select!(),
-        "WHERE i.period = ?1 AND i.number = ?2 AND i.date = ?3 LIMIT 2"
-    );
-    /// Public lookup by number + random code.
-    pub(crate) const INVOICE_BY_RANDOM: &str = concat!(
-        invoice_select!(),
-        "WHERE i.number = ?1 AND i.random = ?2 LIMIT 2"
     );
     /// Issued numbers of a seller within a track range (blanks).
     pub(crate) const NUMBERS_IN_RANGE: &str = "SELECT number FROM invoices WHERE seller = ?1 AND period = ?2 \
@@ -336,49 +326,6 @@ pub(crate) fn carrier_invoices(
         sql::INVOICES_ON_CARRIER,
         params![carrier.kind.code(), carrier.id, period.key()],
     )
-}
-
-pub(crate) fn lookup_invoice_by_date(
-    c: &Connection,
-    number: InvoiceNumber,
-    date: einvoice_core::time::Date,
-) -> Result<Option<InvoiceView>, StoreError> {
-    let Some(period) = Period::of_date(date) else {
-        return Ok(None);
-    };
-    let v = views(
-        c,
-        sql::INVOICE_BY_DATE,
-        params![
-            period.key(),
-            number.to_string(),
-            einvoice_core::period::format_mig_date(date)
-        ],
-    )?;
-    // Two sellers with the number in the period: ambiguous, nothing answered.
-    Ok(if v.len() == 1 {
-        v.into_iter().next()
-    } else {
-        None
-    })
-}
-
-pub(crate) fn lookup_invoice(
-    c: &Connection,
-    number: InvoiceNumber,
-    random: RandomNumber,
-) -> Result<Option<InvoiceView>, StoreError> {
-    let v = views(
-        c,
-        sql::INVOICE_BY_RANDOM,
-        params![number.to_string(), random.as_str()],
-    )?;
-    // Two sellers can share a number+random by chance: then the lookup is ambiguous.
-    Ok(if v.len() == 1 {
-        v.into_iter().next()
-    } else {
-        None
-    })
 }
 
 /// One record document of `space`.

@@ -129,8 +129,8 @@ impl Store for SqliteStore {
         &self,
         number: InvoiceNumber,
         random: RandomNumber,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        self.read(move |c| read::lookup_invoice(c, number, random))
+    ) -> Result<Option<einvoice_store::read_projection::CarrierInvoice>, StoreError> {
+        self.read(move |c| crate::carrier_read::lookup_invoice(c, number, random))
             .await
     }
 
@@ -138,8 +138,8 @@ impl Store for SqliteStore {
         &self,
         number: InvoiceNumber,
         date: einvoice_core::time::Date,
-    ) -> Result<Option<InvoiceView>, StoreError> {
-        self.read(move |c| read::lookup_invoice_by_date(c, number, date))
+    ) -> Result<Option<einvoice_store::read_projection::CarrierInvoice>, StoreError> {
+        self.read(move |c| crate::carrier_read::lookup_invoice_by_date(c, number, date))
             .await
     }
 

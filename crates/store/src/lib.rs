@@ -300,22 +300,25 @@ pub trait Store:
         }
     }
 
-    /// Public lookup of one invoice by number and random code.
+    /// Public lookup of one invoice by number and random code, answered
+    /// from the read projection like [`Store::carrier_invoice_rows`] (no
+    /// canonical body decoded): `None` when no invoice — or more than one
+    /// (two sellers' numbers and codes can meet by chance) — matches.
     fn lookup_invoice(
         &self,
         number: InvoiceNumber,
         random: RandomNumber,
-    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<read_projection::CarrierInvoice>, StoreError>> + Send;
 
     /// Public lookup of one invoice by number and date (MOF `qryInvHeader`
-    /// as clients send it, without the random code): `None` when no invoice
-    /// — or more than one (two sellers with the number in the period) — has
-    /// this number and date.
+    /// as clients send it, without the random code), from the read
+    /// projection: `None` when no invoice — or more than one (two sellers
+    /// with the number in the period) — has this number and date.
     fn lookup_invoice_by_date(
         &self,
         number: InvoiceNumber,
         date: einvoice_core::time::Date,
-    ) -> impl Future<Output = Result<Option<InvoiceView>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<read_projection::CarrierInvoice>, StoreError>> + Send;
 
     /// Register or replace a carrier's credential (argon2 hash of its verification code).
     fn put_carrier(

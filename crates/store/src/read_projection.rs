@@ -1,8 +1,10 @@
 //! The citizen and App API read projection: what the carrier queries
-//! (`/v1/carrier/invoices`, `carrierInvChk`) show of an issuing message
-//! beside the invoice row — seller name and address, currency and the item
-//! lines (MIG `ProductItem`) — kept per invoice in a compact encoding so a
-//! query reads a few hundred bytes and decodes no canonical body.
+//! (`/v1/carrier/invoices`, `carrierInvChk`, `carrierInvDetail`) and the
+//! public lookups (`/v1/public/invoices/…`, `qryInvHeader`, `qryInvDetail`)
+//! show of an issuing message beside the invoice row — seller name and
+//! address, currency and the item lines (MIG `ProductItem`) — kept per
+//! invoice in a compact encoding so a query reads a few hundred bytes and
+//! decodes no canonical body.
 //!
 //! [`InvoiceDetail::from_body`] is the one projection function: every backend
 //! calls it from its append path, its import path and its rebuild from the
@@ -13,8 +15,11 @@ use crate::records::{InvoiceSummary, InvoiceView};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Version tag of the encoding written by [`InvoiceDetail::encode`].
+/// Version tag of the first encoding (items without their sequence
+/// number); still read.
 const ENCODING_V1: u8 = 1;
+/// Version tag of the encoding written by [`InvoiceDetail::encode`].
+const ENCODING_V2: u8 = 2;
 
 /// One item line (MIG `ProductItem`) as the carrier queries show it: the
 /// values as the issuing message wrote them.
@@ -28,6 +33,8 @@ pub struct ItemLine {
     pub unit_price: Option<String>,
     /// `Amount`.
     pub amount: Option<String>,
+    /// `SequenceNumber` (none in a detail of the first encoding).
+    pub sequence_number: Option<String>,
 }
 
 /// What the carrier read path keeps of an issuing message (F0401 / A0401 /
@@ -44,8 +51,9 @@ pub struct InvoiceDetail {
     pub items: Vec<ItemLine>,
 }
 
-/// One invoice on a carrier as the read path returns it: the summary row,
-/// net allowances and the projected detail.
+/// One invoice as the read path returns it (a carrier's invoices, the
+/// public lookups): the summary row, net allowances and the projected
+/// detail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CarrierInvoice {
     /// The summary row.
@@ -98,6 +106,8 @@ struct Detail {
     unit_price: Option<Value>,
     #[serde(rename = "Amount", default)]
     amount: Option<Value>,
+    #[serde(rename = "SequenceNumber", default)]
+    sequence_number: Option<Value>,
 }
 
 /// A message value as text: strings as they are, other scalars as JSON,
@@ -129,6 +139,7 @@ impl InvoiceDetail {
                     quantity: text(d.quantity.as_ref()),
                     unit_price: text(d.unit_price.as_ref()),
                     amount: text(d.amount.as_ref()),
+                    sequence_number: text(d.sequence_number.as_ref()),
                 })
                 .collect(),
         })
@@ -151,6 +162,7 @@ impl InvoiceDetail {
                         quantity: text(d.get("Quantity")),
                         unit_price: text(d.get("UnitPrice")),
                         amount: text(d.get("Amount")),
+                        sequence_number: text(d.get("SequenceNumber")),
                     })
                     .collect()
             })
@@ -165,10 +177,11 @@ impl InvoiceDetail {
 
     /// The compact encoding: a version byte, then each optional text as a
     /// LEB128 length + 1 (0 for none) and its UTF-8 bytes; the item count as
-    /// LEB128 before the items.
+    /// LEB128 before the items, each item's texts in field order
+    /// (description, quantity, unit price, amount, sequence number).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.items.len() * 32);
-        out.push(ENCODING_V1);
+        out.push(ENCODING_V2);
         put_text(&mut out, self.seller_name.as_deref());
         put_text(&mut out, self.seller_address.as_deref());
         put_text(&mut out, self.currency.as_deref());
@@ -178,16 +191,18 @@ impl InvoiceDetail {
             put_text(&mut out, it.quantity.as_deref());
             put_text(&mut out, it.unit_price.as_deref());
             put_text(&mut out, it.amount.as_deref());
+            put_text(&mut out, it.sequence_number.as_deref());
         }
         out
     }
 
-    /// Read back [`InvoiceDetail::encode`]; anything else is
+    /// Read back [`InvoiceDetail::encode`] (or the first encoding, whose
+    /// items have no sequence number); anything else is
     /// [`StoreError::Corrupt`].
     pub fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
         let mut r = Reader { bytes, at: 0 };
         let version = r.byte()?;
-        if version != ENCODING_V1 {
+        if version != ENCODING_V1 && version != ENCODING_V2 {
             return Err(r.corrupt("unknown version"));
         }
         let seller_name = r.text()?;
@@ -205,6 +220,11 @@ impl InvoiceDetail {
                 quantity: r.text()?,
                 unit_price: r.text()?,
                 amount: r.text()?,
+                sequence_number: if version == ENCODING_V2 {
+                    r.text()?
+                } else {
+                    None
+                },
             });
         }
         if r.at != bytes.len() {
@@ -216,6 +236,18 @@ impl InvoiceDetail {
             currency,
             items,
         })
+    }
+}
+
+/// The answer of a public lookup from the rows that matched it: the one
+/// invoice, or none when none or several matched (two sellers' invoices can
+/// share a number and a random code or a date: ambiguous, nothing answered).
+/// Backends fetch at most two rows.
+pub fn the_only(rows: Vec<CarrierInvoice>) -> Option<CarrierInvoice> {
+    if rows.len() == 1 {
+        rows.into_iter().next()
+    } else {
+        None
     }
 }
 
@@ -313,13 +345,17 @@ mod tests {
             text_strategy(),
             text_strategy(),
             text_strategy(),
+            text_strategy(),
         )
-            .prop_map(|(description, quantity, unit_price, amount)| ItemLine {
-                description,
-                quantity,
-                unit_price,
-                amount,
-            });
+            .prop_map(
+                |(description, quantity, unit_price, amount, sequence_number)| ItemLine {
+                    description,
+                    quantity,
+                    unit_price,
+                    amount,
+                    sequence_number,
+                },
+            );
         (
             text_strategy(),
             text_strategy(),
@@ -362,6 +398,7 @@ mod tests {
             let item = |i: &ItemLine| serde_json::json!({
                 "Description": i.description, "Quantity": i.quantity,
                 "UnitPrice": i.unit_price, "Amount": i.amount,
+                "SequenceNumber": i.sequence_number,
             });
             let message = serde_json::json!({
                 "message": "F0401",
@@ -375,9 +412,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_encoding_is_pinned() {
-        let d = InvoiceDetail {
+    fn pinned() -> InvoiceDetail {
+        InvoiceDetail {
             seller_name: Some("店".into()),
             seller_address: None,
             currency: None,
@@ -386,15 +422,31 @@ mod tests {
                 quantity: Some("2".into()),
                 unit_price: Some("30".into()),
                 amount: Some("60".into()),
+                sequence_number: Some("1".into()),
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn the_encoding_is_pinned() {
         assert_eq!(
-            d.encode(),
+            pinned().encode(),
             [
-                1, 4, 0xE5, 0xBA, 0x97, 0, 0, 1, 4, 0xE8, 0x8C, 0xB6, 2, b'2', 3, b'3', b'0', 3,
-                b'6', b'0'
+                2, 4, 0xE5, 0xBA, 0x97, 0, 0, 1, 4, 0xE8, 0x8C, 0xB6, 2, b'2', 3, b'3', b'0', 3,
+                b'6', b'0', 2, b'1'
             ]
         );
+    }
+
+    #[test]
+    fn the_first_encoding_still_reads_without_sequence_numbers() {
+        let v1 = [
+            1, 4, 0xE5, 0xBA, 0x97, 0, 0, 1, 4, 0xE8, 0x8C, 0xB6, 2, b'2', 3, b'3', b'0', 3, b'6',
+            b'0',
+        ];
+        let mut expected = pinned();
+        expected.items[0].sequence_number = None;
+        assert_eq!(InvoiceDetail::decode(&v1).expect("v1"), expected);
     }
 
     #[test]

@@ -76,9 +76,14 @@ pub struct BenchQueryArgs {
     pub carriers: u64,
     /// Keep the seeded data in this directory instead of a temporary one; a
     /// directory that holds this plan's invoices (same `--invoices`) is
-    /// reused, one that lacks them is seeded (idempotently).
-    #[arg(long)]
+    /// reused, one that lacks them is seeded (idempotently). SQLite only.
+    #[arg(long, conflicts_with = "database")]
     pub data: Option<std::path::PathBuf>,
+    /// PostgreSQL (`postgres://…` or `host=… dbname=…`; never read from
+    /// EINVOICE_DATABASE): seed and query a site on it instead of SQLite. A
+    /// database that holds this plan's invoices is reused, like `--data`.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<DatabaseUrl>,
 }
 
 /// Outcome of one load run.
@@ -420,9 +425,83 @@ const CONNECTIONS: usize = 256;
 
 /// Run `bench query`.
 pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
-    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let dir = a.data.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
+    let server_rt = rt(2, "bench-server")?;
+    let mut result = match &a.database {
+        None => {
+            let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+            let dir = a.data.clone().unwrap_or_else(|| tmp.path().to_path_buf());
+            std::fs::create_dir_all(&dir)?;
+            let path = dir.join("einvoice.db");
+            let store = SqliteStore::open(&path, "main").map_err(|e| anyhow!("{e}"))?;
+            let mut result = query_site(&a, store, server_rt, &dir.display().to_string())?;
+            let f =
+                einvoice_store_sqlite::footprint::footprint(&path).map_err(|e| anyhow!("{e}"))?;
+            put_footprint(
+                &mut result,
+                "sqlite",
+                f.total_bytes,
+                &f.by_object,
+                a.invoices,
+            );
+            result
+        }
+        Some(url) => {
+            let store = server_rt
+                .block_on(PgStore::connect(url.as_str(), "main"))
+                .map_err(|e| anyhow!("{e}"))?;
+            let mut result = query_site(&a, store, server_rt, "the database")?;
+            let f = rt(1, "bench-footprint")?
+                .block_on(einvoice_store_postgres::footprint::footprint(url.as_str()))
+                .map_err(|e| anyhow!("{e}"))?;
+            put_footprint(
+                &mut result,
+                "postgres",
+                f.total_bytes,
+                &f.by_object,
+                a.invoices,
+            );
+            result
+        }
+    };
+    result["seeded_per_s"] = result["seeding_s"]
+        .as_f64()
+        .map(|s| (a.invoices as f64 / s.max(1e-9)).round())
+        .into();
+    if a.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    }
+    Ok(query_verdict(&result))
+}
+
+/// The store's bytes on disk in `result` (`store`: which backend measured).
+fn put_footprint(
+    result: &mut serde_json::Value,
+    store: &str,
+    total: u64,
+    by_object: &[(String, u64)],
+    invoices: u64,
+) {
+    result["store"] = store.into();
+    result["bytes_on_disk"] = total.into();
+    result["bytes_per_invoice"] = (total as f64 / invoices.max(1) as f64).round().into();
+    result["bytes_by_table"] = by_object
+        .iter()
+        .map(|(name, bytes)| (name.clone(), serde_json::Value::from(*bytes)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+}
+
+/// Seed `store` with the plan's invoices unless they are there (`place`
+/// names where, for the messages), serve it, and query it over HTTP from a
+/// load generator of its own: the result without the footprint.
+fn query_site<S: Store>(
+    a: &BenchQueryArgs,
+    store: S,
+    server_rt: tokio::runtime::Runtime,
+    place: &str,
+) -> anyhow::Result<serde_json::Value> {
     let period = Period::parse("11410").map_err(|v| anyhow!("{v}"))?;
     let plan = Plan {
         period,
@@ -430,8 +509,6 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
         invoices: a.invoices,
         seed: 7,
     };
-    let server_rt = rt(2, "bench-server")?;
-    let store = SqliteStore::open(&dir.join("einvoice.db"), "main").map_err(|e| anyhow!("{e}"))?;
     let sealer = Sealer::new(&Sealer::generate_key().map_err(|e| anyhow!("{e}"))?);
     let logins = a.carriers.max(1);
     let mut seeding_s: Option<f64> = None;
@@ -440,7 +517,7 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
         let generator = InvoiceGen::new(plan, sellers, period.last_day());
         if invoices_present(&store, &generator, plan.invoices).await? {
             if !a.json {
-                eprintln!("reusing the invoices already seeded in {}", dir.display());
+                eprintln!("reusing the invoices already seeded in {place}");
             }
         } else {
             let bar = indicatif::ProgressBar::new(plan.invoices);
@@ -452,9 +529,8 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
             bar.finish_and_clear();
             if stats.rejected > 0 {
                 bail!(
-                    "{} holds invoices of another bench plan ({} of this plan's messages refused); \
-                     use a fresh --data directory",
-                    dir.display(),
+                    "{place} holds invoices of another bench plan ({} of this plan's messages refused); \
+                     use a fresh --data directory or database",
                     stats.rejected
                 );
             }
@@ -575,30 +651,10 @@ pub fn bench_query(a: BenchQueryArgs) -> anyhow::Result<ExitCode> {
     server
         .join()
         .map_err(|_| anyhow!("the bench server panicked"))??;
-    let footprint = einvoice_store_sqlite::footprint::footprint(&dir.join("einvoice.db"))
-        .map_err(|e| anyhow!("{e}"))?;
     let mut result = result;
     result["read_path"] = read_paths;
-    result["bytes_on_disk"] = footprint.total_bytes.into();
-    result["bytes_per_invoice"] = (footprint.total_bytes as f64 / a.invoices.max(1) as f64)
-        .round()
-        .into();
-    result["bytes_by_table"] = footprint
-        .by_object
-        .iter()
-        .map(|(name, bytes)| (name.clone(), serde_json::Value::from(*bytes)))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
     result["seeding_s"] = seeding_s.map(|s| (s * 10.0).round() / 10.0).into();
-    result["seeded_per_s"] = seeding_s
-        .map(|s| (a.invoices as f64 / s.max(1e-9)).round())
-        .into();
-    if a.json {
-        println!("{}", serde_json::to_string(&result)?);
-    } else {
-        println!("{}", serde_json::to_string_pretty(&result)?);
-    }
-    Ok(query_verdict(&result))
+    Ok(result)
 }
 
 /// The exit status of `bench query`: a run that got errors, whose queries

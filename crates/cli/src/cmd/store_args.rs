@@ -30,7 +30,7 @@
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use einvoice_store_postgres::{PgOptions, PgStore};
-use einvoice_store_sqlite::SqliteStore;
+use einvoice_store_sqlite::{MigrationEvent, SqliteStore};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -207,10 +207,26 @@ pub async fn open(
 }
 
 /// The SQLite store of a data directory (`DIR/einvoice.db`), created with
-/// the directory if needed.
+/// the directory if needed. A migration that rewrote tables is followed by
+/// reclaiming their space, with a line on stderr before and after.
 fn open_sqlite(data: &Path, site: &str) -> anyhow::Result<SqliteStore> {
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
-    SqliteStore::open(&data.join("einvoice.db"), site).map_err(|e| anyhow!("{e}"))
+    let file = data.join("einvoice.db");
+    let mut report = |e: MigrationEvent| match e {
+        MigrationEvent::Reclaiming { applied, bytes } => eprintln!(
+            "migrations {applied:?} rewrote tables of {}: reclaiming their space (VACUUM of {} MB; needs as much free disk)",
+            file.display(),
+            bytes / 1_000_000
+        ),
+        MigrationEvent::Reclaimed(r) => eprintln!(
+            "reclaimed {} MB: {} is {} MB (was {} MB)",
+            r.before.saturating_sub(r.after) / 1_000_000,
+            file.display(),
+            r.after / 1_000_000,
+            r.before / 1_000_000
+        ),
+    };
+    SqliteStore::open_reporting(&file, site, &mut report).map_err(|e| anyhow!("{e}"))
 }
 
 /// A runtime for the async store API.

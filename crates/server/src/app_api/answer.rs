@@ -4,7 +4,8 @@
 
 use axum::response::{IntoResponse, Response};
 use einvoice_core::time::{Date, OffsetDateTime, UtcOffset};
-use einvoice_store::{InvoiceStatus, InvoiceView, StoreError};
+use einvoice_store::read_projection::CarrierInvoice;
+use einvoice_store::{InvoiceStatus, StoreError};
 use serde_json::{Map, Value, json};
 
 /// Answer codes (see the module table).
@@ -124,29 +125,19 @@ pub(super) fn status_text(s: InvoiceStatus) -> &'static str {
     }
 }
 
-pub(super) fn msg_str<'a>(view: &'a InvoiceView, pointer: &str) -> &'a str {
-    view.message
-        .as_ref()
-        .and_then(|m| m.pointer(pointer))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
 /// Header fields shared by qryInvHeader, qryInvDetail and carrierInvDetail.
-pub(super) fn header_fields(view: &InvoiceView) -> Map<String, Value> {
-    let s = &view.summary;
+pub(super) fn header_fields(row: &CarrierInvoice) -> Map<String, Value> {
+    let s = &row.summary;
     let mut m = Map::new();
     let st = |x: &str| Value::String(x.to_string());
+    let text = |t: &Option<String>| Value::String(t.clone().unwrap_or_default());
     m.insert("invNum".into(), st(&s.number.to_string()));
     m.insert("invDate".into(), st(&s.date));
-    m.insert("sellerName".into(), st(msg_str(view, "/Main/Seller/Name")));
+    m.insert("sellerName".into(), text(&row.detail.seller_name));
     m.insert("invStatus".into(), st(status_text(s.status)));
     m.insert("invPeriod".into(), st(&s.period.to_string()));
     m.insert("sellerBan".into(), st(s.seller.as_str()));
-    m.insert(
-        "sellerAddress".into(),
-        st(msg_str(view, "/Main/Seller/Address")),
-    );
+    m.insert("sellerAddress".into(), text(&row.detail.seller_address));
     m.insert("invoiceTime".into(), st(&s.time));
     let buyer = if s.buyer.is_business() {
         s.buyer.qr_str()
@@ -154,42 +145,39 @@ pub(super) fn header_fields(view: &InvoiceView) -> Map<String, Value> {
         String::new()
     };
     m.insert("buyerBan".into(), st(&buyer));
-    m.insert("currency".into(), st(msg_str(view, "/Amount/Currency")));
+    m.insert("currency".into(), text(&row.detail.currency));
     m
 }
 
-pub(super) fn detail_fields(view: &InvoiceView) -> Map<String, Value> {
-    let mut m = header_fields(view);
+/// [`header_fields`] with the amount and the item lines (qryInvDetail,
+/// carrierInvDetail): `rowNum` is the item's `SequenceNumber`, else its
+/// position.
+pub(super) fn detail_fields(row: &CarrierInvoice) -> Map<String, Value> {
+    let mut m = header_fields(row);
     m.insert(
         "amount".into(),
-        Value::String(view.summary.total.to_string()),
+        Value::String(row.summary.total.to_string()),
     );
-    let items = view
-        .message
-        .as_ref()
-        .and_then(|msg| msg.get("Details"))
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, it)| {
-                    let f = |k: &str| it.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                    let row = {
-                        let n = f("SequenceNumber");
-                        if n.is_empty() { (i + 1).to_string() } else { n }
-                    };
-                    json!({
-                        "rowNum": row,
-                        "description": f("Description"),
-                        "quantity": f("Quantity"),
-                        "unitPrice": f("UnitPrice"),
-                        "amount": f("Amount"),
-                    })
-                })
-                .collect::<Vec<_>>()
+    let text = |t: &Option<String>| t.clone().unwrap_or_default();
+    let items = row
+        .detail
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            let row = match it.sequence_number.as_deref() {
+                Some(n) if !n.is_empty() => n.to_string(),
+                _ => (i + 1).to_string(),
+            };
+            json!({
+                "rowNum": row,
+                "description": text(&it.description),
+                "quantity": text(&it.quantity),
+                "unitPrice": text(&it.unit_price),
+                "amount": text(&it.amount),
+            })
         })
-        .unwrap_or_default();
+        .collect::<Vec<_>>();
     m.insert("details".into(), Value::Array(items));
     m
 }

@@ -220,10 +220,10 @@ pub(super) async fn carrier_detail<S: Store>(
     for carrier in crate::carrier_life::aggregation::with_links(&st.store, &barcode).await? {
         if let Some(v) = st
             .store
-            .carrier_invoices(&carrier, period)
+            .carrier_invoice_rows(&carrier, period)
             .await?
             .into_iter()
-            .find(|v| v.summary.number == number && same_date(v, date))
+            .find(|v| v.summary.number == number && same_date(&v.summary, date))
         {
             found = Some((carrier, v));
             break;

@@ -13,7 +13,8 @@ use super::parameters::{Params, date_param, inv_num_param, period_param, same_da
 use super::state::AppState;
 use einvoice_core::proof::{QrKey, verification_field};
 use einvoice_core::{RandomNumber, Ubn};
-use einvoice_store::{InvoiceView, Store};
+use einvoice_store::Store;
+use einvoice_store::read_projection::CarrierInvoice;
 use serde_json::{Map, Value};
 
 fn check_type(p: &Params) -> Result<bool, Fail> {
@@ -24,8 +25,10 @@ fn check_type(p: &Params) -> Result<bool, Fail> {
     }
 }
 
-/// Find one invoice by number and date, with a random number or a seller id.
-async fn find_public<S: Store>(st: &AppState<S>, p: &Params) -> Result<InvoiceView, Fail> {
+/// Find one invoice by number and date, with a random number or a seller id,
+/// as the read projection holds it (no canonical body decoded, except by
+/// seller id: the seller's own invoice read).
+async fn find_public<S: Store>(st: &AppState<S>, p: &Params) -> Result<CarrierInvoice, Fail> {
     let number = inv_num_param(p)?;
     let date = date_param(p, "invDate")?;
     let not_found = || fail(code::NOT_FOUND, "no such invoice");
@@ -38,10 +41,13 @@ async fn find_public<S: Store>(st: &AppState<S>, p: &Params) -> Result<InvoiceVi
         st.store
             .invoice(&einvoice_store::Scope::All, seller, number)
             .await?
+            .map(|v| CarrierInvoice::from_view(&v))
     } else {
         st.store.lookup_invoice_by_date(number, date).await?
     };
-    let view = view.filter(|v| same_date(v, date)).ok_or_else(not_found)?;
+    let view = view
+        .filter(|v| same_date(&v.summary, date))
+        .ok_or_else(not_found)?;
     if let Some(seller) = p.get("sellerID")
         && seller != view.summary.seller.as_str()
     {

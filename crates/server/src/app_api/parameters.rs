@@ -6,7 +6,7 @@ use super::answer::{Fail, code, fail};
 use axum::http::Uri;
 use einvoice_core::time::{Date, Month};
 use einvoice_core::{InvoiceNumber, Period};
-use einvoice_store::InvoiceView;
+use einvoice_store::InvoiceSummary;
 use std::collections::BTreeMap;
 
 /// Limits on the request: parameter count and value length.
@@ -120,8 +120,8 @@ pub(super) fn summary_date(s: &str) -> Option<Date> {
     parse_date(s)
 }
 
-pub(super) fn same_date(view: &InvoiceView, d: Date) -> bool {
-    summary_date(&view.summary.date) == Some(d)
+pub(super) fn same_date(summary: &InvoiceSummary, d: Date) -> bool {
+    summary_date(&summary.date) == Some(d)
 }
 
 pub(super) fn inv_num_param(p: &Params) -> Result<InvoiceNumber, Fail> {

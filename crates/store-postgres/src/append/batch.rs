@@ -72,17 +72,22 @@ impl<'a, 't> Writer<'a, 't> {
         let mut prior: Vec<Option<(Receipt, Vec<u8>)>> = run.iter().map(|_| None).collect();
         for row in &existing {
             let i = at(row.try_get(0)?)?;
+            let origin: String = row.try_get(1)?;
+            let seq: i64 = row.try_get(2)?;
+            let body = self
+                .unpack((origin.as_str(), seq), row.try_get(4)?, row.try_get(6)?)
+                .await?;
             prior[i] = Some((
                 Receipt {
-                    origin: row.try_get(1)?,
-                    seq: to_u64(row.try_get(2)?)?,
+                    origin,
+                    seq: to_u64(seq)?,
                     hash: hash_of(&row.try_get::<_, Vec<u8>>(5)?)?,
                     hlc: Hlc(to_u64(row.try_get(3)?)?),
                     kind: kinds[i].to_string(),
                     key: keys[i].to_string(),
                     duplicate: true,
                 },
-                row.try_get(4)?,
+                body,
             ));
         }
         let mut in_track = vec![false; n];
@@ -130,8 +135,9 @@ impl<'a, 't> Writer<'a, 't> {
                     &digest,
                 );
                 let link = (self.head.hash, hash, digest);
-                rows.ledger(to_i64(seq)?, to_i64(hlc.0)?, x, link);
-                rows.invoice(x.f, held_for[i], numbers[i].clone(), periods[i]);
+                rows.ledger(to_i64(seq)?, to_i64(hlc.0)?, x, link, self.pack(body)?);
+                let detail = crate::carrier_read::detail_of(body)?;
+                rows.invoice(x.f, held_for[i], numbers[i].clone(), periods[i], detail);
                 if !new_periods.contains(&x.f.period.key()) {
                     new_periods.push(x.f.period.key());
                 }
@@ -189,6 +195,7 @@ impl<'a, 't> Writer<'a, 't> {
                     &rows.prev,
                     &rows.hash,
                     &rows.digest,
+                    &rows.codec,
                 ],
             ),
             self.t.execute(
@@ -207,7 +214,7 @@ impl<'a, 't> Writer<'a, 't> {
                     &rows.npoban,
                     &rows.total,
                     &rows.status,
-                    &rows.body,
+                    &rows.detail,
                     &rows.seq,
                 ],
             ),
@@ -340,11 +347,13 @@ struct NewRows<'a> {
     kind: Vec<&'a str>,
     key: Vec<&'a str>,
     actor: Vec<&'a str>,
-    body: Vec<&'a [u8]>,
+    /// Bodies as stored (`codec`).
+    body: Vec<Vec<u8>>,
+    codec: Vec<i64>,
     prev: Vec<Vec<u8>>,
     hash: Vec<Vec<u8>>,
     digest: Vec<Vec<u8>>,
-    // invoices (body and seq shared with the ledger columns)
+    // invoices (seq shared with the ledger columns)
     seller: Vec<&'a str>,
     number: Vec<String>,
     period: Vec<i32>,
@@ -357,30 +366,43 @@ struct NewRows<'a> {
     npoban: Vec<Option<String>>,
     total: Vec<i64>,
     status: Vec<&'static str>,
+    /// The carrier read projection (`InvoiceDetail::encode`).
+    detail: Vec<Vec<u8>>,
 }
 
 impl<'a> NewRows<'a> {
-    /// The ledger row; `link` is (previous hash, entry hash, body digest).
+    /// The ledger row; `link` is (previous hash, entry hash, body digest),
+    /// `stored` the body as stored and its codec.
     fn ledger(
         &mut self,
         seq: i64,
         hlc: i64,
         x: &Pending<'a>,
         (prev, hash, digest): (EntryHash, EntryHash, EntryHash),
+        (stored, codec): (Vec<u8>, i64),
     ) {
         self.seq.push(seq);
         self.hlc.push(hlc);
         self.kind.push(x.p.kind);
         self.key.push(x.p.key.as_str());
         self.actor.push(x.actor);
-        self.body.push(x.p.body.as_slice());
+        self.body.push(stored);
+        self.codec.push(codec);
         self.prev.push(prev.0.to_vec());
         self.hash.push(hash.0.to_vec());
         self.digest.push(digest.0.to_vec());
     }
 
     /// The invoice row; `held` is (cancel held, void held) for its number.
-    fn invoice(&mut self, f: &'a InvoiceFacts, held: (bool, bool), number: String, period: i32) {
+    fn invoice(
+        &mut self,
+        f: &'a InvoiceFacts,
+        held: (bool, bool),
+        number: String,
+        period: i32,
+        detail: Vec<u8>,
+    ) {
+        self.detail.push(detail);
         let status = status_on_issue(held.0, held.1);
         let cols = InvoiceColumns::of(f);
         self.seller.push(f.seller.as_str());

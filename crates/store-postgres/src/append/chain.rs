@@ -4,10 +4,12 @@
 
 use super::columns::{hash_of, to_i64, to_u64};
 use super::sql::{INSERT_LEDGER, LOCK_HEAD, UPDATE_HEAD};
+use crate::bodies::Bodies;
 use crate::error::DbError;
-use einvoice_store::{EntryHash, Hlc, NewEntry, Receipt, body_digest, hash_entry_v2};
+use einvoice_store::body_codec::{self, BodyDict, CODEC_RAW};
+use einvoice_store::{EntryHash, Hlc, NewEntry, Receipt, StoreError, body_digest, hash_entry_v2};
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The chain head of this site's origin, read under its row lock.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +23,8 @@ pub(crate) struct Head {
 /// draw freeze or winners load), so that both commit or neither: lock this
 /// origin's head row (creating it on first use), push the entry through
 /// [`Writer::push`] — the chain code of every append — and move the head.
+/// The entry's body is stored raw (such a writer has no dictionary: see
+/// [`Writer::use_bodies`]).
 /// The head row stays locked until `t` ends and every append of the origin
 /// waits for it: call this last, just before the commit.
 pub(crate) async fn append_event_in(
@@ -47,6 +51,13 @@ pub(crate) struct Writer<'a, 't> {
     pub(crate) known: &'a Mutex<HashSet<u32>>,
     /// Partitions this transaction created (remembered after the commit).
     pub(crate) created: Vec<u32>,
+    /// The node's body dictionaries, when this writer compresses bodies
+    /// ([`Writer::use_bodies`]); without, every body is stored raw.
+    pub(crate) bodies: Option<&'a Bodies>,
+    /// The dictionary this transaction compresses bodies with.
+    pub(crate) dict: Option<Arc<BodyDict>>,
+    /// Non-empty bodies this transaction stored raw.
+    pub(crate) raw_written: u64,
 }
 
 impl<'a, 't> Writer<'a, 't> {
@@ -101,9 +112,60 @@ impl<'a, 't> Writer<'a, 't> {
                 start_seq: head.seq,
                 known,
                 created: Vec::new(),
+                bodies: None,
+                dict: None,
+                raw_written: 0,
             },
             locked,
         ))
+    }
+
+    /// Compress the bodies this transaction writes with the node's current
+    /// dictionary (one query while the node knows of none).
+    pub(crate) async fn use_bodies(&mut self, bodies: &'a Bodies) -> Result<(), DbError> {
+        self.dict = bodies.current(&**self.t).await?;
+        self.bodies = Some(bodies);
+        Ok(())
+    }
+
+    /// What to store for a canonical body: `(bytes, codec)`.
+    pub(crate) fn pack(&mut self, body: &[u8]) -> Result<(Vec<u8>, i64), DbError> {
+        let (stored, codec) = body_codec::pack(self.dict.as_deref(), body)?;
+        if codec == CODEC_RAW && !body.is_empty() {
+            self.raw_written += 1;
+        }
+        Ok((stored, codec))
+    }
+
+    /// The canonical bytes of a body of the entry `at` read in this
+    /// transaction (stored with `codec`).
+    pub(crate) async fn unpack(
+        &self,
+        at: (&str, i64),
+        stored: Vec<u8>,
+        codec: i64,
+    ) -> Result<Vec<u8>, DbError> {
+        match self.bodies {
+            Some(b) => b.unpack(&**self.t, at, stored, codec).await,
+            None if codec == CODEC_RAW => Ok(stored),
+            None => Err(DbError::Store(StoreError::Backend(
+                "a writer without body dictionaries read a compressed body".into(),
+            ))),
+        }
+    }
+
+    /// Before the commit: train the first dictionary when this node has
+    /// written enough raw bodies for it to be due. True when one was trained
+    /// (call [`Bodies::forget_none`] after the commit).
+    pub(crate) async fn settle_bodies(&mut self) -> Result<bool, DbError> {
+        let Some(b) = self.bodies else {
+            return Ok(false);
+        };
+        let n = std::mem::take(&mut self.raw_written);
+        if self.dict.is_none() && b.wrote_raw(n) {
+            return b.train_if_due(self.t).await;
+        }
+        Ok(false)
     }
 
     /// Move the head row to the last entry written.
@@ -137,6 +199,7 @@ impl<'a, 't> Writer<'a, 't> {
         let seq = self.head.seq + 1;
         let hlc = Hlc::now_after(self.head.hlc);
         let digest = body_digest(body);
+        let (stored, codec) = self.pack(body)?;
         let hash = hash_entry_v2(
             &self.head.hash,
             self.site,
@@ -158,12 +221,13 @@ impl<'a, 't> Writer<'a, 't> {
                     &kind,
                     &key,
                     &actor,
-                    &body,
+                    &stored,
                     &&self.head.hash.0[..],
                     &&hash.0[..],
                     &message,
                     &&digest.0[..],
                     &false,
+                    &codec,
                 ],
             )
             .await?;

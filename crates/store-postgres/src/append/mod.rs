@@ -169,10 +169,15 @@ async fn commit(shared: &Shared, inputs: &[&Request]) -> Result<Vec<Output>, Sto
                 .await?;
                 // Without a head row to lock, the lookups ran unlocked: redo them.
                 let pre = if locked { Some(pre) } else { None };
+                w.use_bodies(&shared.bodies).await?;
                 let outputs = w.run_all(prepared, pre).await?;
                 w.finish().await?;
+                let trained = w.settle_bodies().await?;
                 let created = std::mem::take(&mut w.created);
                 t.commit().await?;
+                if trained {
+                    shared.bodies.forget_none();
+                }
                 Ok::<_, DbError>((outputs, created))
             }
             .await;

@@ -23,7 +23,9 @@ impl<'a, 't> Writer<'a, 't> {
         // Idempotency by (kind, natural key).
         let st = self.t.prepare_cached(EXISTING_MESSAGE).await?;
         if let Some(row) = self.t.query_opt(&st, &[&kind, &key]).await? {
-            let old_body: Vec<u8> = row.try_get(3)?;
+            let origin: String = row.try_get(0)?;
+            let at = (origin.as_str(), row.try_get::<_, i64>(1)?);
+            let old_body = self.unpack(at, row.try_get(3)?, row.try_get(5)?).await?;
             let receipt = Receipt {
                 origin: row.try_get(0)?,
                 seq: to_u64(row.try_get(1)?)?,

@@ -45,6 +45,7 @@ impl<'a, 't> Writer<'a, 't> {
                     .collect::<Result<_, _>>()?;
                 let status = status_on_issue_of(held.iter().map(String::as_str));
                 let cols = InvoiceColumns::of(f);
+                let detail = crate::carrier_read::detail_of(body)?;
                 let st = self.t.prepare_cached(INSERT_INVOICE).await?;
                 self.t
                     .execute(
@@ -62,7 +63,7 @@ impl<'a, 't> Writer<'a, 't> {
                             &cols.npoban,
                             &f.total.0,
                             &status,
-                            &body,
+                            &detail,
                             &r.origin,
                             &to_i64(r.seq)?,
                         ],

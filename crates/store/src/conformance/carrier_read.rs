@@ -54,6 +54,7 @@ pub async fn carrier_read_path<S: Store>(s: S) {
             quantity: Some("1".into()),
             unit_price: Some("100".into()),
             amount: Some("100".into()),
+            sequence_number: Some("1".into()),
         }]
     );
     let other = Period::parse("11404").expect("period");

@@ -28,6 +28,43 @@ pub fn allocation(seller: &str) -> Validated {
     ))
 }
 
+/// An E0401 giving `seller` numbers AB00000000–AB00002999 in period 11402
+/// (room for enough invoices to train a body dictionary).
+pub fn wide_allocation(seller: &str) -> Validated {
+    v(&format!(
+        r#"{{"message":"E0401","Main":{{"HeadBan":"{seller}","BranchBan":"{seller}","InvoiceType":"07","YearMonth":"11402","InvoiceTrack":"AB","InvoiceBeginNo":"00000000","InvoiceEndNo":"00002999"}},
+        "Details":[{{"InvoiceBeginNo":"00000000","InvoiceEndNo":"00002999","InvoiceBooklet":"60"}}]}}"#
+    ))
+}
+
+/// A five-item B2C F0401 number `AB{n:08}` (within [`wide_allocation`]) on
+/// one of ten mobile barcodes (`/ABC+12{n % 10}`).
+pub fn five_item_invoice(seller: &str, n: u32) -> Validated {
+    let items: Vec<String> = (1..=5)
+        .map(|k| {
+            let price = 10 + (n * 7 + k * 13) % 290;
+            format!(
+                r#"{{"Description":"item {k} of order {n}","Quantity":"{k}","UnitPrice":"{price}","TaxType":"1","Amount":"{}","SequenceNumber":"{k}"}}"#,
+                price * k
+            )
+        })
+        .collect();
+    let total: u32 = (1..=5).map(|k| (10 + (n * 7 + k * 13) % 290) * k).sum();
+    v(&format!(
+        r#"{{"message":"F0401","Main":{{"InvoiceNumber":"AB{n:08}","InvoiceDate":"20250115","InvoiceTime":"10:{:02}:00",
+        "Seller":{{"Identifier":"{seller}","Name":"Shop {}","Address":"Taipei"}},"Buyer":{{"Identifier":"0000000000","Name":"0000"}},
+        "InvoiceType":"07","DonateMark":"0","CarrierType":"3J0002","CarrierId1":"/ABC+12{}","CarrierId2":"/ABC+12{}","PrintMark":"N","RandomNumber":"{:04}"}},
+        "Details":[{}],
+        "Amount":{{"SalesAmount":"{total}","FreeTaxSalesAmount":"0","ZeroTaxSalesAmount":"0","TaxType":"1","TaxRate":"0.05","TaxAmount":"0","TotalAmount":"{total}"}}}}"#,
+        n % 60,
+        n % 17,
+        n % 10,
+        n % 10,
+        n % 10_000,
+        items.join(",")
+    ))
+}
+
 /// A B2C F0401 on mobile barcode `/ABC+123` for NT$`total`.
 pub fn invoice(seller: &str, number: &str, random: &str, total: u32) -> Validated {
     v(&format!(

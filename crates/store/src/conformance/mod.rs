@@ -8,6 +8,7 @@
 
 mod append;
 mod attempts;
+mod bodies;
 mod carrier_agg;
 mod carrier_life;
 mod carrier_read;
@@ -26,6 +27,7 @@ mod withheld;
 
 pub use append::*;
 pub use attempts::*;
+pub use bodies::*;
 pub use carrier_agg::*;
 pub use carrier_life::*;
 pub use carrier_read::*;
@@ -83,6 +85,11 @@ macro_rules! store_conformance {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn carrier_links_survive_export_import() {
             $crate::conformance::carrier_links_survive_export_import($make.await, $make.await)
+                .await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn compressed_bodies_read_back_exactly() {
+            $crate::conformance::compressed_bodies_read_back_exactly($make.await, $make.await)
                 .await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

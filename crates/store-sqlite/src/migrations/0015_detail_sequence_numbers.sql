@@ -1,0 +1,5 @@
+-- einvoice SQLite schema, migration 15: the read projection keeps each item
+-- line's SequenceNumber (`InvoiceDetail` encoding 2), so the public lookups
+-- (qryInvDetail's rowNum) answer from it like the carrier queries. No schema
+-- change: the runner rebuilds every `invoices.detail` from the ledger in the
+-- migration's transaction (carrier_read.rs `rebuild`).
