@@ -248,8 +248,15 @@ async fn run_site<S: Store>(
     let failures = einvoice_sync::pull::ApplyFailures::default();
     let app =
         router(store.clone(), Sealer::new(&key), opts).layer(axum::Extension(failures.clone()));
-    crate::cmd::sync::start(&cfg.sync, store, Sealer::new(&key), app.clone(), soc, failures)
-        .await?;
+    crate::cmd::sync::start(
+        &cfg.sync,
+        store,
+        Sealer::new(&key),
+        app.clone(),
+        soc,
+        failures,
+    )
+    .await?;
     match tls {
         Some(t) => {
             einvoice_server::tls::serve_tls_with(
