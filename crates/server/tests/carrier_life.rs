@@ -1137,9 +1137,12 @@ async fn the_demo_has_a_registered_citizen_with_a_linked_easycard_and_card_issue
     for kind in ["CARRIER_REGISTERED", "CARRIER_LINK", "CARD_ISSUER", "NPO"] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
-    // Seeding again (a second `up` on the same data) adds nothing.
+    // Seeding again (a second `up` on the same data) adds nothing to the
+    // ledger; it only gives the citizen the code it hands out (here the same).
     let before = kinds.len();
-    einvoice_server::demo::seed_citizen(&store, &barcode, "unused")
+    let hash = einvoice_server::app_api::hash_verification_code(&creds.carrier.verification_code)
+        .expect("hash");
+    einvoice_server::demo::seed_citizen(&store, &barcode, &hash)
         .await
         .expect("again");
     seed_card_issuers(&store).await.expect("again");
