@@ -44,6 +44,9 @@ def main() -> int:
     client = Client(base_url=BASE, httpx_args={"event_hooks": {"request": [sign]}}, raise_on_unexpected_status=True)
     ubn, period = CREDS["seller"]["ubn"], CREDS["period"]
     blanks = get_v1_sellers_ubn_blanks.sync(client=client, ubn=ubn, period=period)
+    if not hasattr(blanks, "blanks"):
+        print(f"client-e2e: blanks refused: {blanks}", file=sys.stderr)
+        return 1
     first = blanks.blanks[0]
     number = f"{first.track}{first.begin:08d}"
     # The document's example is a demo invoice; make it a new one of this seller and period.
