@@ -1681,7 +1681,7 @@ Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as acto
                 "example": {"code": "12345678"}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["carrier_type", "carrier_id"], "properties": {"carrier_type": {"type": "string"}, "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}}}))),
             problems: vec![
-                p(400, &["BODY_INVALID", "VERIFICATION_CODE_WEAK", "VERIFICATION_CODE_REQUIRED"], "the body is not the documented object; no verification code chosen at registration nor given now"),
+                p(400, &["BODY_INVALID", "CONFIRMATION_CODE_FORMAT", "VERIFICATION_CODE_WEAK", "VERIFICATION_CODE_REQUIRED"], "the body is not the documented object, or the code is not 8 digits (not counted as an attempt); no verification code chosen at registration nor given now"),
                 p(401, &["CONFIRMATION_INVALID"], "unknown id or wrong code (one answer)"),
                 p(409, &["CONFIRMATION_USED", "CONTACT_REGISTERED"], "the code was used already; the phone or address was registered meanwhile"),
                 p(410, &["CONFIRMATION_EXPIRED", "CONFIRMATION_EXHAUSTED"], "the code expired, or too many attempts: register again"),
@@ -1695,7 +1695,7 @@ Recorded in the ledger (`ADMIN`, key `soc/unblock/<range>`, the operator as acto
                 "example": {"carrier_id": "/ABC+123", "old_verification_code": "Code1234", "new_verification_code": "Newer123"}}))],
             ok: Some(("application/json", json!({"type": "object", "required": ["carrier_type", "carrier_id"], "properties": {"carrier_type": {"type": "string"}, "carrier_id": {"type": "string", "pattern": "^/[0-9A-Z.+-]{7}$"}}}))),
             problems: vec![
-                p(400, &["BODY_INVALID", "VERIFICATION_CODE_WEAK"], "the body is not the documented object, or the new code breaks the rule"),
+                p(400, &["BODY_INVALID", "CONFIRMATION_CODE_FORMAT", "VERIFICATION_CODE_WEAK"], "the body is not the documented object, the code is not 8 digits (not counted as an attempt), or the new code breaks the rule"),
                 p(401, &["CARRIER_AUTH"], "the carrier or its verification code is wrong"),
                 p(429, &["CARRIER_LOCKED"], "too many failed codes on this carrier (Retry-After)"),
                 p(503, &["BUSY"], "busy: retry shortly"),

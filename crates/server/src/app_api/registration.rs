@@ -207,6 +207,7 @@ fn reg_fail(e: RegError, code_param: &str) -> Fail {
             format!("{code_param}: 8 to 16 visible ASCII characters with a letter and a digit"),
         ),
         RegError::CodeRequired => fail(code::PARAM, format!("{code_param} is required")),
+        RegError::CodeFormat => fail(code::PARAM, "the confirmation code is 8 digits"),
         RegError::MailOff => fail(
             code::UNAVAILABLE,
             "this site cannot send email: registration is unavailable",

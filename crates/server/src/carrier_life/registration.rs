@@ -74,6 +74,10 @@ pub enum RegError {
     #[error("CONTACT_REGISTERED")]
     ContactTaken,
     /// Unknown id, or wrong code (one answer).
+    /// The confirmation code is not 8 digits (refused before any lookup or
+    /// attempt count, like every malformed input).
+    #[error("CONFIRMATION_CODE_FORMAT")]
+    CodeFormat,
     #[error("CONFIRMATION_INVALID")]
     Invalid,
     /// The code has expired.
@@ -109,6 +113,7 @@ impl RegError {
             Self::CodeRequired => "VERIFICATION_CODE_REQUIRED",
             Self::MailOff => "MAIL_NOT_CONFIGURED",
             Self::ContactTaken => "CONTACT_REGISTERED",
+            Self::CodeFormat => "CONFIRMATION_CODE_FORMAT",
             Self::Invalid => "CONFIRMATION_INVALID",
             Self::Expired => "CONFIRMATION_EXPIRED",
             Self::Used => "CONFIRMATION_USED",
@@ -147,6 +152,10 @@ impl RegError {
                 "this phone number or email address has a mobile barcode already",
                 "此手機號碼或電子郵件已註冊手機條碼",
             ),
+            Self::CodeFormat => (
+                "code: the 8-digit confirmation code from the mail",
+                "code：請輸入郵件中的 8 位數確認碼",
+            ),
             Self::Invalid => (
                 "the confirmation id or code is wrong",
                 "確認編號或確認碼錯誤",
@@ -177,7 +186,9 @@ impl RegError {
     /// The HTTP status of the REST form.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Email | Self::Phone | Self::Weak | Self::CodeRequired => StatusCode::BAD_REQUEST,
+            Self::Email | Self::Phone | Self::Weak | Self::CodeRequired | Self::CodeFormat => {
+                StatusCode::BAD_REQUEST
+            }
             Self::MailOff | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::ContactTaken | Self::Used => StatusCode::CONFLICT,
             Self::Invalid | Self::Auth => StatusCode::UNAUTHORIZED,
@@ -435,6 +446,9 @@ pub async fn confirm<S: Store>(
     if let Some(c) = verification_code {
         check_verification_code(c)?;
     }
+    if !(code.len() == 8 && code.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(RegError::CodeFormat);
+    }
     let well_formed =
         |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
     if !well_formed(id) {
@@ -455,10 +469,7 @@ pub async fn confirm<S: Store>(
     if cx.now >= ch.expires_unix {
         return Err(RegError::Expired);
     }
-    if !ct_eq(
-        sha256_hex(code.trim()).as_bytes(),
-        ch.code_sha256.as_bytes(),
-    ) {
+    if !ct_eq(sha256_hex(code).as_bytes(), ch.code_sha256.as_bytes()) {
         return Err(RegError::Invalid);
     }
     let hash = match (verification_code, &ch.verification_hash) {
